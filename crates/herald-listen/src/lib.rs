@@ -1,1 +1,59 @@
-//! placeholder
+//! `herald listen`: the receiver for people who consume webhooks.
+//!
+//! It accepts Standard Webhooks requests from any sender, checks their signatures with
+//! `herald-signature`, answers a repeated `webhook-id` without acting twice, prints each
+//! request, and then acts: forwards it to a local app and/or runs commands chosen by event
+//! type. It is a library so the `herald` binary only wires it in (`herald listen` flattens
+//! [`ListenArgs`] and calls [`run`]) and so tests drive a real server through [`serve`] on
+//! port 0.
+//!
+//! The modules, in the order a request meets them:
+//! - `args`: the flags ([`ListenArgs`]); `config`: the checked [`Config`] built from them.
+//! - `server`: the accept loop, timeouts, graceful shutdown ([`serve`]).
+//! - `handler`: one request from method check to answer; `verify`: the signature check;
+//!   `dedup`: the bounded memory of handled ids.
+//! - `forward`: the `--forward-to` client; `hooks`: the hooks file; `runner`: running its
+//!   commands.
+//! - `output`: what is printed; `problem`: RFC 9457 bodies of refusals.
+//!
+//! Nothing here panics on input: every refusal is a problem body with a 4xx (or a 5xx that
+//! tells the sender to retry because the app or a command failed).
+#![deny(missing_docs)]
+
+mod args;
+mod config;
+mod dedup;
+mod forward;
+mod handler;
+mod hooks;
+mod output;
+mod problem;
+mod runner;
+mod server;
+mod verify;
+
+use std::future::Future;
+
+use anyhow::Context;
+
+pub use args::ListenArgs;
+pub use config::{Config, ConfigError};
+pub use hooks::{Hooks, HooksError, Pattern, Program, Rule};
+pub use output::{Outcome, Output};
+pub use problem::{PROBLEM_TYPE_PREFIX, Problem};
+pub use runner::{OUTPUT_TAIL, RunOutcome, RunReport};
+pub use server::{ServeError, serve};
+pub use verify::Verdict;
+
+/// Runs `herald listen` with these flags until `shutdown` completes.
+///
+/// Checks the flags, binds `--host`:`--port`, then [`serve`]s. The `herald` binary passes a
+/// future that completes on SIGINT or SIGTERM.
+pub async fn run(args: ListenArgs, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let config = Config::from_args(&args)?;
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    serve(listener, config, shutdown).await?;
+    Ok(())
+}

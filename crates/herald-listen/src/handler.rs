@@ -1,0 +1,340 @@
+//! One request, start to finish: method and path, body, signature, deduplication, actions,
+//! answer, and its record in the output.
+//!
+//! The work of each request runs in its own task on a `TaskTracker`, not in the connection's
+//! future: a sender that gives up and hangs up must not kill a deploy halfway (hyper drops a
+//! connection's future when the peer goes away), and shutdown can wait for exactly these
+//! tasks. The order of checks is deliberate: the signature is checked before the id is
+//! looked up, so an unsigned request can neither trigger an action nor poison the
+//! deduplication memory with someone else's id.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use time::OffsetDateTime;
+use tokio_util::task::TaskTracker;
+
+use herald_signature::{HEADER_ID, HEADER_TIMESTAMP, Verifier};
+
+use crate::config::Config;
+use crate::dedup::{Claim, Dedup};
+use crate::forward::{ForwardError, Forwarder};
+use crate::output::{Outcome, Output, Record};
+use crate::problem::Problem;
+use crate::runner::{HookEvent, RunOutcome, Runner};
+use crate::server::ServeError;
+use crate::verify::{self, Verdict};
+
+/// What every request task shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub path: Option<String>,
+    pub verifier: Option<Verifier>,
+    pub max_body_size: usize,
+    pub read_timeout: Duration,
+    pub dedup: Arc<Dedup>,
+    pub forwarder: Option<Forwarder>,
+    pub runner: Option<Runner>,
+    pub output: Output,
+    /// Request tasks, so shutdown can wait for them.
+    pub tracker: TaskTracker,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config) -> Result<Self, ServeError> {
+        let forwarder = config
+            .forward_to
+            .map(|url| Forwarder::new(url, config.forward_timeout, config.max_body_size))
+            .transpose()?;
+        let window = i64::try_from(config.tolerance.as_secs()).unwrap_or(i64::MAX);
+        Ok(Self {
+            path: config.path,
+            verifier: config.verifier,
+            max_body_size: config.max_body_size,
+            read_timeout: config.read_timeout,
+            dedup: Arc::new(Dedup::new(window, config.dedup_capacity)),
+            forwarder,
+            runner: config.hooks.map(Runner::new),
+            output: config.output,
+            tracker: TaskTracker::new(),
+        })
+    }
+
+    pub(crate) fn running_commands(&self) -> Vec<String> {
+        self.runner.as_ref().map(Runner::running).unwrap_or_default()
+    }
+
+    pub(crate) fn hook_count(&self) -> Option<usize> {
+        self.runner.as_ref().map(Runner::rule_count)
+    }
+}
+
+/// Every method and path reaches [`handle`], which decides.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(handle).with_state(shared)
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let task = Arc::clone(&shared);
+    let handle = shared.tracker.spawn(async move { process(&task, request).await });
+    match handle.await {
+        Ok(response) => response,
+        Err(_) => Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the receiver failed while handling this request; see its output",
+        )
+        .into_response(),
+    }
+}
+
+async fn process(shared: &Shared, request: Request) -> Response {
+    let time = OffsetDateTime::now_utc();
+    let (parts, body) = request.into_parts();
+    let mut record = Record {
+        time,
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        id: first_text(&parts.headers, HEADER_ID),
+        event_type: None,
+        size: 0,
+        outcome: Outcome::Rejected,
+        status: 0,
+        reason: None,
+        notes: Vec::new(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.to_string(), value)
+            })
+            .collect(),
+        body: Bytes::new(),
+        runs: Vec::new(),
+    };
+    let response = match decide(shared, &parts, body, time.unix_timestamp(), &mut record).await {
+        Ok(response) => response,
+        Err(problem) => {
+            record.reason = Some(problem.detail.clone());
+            let allow = problem.status_code() == StatusCode::METHOD_NOT_ALLOWED;
+            let mut response = problem.into_response();
+            if allow {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            response
+        }
+    };
+    record.status = response.status().as_u16();
+    shared.output.record(&record);
+    response
+}
+
+async fn decide(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    body: Body,
+    now: i64,
+    record: &mut Record,
+) -> Result<Response, Problem> {
+    if parts.method != Method::POST {
+        return Err(Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            format!("{} is not accepted; webhooks are sent with POST", parts.method),
+        ));
+    }
+    if let Some(path) = &shared.path {
+        if parts.uri.path() != path {
+            return Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                "unknown-path",
+                "Unknown path",
+                format!("this receiver accepts webhooks on {path} only"),
+            ));
+        }
+    }
+    let body = read_body(shared, &parts.headers, body).await?;
+    record.size = body.len();
+    record.body = body.clone();
+
+    let verdict = verify::check(shared.verifier.as_ref(), &parts.headers, &body, now)?;
+    record.outcome = match verdict {
+        Verdict::Verified => Outcome::Verified,
+        Verdict::Unverified => Outcome::Unverified,
+    };
+    record.event_type = event_type(&body);
+
+    let id = first_text(&parts.headers, HEADER_ID).filter(|id| !id.is_empty());
+    let guard = match &id {
+        Some(id) => match shared.dedup.claim(id, now) {
+            Claim::New(guard) => Some(guard),
+            Claim::Duplicate => {
+                record.outcome = Outcome::Duplicate;
+                record.notes.push("already handled; not run again".into());
+                return Ok(StatusCode::OK.into_response());
+            }
+            Claim::InFlight => {
+                record.outcome = Outcome::Duplicate;
+                return Err(Problem::new(
+                    StatusCode::CONFLICT,
+                    "in-progress",
+                    "Already in progress",
+                    format!("webhook {id} is being handled right now; retry later"),
+                ));
+            }
+        },
+        None => {
+            record.notes.push("no webhook-id, so not deduplicated".into());
+            None
+        }
+    };
+
+    let response = act(shared, parts, body, id, record).await?;
+    if let Some(guard) = guard {
+        if response.status().is_success() {
+            guard.remember(now);
+        }
+    }
+    Ok(response)
+}
+
+/// Forwards, then runs hooks. Without either, answers 200.
+async fn act(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    body: Bytes,
+    id: Option<String>,
+    record: &mut Record,
+) -> Result<Response, Problem> {
+    let mut response = StatusCode::OK.into_response();
+    if let Some(forwarder) = &shared.forwarder {
+        let answer = forwarder
+            .forward(&parts.headers, body.clone())
+            .await
+            .map_err(|err| match &err {
+                ForwardError::Unreachable { .. } => Problem::new(
+                    StatusCode::BAD_GATEWAY,
+                    "app-unreachable",
+                    "App unreachable",
+                    err.to_string(),
+                ),
+                ForwardError::TimedOut { .. } => Problem::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "app-timeout",
+                    "App timed out",
+                    err.to_string(),
+                ),
+            })?;
+        record
+            .notes
+            .push(format!("forwarded: app answered {}", answer.status.as_u16()));
+        response = (answer.status, answer.body).into_response();
+        let headers = response.headers_mut();
+        headers.remove(header::CONTENT_TYPE);
+        if let Some(content_type) = answer.content_type {
+            headers.insert(header::CONTENT_TYPE, content_type);
+        }
+        if !answer.status.is_success() {
+            return Ok(response);
+        }
+    }
+    if let Some(runner) = &shared.runner {
+        let event = HookEvent {
+            id: id.unwrap_or_default(),
+            event_type: record.event_type.clone(),
+            timestamp: first_text(&parts.headers, HEADER_TIMESTAMP).unwrap_or_default(),
+            body,
+        };
+        let runs = runner.run_matching(&event).await;
+        if runs.is_empty() {
+            record.notes.push("no hook for this event type".into());
+        }
+        record.notes.extend(runs.iter().map(|run| run.summary()));
+        let failed = runs.iter().find(|run| !run.succeeded()).cloned();
+        record.runs = runs;
+        if let Some(failed) = failed {
+            let slug = match failed.outcome {
+                RunOutcome::TimedOut(_) => "hook-timed-out",
+                _ => "hook-failed",
+            };
+            // The command's output stays local: it may hold what the sender must not see.
+            return Err(Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                slug,
+                "Hook failed",
+                format!("{}; retry later", failed.summary()),
+            ));
+        }
+    }
+    Ok(response)
+}
+
+/// Reads the whole body within the size limit and the read timeout.
+async fn read_body(shared: &Shared, headers: &HeaderMap, body: Body) -> Result<Bytes, Problem> {
+    let limit = shared.max_body_size;
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "Body too large",
+            format!("the body is larger than the limit of {limit} bytes (--max-body-size)"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    let collected = tokio::time::timeout(shared.read_timeout, Limited::new(body, limit).collect());
+    match collected.await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Ok(Err(err)) => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "unreadable-body",
+            "Unreadable body",
+            format!("the body could not be read: {err}"),
+        )),
+        Err(_) => Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "Request timeout",
+            format!(
+                "the body did not arrive within {}s (--read-timeout)",
+                shared.read_timeout.as_secs_f64()
+            ),
+        )),
+    }
+}
+
+/// The `type` of a Standard Webhooks payload (`{"type": …, "timestamp": …, "data": …}`).
+fn event_type(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        #[serde(rename = "type")]
+        event_type: Option<String>,
+    }
+    serde_json::from_slice::<Envelope>(body)
+        .ok()
+        .and_then(|envelope| envelope.event_type)
+}
+
+fn first_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+}

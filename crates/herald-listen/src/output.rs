@@ -1,0 +1,248 @@
+//! What `herald listen` prints: one record per request, and notices.
+//!
+//! Records go to the events stream (stdout): a line for people, more with `--verbose`, or one
+//! JSON object per line with `--json` for scripts. Notices (the start banner, warnings, the
+//! shutdown report) go to a separate stream (stderr), so `--json` output stays parseable.
+//! Both streams are behind std `Mutex`es: a record is written whole, in one short critical
+//! section, never across an `.await`. Write errors are ignored: a closed stdout must not turn
+//! into refused webhooks.
+
+use std::io::Write;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::runner::RunReport;
+
+/// How a request was handled, as printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Its signature matched.
+    Verified,
+    /// Accepted without a check (no secret configured).
+    Unverified,
+    /// Its `webhook-id` was already handled; the action did not run again.
+    Duplicate,
+    /// Refused before any action ran.
+    Rejected,
+}
+
+impl Outcome {
+    /// The word printed for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Verified => "verified",
+            Self::Unverified => "unverified",
+            Self::Duplicate => "duplicate",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+/// Everything printed about one request.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    pub time: OffsetDateTime,
+    pub method: String,
+    pub path: String,
+    pub id: Option<String>,
+    pub event_type: Option<String>,
+    pub size: usize,
+    pub outcome: Outcome,
+    pub status: u16,
+    /// The problem detail, when refused or failed.
+    pub reason: Option<String>,
+    /// What the actions did: the app's answer, each command's summary.
+    pub notes: Vec<String>,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    pub runs: Vec<RunReport>,
+}
+
+/// Where records and notices are written, and in which format.
+pub struct Output {
+    json: bool,
+    verbose: bool,
+    events: Mutex<Box<dyn Write + Send>>,
+    notices: Mutex<Box<dyn Write + Send>>,
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output")
+            .field("json", &self.json)
+            .field("verbose", &self.verbose)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Output {
+    /// Records to stdout, notices to stderr.
+    pub fn stdio(json: bool, verbose: bool) -> Self {
+        Self::new(json, verbose, Box::new(std::io::stdout()), Box::new(std::io::stderr()))
+    }
+
+    /// Records to `events`, notices to `notices` (tests pass in-memory buffers).
+    pub fn new(
+        json: bool,
+        verbose: bool,
+        events: Box<dyn Write + Send>,
+        notices: Box<dyn Write + Send>,
+    ) -> Self {
+        Self {
+            json,
+            verbose,
+            events: Mutex::new(events),
+            notices: Mutex::new(notices),
+        }
+    }
+
+    /// Writes one notice line.
+    pub(crate) fn notice(&self, text: &str) {
+        let mut out = self.notices.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+
+    /// Writes one record.
+    pub(crate) fn record(&self, record: &Record) {
+        let text = if self.json {
+            let mut line = self.json_record(record).to_string();
+            line.push('\n');
+            line
+        } else {
+            self.human_record(record)
+        };
+        let mut out = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+
+    fn human_record(&self, record: &Record) -> String {
+        let mut line = format!(
+            "{} {} {:<10} {} {} {}",
+            timestamp(record.time),
+            record.status,
+            record.outcome.as_str(),
+            record.id.as_deref().unwrap_or("-"),
+            record.event_type.as_deref().unwrap_or("-"),
+            size(record.size),
+        );
+        if let Some(reason) = &record.reason {
+            line.push_str(" · ");
+            line.push_str(reason);
+        }
+        for note in &record.notes {
+            line.push_str(" · ");
+            line.push_str(note);
+        }
+        line.push('\n');
+        if self.verbose {
+            line.push_str(&format!("    {} {}\n", record.method, record.path));
+            for (name, value) in &record.headers {
+                line.push_str(&format!("    {name}: {value}\n"));
+            }
+            for body_line in render_body(&record.body).lines() {
+                line.push_str(&format!("    {body_line}\n"));
+            }
+            for run in &record.runs {
+                for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+                    if !text.is_empty() {
+                        line.push_str(&format!("    [{} {stream}]\n", run.name));
+                        for out_line in text.lines() {
+                            line.push_str(&format!("      {out_line}\n"));
+                        }
+                    }
+                }
+            }
+        }
+        line
+    }
+
+    fn json_record(&self, record: &Record) -> Value {
+        let mut object = json!({
+            "time": timestamp(record.time),
+            "method": record.method,
+            "path": record.path,
+            "status": record.status,
+            "outcome": record.outcome.as_str(),
+            "verified": record.outcome == Outcome::Verified,
+            "id": record.id,
+            "type": record.event_type,
+            "size": record.size,
+            "reason": record.reason,
+            "notes": record.notes,
+        });
+        if self.verbose {
+            let headers: serde_json::Map<String, Value> = record
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+                .collect();
+            object["headers"] = Value::Object(headers);
+            object["body"] = match serde_json::from_slice::<Value>(&record.body) {
+                Ok(value) => value,
+                Err(_) => Value::String(String::from_utf8_lossy(&record.body).into_owned()),
+            };
+            object["hooks"] = record
+                .runs
+                .iter()
+                .map(|run| {
+                    json!({
+                        "name": run.name,
+                        "succeeded": run.succeeded(),
+                        "summary": run.summary(),
+                        "stdout": run.stdout,
+                        "stderr": run.stderr,
+                    })
+                })
+                .collect();
+        }
+        object
+    }
+}
+
+fn timestamp(time: OffsetDateTime) -> String {
+    let time = time.replace_nanosecond(0).unwrap_or(time);
+    time.format(&Rfc3339).unwrap_or_else(|_| time.unix_timestamp().to_string())
+}
+
+fn size(bytes: usize) -> String {
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    }
+}
+
+/// The body for people: pretty JSON, else text, else a note that it is binary.
+fn render_body(body: &[u8]) -> String {
+    if body.is_empty() {
+        return "(empty body)".to_owned();
+    }
+    if let Ok(value) = serde_json::from_slice::<Value>(body) {
+        if let Ok(pretty) = serde_json::to_string_pretty(&value) {
+            return pretty;
+        }
+    }
+    match std::str::from_utf8(body) {
+        Ok(text) => text.to_owned(),
+        Err(_) => format!("({} bytes, not UTF-8)", body.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_render_as_pretty_json_text_or_a_binary_note() {
+        assert_eq!(render_body(b"{\"a\":1}"), "{\n  \"a\": 1\n}");
+        assert_eq!(render_body(b"plain"), "plain");
+        assert_eq!(render_body(&[0xff, 0xfe]), "(2 bytes, not UTF-8)");
+        assert_eq!(render_body(b""), "(empty body)");
+    }
+}
