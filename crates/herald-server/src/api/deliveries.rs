@@ -1,0 +1,122 @@
+//! `/api/v1/deliveries`: every delivery with its attempts (promise 6), and redelivery by hand.
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json as JsonResponse, Router};
+use herald_store::{
+    AttemptTrigger, DeliveryFilter, DeliveryId, DeliveryStatus, EventId, StoreError,
+    SubscriptionId,
+};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use utoipa::IntoParams;
+
+use super::auth::Principal;
+use super::error::ApiError;
+use super::extract::{Path, Query};
+use super::views::{AttemptView, DeliveryView, List};
+use super::{AppState, page_request};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/deliveries", get(list))
+        .route("/deliveries/{id}", get(show))
+        .route("/deliveries/{id}/redeliver", post(redeliver))
+}
+
+/// Filters and paging.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryQuery {
+    /// Only to this subscription.
+    pub subscription_id: Option<String>,
+    /// Only of this event.
+    pub event_id: Option<String>,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size (1 to 200, default 50).
+    pub limit: Option<u32>,
+}
+
+fn bad_query(e: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request("invalid-query", e.to_string())
+}
+
+/// List deliveries, newest first.
+#[utoipa::path(get, path = "/api/v1/deliveries", tag = "deliveries", params(DeliveryQuery),
+    responses((status = 200, body = List<DeliveryView>)), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(query): Query<DeliveryQuery>,
+) -> Result<JsonResponse<List<DeliveryView>>, ApiError> {
+    let filter = DeliveryFilter {
+        tenant_id: principal.tenant().cloned(),
+        subscription_id: query.subscription_id.map(|s| SubscriptionId::parse(&s).map_err(bad_query)).transpose()?,
+        event_id: query.event_id.map(|e| EventId::parse(&e).map_err(bad_query)).transpose()?,
+        status: query
+            .status
+            .map(|s| {
+                DeliveryStatus::parse(&s)
+                    .ok_or_else(|| bad_query(format!("status must be pending, succeeded or failed, not '{s}'")))
+            })
+            .transpose()?,
+    };
+    let page = page_request(query.cursor, query.limit, |c| DeliveryId::parse(c).map(|_| ()))?;
+    let page = state.store.list_deliveries(&filter, &page).await?;
+    Ok(JsonResponse(List {
+        data: page.items.into_iter().map(DeliveryView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One delivery with all its attempts.
+#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries",
+    responses((status = 200, body = DeliveryView), (status = 404, body = super::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<JsonResponse<DeliveryView>, ApiError> {
+    let parsed = DeliveryId::parse(&id).map_err(|_| ApiError::not_found("delivery", &id))?;
+    let delivery = match state.store.get_delivery(&parsed).await? {
+        Some(d) if principal.can_see(&d.tenant_id) => d,
+        _ => return Err(ApiError::not_found("delivery", &id)),
+    };
+    let attempts = state.store.list_attempts(&parsed).await?;
+    let mut view = DeliveryView::from(delivery);
+    view.attempts = Some(attempts.into_iter().map(AttemptView::from).collect());
+    Ok(JsonResponse(view))
+}
+
+/// Make a new attempt now (trigger `redelivery`); a failed delivery that then succeeds becomes
+/// `succeeded`. Answers with the attempt.
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/redeliver", tag = "deliveries",
+    responses((status = 200, body = AttemptView), (status = 404, body = super::error::Problem),
+        (status = 409, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn redeliver(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<JsonResponse<AttemptView>, ApiError> {
+    let parsed = DeliveryId::parse(&id).map_err(|_| ApiError::not_found("delivery", &id))?;
+    match state.store.get_delivery(&parsed).await? {
+        Some(d) if principal.can_see(&d.tenant_id) => {}
+        _ => return Err(ApiError::not_found("delivery", &id)),
+    }
+    let now = OffsetDateTime::now_utc();
+    let lease_until = now + state.config.request_timeout * 2 + time::Duration::seconds(60);
+    let job = match state.store.lease_delivery(&parsed, now, lease_until).await {
+        Ok(Some(job)) => job,
+        Ok(None) => return Err(ApiError::not_found("delivery", &id)),
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::conflict("an attempt of this delivery is in flight; retry in a moment"));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let attempt = state.deliverer.attempt(&job, AttemptTrigger::Redelivery).await;
+    Ok(JsonResponse(attempt.into()))
+}

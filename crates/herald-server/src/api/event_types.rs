@@ -1,0 +1,183 @@
+//! `/api/v1/event-types`: the catalogue of events. Admin writes; every caller reads.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json as JsonResponse, Router};
+use herald_store::EventType;
+use serde::Deserialize;
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Principal;
+use super::error::ApiError;
+use super::extract::{Json, Path, Query};
+use super::schema::compile;
+use super::views::{EventTypeView, List};
+use super::{AppState, page_request};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/event-types", get(list).post(create))
+        .route("/event-types/{name}", get(show).patch(update).delete(remove))
+}
+
+/// Body of `POST /event-types`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEventType {
+    /// Dotted name: lowercase letters, digits, `_` and `-`, segments separated by `.`.
+    pub name: String,
+    /// What the event means.
+    pub description: Option<String>,
+    /// A JSON Schema that published payloads must satisfy.
+    pub schema: Option<serde_json::Value>,
+}
+
+/// Body of `PATCH /event-types/{name}`; `null` clears a field.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEventType {
+    /// New description.
+    #[serde(default, deserialize_with = "super::extract::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// New schema.
+    #[serde(default, deserialize_with = "super::extract::nullable")]
+    #[schema(value_type = Option<Object>)]
+    pub schema: Option<Option<serde_json::Value>>,
+}
+
+/// Paging parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventTypeQuery {
+    /// `next_cursor` of the previous page (the last name).
+    pub cursor: Option<String>,
+    /// Page size (1 to 200, default 50).
+    pub limit: Option<u32>,
+}
+
+/// Checks an event type name: `segment(.segment)*` of `[a-z0-9_-]`, at most 128 characters.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let valid_segment =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if name.len() <= 128 && name.split('.').all(valid_segment) {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{name}' is not a valid event type name: use dotted lowercase segments such as consent.revoked"
+        ))
+    }
+}
+
+/// Register an event type.
+#[utoipa::path(post, path = "/api/v1/event-types", tag = "event-types", request_body = CreateEventType,
+    responses((status = 201, body = EventTypeView), (status = 409, body = super::error::Problem),
+        (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<CreateEventType>,
+) -> Result<(StatusCode, JsonResponse<EventTypeView>), ApiError> {
+    principal.require_admin()?;
+    check_name(&body.name).map_err(ApiError::validation)?;
+    if let Some(schema) = &body.schema {
+        compile(schema)?;
+    }
+    let now = OffsetDateTime::now_utc();
+    let event_type = EventType {
+        name: body.name,
+        description: body.description,
+        schema: body.schema,
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.create_event_type(&event_type).await.map_err(|e| match e {
+        herald_store::StoreError::Conflict(_) => {
+            ApiError::conflict(format!("the event type '{}' exists already", event_type.name))
+        }
+        other => other.into(),
+    })?;
+    Ok((StatusCode::CREATED, JsonResponse(event_type.into())))
+}
+
+/// List event types by name.
+#[utoipa::path(get, path = "/api/v1/event-types", tag = "event-types", params(EventTypeQuery),
+    responses((status = 200, body = List<EventTypeView>)), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    _principal: Principal,
+    Query(query): Query<EventTypeQuery>,
+) -> Result<JsonResponse<List<EventTypeView>>, ApiError> {
+    let page = page_request(query.cursor, query.limit, check_name)?;
+    let page = state.store.list_event_types(&page).await?;
+    Ok(JsonResponse(List {
+        data: page.items.into_iter().map(EventTypeView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+async fn load(state: &AppState, name: &str) -> Result<EventType, ApiError> {
+    state
+        .store
+        .get_event_type(name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event type", name))
+}
+
+/// One event type.
+#[utoipa::path(get, path = "/api/v1/event-types/{name}", tag = "event-types",
+    responses((status = 200, body = EventTypeView), (status = 404, body = super::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn show(
+    State(state): State<AppState>,
+    _principal: Principal,
+    Path(name): Path<String>,
+) -> Result<JsonResponse<EventTypeView>, ApiError> {
+    Ok(JsonResponse(load(&state, &name).await?.into()))
+}
+
+/// Change an event type's description or schema.
+#[utoipa::path(patch, path = "/api/v1/event-types/{name}", tag = "event-types", request_body = UpdateEventType,
+    responses((status = 200, body = EventTypeView), (status = 404, body = super::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    Json(body): Json<UpdateEventType>,
+) -> Result<JsonResponse<EventTypeView>, ApiError> {
+    principal.require_admin()?;
+    let mut event_type = load(&state, &name).await?;
+    if let Some(description) = body.description {
+        event_type.description = description;
+    }
+    if let Some(schema) = body.schema {
+        if let Some(schema) = &schema {
+            compile(schema)?;
+        }
+        event_type.schema = schema;
+    }
+    event_type.updated_at = OffsetDateTime::now_utc();
+    if !state.store.update_event_type(&event_type).await? {
+        return Err(ApiError::not_found("event type", &name));
+    }
+    Ok(JsonResponse(event_type.into()))
+}
+
+/// Delete an event type (subscriptions naming it are kept).
+#[utoipa::path(delete, path = "/api/v1/event-types/{name}", tag = "event-types",
+    responses((status = 204), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    principal.require_admin()?;
+    if state.store.delete_event_type(&name).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("event type", &name))
+    }
+}

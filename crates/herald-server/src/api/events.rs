@@ -1,0 +1,177 @@
+//! `/api/v1/events`: the operator's services publish here; everyone reads what concerns them.
+//!
+//! A publish answers 202 only after the store committed the event and its deliveries (promise
+//! 1), then wakes the dispatcher so the first attempt starts at once.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json as JsonResponse, Router};
+use herald_store::{Event, EventFilter, EventId, TenantId};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Principal;
+use super::error::ApiError;
+use super::extract::{Json, Path, Query};
+use super::views::{EventView, List, PublishResponse};
+use super::{AppState, page_request};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/events", get(list).post(publish))
+        .route("/events/{id}", get(show))
+}
+
+/// Body of `POST /events`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishEvent {
+    /// A registered event type.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// Any JSON value; delivered byte for byte as `data`.
+    #[schema(value_type = Object)]
+    pub payload: Box<RawValue>,
+    /// Only this tenant's subscriptions receive it; omit to broadcast to every tenant.
+    pub tenant_id: Option<String>,
+    /// Publishing the same key again (for the same tenant) returns the first event.
+    pub idempotency_key: Option<String>,
+}
+
+/// Filters and paging.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventQuery {
+    /// Only this event type.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub event_type: Option<String>,
+    /// Only events for this tenant (admin).
+    pub tenant_id: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size (1 to 200, default 50).
+    pub limit: Option<u32>,
+}
+
+/// Publish an event to every matching subscription.
+#[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = PublishEvent,
+    responses((status = 202, body = PublishResponse), (status = 413, body = super::error::Problem),
+        (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn publish(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<PublishEvent>,
+) -> Result<(StatusCode, JsonResponse<PublishResponse>), ApiError> {
+    principal.require_admin()?;
+    let payload = body.payload.get();
+    if payload.len() > state.config.max_payload_size {
+        return Err(ApiError::too_large(format!(
+            "the payload is {} bytes; the limit is {} bytes",
+            payload.len(),
+            state.config.max_payload_size
+        )));
+    }
+    let event_type = state
+        .store
+        .get_event_type(&body.event_type)
+        .await?
+        .ok_or_else(|| ApiError::unknown_event_type(&body.event_type))?;
+    state.schemas.check(&event_type, payload)?;
+    let tenant_id = match body.tenant_id {
+        Some(text) => {
+            let id = TenantId::parse(&text).map_err(|e| ApiError::validation(e.to_string()))?;
+            if state.store.get_tenant(&id).await?.is_none() {
+                return Err(ApiError::validation(format!("no tenant '{text}' exists")));
+            }
+            Some(id)
+        }
+        None => None,
+    };
+    if let Some(key) = &body.idempotency_key
+        && (key.is_empty() || key.len() > 255)
+    {
+        return Err(ApiError::validation("idempotency_key must be 1 to 255 characters"));
+    }
+    let event = Event {
+        id: EventId::generate(),
+        event_type: body.event_type,
+        payload_json: payload.to_owned(),
+        tenant_id,
+        idempotency_key: body.idempotency_key,
+        created_at: OffsetDateTime::now_utc(),
+    };
+    let published = state.store.publish(&event).await?;
+    if !published.duplicate {
+        state.metrics.events_accepted(1);
+        if published.deliveries > 0 {
+            state.wake.notify_one();
+        }
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        JsonResponse(PublishResponse {
+            id: published.event_id.to_string(),
+            deliveries: published.deliveries,
+            duplicate: published.duplicate,
+        }),
+    ))
+}
+
+fn view(event: Event) -> Result<EventView, ApiError> {
+    let id = event.id.to_string();
+    EventView::try_from_event(event).ok_or_else(|| {
+        tracing::error!(event = %id, "stored payload is not JSON");
+        ApiError::internal()
+    })
+}
+
+/// List events, newest first. Tenant tokens see their own events and broadcasts.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventQuery),
+    responses((status = 200, body = List<EventView>)), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(query): Query<EventQuery>,
+) -> Result<JsonResponse<List<EventView>>, ApiError> {
+    let requested = query
+        .tenant_id
+        .map(|t| TenantId::parse(&t).map_err(|e| ApiError::bad_request("invalid-query", e.to_string())))
+        .transpose()?;
+    let filter = match principal.tenant() {
+        Some(own) => {
+            if requested.as_ref().is_some_and(|r| r != own) {
+                return Err(ApiError::forbidden("a tenant token can list only its own events"));
+            }
+            EventFilter { event_type: query.event_type, tenant_id: Some(own.clone()), include_broadcasts: true }
+        }
+        None => EventFilter { event_type: query.event_type, tenant_id: requested, include_broadcasts: false },
+    };
+    let page = page_request(query.cursor, query.limit, |c| EventId::parse(c).map(|_| ()))?;
+    let page = state.store.list_events(&filter, &page).await?;
+    Ok(JsonResponse(List {
+        data: page.items.into_iter().map(view).collect::<Result<_, _>>()?,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One event.
+#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events",
+    responses((status = 200, body = EventView), (status = 404, body = super::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<JsonResponse<EventView>, ApiError> {
+    let parsed = EventId::parse(&id).map_err(|_| ApiError::not_found("event", &id))?;
+    match state.store.get_event(&parsed).await? {
+        Some(event) if event.tenant_id.as_ref().is_none_or(|t| principal.can_see(t)) => {
+            Ok(JsonResponse(view(event)?))
+        }
+        _ => Err(ApiError::not_found("event", &id)),
+    }
+}

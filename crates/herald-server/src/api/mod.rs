@@ -1,0 +1,123 @@
+//! The HTTP API under `/api/v1`, plus `/oauth2/token`, health, metrics and the OpenAPI
+//! document. One `router()` per resource file; handlers call the store through its trait and
+//! never hold SQL.
+
+pub mod auth;
+mod deliveries;
+pub mod error;
+mod event_types;
+mod events;
+mod extract;
+mod health;
+mod oauth;
+mod openapi;
+mod schema;
+mod subscriptions;
+mod tenants;
+pub mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use herald_store::{PageRequest, Store};
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::dispatch::Deliverer;
+use crate::metrics::Metrics;
+use error::ApiError;
+
+/// Everything a handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The one source of truth.
+    pub store: Arc<dyn Store>,
+    /// Validated settings.
+    pub config: Arc<Config>,
+    /// The admin bearer token.
+    pub admin_token: Arc<String>,
+    /// Metrics registry.
+    pub metrics: Arc<Metrics>,
+    /// Makes attempts for redelivery and the connectivity test.
+    pub deliverer: Arc<Deliverer>,
+    /// Wakes the dispatcher when new deliveries are committed.
+    pub wake: Arc<Notify>,
+    /// Compiled event type schemas.
+    pub schemas: Arc<schema::SchemaCache>,
+}
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: Arc<Config>,
+        admin_token: String,
+        metrics: Arc<Metrics>,
+        deliverer: Arc<Deliverer>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            config,
+            admin_token: Arc::new(admin_token),
+            metrics,
+            deliverer,
+            wake,
+            schemas: Arc::new(schema::SchemaCache::default()),
+        }
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    // Bodies other than event payloads are small; events get room for the payload limit plus
+    // the envelope fields.
+    let event_body_limit = state.config.max_payload_size + 64 * 1024;
+    let api = Router::new()
+        .merge(tenants::router())
+        .merge(event_types::router())
+        .merge(subscriptions::router())
+        .merge(events::router().layer(DefaultBodyLimit::max(event_body_limit)))
+        .merge(deliveries::router())
+        .merge(openapi::router());
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(oauth::router())
+        .merge(health::router())
+        .fallback(|| async {
+            ApiError::bad_request("unknown-route", "no such route; see /api/v1/openapi.json")
+                .with_status(axum::http::StatusCode::NOT_FOUND)
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::bad_request("method-not-allowed", "this route does not accept that method")
+                .with_status(axum::http::StatusCode::METHOD_NOT_ALLOWED)
+        })
+        .layer(DefaultBodyLimit::max(1024 * 1024))
+        .with_state(state)
+}
+
+/// Default and maximum page sizes.
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 200;
+
+/// Builds a page request, checking the limit and the cursor's shape with `check`.
+fn page_request<E: std::fmt::Display>(
+    cursor: Option<String>,
+    limit: Option<u32>,
+    check: impl Fn(&str) -> Result<(), E>,
+) -> Result<PageRequest, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::bad_request(
+            "invalid-query",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    if let Some(cursor) = &cursor {
+        check(cursor).map_err(|e| {
+            ApiError::bad_request("invalid-cursor", format!("the cursor is not valid: {e}"))
+        })?;
+    }
+    Ok(PageRequest { cursor, limit })
+}

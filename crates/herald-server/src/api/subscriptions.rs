@@ -1,0 +1,399 @@
+//! `/api/v1/subscriptions`: where a tenant wants which events, and the tools to check it
+//! (connectivity test, secret rotation). Tenant tokens see only their own.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json as JsonResponse, Router};
+use herald_signature::Secret;
+use herald_store::{
+    AttemptTrigger, Event, EventId, SigningSecret, Subscription, SubscriptionFilter,
+    SubscriptionId, SubscriptionStatus, TenantId,
+};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Principal;
+use super::error::ApiError;
+use super::extract::{Json, Path, Query, nullable};
+use super::views::{List, SubscriptionView, TestResult};
+use super::{AppState, page_request};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/subscriptions", get(list).post(create))
+        .route("/subscriptions/{id}", get(show).patch(update).delete(remove))
+        .route("/subscriptions/{id}/test", post(test))
+        .route("/subscriptions/{id}/secret/rotate", post(rotate_secret))
+}
+
+/// Body of `POST /subscriptions`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSubscription {
+    /// The owning tenant (admin only; implied by a tenant token).
+    pub tenant_id: Option<String>,
+    /// Where deliveries are POSTed (https unless the server runs with --dev).
+    pub url: String,
+    /// Event type names, or prefixes ending in `*` such as `consent.*`.
+    pub event_types: Vec<String>,
+    /// For people.
+    pub description: Option<String>,
+    /// Extra headers for every delivery.
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Requests per second at most.
+    pub rate_limit_per_second: Option<u32>,
+    /// Requests in flight at most (default from the server config, 16).
+    pub max_in_flight: Option<u32>,
+    /// Whom to contact when the endpoint keeps failing.
+    pub contact_email: Option<String>,
+}
+
+/// Body of `PATCH /subscriptions/{id}`: only the fields given change; `null` clears.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSubscription {
+    /// New URL.
+    pub url: Option<String>,
+    /// New event types.
+    pub event_types: Option<Vec<String>>,
+    /// `active` or `paused`.
+    pub status: Option<String>,
+    /// New description.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// New custom headers (replaces all).
+    pub headers: Option<BTreeMap<String, String>>,
+    /// New rate limit.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>)]
+    pub rate_limit_per_second: Option<Option<u32>>,
+    /// New in-flight limit.
+    pub max_in_flight: Option<u32>,
+    /// New contact.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub contact_email: Option<Option<String>>,
+}
+
+/// Filters and paging.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionQuery {
+    /// Only this tenant's (admin).
+    pub tenant_id: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size (1 to 200, default 50).
+    pub limit: Option<u32>,
+}
+
+/// Headers a subscription may not set: Herald owns them.
+const RESERVED_HEADERS: &[&str] = &[
+    "content-type", "content-length", "host", "user-agent", "connection", "transfer-encoding",
+    "webhook-id", "webhook-timestamp", "webhook-signature",
+];
+
+async fn check_event_types(state: &AppState, patterns: &[String]) -> Result<Vec<String>, ApiError> {
+    if patterns.is_empty() {
+        return Err(ApiError::validation("event_types must name at least one event type"));
+    }
+    let mut checked = Vec::with_capacity(patterns.len());
+    for pattern in patterns {
+        match pattern.strip_suffix('*') {
+            Some("") => {}
+            Some(prefix) => {
+                let stem = prefix.strip_suffix('.').unwrap_or(prefix);
+                super::event_types::check_name(stem).map_err(ApiError::validation)?;
+            }
+            None => {
+                super::event_types::check_name(pattern).map_err(ApiError::validation)?;
+                if state.store.get_event_type(pattern).await?.is_none() {
+                    return Err(ApiError::unknown_event_type(pattern));
+                }
+            }
+        }
+        if !checked.contains(pattern) {
+            checked.push(pattern.clone());
+        }
+    }
+    Ok(checked)
+}
+
+fn check_headers(headers: BTreeMap<String, String>) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut checked = BTreeMap::new();
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        if RESERVED_HEADERS.contains(&lower.as_str()) {
+            return Err(ApiError::validation(format!("the header '{name}' is set by Herald and cannot be customised")));
+        }
+        HeaderName::from_bytes(lower.as_bytes())
+            .map_err(|_| ApiError::validation(format!("'{name}' is not a valid header name")))?;
+        HeaderValue::from_str(&value)
+            .map_err(|_| ApiError::validation(format!("the value of header '{name}' is not valid")))?;
+        checked.insert(lower, value);
+    }
+    Ok(checked)
+}
+
+fn check_limits(rate: Option<u32>, max_in_flight: Option<u32>) -> Result<(), ApiError> {
+    if rate == Some(0) {
+        return Err(ApiError::validation("rate_limit_per_second must be at least 1 (or null for no limit)"));
+    }
+    if max_in_flight.is_some_and(|n| n == 0 || n > 1000) {
+        return Err(ApiError::validation("max_in_flight must be between 1 and 1000"));
+    }
+    Ok(())
+}
+
+fn check_email(email: &Option<String>) -> Result<(), ApiError> {
+    match email {
+        Some(e) if !e.contains('@') || e.len() > 254 => {
+            Err(ApiError::validation(format!("contact_email '{e}' is not an email address")))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_url(state: &AppState, url: &str) -> Result<String, ApiError> {
+    state
+        .deliverer
+        .outbound()
+        .check_url(url)
+        .map(|u| u.to_string())
+        .map_err(|e| ApiError::invalid_url(e.to_string()))
+}
+
+/// Loads a subscription the caller may see, else 404.
+async fn load(state: &AppState, principal: &Principal, id: &str) -> Result<Subscription, ApiError> {
+    let parsed = SubscriptionId::parse(id).map_err(|_| ApiError::not_found("subscription", id))?;
+    match state.store.get_subscription(&parsed).await? {
+        Some(sub) if principal.can_see(&sub.tenant_id) => Ok(sub),
+        _ => Err(ApiError::not_found("subscription", id)),
+    }
+}
+
+/// Create a subscription; the response carries its signing secret.
+#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions", request_body = CreateSubscription,
+    responses((status = 201, body = SubscriptionView), (status = 422, body = super::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<CreateSubscription>,
+) -> Result<(StatusCode, JsonResponse<SubscriptionView>), ApiError> {
+    let tenant_id = match (&principal, body.tenant_id) {
+        (Principal::Tenant(own), None) => own.clone(),
+        (Principal::Tenant(own), Some(given)) if given == own.as_str() => own.clone(),
+        (Principal::Tenant(_), Some(_)) => {
+            return Err(ApiError::forbidden("a tenant token can create subscriptions only for its own tenant"));
+        }
+        (Principal::Admin, None) => {
+            return Err(ApiError::validation("tenant_id is required with the admin token"));
+        }
+        (Principal::Admin, Some(given)) => {
+            let id = TenantId::parse(&given).map_err(|e| ApiError::validation(e.to_string()))?;
+            if state.store.get_tenant(&id).await?.is_none() {
+                return Err(ApiError::validation(format!("no tenant '{given}' exists")));
+            }
+            id
+        }
+    };
+    let url = check_url(&state, &body.url)?;
+    let event_types = check_event_types(&state, &body.event_types).await?;
+    let headers = check_headers(body.headers.unwrap_or_default())?;
+    check_limits(body.rate_limit_per_second, body.max_in_flight)?;
+    check_email(&body.contact_email)?;
+    let now = OffsetDateTime::now_utc();
+    let subscription = Subscription {
+        id: SubscriptionId::generate(),
+        tenant_id,
+        url,
+        event_types,
+        status: SubscriptionStatus::Active,
+        description: body.description,
+        headers,
+        rate_limit_per_second: body.rate_limit_per_second,
+        max_in_flight: body.max_in_flight.unwrap_or(state.config.default_max_in_flight),
+        contact_email: body.contact_email,
+        secrets: vec![SigningSecret { secret: Secret::generate().to_string(), expires_at: None }],
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.create_subscription(&subscription).await?;
+    Ok((StatusCode::CREATED, JsonResponse(subscription.into())))
+}
+
+/// List subscriptions, newest first.
+#[utoipa::path(get, path = "/api/v1/subscriptions", tag = "subscriptions", params(SubscriptionQuery),
+    responses((status = 200, body = List<SubscriptionView>)), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(query): Query<SubscriptionQuery>,
+) -> Result<JsonResponse<List<SubscriptionView>>, ApiError> {
+    let requested = query
+        .tenant_id
+        .map(|t| TenantId::parse(&t).map_err(|e| ApiError::bad_request("invalid-query", e.to_string())))
+        .transpose()?;
+    let tenant_id = match (principal.tenant(), requested) {
+        (Some(own), Some(other)) if *own != other => {
+            return Err(ApiError::forbidden("a tenant token can list only its own subscriptions"));
+        }
+        (Some(own), _) => Some(own.clone()),
+        (None, requested) => requested,
+    };
+    let page = page_request(query.cursor, query.limit, |c| SubscriptionId::parse(c).map(|_| ()))?;
+    let page = state.store.list_subscriptions(&SubscriptionFilter { tenant_id }, &page).await?;
+    Ok(JsonResponse(List {
+        data: page.items.into_iter().map(SubscriptionView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One subscription.
+#[utoipa::path(get, path = "/api/v1/subscriptions/{id}", tag = "subscriptions",
+    responses((status = 200, body = SubscriptionView), (status = 404, body = super::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<JsonResponse<SubscriptionView>, ApiError> {
+    Ok(JsonResponse(load(&state, &principal, &id).await?.into()))
+}
+
+/// Change a subscription; `status` pauses or resumes it (paused deliveries wait, then go out).
+#[utoipa::path(patch, path = "/api/v1/subscriptions/{id}", tag = "subscriptions", request_body = UpdateSubscription,
+    responses((status = 200, body = SubscriptionView), (status = 404, body = super::error::Problem),
+        (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<UpdateSubscription>,
+) -> Result<JsonResponse<SubscriptionView>, ApiError> {
+    let mut sub = load(&state, &principal, &id).await?;
+    let was_paused = sub.status == SubscriptionStatus::Paused;
+    if let Some(url) = body.url {
+        sub.url = check_url(&state, &url)?;
+    }
+    if let Some(types) = body.event_types {
+        sub.event_types = check_event_types(&state, &types).await?;
+    }
+    if let Some(status) = body.status {
+        sub.status = SubscriptionStatus::parse(&status).ok_or_else(|| {
+            ApiError::validation(format!("status must be 'active' or 'paused', not '{status}'"))
+        })?;
+    }
+    if let Some(description) = body.description {
+        sub.description = description;
+    }
+    if let Some(headers) = body.headers {
+        sub.headers = check_headers(headers)?;
+    }
+    check_limits(body.rate_limit_per_second.flatten(), body.max_in_flight)?;
+    if let Some(rate) = body.rate_limit_per_second {
+        sub.rate_limit_per_second = rate;
+    }
+    if let Some(max) = body.max_in_flight {
+        sub.max_in_flight = max;
+    }
+    if let Some(email) = body.contact_email {
+        check_email(&email)?;
+        sub.contact_email = email;
+    }
+    sub.updated_at = OffsetDateTime::now_utc();
+    if !state.store.update_subscription(&sub).await? {
+        return Err(ApiError::not_found("subscription", &id));
+    }
+    if was_paused && sub.status == SubscriptionStatus::Active {
+        state.wake.notify_one(); // its waiting deliveries are due now
+    }
+    Ok(JsonResponse(sub.into()))
+}
+
+/// Delete a subscription with its deliveries.
+#[utoipa::path(delete, path = "/api/v1/subscriptions/{id}", tag = "subscriptions",
+    responses((status = 204), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
+pub async fn remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let sub = load(&state, &principal, &id).await?;
+    if state.store.delete_subscription(&sub.id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("subscription", &id))
+    }
+}
+
+/// Send a `herald.test` event to this subscription now and report the attempt: the check a
+/// subscriber runs when webhooks do not arrive.
+#[utoipa::path(post, path = "/api/v1/subscriptions/{id}/test", tag = "subscriptions",
+    responses((status = 200, body = TestResult), (status = 404, body = super::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn test(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<JsonResponse<TestResult>, ApiError> {
+    let sub = load(&state, &principal, &id).await?;
+    let now = OffsetDateTime::now_utc();
+    let payload = serde_json::json!({
+        "subscription_id": sub.id.as_str(),
+        "message": "This is a connectivity test from Herald.",
+    });
+    let event = Event {
+        id: EventId::generate(),
+        event_type: "herald.test".to_owned(),
+        payload_json: payload.to_string(),
+        tenant_id: Some(sub.tenant_id.clone()),
+        idempotency_key: None,
+        created_at: now,
+    };
+    let lease_until = now + state.config.request_timeout * 2 + time::Duration::seconds(60);
+    let delivery = state.store.publish_to(&event, &sub.id, lease_until).await?;
+    let job = herald_store::DeliveryJob { delivery, event, subscription: sub };
+    let attempt = state.deliverer.attempt(&job, AttemptTrigger::Test).await;
+    Ok(JsonResponse(TestResult {
+        succeeded: attempt.succeeded(),
+        event_id: job.event.id.to_string(),
+        delivery_id: job.delivery.id.to_string(),
+        attempt: attempt.into(),
+    }))
+}
+
+/// Replace the signing secret; the old one keeps signing beside it for the grace period.
+#[utoipa::path(post, path = "/api/v1/subscriptions/{id}/secret/rotate", tag = "subscriptions",
+    responses((status = 200, body = SubscriptionView), (status = 404, body = super::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<JsonResponse<SubscriptionView>, ApiError> {
+    let mut sub = load(&state, &principal, &id).await?;
+    let now = OffsetDateTime::now_utc();
+    let grace_end = now + state.config.secret_grace_period;
+    let mut secrets = vec![SigningSecret { secret: Secret::generate().to_string(), expires_at: None }];
+    secrets.extend(sub.secrets.into_iter().filter_map(|mut old| {
+        match old.expires_at {
+            None => old.expires_at = Some(grace_end),
+            Some(at) if at <= now => return None,
+            Some(_) => {}
+        }
+        Some(old)
+    }));
+    sub.secrets = secrets;
+    sub.updated_at = now;
+    if !state.store.update_subscription(&sub).await? {
+        return Err(ApiError::not_found("subscription", &id));
+    }
+    Ok(JsonResponse(sub.into()))
+}

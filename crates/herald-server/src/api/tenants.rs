@@ -1,0 +1,166 @@
+//! `/api/v1/tenants`: the operator's customers. Admin only.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json as JsonResponse, Router};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use herald_store::{Tenant, TenantId};
+use rand::RngCore;
+use serde::Deserialize;
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::{Principal, hash_secret};
+use super::error::ApiError;
+use super::extract::{Json, Path, Query};
+use super::views::{List, TenantView};
+use super::{AppState, page_request};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tenants", get(list).post(create))
+        .route("/tenants/{id}", get(show).patch(update).delete(remove))
+}
+
+/// Body of `POST /tenants`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// Display name (1 to 200 characters).
+    pub name: String,
+}
+
+/// Body of `PATCH /tenants/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenant {
+    /// New display name.
+    pub name: Option<String>,
+}
+
+/// Paging parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TenantQuery {
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size (1 to 200, default 50).
+    pub limit: Option<u32>,
+}
+
+fn check_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::validation("name must be 1 to 200 characters"));
+    }
+    Ok(name.to_owned())
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut raw = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut raw);
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn parse_id(id: &str) -> Result<TenantId, ApiError> {
+    TenantId::parse(id).map_err(|_| ApiError::not_found("tenant", id))
+}
+
+/// Create a tenant; the response is the only one that shows `client_secret`.
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = CreateTenant,
+    responses((status = 201, body = TenantView), (status = 422, body = super::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<CreateTenant>,
+) -> Result<(StatusCode, JsonResponse<TenantView>), ApiError> {
+    principal.require_admin()?;
+    let client_secret = format!("hcs_{}", random_token(32));
+    let tenant = Tenant {
+        id: TenantId::generate(),
+        name: check_name(&body.name)?,
+        client_id: format!("hci_{}", random_token(12)),
+        client_secret_hash: hash_secret(&client_secret),
+        created_at: OffsetDateTime::now_utc(),
+    };
+    state.store.create_tenant(&tenant).await?;
+    let mut view = TenantView::from(tenant);
+    view.client_secret = Some(client_secret);
+    Ok((StatusCode::CREATED, JsonResponse(view)))
+}
+
+/// List tenants, newest first.
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", params(TenantQuery),
+    responses((status = 200, body = List<TenantView>)), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(query): Query<TenantQuery>,
+) -> Result<JsonResponse<List<TenantView>>, ApiError> {
+    principal.require_admin()?;
+    let page = page_request(query.cursor, query.limit, |c| TenantId::parse(c).map(|_| ()))?;
+    let page = state.store.list_tenants(&page).await?;
+    Ok(JsonResponse(List {
+        data: page.items.into_iter().map(TenantView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One tenant.
+#[utoipa::path(get, path = "/api/v1/tenants/{id}", tag = "tenants",
+    responses((status = 200, body = TenantView), (status = 404, body = super::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<JsonResponse<TenantView>, ApiError> {
+    principal.require_admin()?;
+    let tenant = state
+        .store
+        .get_tenant(&parse_id(&id)?)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant", &id))?;
+    Ok(JsonResponse(tenant.into()))
+}
+
+/// Rename a tenant.
+#[utoipa::path(patch, path = "/api/v1/tenants/{id}", tag = "tenants", request_body = UpdateTenant,
+    responses((status = 200, body = TenantView), (status = 404, body = super::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<UpdateTenant>,
+) -> Result<JsonResponse<TenantView>, ApiError> {
+    principal.require_admin()?;
+    let tenant_id = parse_id(&id)?;
+    let tenant = match body.name {
+        Some(name) => state.store.rename_tenant(&tenant_id, &check_name(&name)?).await?,
+        None => state.store.get_tenant(&tenant_id).await?,
+    };
+    Ok(JsonResponse(
+        tenant.ok_or_else(|| ApiError::not_found("tenant", &id))?.into(),
+    ))
+}
+
+/// Delete a tenant with its subscriptions and their deliveries.
+#[utoipa::path(delete, path = "/api/v1/tenants/{id}", tag = "tenants",
+    responses((status = 204), (status = 404, body = super::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    principal.require_admin()?;
+    if state.store.delete_tenant(&parse_id(&id)?).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("tenant", &id))
+    }
+}

@@ -1,0 +1,290 @@
+//! What the API returns: the JSON contract, separate from the stored model so that storage can
+//! change without changing the API, and so that secrets are shown only where they must be.
+
+use std::collections::BTreeMap;
+
+use herald_store::{
+    Attempt, Delivery, Event, EventType, Subscription, Tenant,
+};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+/// A page of items.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct List<T> {
+    /// The items, newest first (event types: by name).
+    pub data: Vec<T>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantView {
+    /// `ten_…`
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// OAuth2 client id for `POST /oauth2/token`.
+    pub client_id: String,
+    /// Shown only in the response that creates the tenant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<Tenant> for TenantView {
+    fn from(t: Tenant) -> Self {
+        Self {
+            id: t.id.to_string(),
+            name: t.name,
+            client_id: t.client_id,
+            client_secret: None,
+            created_at: t.created_at,
+        }
+    }
+}
+
+/// An event type.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventTypeView {
+    /// Dotted name.
+    pub name: String,
+    /// What it means.
+    pub description: Option<String>,
+    /// JSON Schema for payloads.
+    pub schema: Option<serde_json::Value>,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<EventType> for EventTypeView {
+    fn from(e: EventType) -> Self {
+        Self {
+            name: e.name,
+            description: e.description,
+            schema: e.schema,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        }
+    }
+}
+
+/// A subscription.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionView {
+    /// `sub_…`
+    pub id: String,
+    /// Owner.
+    pub tenant_id: String,
+    /// Delivery URL.
+    pub url: String,
+    /// Event types wanted (exact or trailing `*`).
+    pub event_types: Vec<String>,
+    /// `active` or `paused`.
+    pub status: String,
+    /// The current signing secret (`whsec_…`).
+    pub secret: String,
+    /// For people.
+    pub description: Option<String>,
+    /// Custom headers sent with every delivery.
+    pub headers: BTreeMap<String, String>,
+    /// Requests per second at most (null: unlimited).
+    pub rate_limit_per_second: Option<u32>,
+    /// Requests in flight at most.
+    pub max_in_flight: u32,
+    /// Contact for operators.
+    pub contact_email: Option<String>,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<Subscription> for SubscriptionView {
+    fn from(s: Subscription) -> Self {
+        let secret = s
+            .secrets
+            .iter()
+            .find(|secret| secret.expires_at.is_none())
+            .or(s.secrets.first())
+            .map(|secret| secret.secret.clone())
+            .unwrap_or_default();
+        Self {
+            id: s.id.to_string(),
+            tenant_id: s.tenant_id.to_string(),
+            url: s.url,
+            event_types: s.event_types,
+            status: s.status.as_str().to_owned(),
+            secret,
+            description: s.description,
+            headers: s.headers,
+            rate_limit_per_second: s.rate_limit_per_second,
+            max_in_flight: s.max_in_flight,
+            contact_email: s.contact_email,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// An event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    /// `evt_…`, the `webhook-id` of its deliveries.
+    pub id: String,
+    /// Event type name.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The tenant it is for; null for a broadcast.
+    pub tenant_id: Option<String>,
+    /// The payload exactly as published.
+    #[schema(value_type = Object)]
+    pub payload: Box<RawValue>,
+    /// The producer's idempotency key.
+    pub idempotency_key: Option<String>,
+    /// Acceptance time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl EventView {
+    /// Converts, failing only if stored payload text is not JSON (corruption).
+    pub fn try_from_event(e: Event) -> Option<Self> {
+        let payload = RawValue::from_string(e.payload_json).ok()?;
+        Some(Self {
+            id: e.id.to_string(),
+            event_type: e.event_type,
+            tenant_id: e.tenant_id.map(|t| t.to_string()),
+            payload,
+            idempotency_key: e.idempotency_key,
+            created_at: e.created_at,
+        })
+    }
+}
+
+/// The answer to a publish.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublishResponse {
+    /// The event id (the first event's, for a repeated idempotency key).
+    pub id: String,
+    /// How many deliveries the event has.
+    pub deliveries: u64,
+    /// True when the idempotency key was seen before and nothing new was created.
+    pub duplicate: bool,
+}
+
+/// A delivery.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryView {
+    /// `dlv_…`
+    pub id: String,
+    /// The event.
+    pub event_id: String,
+    /// The subscription.
+    pub subscription_id: String,
+    /// The subscription's tenant.
+    pub tenant_id: String,
+    /// The event's type.
+    pub event_type: String,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+    /// Attempts made so far.
+    pub attempt_count: u32,
+    /// When the next scheduled attempt is due.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_attempt_at: Option<OffsetDateTime>,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// The attempts, oldest first (only on `GET /deliveries/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<Vec<AttemptView>>,
+}
+
+impl From<Delivery> for DeliveryView {
+    fn from(d: Delivery) -> Self {
+        Self {
+            id: d.id.to_string(),
+            event_id: d.event_id.to_string(),
+            subscription_id: d.subscription_id.to_string(),
+            tenant_id: d.tenant_id.to_string(),
+            event_type: d.event_type,
+            status: d.status.as_str().to_owned(),
+            attempt_count: d.attempts,
+            next_attempt_at: d.next_attempt_at,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+            attempts: None,
+        }
+    }
+}
+
+/// One attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptView {
+    /// `att_…`
+    pub id: String,
+    /// Its delivery.
+    pub delivery_id: String,
+    /// True for a 2xx answer.
+    pub succeeded: bool,
+    /// Start time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// Duration in milliseconds.
+    pub duration_ms: u64,
+    /// Response status, if a response came.
+    pub response_status: Option<u16>,
+    /// Start of the response body.
+    pub response_body: Option<String>,
+    /// The failing step: `timeout`, `connect`, `dns`, `tls`, `blocked` or `status`.
+    pub error: Option<String>,
+    /// What went wrong, for people.
+    pub error_message: Option<String>,
+    /// `scheduled`, `redelivery` or `test`.
+    pub trigger: String,
+}
+
+impl From<Attempt> for AttemptView {
+    fn from(a: Attempt) -> Self {
+        Self {
+            id: a.id.to_string(),
+            delivery_id: a.delivery_id.to_string(),
+            succeeded: a.succeeded(),
+            started_at: a.started_at,
+            duration_ms: a.duration_ms,
+            response_status: a.response_status,
+            response_body: a.response_body,
+            error: a.error.map(|e| e.as_str().to_owned()),
+            error_message: a.error_message,
+            trigger: a.trigger.as_str().to_owned(),
+        }
+    }
+}
+
+/// The connectivity test's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestResult {
+    /// True when the endpoint answered 2xx.
+    pub succeeded: bool,
+    /// The `herald.test` event sent.
+    pub event_id: String,
+    /// Its delivery.
+    pub delivery_id: String,
+    /// The attempt, with the failing step and a sentence when it failed.
+    pub attempt: AttemptView,
+}

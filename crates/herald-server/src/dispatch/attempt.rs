@@ -1,0 +1,159 @@
+//! One attempt: build the signed request, send it, record what happened.
+//!
+//! Shared by the dispatcher (scheduled attempts) and the API (redelivery and the connectivity
+//! test), so every attempt, whatever triggered it, is made and recorded the same way.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use herald_signature::Secret;
+use herald_store::{Attempt, AttemptId, AttemptTrigger, DeliveryJob, Event, Store};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::limits::Limits;
+use super::schedule::RetrySchedule;
+use crate::metrics::Metrics;
+use crate::outbound::Outbound;
+
+/// Makes and records attempts.
+pub struct Deliverer {
+    store: Arc<dyn Store>,
+    outbound: Outbound,
+    schedule: RetrySchedule,
+    limits: Limits,
+    metrics: Arc<Metrics>,
+    default_rate_limit: Option<u32>,
+}
+
+impl Deliverer {
+    /// Wires the parts.
+    pub fn new(
+        store: Arc<dyn Store>,
+        outbound: Outbound,
+        schedule: RetrySchedule,
+        metrics: Arc<Metrics>,
+        default_rate_limit: Option<u32>,
+    ) -> Self {
+        Self {
+            store,
+            outbound,
+            schedule,
+            limits: Limits::default(),
+            metrics,
+            default_rate_limit,
+        }
+    }
+
+    /// The per-subscription limits this deliverer enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The outbound client (for URL checks at the API).
+    pub fn outbound(&self) -> &Outbound {
+        &self.outbound
+    }
+
+    /// Makes one attempt for a leased delivery and records it (which also releases the
+    /// lease). Returns the recorded attempt. If recording fails even after retries, the lease
+    /// expires and the delivery is attempted again: at least once, never lost.
+    pub async fn attempt(&self, job: &DeliveryJob, trigger: AttemptTrigger) -> Attempt {
+        let subscription = &job.subscription;
+        if let Some(rate) = subscription.rate_limit_per_second.or(self.default_rate_limit) {
+            let slot = self.limits.reserve_slot(&subscription.id, rate);
+            tokio::time::sleep_until(slot).await;
+        }
+        let started_at = OffsetDateTime::now_utc();
+        let body = envelope(&job.event);
+        let headers = self.headers(job, started_at, &body);
+        let outcome = self.outbound.post(&subscription.url, headers, body).await;
+
+        let attempt = Attempt {
+            id: AttemptId::generate(),
+            delivery_id: job.delivery.id.clone(),
+            started_at,
+            duration_ms: outcome.duration.as_millis() as u64,
+            response_status: outcome.status,
+            response_body: outcome.body.clone(),
+            error: outcome.error,
+            error_message: outcome.message.clone(),
+            trigger,
+        };
+        let progress = self.schedule.progress(
+            &job.delivery,
+            trigger,
+            outcome.succeeded(),
+            outcome.retry_after,
+            OffsetDateTime::now_utc(),
+        );
+        self.metrics.record_attempt(&attempt, &progress, subscription.id.as_str());
+
+        let mut wait = Duration::from_millis(50);
+        for _ in 0..5 {
+            match self.store.complete_attempt(&attempt, &progress).await {
+                Ok(()) => break,
+                Err(error) => {
+                    tracing::warn!(%error, delivery = %job.delivery.id, "recording an attempt failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait *= 4;
+                }
+            }
+        }
+        attempt
+    }
+
+    fn headers(&self, job: &DeliveryJob, now: OffsetDateTime, body: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        // Custom headers first, so the protocol headers below always win.
+        for (name, value) in &job.subscription.headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.insert(name, value);
+            }
+        }
+        let secrets: Vec<Secret> = job
+            .subscription
+            .signing_secrets(now)
+            .filter_map(|s| Secret::parse(s).ok())
+            .collect();
+        let refs: Vec<&Secret> = secrets.iter().collect();
+        let id = job.event.id.as_str();
+        let timestamp = now.unix_timestamp();
+        let signature = herald_signature::sign_header(&refs, id, timestamp, body);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (name, value) in [
+            (herald_signature::HEADER_ID, id.to_owned()),
+            (herald_signature::HEADER_TIMESTAMP, timestamp.to_string()),
+            (herald_signature::HEADER_SIGNATURE, signature),
+        ] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        headers
+    }
+}
+
+/// The request body: `{"type":…,"timestamp":…,"data":<payload as published>}`. Built as text
+/// so the payload goes out byte for byte, never re-serialised.
+pub fn envelope(event: &Event) -> Bytes {
+    let event_type = serde_json::Value::String(event.event_type.clone()).to_string();
+    let timestamp = event
+        .created_at
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| event.created_at.unix_timestamp().to_string());
+    let mut body = String::with_capacity(event.payload_json.len() + event_type.len() + 64);
+    body.push_str("{\"type\":");
+    body.push_str(&event_type);
+    body.push_str(",\"timestamp\":\"");
+    body.push_str(&timestamp);
+    body.push_str("\",\"data\":");
+    body.push_str(&event.payload_json);
+    body.push('}');
+    Bytes::from(body)
+}

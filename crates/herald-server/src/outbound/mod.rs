@@ -1,0 +1,309 @@
+//! Outbound HTTP: one shared client that makes every delivery request.
+//!
+//! - DNS goes through [`GuardedResolver`]: a name is resolved once, every address is checked
+//!   against the [`AddressPolicy`], and the connection goes to those checked addresses, so a
+//!   rebinding DNS server cannot swap in a private address between check and connect.
+//! - IP-literal URLs skip DNS, so they are checked before the request.
+//! - Redirects are never followed: a 3xx is a failed attempt like any non-2xx.
+//! - The client keeps connections alive per endpoint (reqwest's pool), which is most of the
+//!   cost saved on busy subscriptions.
+
+pub mod ssrf;
+
+use std::error::Error as StdError;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use herald_store::AttemptError;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::HeaderMap;
+
+pub use ssrf::AddressPolicy;
+
+/// What one request came to.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// How long it took.
+    pub duration: Duration,
+    /// The response status, if a response came.
+    pub status: Option<u16>,
+    /// A bounded prefix of the response body.
+    pub body: Option<String>,
+    /// The `Retry-After` delay the endpoint asked for, if any.
+    pub retry_after: Option<Duration>,
+    /// Which step failed, if it failed.
+    pub error: Option<AttemptError>,
+    /// A sentence for people.
+    pub message: Option<String>,
+}
+
+impl Outcome {
+    /// A 2xx answer.
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none() && self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+
+    fn failed(started: Instant, error: AttemptError, message: String) -> Self {
+        Self {
+            duration: started.elapsed(),
+            status: None,
+            body: None,
+            retry_after: None,
+            error: Some(error),
+            message: Some(message),
+        }
+    }
+}
+
+/// The delivery client.
+#[derive(Clone)]
+pub struct Outbound {
+    client: reqwest::Client,
+    policy: Arc<AddressPolicy>,
+    allow_http: bool,
+    body_limit: usize,
+}
+
+/// Why a subscription URL cannot be used at all (checked when it is created, too).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UrlError {
+    /// Not a URL.
+    #[error("'{0}' is not a valid absolute URL")]
+    Invalid(String),
+    /// http outside development mode, or another scheme.
+    #[error("the URL must use https (http is allowed only when the server runs with --dev)")]
+    Scheme,
+    /// An IP literal that the address policy refuses.
+    #[error("{0} is not a public address; add it to allow_networks to deliver there")]
+    Blocked(IpAddr),
+    /// Credentials in the URL would be sent to every request and shown in listings.
+    #[error("the URL must not contain a user name or password; use custom headers instead")]
+    Credentials,
+}
+
+impl Outbound {
+    /// Builds the client. `dev` allows http and loopback targets.
+    pub fn new(
+        policy: AddressPolicy,
+        dev: bool,
+        timeout: Duration,
+        body_limit: usize,
+    ) -> anyhow::Result<Self> {
+        let policy = Arc::new(policy);
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .user_agent(concat!("Herald/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(Arc::new(GuardedResolver {
+                policy: Arc::clone(&policy),
+            }))
+            .build()?;
+        Ok(Self {
+            client,
+            policy,
+            allow_http: dev,
+            body_limit,
+        })
+    }
+
+    /// Checks a subscription URL: scheme, credentials, and IP literals against the policy.
+    pub fn check_url(&self, text: &str) -> Result<url::Url, UrlError> {
+        let url = url::Url::parse(text).map_err(|_| UrlError::Invalid(text.to_owned()))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if self.allow_http => {}
+            _ => return Err(UrlError::Scheme),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(UrlError::Credentials);
+        }
+        match url.host() {
+            Some(url::Host::Ipv4(ip)) if !self.policy.permits(IpAddr::V4(ip)) => {
+                Err(UrlError::Blocked(IpAddr::V4(ip)))
+            }
+            Some(url::Host::Ipv6(ip)) if !self.policy.permits(IpAddr::V6(ip)) => {
+                Err(UrlError::Blocked(IpAddr::V6(ip)))
+            }
+            Some(_) => Ok(url),
+            None => Err(UrlError::Invalid(text.to_owned())),
+        }
+    }
+
+    /// POSTs `body` with `headers` to `url` and reports what happened; never returns an error,
+    /// because every failure is an attempt outcome to record.
+    pub async fn post(&self, url: &str, headers: HeaderMap, body: Bytes) -> Outcome {
+        let started = Instant::now();
+        let url = match self.check_url(url) {
+            Ok(url) => url,
+            Err(UrlError::Blocked(ip)) => {
+                return Outcome::failed(
+                    started,
+                    AttemptError::Blocked,
+                    format!("{ip} is not a public address and is not in allow_networks"),
+                );
+            }
+            Err(e) => return Outcome::failed(started, AttemptError::Blocked, e.to_string()),
+        };
+        let response = match self.client.post(url).headers(headers).body(body).send().await {
+            Ok(response) => response,
+            Err(error) => {
+                let (kind, message) = classify(&error);
+                return Outcome::failed(started, kind, message);
+            }
+        };
+        let status = response.status().as_u16();
+        let retry_after = retry_after(response.headers());
+        let mut kept = Vec::new();
+        let mut response = response;
+        let mut body_error = None;
+        while kept.len() < self.body_limit {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = self.body_limit - kept.len();
+                    kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    body_error = Some(classify(&error));
+                    break;
+                }
+            }
+        }
+        let success = (200..300).contains(&status);
+        let (error, message) = match body_error {
+            // The status is what counts; a body cut short after a 2xx is still a success.
+            Some((kind, message)) if !success => (Some(kind), Some(message)),
+            _ if success => (None, None),
+            _ => (
+                Some(AttemptError::Status),
+                Some(status_sentence(status)),
+            ),
+        };
+        Outcome {
+            duration: started.elapsed(),
+            status: Some(status),
+            body: Some(String::from_utf8_lossy(&kept).into_owned()),
+            retry_after,
+            error,
+            message,
+        }
+    }
+}
+
+fn status_sentence(status: u16) -> String {
+    match status {
+        300..=399 => format!(
+            "the endpoint answered {status} (a redirect); Herald does not follow redirects, so \
+             register the final URL"
+        ),
+        401 | 403 => format!(
+            "the endpoint answered {status}: it refused the request; check that it verifies \
+             signatures with this subscription's current secret"
+        ),
+        404 => "the endpoint answered 404: nothing is served at this URL path".to_owned(),
+        429 => "the endpoint answered 429: it is rate limiting Herald".to_owned(),
+        500..=599 => format!("the endpoint answered {status}: the receiving app failed"),
+        _ => format!("the endpoint answered {status}, not a 2xx status"),
+    }
+}
+
+/// `Retry-After` as delta-seconds (HTTP dates are rare from webhook receivers; ignored).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// Maps a reqwest error to the step that failed and a sentence for people.
+fn classify(error: &reqwest::Error) -> (AttemptError, String) {
+    let mut source: Option<&(dyn StdError + 'static)> = Some(error);
+    let mut chain = Vec::new();
+    while let Some(current) = source {
+        if let Some(resolve) = current.downcast_ref::<ResolveError>() {
+            return match resolve {
+                ResolveError::Blocked { host, ip } => (
+                    AttemptError::Blocked,
+                    format!("{host} resolves to {ip}, which is not a public address and is not in allow_networks"),
+                ),
+                ResolveError::Lookup { host, .. } | ResolveError::NoAddress { host } => (
+                    AttemptError::Dns,
+                    format!("the host name {host} could not be resolved"),
+                ),
+            };
+        }
+        chain.push(current.to_string());
+        source = current.source();
+    }
+    let detail = chain.join(": ");
+    if error.is_timeout() {
+        return (
+            AttemptError::Timeout,
+            "the endpoint did not answer within the request timeout".to_owned(),
+        );
+    }
+    let lowered = detail.to_ascii_lowercase();
+    if lowered.contains("certificate") || lowered.contains("tls") || lowered.contains("handshake") {
+        return (
+            AttemptError::Tls,
+            format!("the TLS handshake failed: {detail}"),
+        );
+    }
+    if error.is_connect() {
+        return (
+            AttemptError::Connect,
+            format!("could not connect to the endpoint: {detail}"),
+        );
+    }
+    (AttemptError::Connect, format!("the request failed: {detail}"))
+}
+
+/// Why name resolution refused a host.
+#[derive(Debug, thiserror::Error)]
+enum ResolveError {
+    #[error("{host} resolves to {ip}, which is not allowed")]
+    Blocked { host: String, ip: IpAddr },
+    #[error("could not resolve {host}: {source}")]
+    Lookup {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{host} has no address")]
+    NoAddress { host: String },
+}
+
+/// Resolves once, checks every address, and hands reqwest only checked addresses.
+struct GuardedResolver {
+    policy: Arc<AddressPolicy>,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = Arc::clone(&self.policy);
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|source| ResolveError::Lookup {
+                    host: host.clone(),
+                    source,
+                })?
+                .collect();
+            if addrs.is_empty() {
+                return Err(ResolveError::NoAddress { host }.into());
+            }
+            // One bad address refuses the whole name: connecting to "the good one" would let
+            // a DNS server steer the choice.
+            if let Some(bad) = addrs.iter().find(|a| !policy.permits(a.ip())) {
+                return Err(ResolveError::Blocked { host, ip: bad.ip() }.into());
+            }
+            let addrs: Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
+}
