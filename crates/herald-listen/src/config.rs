@@ -88,12 +88,16 @@ impl Config {
         let verifier =
             (!keys.is_empty()).then(|| Verifier::new(keys).with_tolerance(tolerance_seconds));
 
-        if let Some(path) = &args.path {
-            if !path.starts_with('/') {
-                return Err(ConfigError::Path(path.clone()));
-            }
+        if let Some(path) = &args.path
+            && !path.starts_with('/')
+        {
+            return Err(ConfigError::Path(path.clone()));
         }
-        let forward_to = args.forward_to.as_deref().map(parse_forward_url).transpose()?;
+        let forward_to = args
+            .forward_to
+            .as_deref()
+            .map(parse_forward_url)
+            .transpose()?;
         let hooks = args.hooks.as_deref().map(Hooks::load).transpose()?;
 
         Ok(Self {

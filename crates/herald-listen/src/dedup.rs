@@ -57,7 +57,9 @@ impl Dedup {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding this lock leaves the maps consistent (each operation is a
         // single insert or remove), so a poisoned lock is still safe to use.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Claims `id` at time `now` (Unix seconds).
@@ -137,7 +139,9 @@ mod tests {
     #[test]
     fn a_remembered_id_is_a_duplicate_within_the_window_and_forgotten_after() {
         let d = dedup(300, 10);
-        let Claim::New(guard) = d.claim("a", 1000) else { panic!("first claim") };
+        let Claim::New(guard) = d.claim("a", 1000) else {
+            panic!("first claim")
+        };
         guard.remember(1000);
         assert!(matches!(d.claim("a", 1300), Claim::Duplicate));
         assert!(matches!(d.claim("a", 1301), Claim::New(_)));
@@ -146,7 +150,9 @@ mod tests {
     #[test]
     fn a_failed_request_releases_its_id_for_the_retry() {
         let d = dedup(300, 10);
-        let Claim::New(guard) = d.claim("a", 0) else { panic!("first claim") };
+        let Claim::New(guard) = d.claim("a", 0) else {
+            panic!("first claim")
+        };
         assert!(matches!(d.claim("a", 0), Claim::InFlight));
         drop(guard);
         assert!(matches!(d.claim("a", 0), Claim::New(_)));
@@ -156,7 +162,9 @@ mod tests {
     fn memory_stays_within_capacity_by_forgetting_the_oldest() {
         let d = dedup(300, 3);
         for i in 0..10 {
-            let Claim::New(guard) = d.claim(&format!("id{i}"), 0) else { panic!("claim") };
+            let Claim::New(guard) = d.claim(&format!("id{i}"), 0) else {
+                panic!("claim")
+            };
             guard.remember(0);
         }
         assert_eq!(d.len(), 3);

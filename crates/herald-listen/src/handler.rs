@@ -68,7 +68,10 @@ impl Shared {
     }
 
     pub(crate) fn running_commands(&self) -> Vec<String> {
-        self.runner.as_ref().map(Runner::running).unwrap_or_default()
+        self.runner
+            .as_ref()
+            .map(Runner::running)
+            .unwrap_or_default()
     }
 
     pub(crate) fn hook_count(&self) -> Option<usize> {
@@ -83,7 +86,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let task = Arc::clone(&shared);
-    let handle = shared.tracker.spawn(async move { process(&task, request).await });
+    let handle = shared
+        .tracker
+        .spawn(async move { process(&task, request).await });
     match handle.await {
         Ok(response) => response,
         Err(_) => Problem::new(
@@ -152,18 +157,21 @@ async fn decide(
             StatusCode::METHOD_NOT_ALLOWED,
             "method-not-allowed",
             "Method not allowed",
-            format!("{} is not accepted; webhooks are sent with POST", parts.method),
+            format!(
+                "{} is not accepted; webhooks are sent with POST",
+                parts.method
+            ),
         ));
     }
-    if let Some(path) = &shared.path {
-        if parts.uri.path() != path {
-            return Err(Problem::new(
-                StatusCode::NOT_FOUND,
-                "unknown-path",
-                "Unknown path",
-                format!("this receiver accepts webhooks on {path} only"),
-            ));
-        }
+    if let Some(path) = &shared.path
+        && parts.uri.path() != path
+    {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "unknown-path",
+            "Unknown path",
+            format!("this receiver accepts webhooks on {path} only"),
+        ));
     }
     let body = read_body(shared, &parts.headers, body).await?;
     record.size = body.len();
@@ -196,16 +204,18 @@ async fn decide(
             }
         },
         None => {
-            record.notes.push("no webhook-id, so not deduplicated".into());
+            record
+                .notes
+                .push("no webhook-id, so not deduplicated".into());
             None
         }
     };
 
     let response = act(shared, parts, body, id, record).await?;
-    if let Some(guard) = guard {
-        if response.status().is_success() {
-            guard.remember(now);
-        }
+    if let Some(guard) = guard
+        && response.status().is_success()
+    {
+        guard.remember(now);
     }
     Ok(response)
 }
@@ -237,9 +247,10 @@ async fn act(
                     err.to_string(),
                 ),
             })?;
-        record
-            .notes
-            .push(format!("forwarded: app answered {}", answer.status.as_u16()));
+        record.notes.push(format!(
+            "forwarded: app answered {}",
+            answer.status.as_u16()
+        ));
         response = (answer.status, answer.body).into_response();
         let headers = response.headers_mut();
         headers.remove(header::CONTENT_TYPE);

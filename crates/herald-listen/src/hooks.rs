@@ -150,7 +150,9 @@ pub struct Rule {
 impl Rule {
     /// Whether this rule runs for an event of this type.
     pub fn matches(&self, event_type: Option<&str>) -> bool {
-        self.patterns.iter().any(|pattern| pattern.matches(event_type))
+        self.patterns
+            .iter()
+            .any(|pattern| pattern.matches(event_type))
     }
 }
 
@@ -187,12 +189,14 @@ impl Hooks {
             reason,
         };
         let default_timeout = match &file.timeout {
-            Some(text) => crate::args::parse_duration(text).map_err(|reason| HooksError::Invalid {
-                path: path.to_owned(),
-                index: 0,
-                name: "defaults".to_owned(),
-                reason: format!("timeout: {reason}"),
-            })?,
+            Some(text) => {
+                crate::args::parse_duration(text).map_err(|reason| HooksError::Invalid {
+                    path: path.to_owned(),
+                    index: 0,
+                    name: "defaults".to_owned(),
+                    reason: format!("timeout: {reason}"),
+                })?
+            }
             None => DEFAULT_HOOK_TIMEOUT,
         };
         let mut rules = Vec::with_capacity(file.hooks.len());
@@ -253,7 +257,9 @@ impl Hooks {
 
     /// The rules that run for an event of this type, in file order.
     pub fn matching<'a>(&'a self, event_type: Option<&'a str>) -> impl Iterator<Item = &'a Rule> {
-        self.rules.iter().filter(move |rule| rule.matches(event_type))
+        self.rules
+            .iter()
+            .filter(move |rule| rule.matches(event_type))
     }
 }
 

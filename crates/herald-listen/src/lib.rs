@@ -14,7 +14,7 @@
 //!   `dedup`: the bounded memory of handled ids.
 //! - `forward`: the `--forward-to` client; `hooks`: the hooks file; `runner`: running its
 //!   commands.
-//! - `output`: what is printed; `problem`: RFC 9457 bodies of refusals.
+//! - `output`: what is printed (`pretty`: JSON re-indented in the sender's key order); `problem`: RFC 9457 bodies of refusals.
 //!
 //! Nothing here panics on input: every refusal is a problem body with a 4xx (or a 5xx that
 //! tells the sender to retry because the app or a command failed).
@@ -27,6 +27,7 @@ mod forward;
 mod handler;
 mod hooks;
 mod output;
+mod pretty;
 mod problem;
 mod runner;
 mod server;

@@ -82,7 +82,12 @@ impl std::fmt::Debug for Output {
 impl Output {
     /// Records to stdout, notices to stderr.
     pub fn stdio(json: bool, verbose: bool) -> Self {
-        Self::new(json, verbose, Box::new(std::io::stdout()), Box::new(std::io::stderr()))
+        Self::new(
+            json,
+            verbose,
+            Box::new(std::io::stdout()),
+            Box::new(std::io::stderr()),
+        )
     }
 
     /// Records to `events`, notices to `notices` (tests pass in-memory buffers).
@@ -207,7 +212,8 @@ impl Output {
 
 fn timestamp(time: OffsetDateTime) -> String {
     let time = time.replace_nanosecond(0).unwrap_or(time);
-    time.format(&Rfc3339).unwrap_or_else(|_| time.unix_timestamp().to_string())
+    time.format(&Rfc3339)
+        .unwrap_or_else(|_| time.unix_timestamp().to_string())
 }
 
 fn size(bytes: usize) -> String {
@@ -223,12 +229,10 @@ fn render_body(body: &[u8]) -> String {
     if body.is_empty() {
         return "(empty body)".to_owned();
     }
-    if let Ok(value) = serde_json::from_slice::<Value>(body) {
-        if let Ok(pretty) = serde_json::to_string_pretty(&value) {
-            return pretty;
-        }
-    }
     match std::str::from_utf8(body) {
+        Ok(text) if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => {
+            crate::pretty::pretty(text)
+        }
         Ok(text) => text.to_owned(),
         Err(_) => format!("({} bytes, not UTF-8)", body.len()),
     }

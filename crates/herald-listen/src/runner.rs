@@ -81,7 +81,11 @@ impl RunReport {
             RunOutcome::Succeeded => format!("{} exited 0 in {elapsed}", self.name),
             RunOutcome::Failed(how) => format!("{} {how} after {elapsed}", self.name),
             RunOutcome::TimedOut(limit) => {
-                format!("{} timed out after {}s and was killed", self.name, limit.as_secs())
+                format!(
+                    "{} timed out after {}s and was killed",
+                    self.name,
+                    limit.as_secs()
+                )
             }
             RunOutcome::NotStarted(why) => format!("{} could not start: {why}", self.name),
         }
@@ -153,7 +157,13 @@ impl Runner {
         };
         let mut child = match command.spawn() {
             Ok(child) => child,
-            Err(err) => return report(RunOutcome::NotStarted(err.to_string()), String::new(), String::new()),
+            Err(err) => {
+                return report(
+                    RunOutcome::NotStarted(err.to_string()),
+                    String::new(),
+                    String::new(),
+                );
+            }
         };
         let _registered = self.register(rule, event, child.id());
 
@@ -190,7 +200,10 @@ impl Runner {
         let text = format!("hook {} for event {}{pid}", rule.name, event.id);
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         running.insert(ticket, text);
-        Registered { runner: self, ticket }
+        Registered {
+            runner: self,
+            ticket,
+        }
     }
 }
 
@@ -202,7 +215,11 @@ struct Registered<'a> {
 
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
-        let mut running = self.runner.running.lock().unwrap_or_else(|p| p.into_inner());
+        let mut running = self
+            .runner
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         running.remove(&self.ticket);
     }
 }
@@ -226,7 +243,10 @@ fn build(rule: &Rule, event: &HookEvent) -> Option<Command> {
         .current_dir(&rule.workdir)
         .envs(&rule.env)
         .env("HERALD_EVENT_ID", &event.id)
-        .env("HERALD_EVENT_TYPE", event.event_type.as_deref().unwrap_or(""))
+        .env(
+            "HERALD_EVENT_TYPE",
+            event.event_type.as_deref().unwrap_or(""),
+        )
         .env("HERALD_TIMESTAMP", &event.timestamp)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -8,7 +8,7 @@
 
 use http::{HeaderMap, StatusCode};
 
-use herald_signature::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, VerifyError, Verifier};
+use herald_signature::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, Verifier, VerifyError};
 
 use crate::problem::Problem;
 
@@ -77,7 +77,12 @@ pub(crate) fn check(
         StatusCode::BAD_REQUEST
     };
     let read = WebhookHeaders::read(headers).map_err(|err| {
-        Problem::new(status, "malformed-header", "Malformed webhook header", err.to_string())
+        Problem::new(
+            status,
+            "malformed-header",
+            "Malformed webhook header",
+            err.to_string(),
+        )
     })?;
     let Some(verifier) = verifier else {
         return Ok(Verdict::Unverified);

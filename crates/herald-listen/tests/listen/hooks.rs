@@ -1,0 +1,168 @@
+//! Hooks: real commands, chosen by event type, with the body on stdin and the event in env.
+
+use crate::support::*;
+
+/// A script that records its stdin and `HERALD_*` environment into `$OUT`.
+fn recorder(dir: &std::path::Path) -> String {
+    script(
+        dir,
+        "record.sh",
+        "#!/bin/sh\ncat > \"$OUT/body\"\n\
+         printf '%s\\n%s\\n%s\\n' \"$HERALD_EVENT_ID\" \"$HERALD_EVENT_TYPE\" \"$HERALD_TIMESTAMP\" > \"$OUT/env\"\n",
+    )
+}
+
+#[tokio::test]
+async fn a_matching_hook_gets_the_body_on_stdin_and_the_event_in_its_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = recorder(dir.path());
+    let hooks = hooks_file(
+        dir.path(),
+        &format!(
+            "[[hook]]\nname = \"record\"\nevents = [\"repository.*\"]\ncommand = [\"{program}\"]\n\
+             env = {{ OUT = \"{}\" }}\n",
+            dir.path().display()
+        ),
+    );
+    let server = Server::start(&["--secret", SECRET, "--hooks", &hooks]).await;
+    let body = envelope("repository.pushed");
+    let timestamp = now();
+    let request = signed_at(
+        &client(),
+        &server.url("/"),
+        SECRET,
+        "msg_hook",
+        timestamp,
+        body.clone(),
+    );
+    assert_eq!(send(request).await.0, 200);
+
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("body")).unwrap(),
+        body
+    );
+    let env = std::fs::read_to_string(dir.path().join("env")).unwrap();
+    assert_eq!(env, format!("msg_hook\nrepository.pushed\n{timestamp}\n"));
+    assert!(
+        server.lines()[0].contains("record exited 0"),
+        "{}",
+        server.lines()[0]
+    );
+}
+
+#[tokio::test]
+async fn hooks_for_other_event_types_do_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = recorder(dir.path());
+    let hooks = hooks_file(
+        dir.path(),
+        &format!(
+            "[[hook]]\nevents = [\"deploy.requested\"]\ncommand = [\"{program}\"]\n\
+             env = {{ OUT = \"{}\" }}\n",
+            dir.path().display()
+        ),
+    );
+    let server = Server::start(&["--hooks", &hooks]).await;
+    let c = client();
+    let (status, _) = send(
+        c.post(server.url("/"))
+            .body(envelope("deploy.requested.later")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(!dir.path().join("body").exists());
+    assert!(server.lines()[0].contains("no hook for this event type"));
+}
+
+#[tokio::test]
+async fn a_hook_that_exits_non_zero_answers_500_so_the_sender_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = hooks_file(
+        dir.path(),
+        "[[hook]]\nname = \"fails\"\nevents = [\"*\"]\nshell = \"echo secret-detail >&2; exit 3\"\n",
+    );
+    let server = Server::start(&["--hooks", &hooks, "--json", "--verbose"]).await;
+    let (status, problem) = send(client().post(server.url("/")).body("{}")).await;
+    assert_eq!(status, 500);
+    assert_eq!(problem_slug(&problem), "hook-failed");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("fails exited 3"), "{detail}");
+    assert!(
+        !detail.contains("secret-detail"),
+        "command output must stay local"
+    );
+    let record: serde_json::Value = serde_json::from_str(&server.lines()[0]).unwrap();
+    assert_eq!(record["hooks"][0]["stderr"], "secret-detail\n");
+}
+
+#[tokio::test]
+async fn a_hook_that_outlives_its_timeout_is_killed_and_answered_500() {
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = hooks_file(
+        dir.path(),
+        "[[hook]]\nname = \"slow\"\nevents = [\"*\"]\ncommand = [\"sleep\", \"30\"]\ntimeout = \"200ms\"\n",
+    );
+    let server = Server::start(&["--hooks", &hooks]).await;
+    let started = std::time::Instant::now();
+    let (status, problem) = send(client().post(server.url("/")).body("{}")).await;
+    assert_eq!(status, 500);
+    assert_eq!(problem_slug(&problem), "hook-timed-out");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+#[tokio::test]
+async fn a_command_rule_passes_its_arguments_without_a_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = hooks_file(
+        dir.path(),
+        "[[hook]]\nname = \"echo\"\nevents = [\"*\"]\n\
+         command = [\"printf\", \"%s\", \"$HERALD_EVENT_ID; touch pwned\"]\n",
+    );
+    let server = Server::start(&["--hooks", &hooks, "--json", "--verbose"]).await;
+    let request = client()
+        .post(server.url("/"))
+        .header("webhook-id", "m1")
+        .body("{}");
+    assert_eq!(send(request).await.0, 200);
+    let record: serde_json::Value = serde_json::from_str(&server.lines()[0]).unwrap();
+    assert_eq!(
+        record["hooks"][0]["stdout"],
+        "$HERALD_EVENT_ID; touch pwned"
+    );
+    assert!(!dir.path().join("pwned").exists());
+}
+
+#[tokio::test]
+async fn a_shell_rule_runs_through_sh_with_the_event_in_its_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = hooks_file(
+        dir.path(),
+        "[[hook]]\nevents = [\"*\"]\nshell = \"echo \\\"$HERALD_EVENT_ID\\\" > seen && wc -c >> seen\"\n",
+    );
+    let server = Server::start(&["--hooks", &hooks]).await;
+    let request = client()
+        .post(server.url("/"))
+        .header("webhook-id", "m7")
+        .body("12345");
+    assert_eq!(send(request).await.0, 200);
+    let seen = std::fs::read_to_string(dir.path().join("seen")).unwrap();
+    assert_eq!(seen.split_whitespace().collect::<Vec<_>>(), ["m7", "5"]);
+}
+
+#[tokio::test]
+async fn a_hook_that_cannot_start_answers_500() {
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = hooks_file(
+        dir.path(),
+        "[[hook]]\nname = \"missing\"\nevents = [\"*\"]\ncommand = [\"/nonexistent/herald-hook\"]\n",
+    );
+    let server = Server::start(&["--hooks", &hooks]).await;
+    let (status, problem) = send(client().post(server.url("/")).body("{}")).await;
+    assert_eq!(status, 500);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("could not start")
+    );
+}
