@@ -284,3 +284,57 @@ async fn collect(reader: Option<tokio::task::JoinHandle<Vec<u8>>>) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::path::Path;
+    use std::pin::pin;
+    use std::task::Poll;
+
+    use super::*;
+
+    fn event(id: &str) -> HookEvent {
+        HookEvent {
+            id: id.to_owned(),
+            event_type: Some("a.b".to_owned()),
+            timestamp: "0".to_owned(),
+            body: Bytes::from_static(b"{}"),
+        }
+    }
+
+    /// Polls a future exactly once.
+    async fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+        let mut future = Some(future);
+        std::future::poll_fn(|cx| {
+            let poll = future.take().map_or(Poll::Pending, |f| f.poll(cx));
+            Poll::Ready(poll)
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn at_most_max_concurrent_commands_run_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "max_concurrent = 1\n[[hook]]\nname = \"wait\"\nevents = [\"*\"]\n\
+                    shell = \"touch started-$HERALD_EVENT_ID; while [ ! -e go-$HERALD_EVENT_ID ]; do sleep 0.02; done\"\n";
+        let hooks = Hooks::parse(text, Path::new("hooks.toml"), dir.path()).unwrap();
+        let runner = Runner::new(hooks);
+
+        let (first_event, second_event) = (event("1"), event("2"));
+        let mut first = pin!(runner.run_matching(&first_event));
+        let mut second = pin!(runner.run_matching(&second_event));
+        assert!(poll_once(first.as_mut()).await.is_pending());
+        assert_eq!(runner.running().len(), 1);
+        // Polling the second spawns nothing while the first holds the only permit.
+        assert!(poll_once(second.as_mut()).await.is_pending());
+        assert_eq!(runner.running().len(), 1);
+        assert!(runner.running()[0].contains("event 1"));
+
+        std::fs::write(dir.path().join("go-1"), "").unwrap();
+        std::fs::write(dir.path().join("go-2"), "").unwrap();
+        let (first, second) = tokio::join!(first, second);
+        assert!(first[0].succeeded() && second[0].succeeded());
+        assert!(dir.path().join("started-2").exists());
+    }
+}
