@@ -1,0 +1,272 @@
+//! The conformance suite: the behaviour every [`Store`] must show, written once and run
+//! against each backend, so SQLite and PostgreSQL cannot drift apart.
+//!
+//! Each case is a public async function taking a fresh, empty store; the
+//! [`store_conformance_tests!`](crate::store_conformance_tests) macro turns every case into
+//! its own `#[tokio::test]` in the backend's test crate. Cases never sleep: times are fixed
+//! instants passed to the store (`claim.now`, `created_at`), so leases and due times are tested
+//! by moving those instants, not the clock. Cases panic on failure, as tests do.
+
+mod catalog;
+mod dispatch;
+mod events;
+
+pub use catalog::*;
+pub use dispatch::*;
+pub use events::*;
+
+use std::collections::BTreeMap;
+
+use time::{Duration, OffsetDateTime, macros::datetime};
+
+use crate::ids::{AttemptId, DeliveryId, EventId, SubscriptionId, TenantId};
+use crate::model::*;
+use crate::store::Store;
+
+/// Expands to one `#[tokio::test]` per conformance case. `$factory` is called once per test
+/// and returns a future of `(store, guard)`: the store to test, fresh and empty, and a value
+/// kept alive until the test ends (a temporary directory, a database to drop; `()` if none).
+///
+/// ```ignore
+/// herald_store::store_conformance_tests!(|| async {
+///     let dir = tempfile::tempdir().unwrap();
+///     let store = SqliteStore::open(&dir.path().join("herald.db")).await.unwrap();
+///     (store, dir)
+/// });
+/// ```
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($factory:expr) => {
+        $crate::store_conformance_tests!(@cases $factory;
+            // catalog
+            ping_answers,
+            tenant_round_trips_and_is_found_by_client_id,
+            renaming_a_tenant_changes_only_its_name,
+            duplicate_tenant_id_or_client_id_conflicts,
+            tenants_page_newest_first_with_a_cursor,
+            access_token_resolves_to_its_tenant_until_it_expires,
+            event_type_round_trips_updates_and_deletes,
+            duplicate_event_type_name_conflicts,
+            event_types_page_by_name_ascending,
+            subscription_round_trips_every_field,
+            updating_a_subscription_replaces_its_fields_and_patterns,
+            subscriptions_page_newest_first_and_filter_by_tenant,
+            missing_rows_read_as_none_and_changes_report_false,
+            // events
+            publish_creates_one_pending_delivery_per_matching_subscription_of_the_tenant,
+            broadcast_reaches_matching_subscriptions_of_every_tenant,
+            wildcard_matches_by_prefix_and_underscore_is_literal,
+            overlapping_patterns_give_one_delivery,
+            paused_subscription_still_gets_deliveries_created,
+            deleted_subscription_gets_no_deliveries,
+            repeated_idempotency_key_returns_the_first_event_and_creates_nothing,
+            idempotency_keys_are_scoped_per_tenant,
+            payload_is_kept_byte_for_byte,
+            new_delivery_is_pending_and_due_at_event_creation,
+            events_page_newest_first_filtered_by_type_and_tenant,
+            deliveries_page_newest_first_with_filters,
+            publish_to_creates_one_leased_delivery_to_that_subscription_only,
+            // dispatch
+            claim_due_takes_only_deliveries_that_are_due,
+            claim_due_skips_paused_subscriptions_until_resumed,
+            claimed_delivery_is_not_claimed_again_while_leased,
+            expired_lease_can_be_claimed_again,
+            claim_due_honours_per_subscription_caps,
+            claim_due_puts_fresh_deliveries_before_retries,
+            claim_due_respects_the_limit,
+            claimed_job_carries_its_event_and_subscription,
+            finished_deliveries_are_never_claimed,
+            lease_delivery_conflicts_with_an_unexpired_lease,
+            complete_attempt_records_the_attempt_moves_status_and_releases_the_lease,
+            only_scheduled_attempts_count_for_the_schedule,
+            release_all_leases_makes_claimed_deliveries_claimable,
+            queue_stats_counts_pending_deliveries,
+            next_due_at_is_the_earliest_claimable_time,
+            deleting_a_subscription_removes_its_deliveries_and_attempts,
+            deleting_a_tenant_removes_its_subscriptions_deliveries_tokens_and_events,
+        );
+    };
+    (@cases $factory:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[::tokio::test]
+            async fn $case() {
+                let (store, _guard) = ($factory)().await;
+                $crate::conformance::$case(&store).await;
+            }
+        )*
+    };
+}
+
+/// The suite's fixed "now": every time in a case is this plus some seconds.
+fn at(seconds: i64) -> OffsetDateTime {
+    datetime!(2030-01-01 00:00 UTC) + Duration::seconds(seconds)
+}
+
+fn tenant(name: &str) -> Tenant {
+    let id = TenantId::generate();
+    Tenant {
+        client_id: format!("client_{id}"),
+        id,
+        name: name.to_owned(),
+        client_secret_hash: "0".repeat(64),
+        created_at: at(0),
+    }
+}
+
+async fn new_tenant<S: Store>(store: &S, name: &str) -> Tenant {
+    let tenant = tenant(name);
+    store.create_tenant(&tenant).await.expect("create tenant");
+    tenant
+}
+
+fn subscription(tenant_id: &TenantId, patterns: &[&str]) -> Subscription {
+    Subscription {
+        id: SubscriptionId::generate(),
+        tenant_id: tenant_id.clone(),
+        url: "https://receiver.example/hook".to_owned(),
+        event_types: patterns.iter().map(|p| (*p).to_owned()).collect(),
+        status: SubscriptionStatus::Active,
+        description: None,
+        headers: BTreeMap::new(),
+        rate_limit_per_second: None,
+        max_in_flight: 16,
+        contact_email: None,
+        secrets: vec![SigningSecret {
+            secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
+            expires_at: None,
+        }],
+        created_at: at(0),
+        updated_at: at(0),
+    }
+}
+
+async fn new_subscription<S: Store>(
+    store: &S,
+    tenant_id: &TenantId,
+    patterns: &[&str],
+) -> Subscription {
+    let subscription = subscription(tenant_id, patterns);
+    store
+        .create_subscription(&subscription)
+        .await
+        .expect("create subscription");
+    subscription
+}
+
+fn event(event_type: &str, tenant_id: Option<&TenantId>, seconds: i64) -> Event {
+    Event {
+        id: EventId::generate(),
+        event_type: event_type.to_owned(),
+        payload_json: r#"{"n":1}"#.to_owned(),
+        tenant_id: tenant_id.cloned(),
+        idempotency_key: None,
+        created_at: at(seconds),
+    }
+}
+
+async fn publish<S: Store>(
+    store: &S,
+    event_type: &str,
+    tenant_id: Option<&TenantId>,
+    seconds: i64,
+) -> Published {
+    store
+        .publish(&event(event_type, tenant_id, seconds))
+        .await
+        .expect("publish")
+}
+
+/// A claim at `now` leasing for 60 s, with caps too high to matter.
+fn claim(now: i64) -> Claim {
+    Claim {
+        now: at(now),
+        lease_until: at(now + 60),
+        limit: 100,
+        per_subscription: BTreeMap::new(),
+        default_per_subscription: 100,
+    }
+}
+
+async fn claim_ids<S: Store>(store: &S, claim: &Claim) -> Vec<DeliveryId> {
+    let jobs = store.claim_due(claim).await.expect("claim_due");
+    jobs.into_iter().map(|job| job.delivery.id).collect()
+}
+
+/// Every delivery of an event (there are few in a case).
+async fn deliveries_of<S: Store>(store: &S, event_id: &EventId) -> Vec<Delivery> {
+    let filter = DeliveryFilter {
+        event_id: Some(event_id.clone()),
+        ..Default::default()
+    };
+    let page = store
+        .list_deliveries(
+            &filter,
+            &PageRequest {
+                cursor: None,
+                limit: 1000,
+            },
+        )
+        .await
+        .expect("list deliveries");
+    page.items
+}
+
+/// The one delivery of an event.
+async fn only_delivery<S: Store>(store: &S, event_id: &EventId) -> Delivery {
+    let mut all = deliveries_of(store, event_id).await;
+    assert_eq!(all.len(), 1, "expected exactly one delivery of {event_id}");
+    all.remove(0)
+}
+
+fn attempt(
+    delivery_id: &DeliveryId,
+    seconds: i64,
+    status: Option<u16>,
+    trigger: AttemptTrigger,
+) -> Attempt {
+    let ok = status.is_some_and(|s| (200..300).contains(&s));
+    Attempt {
+        id: AttemptId::generate(),
+        delivery_id: delivery_id.clone(),
+        started_at: at(seconds),
+        duration_ms: 42,
+        response_status: status,
+        response_body: status.map(|s| format!("status {s}")),
+        error: if ok {
+            None
+        } else {
+            Some(if status.is_some() {
+                AttemptError::Status
+            } else {
+                AttemptError::Timeout
+            })
+        },
+        error_message: if ok {
+            None
+        } else {
+            Some("the endpoint did not accept it".to_owned())
+        },
+        trigger,
+    }
+}
+
+/// Progress after a failed scheduled attempt: still pending, next try at `next`.
+fn retry_at(next: i64) -> DeliveryProgress {
+    DeliveryProgress {
+        status: DeliveryStatus::Pending,
+        next_attempt_at: Some(at(next)),
+        counts_for_schedule: true,
+    }
+}
+
+fn finished(status: DeliveryStatus) -> DeliveryProgress {
+    DeliveryProgress {
+        status,
+        next_attempt_at: None,
+        counts_for_schedule: true,
+    }
+}
+
+fn page(limit: u32, cursor: Option<String>) -> PageRequest {
+    PageRequest { cursor, limit }
+}

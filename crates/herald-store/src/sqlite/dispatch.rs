@@ -1,0 +1,224 @@
+//! The dispatcher's side: claiming due deliveries under leases, and recording attempts.
+//!
+//! `claim_due` is one `UPDATE … RETURNING` over a ranking query: deliveries are numbered per
+//! subscription (fresh before retries, then oldest due first) with `ROW_NUMBER()`, and only
+//! those within their subscription's cap are leased, so one subscription's backlog can neither
+//! exceed its concurrency limit nor crowd out fresh deliveries. All of it runs on the writer's
+//! connection, so the lease is committed before the dispatcher hears about the delivery.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sqlx::SqliteConnection;
+use time::OffsetDateTime;
+
+use super::catalog;
+use super::events;
+use super::rows::{self, from_micros, micros, to_json};
+use crate::error::StoreError;
+use crate::ids::DeliveryId;
+use crate::model::*;
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+pub(super) async fn claim_due(
+    conn: &mut SqliteConnection,
+    claim: &Claim,
+) -> Result<Vec<DeliveryJob>> {
+    let caps = to_json(&claim.per_subscription)?;
+    let sql = format!(
+        "UPDATE deliveries SET lease_until = ?1 WHERE id IN ( \
+           WITH due AS ( \
+             SELECT d.id, d.subscription_id, d.attempts > 0 AS retry, d.next_attempt_at, \
+                    s.max_in_flight, \
+                    ROW_NUMBER() OVER (PARTITION BY d.subscription_id \
+                                       ORDER BY d.attempts > 0, d.next_attempt_at, d.id) AS rank \
+             FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id \
+             WHERE d.status = 'pending' AND d.next_attempt_at <= ?2 \
+               AND (d.lease_until IS NULL OR d.lease_until <= ?2) \
+               AND s.status = 'active') \
+           SELECT due.id FROM due LEFT JOIN json_each(?3) AS cap ON cap.key = due.subscription_id \
+           WHERE due.rank <= coalesce(cap.value, min(?4, due.max_in_flight)) \
+           ORDER BY due.retry, due.next_attempt_at, due.id LIMIT ?5) \
+         RETURNING {}",
+        rows::DELIVERY_COLUMNS
+    );
+    let claimed = sqlx::query(&sql)
+        .bind(micros(claim.lease_until))
+        .bind(micros(claim.now))
+        .bind(caps)
+        .bind(i64::from(claim.default_per_subscription))
+        .bind(i64::from(claim.limit))
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut deliveries = claimed
+        .iter()
+        .map(rows::delivery)
+        .collect::<Result<Vec<_>>>()?;
+    // RETURNING comes in no particular order; hand work out in the order it was chosen.
+    deliveries.sort_by(|a, b| {
+        (a.attempts > 0, a.next_attempt_at, &a.id).cmp(&(b.attempts > 0, b.next_attempt_at, &b.id))
+    });
+    jobs(conn, deliveries).await
+}
+
+/// Completes deliveries with their events and subscriptions (one query per distinct row).
+async fn jobs(conn: &mut SqliteConnection, deliveries: Vec<Delivery>) -> Result<Vec<DeliveryJob>> {
+    let mut events = BTreeMap::new();
+    let mut subscriptions = BTreeMap::new();
+    let event_ids: BTreeSet<_> = deliveries.iter().map(|d| d.event_id.clone()).collect();
+    let subscription_ids: BTreeSet<_> = deliveries
+        .iter()
+        .map(|d| d.subscription_id.clone())
+        .collect();
+    for id in event_ids {
+        let event = events::get_event(conn, id.as_str())
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("delivery of missing event {id}")))?;
+        events.insert(id, event);
+    }
+    for id in subscription_ids {
+        let subscription = catalog::get_subscription(conn, id.as_str())
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("delivery to missing subscription {id}")))?;
+        subscriptions.insert(id, subscription);
+    }
+    deliveries
+        .into_iter()
+        .map(|delivery| {
+            // Both were inserted above for every delivery; absence would be a bug here.
+            let event = events.get(&delivery.event_id).cloned();
+            let subscription = subscriptions.get(&delivery.subscription_id).cloned();
+            match (event, subscription) {
+                (Some(event), Some(subscription)) => Ok(DeliveryJob {
+                    delivery,
+                    event,
+                    subscription,
+                }),
+                _ => Err(StoreError::Corrupt(format!(
+                    "delivery {} lost its event or subscription",
+                    delivery.id
+                ))),
+            }
+        })
+        .collect()
+}
+
+pub(super) async fn lease_delivery(
+    conn: &mut SqliteConnection,
+    id: &DeliveryId,
+    now: OffsetDateTime,
+    lease_until: OffsetDateTime,
+) -> Result<Option<DeliveryJob>> {
+    let lease: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT lease_until FROM deliveries WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(lease) = lease else {
+        return Ok(None);
+    };
+    if let Some(held_until) = lease.filter(|&until| until > micros(now)) {
+        let until = from_micros(held_until, "lease_until")?;
+        return Err(StoreError::Conflict(format!(
+            "delivery {id} is being attempted (leased until {until})"
+        )));
+    }
+    sqlx::query("UPDATE deliveries SET lease_until = ? WHERE id = ?")
+        .bind(micros(lease_until))
+        .bind(id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    let Some(delivery) = events::get_delivery(conn, id.as_str()).await? else {
+        return Ok(None);
+    };
+    Ok(jobs(conn, vec![delivery]).await?.pop())
+}
+
+pub(super) async fn complete_attempt(
+    conn: &mut SqliteConnection,
+    attempt: &Attempt,
+    progress: &DeliveryProgress,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE deliveries SET attempts = attempts + 1, \
+         scheduled_attempts = scheduled_attempts + ?, status = ?, next_attempt_at = ?, \
+         lease_until = NULL, updated_at = ? WHERE id = ?",
+    )
+    .bind(i64::from(progress.counts_for_schedule))
+    .bind(progress.status.as_str())
+    .bind(progress.next_attempt_at.map(micros))
+    .bind(micros(now))
+    .bind(attempt.delivery_id.as_str())
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        // The delivery was deleted (with its subscription or tenant) while the request was in
+        // flight: there is nothing left to record the attempt against.
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO attempts (id, delivery_id, started_at, duration_ms, response_status, \
+         response_body, error, error_message, triggered_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(attempt.id.as_str())
+    .bind(attempt.delivery_id.as_str())
+    .bind(micros(attempt.started_at))
+    // Durations past i64::MAX milliseconds (292 million years) are clamped, not refused.
+    .bind(i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX))
+    .bind(attempt.response_status.map(i64::from))
+    .bind(attempt.response_body.as_deref())
+    .bind(attempt.error.map(AttemptError::as_str))
+    .bind(attempt.error_message.as_deref())
+    .bind(attempt.trigger.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn next_due_at(conn: &mut SqliteConnection) -> Result<Option<OffsetDateTime>> {
+    // Unleased rows walk the (status, next_attempt_at) index; leased rows (few: the ones in
+    // flight) become claimable when their lease ends, if that is later than their due time.
+    let unleased: Option<i64> = sqlx::query_scalar(
+        "SELECT d.next_attempt_at FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id \
+         WHERE d.status = 'pending' AND d.next_attempt_at IS NOT NULL AND d.lease_until IS NULL \
+           AND s.status = 'active' \
+         ORDER BY d.next_attempt_at LIMIT 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let leased: Option<i64> = sqlx::query_scalar(
+        "SELECT min(max(d.next_attempt_at, d.lease_until)) FROM deliveries d \
+         JOIN subscriptions s ON s.id = d.subscription_id \
+         WHERE d.lease_until IS NOT NULL AND d.status = 'pending' AND d.next_attempt_at IS NOT NULL \
+           AND s.status = 'active'",
+    )
+    .fetch_one(conn)
+    .await?;
+    let earliest = match (unleased, leased) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    earliest
+        .map(|at| from_micros(at, "next_attempt_at"))
+        .transpose()
+}
+
+pub(super) async fn release_all_leases(conn: &mut SqliteConnection) -> Result<u64> {
+    let done =
+        sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL")
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected())
+}
+
+pub(super) async fn queue_stats(conn: &mut SqliteConnection) -> Result<QueueStats> {
+    let (pending, oldest): (i64, Option<i64>) =
+        sqlx::query_as("SELECT count(*), min(created_at) FROM deliveries WHERE status = 'pending'")
+            .fetch_one(conn)
+            .await?;
+    Ok(QueueStats {
+        pending: u64::try_from(pending).unwrap_or(0),
+        oldest_pending_created_at: oldest.map(|at| from_micros(at, "created_at")).transpose()?,
+    })
+}

@@ -1,0 +1,234 @@
+//! Turning rows into domain types and domain values into bind parameters.
+//!
+//! Everything read back goes through [`get`], which turns a decode failure into
+//! [`StoreError::Corrupt`] naming the column: a row that does not decode is a bug or a manual
+//! edit, never something a client did, and it must not panic the server. Times are stored as
+//! unix microseconds, the precision PostgreSQL keeps too, so both backends round-trip alike.
+
+use std::collections::BTreeMap;
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Decode, Row, Sqlite, Type};
+use time::OffsetDateTime;
+
+use crate::error::StoreError;
+use crate::ids::{AttemptId, DeliveryId, EventId, SubscriptionId, TenantId};
+use crate::model::*;
+
+/// One column of a row, with decode failures reported as corruption.
+pub(super) fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T, StoreError>
+where
+    T: Decode<'r, Sqlite> + Type<Sqlite>,
+{
+    row.try_get(column)
+        .map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
+}
+
+/// A time as stored: unix microseconds (sub-microsecond digits are dropped).
+pub(super) fn micros(time: OffsetDateTime) -> i64 {
+    // i64 microseconds reach past the year 292,000; OffsetDateTime stops at 9999, so the
+    // conversion cannot overflow for any representable time.
+    (time.unix_timestamp_nanos() / 1_000) as i64
+}
+
+/// A stored time back as a date.
+pub(super) fn from_micros(value: i64, column: &str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value) * 1_000)
+        .map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
+}
+
+fn time_column(row: &SqliteRow, column: &str) -> Result<OffsetDateTime, StoreError> {
+    from_micros(get(row, column)?, column)
+}
+
+fn optional_time_column(
+    row: &SqliteRow,
+    column: &str,
+) -> Result<Option<OffsetDateTime>, StoreError> {
+    get::<Option<i64>>(row, column)?
+        .map(|value| from_micros(value, column))
+        .transpose()
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &SqliteRow,
+    column: &str,
+) -> Result<T, StoreError> {
+    let text: String = get(row, column)?;
+    serde_json::from_str(&text)
+        .map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
+}
+
+fn u32_column(row: &SqliteRow, column: &str) -> Result<u32, StoreError> {
+    let value: i64 = get(row, column)?;
+    u32::try_from(value)
+        .map_err(|_| StoreError::Corrupt(format!("column {column}: {value} is out of range")))
+}
+
+fn parsed<T>(
+    row: &SqliteRow,
+    column: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    let text: String = get(row, column)?;
+    parse(&text)
+        .ok_or_else(|| StoreError::Corrupt(format!("column {column}: unknown value '{text}'")))
+}
+
+/// JSON text of a value we built ourselves (maps and lists of strings cannot fail to encode).
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|error| StoreError::Corrupt(format!("encoding JSON: {error}")))
+}
+
+/// Column list matching [`tenant`].
+pub(super) const TENANT_COLUMNS: &str = "id, name, client_id, client_secret_hash, created_at";
+
+pub(super) fn tenant(row: &SqliteRow) -> Result<Tenant, StoreError> {
+    Ok(Tenant {
+        id: TenantId::from_trusted(get(row, "id")?),
+        name: get(row, "name")?,
+        client_id: get(row, "client_id")?,
+        client_secret_hash: get(row, "client_secret_hash")?,
+        created_at: time_column(row, "created_at")?,
+    })
+}
+
+/// Column list matching [`event_type`].
+pub(super) const EVENT_TYPE_COLUMNS: &str =
+    "name, description, schema_json, created_at, updated_at";
+
+pub(super) fn event_type(row: &SqliteRow) -> Result<EventType, StoreError> {
+    let schema: Option<String> = get(row, "schema_json")?;
+    let schema = schema
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|error| StoreError::Corrupt(format!("column schema_json: {error}")))?;
+    Ok(EventType {
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        schema,
+        created_at: time_column(row, "created_at")?,
+        updated_at: time_column(row, "updated_at")?,
+    })
+}
+
+/// Column list matching [`subscription`].
+pub(super) const SUBSCRIPTION_COLUMNS: &str = "id, tenant_id, url, event_types_json, status, \
+    description, headers_json, rate_limit_per_second, max_in_flight, contact_email, \
+    secrets_json, created_at, updated_at";
+
+pub(super) fn subscription(row: &SqliteRow) -> Result<Subscription, StoreError> {
+    let rate_limit: Option<i64> = get(row, "rate_limit_per_second")?;
+    let rate_limit_per_second = rate_limit
+        .map(u32::try_from)
+        .transpose()
+        .map_err(|_| StoreError::Corrupt("column rate_limit_per_second: out of range".into()))?;
+    let headers: BTreeMap<String, String> = json_column(row, "headers_json")?;
+    Ok(Subscription {
+        id: SubscriptionId::from_trusted(get(row, "id")?),
+        tenant_id: TenantId::from_trusted(get(row, "tenant_id")?),
+        url: get(row, "url")?,
+        event_types: json_column(row, "event_types_json")?,
+        status: parsed(row, "status", SubscriptionStatus::parse)?,
+        description: get(row, "description")?,
+        headers,
+        rate_limit_per_second,
+        max_in_flight: u32_column(row, "max_in_flight")?,
+        contact_email: get(row, "contact_email")?,
+        secrets: json_column(row, "secrets_json")?,
+        created_at: time_column(row, "created_at")?,
+        updated_at: time_column(row, "updated_at")?,
+    })
+}
+
+/// Column list matching [`event`].
+pub(super) const EVENT_COLUMNS: &str =
+    "id, event_type, payload_json, tenant_id, idempotency_key, created_at";
+
+pub(super) fn event(row: &SqliteRow) -> Result<Event, StoreError> {
+    Ok(Event {
+        id: EventId::from_trusted(get(row, "id")?),
+        event_type: get(row, "event_type")?,
+        payload_json: get(row, "payload_json")?,
+        tenant_id: get::<Option<String>>(row, "tenant_id")?.map(TenantId::from_trusted),
+        idempotency_key: get(row, "idempotency_key")?,
+        created_at: time_column(row, "created_at")?,
+    })
+}
+
+/// Column list matching [`delivery`].
+pub(super) const DELIVERY_COLUMNS: &str = "id, event_id, subscription_id, tenant_id, event_type, \
+    status, attempts, scheduled_attempts, next_attempt_at, created_at, updated_at";
+
+pub(super) fn delivery(row: &SqliteRow) -> Result<Delivery, StoreError> {
+    Ok(Delivery {
+        id: DeliveryId::from_trusted(get(row, "id")?),
+        event_id: EventId::from_trusted(get(row, "event_id")?),
+        subscription_id: SubscriptionId::from_trusted(get(row, "subscription_id")?),
+        tenant_id: TenantId::from_trusted(get(row, "tenant_id")?),
+        event_type: get(row, "event_type")?,
+        status: parsed(row, "status", DeliveryStatus::parse)?,
+        attempts: u32_column(row, "attempts")?,
+        scheduled_attempts: u32_column(row, "scheduled_attempts")?,
+        next_attempt_at: optional_time_column(row, "next_attempt_at")?,
+        created_at: time_column(row, "created_at")?,
+        updated_at: time_column(row, "updated_at")?,
+    })
+}
+
+/// Column list matching [`attempt`].
+pub(super) const ATTEMPT_COLUMNS: &str = "id, delivery_id, started_at, duration_ms, \
+    response_status, response_body, error, error_message, triggered_by";
+
+pub(super) fn attempt(row: &SqliteRow) -> Result<Attempt, StoreError> {
+    let duration: i64 = get(row, "duration_ms")?;
+    let status: Option<i64> = get(row, "response_status")?;
+    let error: Option<String> = get(row, "error")?;
+    Ok(Attempt {
+        id: AttemptId::from_trusted(get(row, "id")?),
+        delivery_id: DeliveryId::from_trusted(get(row, "delivery_id")?),
+        started_at: time_column(row, "started_at")?,
+        duration_ms: u64::try_from(duration)
+            .map_err(|_| StoreError::Corrupt(format!("column duration_ms: {duration}")))?,
+        response_status: status
+            .map(u16::try_from)
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("column response_status: out of range".into()))?,
+        response_body: get(row, "response_body")?,
+        error: error
+            .map(|text| {
+                AttemptError::parse(&text).ok_or_else(|| {
+                    StoreError::Corrupt(format!("column error: unknown value '{text}'"))
+                })
+            })
+            .transpose()?,
+        error_message: get(row, "error_message")?,
+        trigger: parsed(row, "triggered_by", AttemptTrigger::parse)?,
+    })
+}
+
+/// Splits a subscription pattern into what `subscription_event_types` stores.
+pub(super) fn pattern_row(pattern: &str) -> (&str, bool) {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => (prefix, true),
+        None => (pattern, false),
+    }
+}
+
+/// Turns a `limit + 1` fetch into a page: the extra row only says that another page exists.
+pub(super) fn page<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> Page<T> {
+    let limit = limit as usize;
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(&cursor_of)
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
+/// The effective page size: a limit of 0 would make a page that can never advance.
+pub(super) fn page_limit(page: &PageRequest) -> u32 {
+    page.limit.max(1)
+}

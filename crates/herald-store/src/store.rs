@@ -1,0 +1,139 @@
+//! The `Store` trait: everything Herald persists, and nothing it decides.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::error::StoreError;
+use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
+use crate::model::*;
+
+/// Shorthand for store results.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Herald's persistence. Implementations: [`crate::sqlite::SqliteStore`] (and PostgreSQL later).
+///
+/// Every method is one transaction. Lookups of a missing row return `Ok(None)` / `Ok(false)`;
+/// a unique-key clash returns [`StoreError::Conflict`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<()>;
+
+    // --- tenants ---------------------------------------------------------------------------
+    /// Inserts a tenant (its id and client id are unique).
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<()>;
+    /// One tenant by id.
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>>;
+    /// One tenant by OAuth2 client id.
+    async fn get_tenant_by_client_id(&self, client_id: &str) -> Result<Option<Tenant>>;
+    /// Tenants, newest first.
+    async fn list_tenants(&self, page: &PageRequest) -> Result<Page<Tenant>>;
+    /// Changes a tenant's name; `None` if it does not exist.
+    async fn rename_tenant(&self, id: &TenantId, name: &str) -> Result<Option<Tenant>>;
+    /// Deletes a tenant with its subscriptions, their deliveries and attempts, and its tokens.
+    async fn delete_tenant(&self, id: &TenantId) -> Result<bool>;
+
+    // --- access tokens (issued at /oauth2/token) ---------------------------------------------
+    /// Records an issued token by the SHA-256 hex of its value.
+    async fn insert_access_token(
+        &self,
+        token_hash: &str,
+        tenant_id: &TenantId,
+        expires_at: OffsetDateTime,
+    ) -> Result<()>;
+    /// The tenant of an unexpired token, by the SHA-256 hex of its value.
+    async fn access_token_tenant(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<TenantId>>;
+
+    // --- event types -----------------------------------------------------------------------
+    /// Inserts an event type (names are unique).
+    async fn create_event_type(&self, event_type: &EventType) -> Result<()>;
+    /// One event type by name.
+    async fn get_event_type(&self, name: &str) -> Result<Option<EventType>>;
+    /// Event types by name, ascending; the cursor is the last name.
+    async fn list_event_types(&self, page: &PageRequest) -> Result<Page<EventType>>;
+    /// Replaces description, schema and `updated_at`; false if it does not exist.
+    async fn update_event_type(&self, event_type: &EventType) -> Result<bool>;
+    /// Deletes an event type (subscriptions naming it are left as they are).
+    async fn delete_event_type(&self, name: &str) -> Result<bool>;
+
+    // --- subscriptions ---------------------------------------------------------------------
+    /// Inserts a subscription.
+    async fn create_subscription(&self, subscription: &Subscription) -> Result<()>;
+    /// One subscription by id.
+    async fn get_subscription(&self, id: &SubscriptionId) -> Result<Option<Subscription>>;
+    /// Subscriptions, newest first.
+    async fn list_subscriptions(
+        &self,
+        filter: &SubscriptionFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Subscription>>;
+    /// Replaces every mutable field (url, event types, status, secrets, …); false if missing.
+    async fn update_subscription(&self, subscription: &Subscription) -> Result<bool>;
+    /// Deletes a subscription with its deliveries and their attempts.
+    async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool>;
+
+    // --- events ----------------------------------------------------------------------------
+    /// Accepts an event: in one transaction, writes it and one `pending` delivery (due at
+    /// `event.created_at`) per matching subscription, active or paused: the event's tenant's
+    /// subscriptions, or every tenant's for a broadcast. A repeated `(tenant_id,
+    /// idempotency_key)` writes nothing and returns the first event's id with `duplicate`.
+    /// Returns only once committed (durable).
+    async fn publish(&self, event: &Event) -> Result<Published>;
+    /// Writes an event and one delivery to the given subscription only (the connectivity
+    /// test), returning the delivery. The delivery is leased until `lease_until`, so the
+    /// dispatcher does not also pick it up.
+    async fn publish_to(
+        &self,
+        event: &Event,
+        subscription_id: &SubscriptionId,
+        lease_until: OffsetDateTime,
+    ) -> Result<Delivery>;
+    /// One event by id.
+    async fn get_event(&self, id: &EventId) -> Result<Option<Event>>;
+    /// Events, newest first.
+    async fn list_events(&self, filter: &EventFilter, page: &PageRequest) -> Result<Page<Event>>;
+
+    // --- deliveries and attempts -------------------------------------------------------------
+    /// One delivery by id.
+    async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>>;
+    /// Deliveries, newest first.
+    async fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Delivery>>;
+    /// A delivery's attempts, oldest first.
+    async fn list_attempts(&self, delivery_id: &DeliveryId) -> Result<Vec<Attempt>>;
+
+    // --- the dispatcher's side -------------------------------------------------------------
+    /// Claims due work: `pending` deliveries with `next_attempt_at <= claim.now`, whose lease is
+    /// absent or expired, whose subscription is `active`, at most `claim.limit` in all and per
+    /// subscription at most its entry in `claim.per_subscription` (else the smaller of
+    /// `default_per_subscription` and the subscription's `max_in_flight`). Deliveries never
+    /// attempted come before retries, then oldest due first, so a backlog of retries cannot
+    /// starve fresh events. Claimed rows are leased until `claim.lease_until`.
+    async fn claim_due(&self, claim: &Claim) -> Result<Vec<DeliveryJob>>;
+    /// Leases one delivery for a manual attempt (redelivery), whatever its status or schedule.
+    /// `Ok(None)` if it does not exist; `Conflict` if someone else holds an unexpired lease.
+    async fn lease_delivery(
+        &self,
+        id: &DeliveryId,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<DeliveryJob>>;
+    /// Records an attempt and moves its delivery on, releasing the lease, in one transaction:
+    /// `attempts + 1`, `scheduled_attempts + 1` when `progress.counts_for_schedule`, the new
+    /// status and `next_attempt_at`.
+    async fn complete_attempt(&self, attempt: &Attempt, progress: &DeliveryProgress) -> Result<()>;
+    /// Earliest `next_attempt_at` among pending, unleased deliveries of active subscriptions
+    /// (so the dispatcher knows how long it may sleep).
+    async fn next_due_at(&self) -> Result<Option<OffsetDateTime>>;
+    /// Drops every lease (single-node start-up: nothing can be in flight in a fresh process).
+    async fn release_all_leases(&self) -> Result<u64>;
+    /// Counts for metrics.
+    async fn queue_stats(&self) -> Result<QueueStats>;
+}
