@@ -45,7 +45,7 @@ pub struct ListenArgs {
     /// How far `webhook-timestamp` may be from this machine's clock, either way, before a
     /// request is refused as a replay (stale) or as forged (future). Also how long a
     /// `webhook-id` is remembered for deduplication.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub tolerance: Duration,
 
     /// Show each request's headers and its body (JSON pretty-printed), and the output of the
@@ -65,7 +65,7 @@ pub struct ListenArgs {
     pub forward_to: Option<String>,
 
     /// How long to wait for the app behind --forward-to before answering 504.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub forward_timeout: Duration,
 
     /// Run commands per event type, as described in this TOML file (see docs/hooks.md). The
@@ -74,21 +74,21 @@ pub struct ListenArgs {
     pub hooks: Option<PathBuf>,
 
     /// Largest body accepted; larger requests get 413. Bytes, or with a KiB/MiB suffix.
-    #[arg(long, default_value = "1MiB", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
     pub max_body_size: usize,
 
     /// How long a client may take to send its headers, and then its body, before it gets 408.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub read_timeout: Duration,
 
     /// How many webhook ids to remember for deduplication at most; the oldest are forgotten
     /// first when it is full.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, value_name = "COUNT", default_value_t = 100_000)]
     pub dedup_capacity: usize,
 
     /// On SIGINT/SIGTERM, how long to let running requests and commands finish before they
     /// are reported and stopped.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
 }
 

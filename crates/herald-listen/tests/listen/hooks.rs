@@ -166,3 +166,22 @@ async fn a_hook_that_cannot_start_answers_500() {
             .contains("could not start")
     );
 }
+
+#[test]
+fn the_examples_in_docs_hooks_md_are_valid_hooks_files() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/hooks.md");
+    let text = std::fs::read_to_string(&docs).unwrap();
+    let blocks: Vec<&str> = text
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("\n```").next())
+        .collect();
+    assert_eq!(blocks.len(), 4, "the format block and three examples");
+    let mut names = Vec::new();
+    for block in blocks {
+        let hooks = herald_listen::Hooks::parse(block, &docs, std::path::Path::new("/etc/herald"))
+            .unwrap_or_else(|err| panic!("{err}\n{block}"));
+        names.extend(hooks.rules.into_iter().map(|rule| rule.name));
+    }
+    assert_eq!(names, ["notify", "mirror", "ci-build", "deploy"]);
+}

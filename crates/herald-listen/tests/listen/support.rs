@@ -27,6 +27,12 @@ pub fn args(flags: &[&str]) -> ListenArgs {
     Cli::try_parse_from(argv).expect("test flags parse").args
 }
 
+/// The long `--help` of `herald listen`.
+pub fn help_text() -> String {
+    use clap::CommandFactory;
+    Cli::command().render_long_help().to_string()
+}
+
 /// An in-memory, cloneable writer.
 #[derive(Clone, Default)]
 pub struct Buffer(Arc<Mutex<Vec<u8>>>);

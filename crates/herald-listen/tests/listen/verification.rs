@@ -164,3 +164,28 @@ async fn run_binds_and_returns_when_shutdown_completes() {
     let args = args(&["--port", "0"]);
     herald_listen::run(args, async {}).await.unwrap();
 }
+
+#[test]
+fn help_documents_every_flag_and_hides_the_secret_from_the_environment() {
+    let help = help_text();
+    for flag in [
+        "--host",
+        "--port",
+        "--path",
+        "--secret",
+        "--tolerance",
+        "--verbose",
+        "--json",
+        "--forward-to",
+        "--forward-timeout",
+        "--hooks",
+        "--max-body-size",
+        "--read-timeout",
+        "--dedup-capacity",
+        "--shutdown-grace",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+    assert!(help.contains("HERALD_LISTEN_SECRET"));
+    println!("{help}");
+}
