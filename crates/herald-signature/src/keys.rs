@@ -43,8 +43,13 @@ pub struct Secret {
 impl Secret {
     /// Parses `whsec_<base64>`, or the base64 part alone (as the reference libraries accept).
     pub fn parse(text: &str) -> Result<Self, SecretError> {
-        let encoded = text.trim().strip_prefix(SECRET_PREFIX).unwrap_or(text.trim());
-        let key = STANDARD.decode(encoded).map_err(|_| SecretError::NotBase64)?;
+        let encoded = text
+            .trim()
+            .strip_prefix(SECRET_PREFIX)
+            .unwrap_or(text.trim());
+        let key = STANDARD
+            .decode(encoded)
+            .map_err(|_| SecretError::NotBase64)?;
         if key.is_empty() || key.len() > 64 {
             return Err(SecretError::BadLength {
                 expected: "1 to 64",
@@ -100,12 +105,20 @@ impl SigningKey {
 
     /// Parses `whsk_<base64 seed>`.
     pub fn parse(text: &str) -> Result<Self, SecretError> {
-        let encoded = text.trim().strip_prefix(SIGNING_KEY_PREFIX).unwrap_or(text.trim());
-        let bytes = STANDARD.decode(encoded).map_err(|_| SecretError::NotBase64)?;
-        let seed: [u8; 32] = bytes.as_slice().try_into().map_err(|_| SecretError::BadLength {
-            expected: "32",
-            actual: bytes.len(),
-        })?;
+        let encoded = text
+            .trim()
+            .strip_prefix(SIGNING_KEY_PREFIX)
+            .unwrap_or(text.trim());
+        let bytes = STANDARD
+            .decode(encoded)
+            .map_err(|_| SecretError::NotBase64)?;
+        let seed: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| SecretError::BadLength {
+                expected: "32",
+                actual: bytes.len(),
+            })?;
         Ok(Self {
             key: ed25519_dalek::SigningKey::from_bytes(&seed),
         })
@@ -125,7 +138,11 @@ impl SigningKey {
 
 impl fmt::Display for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{SIGNING_KEY_PREFIX}{}", STANDARD.encode(self.key.to_bytes()))
+        write!(
+            f,
+            "{SIGNING_KEY_PREFIX}{}",
+            STANDARD.encode(self.key.to_bytes())
+        )
     }
 }
 
@@ -144,18 +161,25 @@ pub struct PublicKey {
 impl PublicKey {
     /// Parses `whpk_<base64>`.
     pub fn parse(text: &str) -> Result<Self, SecretError> {
-        let encoded = text.trim().strip_prefix(PUBLIC_KEY_PREFIX).unwrap_or(text.trim());
-        let bytes = STANDARD.decode(encoded).map_err(|_| SecretError::NotBase64)?;
-        let raw: [u8; 32] = bytes.as_slice().try_into().map_err(|_| SecretError::BadLength {
-            expected: "32",
-            actual: bytes.len(),
-        })?;
-        let key = ed25519_dalek::VerifyingKey::from_bytes(&raw).map_err(|_| {
-            SecretError::BadLength {
+        let encoded = text
+            .trim()
+            .strip_prefix(PUBLIC_KEY_PREFIX)
+            .unwrap_or(text.trim());
+        let bytes = STANDARD
+            .decode(encoded)
+            .map_err(|_| SecretError::NotBase64)?;
+        let raw: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| SecretError::BadLength {
+                expected: "32",
+                actual: bytes.len(),
+            })?;
+        let key =
+            ed25519_dalek::VerifyingKey::from_bytes(&raw).map_err(|_| SecretError::BadLength {
                 expected: "a valid Ed25519 point of 32",
                 actual: bytes.len(),
-            }
-        })?;
+            })?;
         Ok(Self { key })
     }
 
@@ -169,7 +193,11 @@ impl PublicKey {
 
 impl fmt::Display for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{PUBLIC_KEY_PREFIX}{}", STANDARD.encode(self.key.to_bytes()))
+        write!(
+            f,
+            "{PUBLIC_KEY_PREFIX}{}",
+            STANDARD.encode(self.key.to_bytes())
+        )
     }
 }
 
@@ -191,5 +219,41 @@ impl From<Secret> for VerifyingKey {
 impl From<PublicKey> for VerifyingKey {
     fn from(key: PublicKey) -> Self {
         Self::Asymmetric(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_round_trip_through_their_display_form() {
+        let secret = Secret::generate();
+        assert_eq!(Secret::parse(&secret.to_string()).unwrap(), secret);
+        let key = SigningKey::generate();
+        let public = PublicKey::parse(&key.public_key().to_string()).unwrap();
+        assert_eq!(public, key.public_key());
+    }
+
+    #[test]
+    fn a_secret_that_is_not_base64_or_empty_is_refused() {
+        assert_eq!(
+            Secret::parse("whsec_not*base64").unwrap_err(),
+            SecretError::NotBase64
+        );
+        assert!(matches!(
+            Secret::parse("whsec_").unwrap_err(),
+            SecretError::BadLength { actual: 0, .. }
+        ));
+    }
+
+    #[test]
+    fn debug_never_prints_key_material() {
+        let secret = Secret::generate();
+        assert_eq!(format!("{secret:?}"), "Secret(whsec_…)");
+        assert_eq!(
+            format!("{:?}", SigningKey::generate()),
+            "SigningKey(whsk_…)"
+        );
     }
 }

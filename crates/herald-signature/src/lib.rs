@@ -21,11 +21,16 @@
 //! ```
 #![deny(missing_docs)]
 
+// The README's examples are compiled and run as doctests, so they cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
+
 mod keys;
 mod verify;
 
 pub use keys::{PublicKey, Secret, SecretError, SigningKey, VerifyingKey};
-pub use verify::{DEFAULT_TOLERANCE_SECONDS, VerifyError, Verifier};
+pub use verify::{DEFAULT_TOLERANCE_SECONDS, Verifier, VerifyError};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -84,13 +89,19 @@ mod tests {
     #[test]
     fn signing_reproduces_the_specification_test_vector() {
         let secret = Secret::parse(SPEC_SECRET).unwrap();
-        assert_eq!(sign(&secret, SPEC_ID, SPEC_TIMESTAMP, SPEC_BODY), SPEC_SIGNATURE);
+        assert_eq!(
+            sign(&secret, SPEC_ID, SPEC_TIMESTAMP, SPEC_BODY),
+            SPEC_SIGNATURE
+        );
     }
 
     #[test]
     fn secret_without_prefix_signs_the_same() {
         let secret = Secret::parse(SPEC_SECRET.trim_start_matches("whsec_")).unwrap();
-        assert_eq!(sign(&secret, SPEC_ID, SPEC_TIMESTAMP, SPEC_BODY), SPEC_SIGNATURE);
+        assert_eq!(
+            sign(&secret, SPEC_ID, SPEC_TIMESTAMP, SPEC_BODY),
+            SPEC_SIGNATURE
+        );
     }
 
     #[test]

@@ -65,6 +65,20 @@ impl Verifier {
     }
 
     /// Verifies one request given its three header values, its raw body and the current time.
+    ///
+    /// Each failed check is its own [`VerifyError`], so a receiver can say which one failed:
+    ///
+    /// ```
+    /// use herald_signature::{Secret, VerifyError, Verifier};
+    ///
+    /// let secret = Secret::generate();
+    /// let signature = herald_signature::sign(&secret, "msg_1", 1_000, b"{}");
+    /// let verifier = Verifier::new(vec![secret.into()]);
+    /// match verifier.verify("msg_1", "1000", &signature, b"{}", 2_000) {
+    ///     Err(VerifyError::TimestampTooOld(age)) => assert_eq!(age, 1_000),
+    ///     other => panic!("expected a stale timestamp, got {other:?}"),
+    /// }
+    /// ```
     pub fn verify(
         &self,
         id: &str,
@@ -142,7 +156,9 @@ mod tests {
     fn unknown_versions_beside_a_valid_entry_are_ignored() {
         let secret = Secret::generate();
         let header = format!("v2,abc v9,!!! {}", sign(&secret, "m", 100, b"x"));
-        verifier(&secret).verify("m", "100", &header, b"x", 100).unwrap();
+        verifier(&secret)
+            .verify("m", "100", &header, b"x", 100)
+            .unwrap();
     }
 
     #[test]
@@ -158,7 +174,9 @@ mod tests {
     fn a_tampered_body_is_refused() {
         let secret = Secret::generate();
         let header = sign(&secret, "m", 100, b"x");
-        let err = verifier(&secret).verify("m", "100", &header, b"y", 100).unwrap_err();
+        let err = verifier(&secret)
+            .verify("m", "100", &header, b"y", 100)
+            .unwrap_err();
         assert_eq!(err, VerifyError::NoMatchingSignature);
     }
 
@@ -190,12 +208,60 @@ mod tests {
             VerifyError::MalformedTimestamp
         );
         assert_eq!(
-            v.verify("m", "99999999999999999999999", "v1,AA==", b"", 1).unwrap_err(),
+            v.verify("m", "99999999999999999999999", "v1,AA==", b"", 1)
+                .unwrap_err(),
             VerifyError::MalformedTimestamp
         );
         assert_eq!(
             v.verify("m", "1", "garbage v1,@@@", b"", 1).unwrap_err(),
             VerifyError::MalformedSignature
         );
+    }
+
+    #[test]
+    fn whitespace_only_headers_count_as_missing() {
+        let v = verifier(&Secret::generate());
+        assert_eq!(
+            v.verify("m", " ", "v1,AA==", b"", 1).unwrap_err(),
+            VerifyError::MissingHeader("webhook-timestamp")
+        );
+        assert_eq!(
+            v.verify("m", "1", "  ", b"", 1).unwrap_err(),
+            VerifyError::MissingHeader("webhook-signature")
+        );
+    }
+
+    #[test]
+    fn a_truncated_signature_does_not_match() {
+        let secret = Secret::generate();
+        let full = sign(&secret, "m", 100, b"x");
+        let decoded = STANDARD.decode(&full[3..]).unwrap();
+        let truncated = format!("v1,{}", STANDARD.encode(&decoded[..16]));
+        assert_eq!(
+            verifier(&secret)
+                .verify("m", "100", &truncated, b"x", 100)
+                .unwrap_err(),
+            VerifyError::NoMatchingSignature
+        );
+    }
+
+    #[test]
+    fn an_empty_body_signs_and_verifies() {
+        let secret = Secret::generate();
+        let header = sign(&secret, "m", 100, b"");
+        verifier(&secret)
+            .verify("m", "100", &header, b"", 100)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_symmetric_entry_does_not_verify_against_a_public_key_alone() {
+        let key = crate::SigningKey::generate();
+        let secret = Secret::generate();
+        let header = sign(&secret, "m", 100, b"x");
+        let err = Verifier::new(vec![key.public_key().into()])
+            .verify("m", "100", &header, b"x", 100)
+            .unwrap_err();
+        assert_eq!(err, VerifyError::NoMatchingSignature);
     }
 }
