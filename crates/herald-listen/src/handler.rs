@@ -112,6 +112,7 @@ async fn process(shared: &Shared, request: Request) -> Response {
         event_type: None,
         size: 0,
         outcome: Outcome::Rejected,
+        verified: false,
         status: 0,
         reason: None,
         notes: Vec::new(),
@@ -178,6 +179,7 @@ async fn decide(
     record.body = body.clone();
 
     let verdict = verify::check(shared.verifier.as_ref(), &parts.headers, &body, now)?;
+    record.verified = verdict == Verdict::Verified;
     record.outcome = match verdict {
         Verdict::Verified => Outcome::Verified,
         Verdict::Unverified => Outcome::Unverified,
@@ -276,6 +278,12 @@ async fn act(
         let failed = runs.iter().find(|run| !run.succeeded()).cloned();
         record.runs = runs;
         if let Some(failed) = failed {
+            // Locally, say why: the last line the command wrote to stderr.
+            if let Some(last) = failed.stderr.lines().rev().find(|l| !l.trim().is_empty()) {
+                record
+                    .notes
+                    .push(format!("{} stderr: {}", failed.name, last.trim()));
+            }
             let slug = match failed.outcome {
                 RunOutcome::TimedOut(_) => "hook-timed-out",
                 _ => "hook-failed",

@@ -52,6 +52,8 @@ pub(crate) struct Record {
     pub event_type: Option<String>,
     pub size: usize,
     pub outcome: Outcome,
+    /// Whether a signature was checked and matched (a duplicate may be verified too).
+    pub verified: bool,
     pub status: u16,
     /// The problem detail, when refused or failed.
     pub reason: Option<String>,
@@ -174,7 +176,7 @@ impl Output {
             "path": record.path,
             "status": record.status,
             "outcome": record.outcome.as_str(),
-            "verified": record.outcome == Outcome::Verified,
+            "verified": record.verified,
             "id": record.id,
             "type": record.event_type,
             "size": record.size,

@@ -27,6 +27,17 @@ async fn a_repeated_webhook_id_is_answered_200_without_running_the_hook_again() 
 }
 
 #[tokio::test]
+async fn a_duplicate_is_still_reported_as_verified_in_json() {
+    let server = Server::start(&["--secret", SECRET, "--json"]).await;
+    let c = client();
+    send(signed(&c, &server.url("/"), SECRET, "msg_dup", "{}")).await;
+    send(signed(&c, &server.url("/"), SECRET, "msg_dup", "{}")).await;
+    let second: serde_json::Value = serde_json::from_str(&server.lines()[1]).unwrap();
+    assert_eq!(second["outcome"], "duplicate");
+    assert_eq!(second["verified"], true);
+}
+
+#[tokio::test]
 async fn a_failed_request_is_not_remembered_so_the_retry_runs_the_hook_again() {
     let dir = tempfile::tempdir().unwrap();
     // Fails the first time (no marker yet), succeeds the second.

@@ -93,6 +93,11 @@ async fn a_hook_that_exits_non_zero_answers_500_so_the_sender_retries() {
     );
     let record: serde_json::Value = serde_json::from_str(&server.lines()[0]).unwrap();
     assert_eq!(record["hooks"][0]["stderr"], "secret-detail\n");
+    assert!(
+        record["notes"]
+            .to_string()
+            .contains("fails stderr: secret-detail")
+    );
 }
 
 #[tokio::test]
