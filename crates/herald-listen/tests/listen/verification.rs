@@ -166,7 +166,7 @@ async fn run_binds_and_returns_when_shutdown_completes() {
 }
 
 #[test]
-fn help_documents_every_flag_and_hides_the_secret_from_the_environment() {
+fn help_documents_every_flag_and_the_secret_variable() {
     let help = help_text();
     for flag in [
         "--host",
