@@ -253,3 +253,22 @@ async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, bo
         Reply::Redirect(location) => (StatusCode::FOUND, [("location", location)], "").into_response(),
     }
 }
+
+/// Exchanges a tenant's credentials (from its creation response) for a bearer token.
+pub async fn tenant_token(server: &TestServer, tenant: &Value) -> String {
+    let response = server
+        .client
+        .post(format!("{}/oauth2/token", server.base))
+        .basic_auth(
+            tenant["client_id"].as_str().expect("client_id"),
+            tenant["client_secret"].as_str(),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("token body");
+    assert_eq!(body["token_type"], "bearer");
+    body["access_token"].as_str().expect("access_token").to_owned()
+}
