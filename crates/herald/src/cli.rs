@@ -1,0 +1,96 @@
+//! The command tree: `serve` and `listen` take their flags from the crates
+//! that own them; the client commands are defined in `commands`.
+//!
+//! `serve` and `listen` flags are flattened as they are (`Serve(ServeArgs)`),
+//! so `herald serve --help` is herald-server's own documentation of every
+//! setting and nothing here can drift from it.
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::ClientArgs;
+use crate::commands::deliveries::DeliveriesCommand;
+use crate::commands::event_types::EventTypesCommand;
+use crate::commands::events::EventsCommand;
+use crate::commands::subscriptions::SubscriptionsCommand;
+use crate::commands::tenants::TenantsCommand;
+
+const ABOUT: &str = "Herald: durable, signed, retried webhooks.";
+const LONG_ABOUT: &str = "\
+Herald: durable, signed, retried webhooks.
+
+`herald serve` runs the sender, `herald listen` a local receiver; the other
+commands drive a running server over its HTTP API. They read the server's
+address from HERALD_URL (or --server, default http://127.0.0.1:8080) and the
+bearer token from HERALD_TOKEN (or --token).
+
+Exit codes: 0 success, 1 the API answered with an error, 2 usage error,
+3 the server could not be reached, 4 `subscriptions test` attempt failed.";
+
+/// `herald`.
+#[derive(Parser)]
+#[command(name = "herald", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every `herald` subcommand.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the Herald server: HTTP API, dispatcher, dashboard. Every setting
+    /// can come from a TOML file, HERALD_* variables or flags.
+    Serve(herald_server::ServeArgs),
+    /// Receive webhooks locally: verify, show, forward them or run a
+    /// command for each.
+    Listen(herald_listen::ListenArgs),
+    /// Manage tenants (admin).
+    Tenants {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: TenantsCommand,
+    },
+    /// Manage event types.
+    EventTypes {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: EventTypesCommand,
+    },
+    /// Manage subscriptions, test endpoints, rotate signing secrets.
+    Subscriptions {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: SubscriptionsCommand,
+    },
+    /// Publish events and look at published ones.
+    Events {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// Look at deliveries and their attempts; redeliver.
+    Deliveries {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: DeliveriesCommand,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// clap checks the whole tree here (duplicate flags between `serve`,
+    /// `listen` and the client commands, bad references), which it would
+    /// otherwise only do when that subcommand is first used.
+    #[test]
+    fn command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

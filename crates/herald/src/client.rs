@@ -1,0 +1,216 @@
+//! The HTTP client for Herald's API: one request in, raw body or a typed
+//! error out.
+//!
+//! Response bodies stay text (and `serde_json::Value` once parsed) on
+//! purpose: the CLI prints what the server says and never depends on the
+//! server's Rust types, so the two can evolve apart. Errors are sorted into
+//! the three things a caller acts on differently: the API said no (a
+//! problem), the server could not be reached, or the answer made no sense.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::Value;
+use url::Url;
+
+/// How long to wait for a TCP/TLS connection before calling the server
+/// unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Whole-request limit. Generous because `subscriptions test` waits for a
+/// full outbound attempt (15 s by default) on the server's side.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a request failed.
+#[derive(Debug)]
+pub enum ApiError {
+    /// The server answered with a non-2xx status; `title` and `detail` come
+    /// from its `application/problem+json` body when it sent one.
+    Problem {
+        status: u16,
+        title: String,
+        detail: Option<String>,
+    },
+    /// No answer: connection refused, DNS failure, TLS failure or timeout.
+    Unreachable { base: String, reason: String },
+    /// A 2xx answer the CLI cannot read (not JSON where JSON was expected).
+    Unexpected(String),
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiError::Problem {
+                status,
+                title,
+                detail,
+            } => {
+                write!(f, "{title} (HTTP {status})")?;
+                if let Some(detail) = detail {
+                    write!(f, ": {detail}")?;
+                }
+                if *status == 401 {
+                    write!(f, "\nhint: pass a token with --token or HERALD_TOKEN")?;
+                }
+                Ok(())
+            }
+            ApiError::Unreachable { base, reason } => write!(
+                f,
+                "cannot reach the Herald server at {base}: {reason}\n\
+                 hint: is `herald serve` running there? Point the CLI elsewhere with --server or HERALD_URL"
+            ),
+            ApiError::Unexpected(message) => {
+                write!(f, "unexpected answer from the server: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// A 2xx answer: its body as sent.
+pub struct Response {
+    pub body: String,
+}
+
+impl Response {
+    /// The body as JSON; an empty body (204) is `null`.
+    pub fn json(&self) -> Result<Value, ApiError> {
+        if self.body.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&self.body)
+            .map_err(|e| ApiError::Unexpected(format!("the body is not JSON ({e})")))
+    }
+}
+
+/// A client bound to one server and one bearer token.
+pub struct ApiClient {
+    http: reqwest::Client,
+    base: Url,
+    token: Option<String>,
+}
+
+impl ApiClient {
+    /// `base` is the server's root URL (`http://127.0.0.1:8080`); a path
+    /// prefix is kept, for servers behind a proxy.
+    pub fn new(base: Url, token: Option<String>) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent(concat!("herald-cli/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(ApiClient { http, base, token })
+    }
+
+    /// The URL of `/api/v1/{segments…}?{query}`; each segment is
+    /// percent-encoded, so ids and names cannot change the path.
+    pub fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(["api", "v1"]).extend(segments);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    /// Sends one request; `body` is JSON text, sent as is.
+    pub async fn send(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<String>,
+    ) -> Result<Response, ApiError> {
+        let mut request = self.http.request(method, self.url(segments, query));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        let response = request.send().await.map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        let body = response.text().await.map_err(|e| self.transport_error(e))?;
+        if (200..300).contains(&status) {
+            Ok(Response { body })
+        } else {
+            Err(problem(status, &body))
+        }
+    }
+
+    pub async fn get(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<Response, ApiError> {
+        self.send(Method::GET, segments, query, None).await
+    }
+
+    pub async fn post(
+        &self,
+        segments: &[&str],
+        body: Option<String>,
+    ) -> Result<Response, ApiError> {
+        self.send(Method::POST, segments, &[], body).await
+    }
+
+    pub async fn patch(&self, segments: &[&str], body: String) -> Result<Response, ApiError> {
+        self.send(Method::PATCH, segments, &[], Some(body)).await
+    }
+
+    pub async fn delete(&self, segments: &[&str]) -> Result<Response, ApiError> {
+        self.send(Method::DELETE, segments, &[], None).await
+    }
+
+    fn transport_error(&self, err: reqwest::Error) -> ApiError {
+        if err.is_connect() || err.is_timeout() {
+            ApiError::Unreachable {
+                base: self.base.to_string(),
+                reason: root_cause(&err),
+            }
+        } else {
+            ApiError::Unexpected(root_cause(&err))
+        }
+    }
+}
+
+/// reqwest's own message ("error sending request") hides the useful part
+/// ("Connection refused"); the innermost source says what happened.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// Reads an RFC 9457 problem body; anything else becomes a problem titled by
+/// the status, with the start of the body as its detail.
+fn problem(status: u16, body: &str) -> ApiError {
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    let field = |name: &str| {
+        parsed
+            .as_ref()
+            .and_then(|v| v.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let reason = reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("error");
+    let title = field("title").unwrap_or_else(|| reason.to_owned());
+    let detail = field("detail").or_else(|| {
+        let text = body.trim();
+        (parsed.is_none() && !text.is_empty()).then(|| text.chars().take(500).collect())
+    });
+    ApiError::Problem {
+        status,
+        title,
+        detail,
+    }
+}

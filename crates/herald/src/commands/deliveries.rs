@@ -1,0 +1,149 @@
+//! `herald deliveries`: one event to one subscription, and its attempts.
+//!
+//! `show` renders whatever attempt list the server sends: `attempts` when it
+//! is an array, else the first array under a few likely names. The count of
+//! attempts and their list may share a name or not, and the CLI should not
+//! break on that choice.
+
+use clap::{Subcommand, ValueEnum};
+use serde_json::Value;
+
+use super::{Ctx, Page, Query};
+use crate::table::{self, Column, col};
+
+const COLUMNS: &[Column] = &[
+    col("ID", "id"),
+    col("STATUS", "status"),
+    col("ATTEMPTS", "attempts"),
+    col("EVENT TYPE", "event_type"),
+    col("EVENT", "event_id"),
+    col("SUBSCRIPTION", "subscription_id"),
+    col("NEXT ATTEMPT", "next_attempt_at"),
+];
+const FIRST: &[&str] = &[
+    "id",
+    "status",
+    "event_id",
+    "event_type",
+    "subscription_id",
+    "tenant_id",
+    "attempts",
+    "next_attempt_at",
+];
+const ATTEMPT_COLUMNS: &[Column] = &[
+    col("STARTED", "started_at"),
+    col("TRIGGER", "trigger"),
+    col("STATUS", "response_status"),
+    col("MS", "duration_ms"),
+    col("ERROR", "error"),
+    col("MESSAGE", "error_message"),
+];
+/// Where a delivery's attempt list may be, in order of preference.
+const ATTEMPT_LISTS: &[&str] = &["attempts", "attempt_list", "attempts_detail", "attempt_log"];
+
+/// Look at deliveries and redeliver them.
+#[derive(Subcommand, Debug)]
+pub enum DeliveriesCommand {
+    /// List deliveries, filtered by subscription, event or status.
+    List {
+        /// Only deliveries to this subscription.
+        #[arg(long, value_name = "SUBSCRIPTION_ID")]
+        subscription: Option<String>,
+        /// Only deliveries of this event.
+        #[arg(long, value_name = "EVENT_ID")]
+        event: Option<String>,
+        /// Only deliveries in this status.
+        #[arg(long)]
+        status: Option<DeliveryStatus>,
+        #[command(flatten)]
+        page: Page,
+    },
+    /// Show a delivery and every attempt made for it.
+    Show {
+        /// Delivery id.
+        id: String,
+    },
+    /// Make a new attempt now (trigger `redelivery`), whatever the
+    /// delivery's status.
+    Redeliver {
+        /// Delivery id.
+        id: String,
+    },
+}
+
+/// A delivery's status.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum DeliveryStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl DeliveryStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
+pub async fn run(ctx: &Ctx, command: DeliveriesCommand) -> anyhow::Result<()> {
+    match command {
+        DeliveriesCommand::List {
+            subscription,
+            event,
+            status,
+            page,
+        } => {
+            let query = Query::default()
+                .opt("subscription_id", subscription)
+                .opt("event_id", event)
+                .opt("status", status.map(DeliveryStatus::as_str))
+                .page(&page);
+            let response = ctx.api.get(&["deliveries"], &query.0).await?;
+            ctx.print_list(&response, "deliveries", COLUMNS)?;
+        }
+        DeliveriesCommand::Show { id } => {
+            let response = ctx.api.get(&["deliveries", &id], &[]).await?;
+            if !ctx.print_json(&response) {
+                table::out(&describe(&response.json()?));
+            }
+        }
+        DeliveriesCommand::Redeliver { id } => {
+            let response = ctx
+                .api
+                .post(&["deliveries", &id, "redeliver"], None)
+                .await?;
+            if !ctx.print_json(&response) {
+                table::out(&format!("redelivered {id}\n"));
+                if !response.json()?.is_null() {
+                    table::out(&table::object(&response.json()?, FIRST, &[]));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The delivery's fields, then a table of its attempts.
+fn describe(delivery: &Value) -> String {
+    let list = ATTEMPT_LISTS
+        .iter()
+        .find(|name| delivery.get(**name).is_some_and(Value::is_array));
+    let skip: Vec<&str> = list.into_iter().copied().collect();
+    let mut out = table::object(delivery, FIRST, &skip);
+    let attempts = list
+        .and_then(|name| delivery.get(*name))
+        .and_then(Value::as_array);
+    match attempts {
+        Some(attempts) if !attempts.is_empty() => {
+            out.push_str("\nattempts:\n");
+            out.push_str(&table::list(attempts, ATTEMPT_COLUMNS));
+        }
+        Some(_) => out.push_str("\nno attempts yet\n"),
+        None => {}
+    }
+    out
+}

@@ -1,0 +1,131 @@
+//! `herald event-types`: the catalogue of event names (admin writes,
+//! everyone reads).
+//!
+//! A schema is sent as parsed JSON: unlike an event payload, it is not
+//! stored byte for byte, so nothing is lost by parsing it here, and a typo is
+//! caught before the request.
+
+use clap::Subcommand;
+use serde_json::{Map, Value};
+
+use super::{Ctx, Page, Query, json_arg};
+use crate::exit::usage;
+use crate::table::{Column, col};
+
+const COLUMNS: &[Column] = &[
+    col("NAME", "name"),
+    col("DESCRIPTION", "description"),
+    col("CREATED", "created_at"),
+];
+const FIRST: &[&str] = &["name", "description", "created_at", "schema"];
+
+/// Manage event types: dotted names such as `consent.revoked`, each with a
+/// description and optionally a JSON Schema for its payloads.
+#[derive(Subcommand, Debug)]
+pub enum EventTypesCommand {
+    /// Register an event type.
+    Create {
+        /// Dotted name, e.g. `consent.revoked`.
+        name: String,
+        /// What the event means, for subscribers.
+        #[arg(long)]
+        description: Option<String>,
+        /// JSON Schema that published payloads must satisfy: inline JSON or
+        /// @file.json.
+        #[arg(long, value_name = "JSON|@FILE")]
+        schema: Option<String>,
+    },
+    /// List event types.
+    List {
+        #[command(flatten)]
+        page: Page,
+    },
+    /// Show one event type, with its schema.
+    Show {
+        /// Event type name.
+        name: String,
+    },
+    /// Change an event type's description or schema.
+    Update {
+        /// Event type name.
+        name: String,
+        /// New description.
+        #[arg(long)]
+        description: Option<String>,
+        /// New JSON Schema: inline JSON or @file.json.
+        #[arg(long, value_name = "JSON|@FILE")]
+        schema: Option<String>,
+    },
+    /// Delete an event type.
+    Delete {
+        /// Event type name.
+        name: String,
+    },
+}
+
+pub async fn run(ctx: &Ctx, command: EventTypesCommand) -> anyhow::Result<()> {
+    match command {
+        EventTypesCommand::Create {
+            name,
+            description,
+            schema,
+        } => {
+            let mut body = fields(description, schema)?;
+            body.insert("name".into(), Value::String(name));
+            let response = ctx
+                .api
+                .post(&["event-types"], Some(Value::Object(body).to_string()))
+                .await?;
+            ctx.print_object(&response, FIRST)?;
+        }
+        EventTypesCommand::List { page } => {
+            let response = ctx
+                .api
+                .get(&["event-types"], &Query::default().page(&page).0)
+                .await?;
+            ctx.print_list(&response, "event types", COLUMNS)?;
+        }
+        EventTypesCommand::Show { name } => {
+            let response = ctx.api.get(&["event-types", &name], &[]).await?;
+            ctx.print_object(&response, FIRST)?;
+        }
+        EventTypesCommand::Update {
+            name,
+            description,
+            schema,
+        } => {
+            let body = fields(description, schema)?;
+            if body.is_empty() {
+                return Err(usage("nothing to update: give --description or --schema"));
+            }
+            let response = ctx
+                .api
+                .patch(&["event-types", &name], Value::Object(body).to_string())
+                .await?;
+            ctx.print_object(&response, FIRST)?;
+        }
+        EventTypesCommand::Delete { name } => {
+            let response = ctx.api.delete(&["event-types", &name]).await?;
+            if !ctx.print_json(&response) {
+                crate::table::out(&format!("deleted event type {name}\n"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The optional fields shared by `create` and `update`.
+fn fields(
+    description: Option<String>,
+    schema: Option<String>,
+) -> anyhow::Result<Map<String, Value>> {
+    let mut body = Map::new();
+    if let Some(description) = description {
+        body.insert("description".into(), Value::String(description));
+    }
+    if let Some(schema) = schema {
+        let raw = json_arg(Some(&schema), "schema")?;
+        body.insert("schema".into(), serde_json::from_str(raw.get())?);
+    }
+    Ok(body)
+}

@@ -1,0 +1,97 @@
+//! `herald tenants`: the operator's customers (admin token only).
+//!
+//! `create` is the one moment the tenant's `client_secret` is shown, so its
+//! output keeps it in plain sight and says so on stderr.
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{Ctx, Page, Query};
+use crate::exit::usage;
+use crate::table::{Column, col};
+
+const COLUMNS: &[Column] = &[
+    col("ID", "id"),
+    col("NAME", "name"),
+    col("CLIENT ID", "client_id"),
+    col("CREATED", "created_at"),
+];
+const FIRST: &[&str] = &["id", "name", "client_id", "client_secret", "created_at"];
+
+/// Manage tenants: the organisations that receive webhooks.
+#[derive(Subcommand, Debug)]
+pub enum TenantsCommand {
+    /// Create a tenant and print its OAuth client credentials (the secret is
+    /// shown only this once).
+    Create {
+        /// The tenant's display name.
+        #[arg(long)]
+        name: String,
+    },
+    /// List tenants.
+    List {
+        #[command(flatten)]
+        page: Page,
+    },
+    /// Show one tenant.
+    Show {
+        /// Tenant id (`ten_…`).
+        id: String,
+    },
+    /// Change a tenant.
+    Update {
+        /// Tenant id.
+        id: String,
+        /// New display name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Delete a tenant.
+    Delete {
+        /// Tenant id.
+        id: String,
+    },
+}
+
+pub async fn run(ctx: &Ctx, command: TenantsCommand) -> anyhow::Result<()> {
+    match command {
+        TenantsCommand::Create { name } => {
+            let response = ctx
+                .api
+                .post(&["tenants"], Some(json!({ "name": name }).to_string()))
+                .await?;
+            ctx.print_object(&response, FIRST)?;
+            if !ctx.json {
+                eprintln!("note: keep the client_secret now; it is not shown again");
+            }
+        }
+        TenantsCommand::List { page } => {
+            let response = ctx
+                .api
+                .get(&["tenants"], &Query::default().page(&page).0)
+                .await?;
+            ctx.print_list(&response, "tenants", COLUMNS)?;
+        }
+        TenantsCommand::Show { id } => {
+            let response = ctx.api.get(&["tenants", &id], &[]).await?;
+            ctx.print_object(&response, FIRST)?;
+        }
+        TenantsCommand::Update { id, name } => {
+            let Some(name) = name else {
+                return Err(usage("nothing to update: give --name"));
+            };
+            let response = ctx
+                .api
+                .patch(&["tenants", &id], json!({ "name": name }).to_string())
+                .await?;
+            ctx.print_object(&response, FIRST)?;
+        }
+        TenantsCommand::Delete { id } => {
+            let response = ctx.api.delete(&["tenants", &id]).await?;
+            if !ctx.print_json(&response) {
+                crate::table::out(&format!("deleted tenant {id}\n"));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! What each client command sends to the API and prints from its answer,
+//! against a fake API.
+
+mod support;
+
+use axum::http::Method;
+use serde_json::json;
+use support::{FakeApi, TOKEN, herald, herald_with};
+
+#[tokio::test]
+async fn subscriptions_create_sends_every_given_field() {
+    let api = FakeApi::start().await;
+    api.reply(
+        Method::POST,
+        "/api/v1/subscriptions",
+        201,
+        r#"{"id":"sub_1","secret":"whsec_x","status":"active"}"#,
+    );
+
+    let args = [
+        "subscriptions",
+        "create",
+        "--tenant",
+        "ten_1",
+        "--url",
+        "https://hooks.example.com/h",
+        "--event-types",
+        "consent.revoked,maintenance.*",
+        "--header",
+        "x-team=billing",
+        "--rate-limit",
+        "5",
+        "--max-in-flight",
+        "2",
+        "--contact-email",
+        "ops@example.com",
+    ];
+    let run = herald(&api.url, &args).await;
+
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        api.only_request().json(),
+        json!({
+            "tenant_id": "ten_1",
+            "url": "https://hooks.example.com/h",
+            "event_types": ["consent.revoked", "maintenance.*"],
+            "headers": {"x-team": "billing"},
+            "rate_limit_per_second": 5,
+            "max_in_flight": 2,
+            "contact_email": "ops@example.com",
+        })
+    );
+    assert!(
+        run.stdout.contains("secret:") && run.stdout.contains("whsec_x"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test]
+async fn subscriptions_pause_patches_only_the_status() {
+    let api = FakeApi::start().await;
+    api.reply(
+        Method::PATCH,
+        "/api/v1/subscriptions/sub_1",
+        200,
+        r#"{"id":"sub_1","status":"paused"}"#,
+    );
+
+    let run = herald(&api.url, &["subscriptions", "pause", "sub_1"]).await;
+
+    assert_eq!(run.code, 0, "{run:?}");
+    let request = api.only_request();
+    assert_eq!(
+        (&request.method, request.path.as_str()),
+        (&Method::PATCH, "/api/v1/subscriptions/sub_1")
+    );
+    assert_eq!(request.json(), json!({"status": "paused"}));
+}
+
+#[tokio::test]
+async fn subscriptions_test_with_a_failed_attempt_exits_4_and_names_the_step() {
+    let api = FakeApi::start().await;
+    let body = r#"{"succeeded":false,"attempt":{"error":"connect","error_message":"connection refused by 203.0.113.9:443","response_status":null,"duration_ms":12}}"#;
+    api.reply(Method::POST, "/api/v1/subscriptions/sub_1/test", 200, body);
+
+    let run = herald(&api.url, &["subscriptions", "test", "sub_1"]).await;
+
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(
+        run.stdout.contains("failed at step `connect`"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("connection refused by 203.0.113.9:443"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test]
+async fn events_publish_sends_the_payload_file_byte_for_byte() {
+    let api = FakeApi::start().await;
+    api.reply(
+        Method::POST,
+        "/api/v1/events",
+        202,
+        r#"{"id":"evt_1","deliveries":2}"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let payload = r#"{"z": 1.50, "a": [1,2]}"#;
+    std::fs::write(dir.path().join("payload.json"), format!("{payload}\n")).unwrap();
+
+    let args = [
+        "events",
+        "publish",
+        "--type",
+        "consent.revoked",
+        "--data",
+        "@payload.json",
+        "--tenant",
+        "ten_1",
+        "--idempotency-key",
+        "k1",
+    ];
+    let run = herald_with(&api.url, &args, Some(TOKEN), dir.path(), None).await;
+
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, "accepted event evt_1 (2 deliveries)\n");
+    let request = api.only_request();
+    assert_eq!(request.path, "/api/v1/events");
+    assert!(
+        request
+            .body
+            .contains(r#""payload":{"z": 1.50, "a": [1,2]}"#),
+        "{}",
+        request.body
+    );
+    assert_eq!(
+        request.json(),
+        json!({"type": "consent.revoked", "payload": {"z": 1.50, "a": [1, 2]}, "tenant_id": "ten_1", "idempotency_key": "k1"})
+    );
+}
+
+#[tokio::test]
+async fn events_publish_reads_the_payload_from_stdin() {
+    let api = FakeApi::start().await;
+    api.reply(
+        Method::POST,
+        "/api/v1/events",
+        202,
+        r#"{"id":"evt_2","deliveries":[]}"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+
+    let args = ["events", "publish", "--type", "maintenance.planned_outage"];
+    let run = herald_with(
+        &api.url,
+        &args,
+        Some(TOKEN),
+        dir.path(),
+        Some(r#"{"window":"PT2H"}"#),
+    )
+    .await;
+
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        api.only_request().json(),
+        json!({"type": "maintenance.planned_outage", "payload": {"window": "PT2H"}})
+    );
+}
+
+#[tokio::test]
+async fn list_sends_filters_and_paging_and_prints_the_next_cursor() {
+    let api = FakeApi::start().await;
+    let page = r#"{"data":[{"id":"dlv_1","status":"failed","attempts":4,"event_type":"a.b","event_id":"evt_1","subscription_id":"sub_1","next_attempt_at":null}],"next_cursor":"c2"}"#;
+    api.reply(Method::GET, "/api/v1/deliveries", 200, page);
+
+    let args = [
+        "deliveries",
+        "list",
+        "--subscription",
+        "sub_1",
+        "--status",
+        "failed",
+        "--limit",
+        "1",
+        "--cursor",
+        "c1",
+    ];
+    let run = herald(&api.url, &args).await;
+
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        api.only_request().query.as_deref(),
+        Some("subscription_id=sub_1&status=failed&limit=1&cursor=c1")
+    );
+    let mut lines = run.stdout.lines();
+    assert!(
+        lines.next().unwrap().starts_with("ID     STATUS  ATTEMPTS"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines.next().unwrap().starts_with("dlv_1  failed  4"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("--cursor c2"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn deliveries_show_prints_the_delivery_and_a_table_of_its_attempts() {
+    let api = FakeApi::start().await;
+    let delivery = json!({
+        "id": "dlv_1", "status": "succeeded", "event_id": "evt_1",
+        "attempts": [
+            {"id": "att_1", "started_at": "t1", "trigger": "scheduled", "response_status": 500, "duration_ms": 30, "error": "status", "error_message": "HTTP 500"},
+            {"id": "att_2", "started_at": "t2", "trigger": "redelivery", "response_status": 200, "duration_ms": 12, "error": null, "error_message": null},
+        ],
+    });
+    api.reply(
+        Method::GET,
+        "/api/v1/deliveries/dlv_1",
+        200,
+        &delivery.to_string(),
+    );
+
+    let run = herald(&api.url, &["deliveries", "show", "dlv_1"]).await;
+
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("status:   succeeded"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("t1       scheduled   500     30  status  HTTP 500"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("t2       redelivery  200     12  -       -"),
+        "{}",
+        run.stdout
+    );
+}
