@@ -10,15 +10,38 @@ use std::io::Write;
 
 use serde_json::Value;
 
-/// A column of a list: its header and the JSON field it shows.
+/// A column of a list: its header, the JSON field it shows, and a field
+/// to show when that one is missing or null (for a field the server may
+/// name either way, such as a delivery's attempt count).
 pub struct Column {
     pub header: &'static str,
     pub field: &'static str,
+    pub fallback: Option<&'static str>,
 }
 
-/// Shorthand for a `Column`.
+impl Column {
+    fn value<'a>(&self, item: &'a Value) -> Option<&'a Value> {
+        let present = |field: &str| item.get(field).filter(|v| !v.is_null());
+        present(self.field).or_else(|| self.fallback.and_then(present))
+    }
+}
+
+/// A column showing one field.
 pub const fn col(header: &'static str, field: &'static str) -> Column {
-    Column { header, field }
+    Column {
+        header,
+        field,
+        fallback: None,
+    }
+}
+
+/// A column showing `field`, else `fallback`.
+pub const fn col_or(header: &'static str, field: &'static str, fallback: &'static str) -> Column {
+    Column {
+        header,
+        field,
+        fallback: Some(fallback),
+    }
 }
 
 /// One cell: strings bare, `null` or missing as `-`, arrays of scalars
@@ -68,7 +91,7 @@ pub fn list(items: &[Value], columns: &[Column]) -> String {
     let headers: Vec<&str> = columns.iter().map(|c| c.header).collect();
     let rows: Vec<Vec<String>> = items
         .iter()
-        .map(|item| columns.iter().map(|c| cell(item.get(c.field))).collect())
+        .map(|item| columns.iter().map(|c| cell(c.value(item))).collect())
         .collect();
     render(&headers, &rows)
 }
@@ -83,7 +106,7 @@ pub fn object(value: &Value, first: &[&str], skip: &[&str]) -> String {
     let mut keys: Vec<&str> = first
         .iter()
         .copied()
-        .filter(|k| map.contains_key(*k))
+        .filter(|k| map.contains_key(*k) && !skip.contains(k))
         .collect();
     let mut rest: Vec<&str> = map
         .keys()

@@ -81,7 +81,7 @@ async fn subscriptions_pause_patches_only_the_status() {
 #[tokio::test]
 async fn subscriptions_test_with_a_failed_attempt_exits_4_and_names_the_step() {
     let api = FakeApi::start().await;
-    let body = r#"{"succeeded":false,"attempt":{"error":"connect","error_message":"connection refused by 203.0.113.9:443","response_status":null,"duration_ms":12}}"#;
+    let body = r#"{"succeeded":false,"event_id":"evt_t","delivery_id":"dlv_t","attempt":{"error":"connect","error_message":"connection refused by 203.0.113.9:443","response_status":null,"duration_ms":12}}"#;
     api.reply(Method::POST, "/api/v1/subscriptions/sub_1/test", 200, body);
 
     let run = herald(&api.url, &["subscriptions", "test", "sub_1"]).await;
@@ -174,7 +174,7 @@ async fn events_publish_reads_the_payload_from_stdin() {
 #[tokio::test]
 async fn list_sends_filters_and_paging_and_prints_the_next_cursor() {
     let api = FakeApi::start().await;
-    let page = r#"{"data":[{"id":"dlv_1","status":"failed","attempts":4,"event_type":"a.b","event_id":"evt_1","subscription_id":"sub_1","next_attempt_at":null}],"next_cursor":"c2"}"#;
+    let page = r#"{"data":[{"id":"dlv_1","status":"failed","attempt_count":4,"event_type":"a.b","event_id":"evt_1","subscription_id":"sub_1","next_attempt_at":null}],"next_cursor":"c2"}"#;
     api.reply(Method::GET, "/api/v1/deliveries", 200, page);
 
     let args = [
@@ -232,6 +232,11 @@ async fn deliveries_show_prints_the_delivery_and_a_table_of_its_attempts() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("status:   succeeded"), "{}", run.stdout);
     assert!(
+        !run.stdout.contains("att_1"),
+        "attempts shown once, as a table: {}",
+        run.stdout
+    );
+    assert!(
         run.stdout
             .contains("t1       scheduled   500     30  status  HTTP 500"),
         "{}",
@@ -240,6 +245,58 @@ async fn deliveries_show_prints_the_delivery_and_a_table_of_its_attempts() {
     assert!(
         run.stdout
             .contains("t2       redelivery  200     12  -       -"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test]
+async fn deliveries_redeliver_posts_and_prints_the_new_attempt() {
+    let api = FakeApi::start().await;
+    let attempt = r#"{"id":"att_3","succeeded":true,"response_status":204,"duration_ms":9,"error":null,"trigger":"redelivery"}"#;
+    api.reply(
+        Method::POST,
+        "/api/v1/deliveries/dlv_1/redeliver",
+        200,
+        attempt,
+    );
+
+    let run = herald(&api.url, &["deliveries", "redeliver", "dlv_1"]).await;
+
+    assert_eq!(run.code, 0, "{run:?}");
+    let request = api.only_request();
+    assert_eq!(request.method, Method::POST);
+    assert_eq!(
+        run.stdout,
+        "redelivered dlv_1: succeeded: HTTP 204 in 9 ms\n"
+    );
+}
+
+#[tokio::test]
+async fn events_publish_with_a_repeated_idempotency_key_says_nothing_was_created() {
+    let api = FakeApi::start().await;
+    api.reply(
+        Method::POST,
+        "/api/v1/events",
+        200,
+        r#"{"id":"evt_1","deliveries":2,"duplicate":true}"#,
+    );
+
+    let args = [
+        "events",
+        "publish",
+        "--type",
+        "a.b",
+        "--data",
+        "{}",
+        "--idempotency-key",
+        "k1",
+    ];
+    let run = herald(&api.url, &args).await;
+
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("already accepted as event evt_1"),
         "{}",
         run.stdout
     );

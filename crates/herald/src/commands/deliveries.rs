@@ -8,13 +8,14 @@
 use clap::{Subcommand, ValueEnum};
 use serde_json::Value;
 
+use super::attempt_outcome;
 use super::{Ctx, Page, Query};
-use crate::table::{self, Column, col};
+use crate::table::{self, Column, col, col_or};
 
 const COLUMNS: &[Column] = &[
     col("ID", "id"),
     col("STATUS", "status"),
-    col("ATTEMPTS", "attempts"),
+    col_or("ATTEMPTS", "attempt_count", "attempts"),
     col("EVENT TYPE", "event_type"),
     col("EVENT", "event_id"),
     col("SUBSCRIPTION", "subscription_id"),
@@ -27,6 +28,7 @@ const FIRST: &[&str] = &[
     "event_type",
     "subscription_id",
     "tenant_id",
+    "attempt_count",
     "attempts",
     "next_attempt_at",
 ];
@@ -64,7 +66,8 @@ pub enum DeliveriesCommand {
         id: String,
     },
     /// Make a new attempt now (trigger `redelivery`), whatever the
-    /// delivery's status.
+    /// delivery's status, and print how it went. Exits 0 whatever the
+    /// attempt's outcome: the redelivery itself was made.
     Redeliver {
         /// Delivery id.
         id: String,
@@ -117,10 +120,11 @@ pub async fn run(ctx: &Ctx, command: DeliveriesCommand) -> anyhow::Result<()> {
                 .post(&["deliveries", &id, "redeliver"], None)
                 .await?;
             if !ctx.print_json(&response) {
-                table::out(&format!("redelivered {id}\n"));
-                if !response.json()?.is_null() {
-                    table::out(&table::object(&response.json()?, FIRST, &[]));
-                }
+                let attempt = response.json()?;
+                table::out(&format!(
+                    "redelivered {id}: {}",
+                    attempt_outcome::describe(&attempt)
+                ));
             }
         }
     }

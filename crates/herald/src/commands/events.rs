@@ -130,8 +130,14 @@ pub async fn run(ctx: &Ctx, command: EventsCommand) -> anyhow::Result<()> {
 }
 
 /// `accepted event evt_… (2 deliveries)`; `deliveries` may be a count or
-/// the list of created deliveries.
+/// the list of created deliveries. A repeated idempotency key says so.
 fn accepted(value: &Value) -> String {
+    if value.get("duplicate").and_then(Value::as_bool) == Some(true) {
+        let id = table::cell(value.get("id"));
+        return format!(
+            "already accepted as event {id} (same idempotency key); nothing new created\n"
+        );
+    }
     let id = table::cell(value.get("id"));
     let count = match value.get("deliveries") {
         Some(Value::Array(items)) => Some(items.len() as u64),

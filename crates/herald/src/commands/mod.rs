@@ -7,12 +7,12 @@
 //! They are `global`, so they go anywhere after the group's name:
 //! `herald events list --json` and `herald events --json list` both work.
 
+mod attempt_outcome;
 pub mod deliveries;
 pub mod event_types;
 pub mod events;
 pub mod subscriptions;
 pub mod tenants;
-mod test_attempt;
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};

@@ -8,7 +8,7 @@
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value, json};
 
-use super::{Ctx, Page, Query, key_value, test_attempt};
+use super::{Ctx, Page, Query, attempt_outcome, key_value};
 use crate::exit::{TestFailed, usage};
 use crate::table::{self, Column, col};
 
@@ -249,9 +249,12 @@ pub async fn run(ctx: &Ctx, command: SubscriptionsCommand) -> anyhow::Result<()>
             let response = ctx.api.post(&["subscriptions", &id, "test"], None).await?;
             let value = response.json()?;
             if !ctx.print_json(&response) {
-                table::out(&test_attempt::describe(&value));
+                table::out(&attempt_outcome::describe(&value));
+                if let Some(delivery) = value.get("delivery_id").and_then(Value::as_str) {
+                    eprintln!("details: herald deliveries show {delivery}");
+                }
             }
-            if !test_attempt::succeeded(&value) {
+            if !attempt_outcome::succeeded(&value) {
                 return Err(TestFailed.into());
             }
         }

@@ -1,4 +1,5 @@
-//! How `herald subscriptions test` reads the attempt the server answers.
+//! Reading one attempt's outcome, as `subscriptions test` (the attempt
+//! under `attempt`) and `deliveries redeliver` (the attempt itself) answer.
 //!
 //! The answer's exact shape is the server's business: `succeeded` may sit
 //! at the top or inside `attempt`, and when it is missing the verdict is
@@ -7,7 +8,7 @@
 
 use serde_json::Value;
 
-/// The attempt of a test answer: under `attempt`, or the answer itself.
+/// The attempt: under `attempt` (test), or the answer itself (redeliver).
 fn attempt(value: &Value) -> &Value {
     value.get("attempt").unwrap_or(value)
 }
