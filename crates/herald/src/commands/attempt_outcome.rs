@@ -52,5 +52,10 @@ pub fn describe(value: &Value) -> String {
         .get("error_message")
         .and_then(Value::as_str)
         .unwrap_or("");
-    format!("failed at step `{step}`:{status}{duration}\n{message}\n")
+    let status = if status.is_empty() {
+        status
+    } else {
+        format!(":{status}")
+    };
+    format!("failed at step `{step}`{status}{duration}\n{message}\n")
 }
