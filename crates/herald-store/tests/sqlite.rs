@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use herald_store::sqlite::SqliteStore;
 use herald_store::{
-    Event, EventId, PageRequest, Store, Subscription, SubscriptionStatus, Tenant, TenantId,
+    Event, EventId, PageRequest, Store, StoreError, Subscription, SubscriptionStatus, Tenant,
+    TenantId,
 };
 use time::OffsetDateTime;
 
@@ -144,4 +145,32 @@ async fn committed_writes_survive_closing_and_reopening() {
         .await
         .expect("list");
     assert_eq!(page.items.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_publish_does_not_fail_the_others_committed_with_it() {
+    let (store, _dir) = fresh().await;
+    let store = Arc::new(store);
+    let tenant = tenant_with_subscription(&store).await;
+    let taken = event(&tenant, 0);
+    store.publish(&taken).await.expect("first publish");
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 1..=100 {
+        let store = Arc::clone(&store);
+        let mut event = event(&tenant, n);
+        if n == 50 {
+            // Same id as a stored event, new idempotency key: the insert itself must fail.
+            event.id = taken.id.clone();
+        }
+        tasks.spawn(async move { (n, store.publish(&event).await) });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (n, result) = joined.expect("task");
+        if n == 50 {
+            assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+        } else {
+            assert!(result.is_ok(), "event {n}: {result:?}");
+        }
+    }
+    assert_eq!(store.queue_stats().await.expect("stats").pending, 100);
 }

@@ -16,42 +16,13 @@ use crate::model::*;
 type Result<T> = std::result::Result<T, StoreError>;
 
 pub(super) async fn publish(conn: &mut SqliteConnection, event: &Event) -> Result<Published> {
-    if let Some(key) = &event.idempotency_key {
-        // The same expression as the unique index, so the index answers this lookup.
-        let first: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM events WHERE coalesce(tenant_id, '') = ? AND idempotency_key = ? \
-             AND idempotency_key IS NOT NULL",
-        )
-        .bind(event.tenant_id.as_ref().map_or("", |t| t.as_str()))
-        .bind(key)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(first) = first {
-            let deliveries: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE event_id = ?")
-                    .bind(&first)
-                    .fetch_one(&mut *conn)
-                    .await?;
-            return Ok(Published {
-                event_id: EventId::from_trusted(first),
-                deliveries: u64::try_from(deliveries).unwrap_or(0),
-                duplicate: true,
-            });
-        }
+    if let Some(key) = &event.idempotency_key
+        && let Some(first) = first_with_key(conn, event.tenant_id.as_ref(), key).await?
+    {
+        return Ok(first);
     }
     insert_event(conn, event).await?;
-    let targets: Vec<(String, String)> = sqlx::query_as(
-        "SELECT DISTINCT s.id, s.tenant_id FROM subscription_event_types p \
-         JOIN subscriptions s ON s.id = p.subscription_id \
-         WHERE ((p.is_prefix = 0 AND p.pattern = ?1) \
-             OR (p.is_prefix = 1 AND substr(?1, 1, length(p.pattern)) = p.pattern)) \
-           AND (?2 IS NULL OR s.tenant_id = ?2) \
-         ORDER BY s.id",
-    )
-    .bind(&event.event_type)
-    .bind(event.tenant_id.as_ref().map(|t| t.as_str()))
-    .fetch_all(&mut *conn)
-    .await?;
+    let targets = matching_subscriptions(conn, &event.event_type, event.tenant_id.as_ref()).await?;
     for (subscription_id, tenant_id) in &targets {
         insert_delivery(conn, event, subscription_id, tenant_id, None).await?;
     }
@@ -60,6 +31,57 @@ pub(super) async fn publish(conn: &mut SqliteConnection, event: &Event) -> Resul
         deliveries: targets.len() as u64,
         duplicate: false,
     })
+}
+
+/// The event already published under `(tenant, key)`, as a duplicate's answer.
+pub(super) async fn first_with_key(
+    conn: &mut SqliteConnection,
+    tenant_id: Option<&TenantId>,
+    key: &str,
+) -> Result<Option<Published>> {
+    // The same expression as the unique index, so the index answers this lookup.
+    let first: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM events WHERE coalesce(tenant_id, '') = ? AND idempotency_key = ? \
+         AND idempotency_key IS NOT NULL",
+    )
+    .bind(tenant_id.map_or("", |t| t.as_str()))
+    .bind(key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(first) = first else {
+        return Ok(None);
+    };
+    let deliveries: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE event_id = ?")
+        .bind(&first)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Some(Published {
+        event_id: EventId::from_trusted(first),
+        deliveries: u64::try_from(deliveries).unwrap_or(0),
+        duplicate: true,
+    }))
+}
+
+/// `(subscription id, its tenant id)` of every subscription, active or paused, that wants
+/// `event_type`: the tenant's, or every tenant's when `tenant_id` is `None` (a broadcast).
+pub(super) async fn matching_subscriptions(
+    conn: &mut SqliteConnection,
+    event_type: &str,
+    tenant_id: Option<&TenantId>,
+) -> Result<Vec<(String, String)>> {
+    let targets = sqlx::query_as(
+        "SELECT DISTINCT s.id, s.tenant_id FROM subscription_event_types p \
+         JOIN subscriptions s ON s.id = p.subscription_id \
+         WHERE ((p.is_prefix = 0 AND p.pattern = ?1) \
+             OR (p.is_prefix = 1 AND substr(?1, 1, length(p.pattern)) = p.pattern)) \
+           AND (?2 IS NULL OR s.tenant_id = ?2) \
+         ORDER BY s.id",
+    )
+    .bind(event_type)
+    .bind(tenant_id.map(|t| t.as_str()))
+    .fetch_all(conn)
+    .await?;
+    Ok(targets)
 }
 
 pub(super) async fn publish_to(

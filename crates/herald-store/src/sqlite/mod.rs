@@ -10,6 +10,7 @@
 mod catalog;
 mod dispatch;
 mod events;
+mod publish;
 mod rows;
 mod writer;
 
@@ -221,7 +222,7 @@ impl Store for SqliteStore {
     }
 
     async fn publish(&self, event: &Event) -> Result<Published> {
-        write!(self, (event) => |conn| events::publish(conn, &event))
+        self.writer.publish(event.clone()).await
     }
 
     async fn publish_to(

@@ -14,7 +14,9 @@ use std::pin::Pin;
 use sqlx::SqliteConnection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::{events, publish};
 use crate::error::StoreError;
+use crate::model::{Event, Published};
 
 /// A boxed future borrowing the write connection.
 pub(super) type BoxFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
@@ -35,6 +37,21 @@ trait WriteJob: Send {
     fn finish(self: Box<Self>, commit: Result<(), &str>);
 }
 
+/// What a caller hears: the write's own error stands whether or not the batch committed; a
+/// success counts only if the batch did.
+fn answer<T>(
+    commit: Result<(), &str>,
+    output: Option<Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match (commit, output) {
+        (_, Some(Err(error))) => Err(error),
+        (Ok(()), Some(Ok(value))) => Ok(value),
+        (Err(reason), _) => Err(batch_failed(reason)),
+        (Ok(()), None) => Err(batch_failed("the write never ran")),
+    }
+}
+
+/// Any write, as a closure over the connection.
 struct Job<T, F> {
     op: Option<F>,
     output: Option<Result<T, StoreError>>,
@@ -61,16 +78,37 @@ where
     }
 
     fn finish(self: Box<Self>, commit: Result<(), &str>) {
-        let answer = match (commit, self.output) {
-            // The write's own error stands whether or not the batch committed.
-            (_, Some(Err(error))) => Err(error),
-            (Ok(()), Some(Ok(value))) => Ok(value),
-            (Err(reason), _) => Err(batch_failed(reason)),
-            (Ok(()), None) => Err(batch_failed("the write never ran")),
-        };
         // The caller may have given up (its future was dropped); nobody is left to tell.
-        let _ = self.reply.send(answer);
+        let _ = self.reply.send(answer(commit, self.output));
     }
+}
+
+/// A publish, kept apart from other writes so that a batch's publishes can be written
+/// together by [`publish::publish_batch`]; run alone (as a [`WriteJob`]) it is the fallback.
+struct PublishJob {
+    event: Event,
+    output: Option<Result<Published, StoreError>>,
+    reply: oneshot::Sender<Result<Published, StoreError>>,
+}
+
+impl WriteJob for PublishJob {
+    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool> {
+        Box::pin(async move {
+            let output = events::publish(conn, &self.event).await;
+            let ok = output.is_ok();
+            self.output = Some(output);
+            ok
+        })
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), &str>) {
+        let _ = self.reply.send(answer(commit, self.output));
+    }
+}
+
+enum Queued {
+    Publish(Box<PublishJob>),
+    Other(Box<dyn WriteJob>),
 }
 
 fn batch_failed(reason: &str) -> StoreError {
@@ -87,7 +125,7 @@ fn writer_gone() -> StoreError {
 /// dropped (after finishing what is queued).
 #[derive(Clone)]
 pub(super) struct Writer {
-    queue: mpsc::Sender<Box<dyn WriteJob>>,
+    queue: mpsc::Sender<Queued>,
 }
 
 impl Writer {
@@ -112,59 +150,164 @@ impl Writer {
             output: None,
             reply,
         });
-        self.queue.send(job).await.map_err(|_| writer_gone())?;
+        self.queue
+            .send(Queued::Other(job))
+            .await
+            .map_err(|_| writer_gone())?;
+        answer.await.map_err(|_| writer_gone())?
+    }
+
+    /// Publishes `event` in the writer's next transaction, batched with the other publishes
+    /// queued alongside it, and answers once committed.
+    pub(super) async fn publish(&self, event: Event) -> Result<Published, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(PublishJob {
+            event,
+            output: None,
+            reply,
+        });
+        self.queue
+            .send(Queued::Publish(job))
+            .await
+            .map_err(|_| writer_gone())?;
         answer.await.map_err(|_| writer_gone())?
     }
 }
 
-async fn run(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<Box<dyn WriteJob>>) {
-    let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(MAX_BATCH);
+/// The writes of one transaction, every one of which must be answered.
+#[derive(Default)]
+struct Batch {
+    /// Writes already run (each in its own savepoint), in order.
+    done: Vec<Box<dyn WriteJob>>,
+    /// Publishes waiting to be written together at the end of the batch.
+    publishes: Vec<Box<PublishJob>>,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.done.len() + self.publishes.len()
+    }
+
+    fn finish(&mut self, commit: Result<(), &str>) {
+        for job in self.done.drain(..) {
+            job.finish(commit);
+        }
+        for job in self.publishes.drain(..) {
+            job.finish(commit);
+        }
+    }
+}
+
+async fn run(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<Queued>) {
+    let mut batch = Batch::default();
     while let Some(first) = jobs.recv().await {
-        batch.push(first);
-        let outcome = run_batch(&mut conn, &mut jobs, &mut batch).await;
+        let outcome = run_batch(&mut conn, first, &mut jobs, &mut batch).await;
         let commit = outcome.as_ref().map(|_| ()).map_err(String::as_str);
         if let Err(reason) = commit {
             tracing::error!(writes = batch.len(), %reason, "write batch failed");
         }
-        for job in batch.drain(..) {
-            job.finish(commit);
-        }
+        batch.finish(commit);
     }
     if let Err(error) = sqlx::Connection::close(conn).await {
         tracing::warn!(%error, "closing the write connection failed");
     }
 }
 
-/// Runs the first queued write and whatever else is queued (up to [`MAX_BATCH`]) in one
-/// transaction. Every write run is left in `batch`; the error says why nothing committed.
+/// Runs `first` and whatever else is queued (up to [`MAX_BATCH`]) in one transaction. Every
+/// write taken is left in `batch`; the error says why nothing committed.
 async fn run_batch(
     conn: &mut SqliteConnection,
-    jobs: &mut mpsc::Receiver<Box<dyn WriteJob>>,
-    batch: &mut Vec<Box<dyn WriteJob>>,
+    first: Queued,
+    jobs: &mut mpsc::Receiver<Queued>,
+    batch: &mut Batch,
 ) -> Result<(), String> {
     // IMMEDIATE takes the write lock now, so no statement in the batch can meet SQLITE_BUSY
     // half way (another process, such as the sqlite3 shell, may hold it; busy_timeout waits).
-    execute(conn, "BEGIN IMMEDIATE").await?;
-    let mut index = 0;
-    loop {
-        if let Err(reason) = run_one(conn, batch[index].as_mut()).await {
+    if let Err(reason) = execute(conn, "BEGIN IMMEDIATE").await {
+        take(batch, first);
+        return Err(reason);
+    }
+    let mut next = Some(first);
+    while let Some(queued) = next.take() {
+        if let Err(reason) = take_and_run(conn, batch, queued).await {
             rollback(conn).await;
             return Err(reason);
         }
-        index += 1;
-        if batch.len() >= MAX_BATCH {
-            break;
+        if batch.len() < MAX_BATCH {
+            next = jobs.try_recv().ok();
         }
-        match jobs.try_recv() {
-            Ok(job) => batch.push(job),
-            Err(_) => break,
-        }
+    }
+    if let Err(reason) = run_publishes(conn, batch).await {
+        rollback(conn).await;
+        return Err(reason);
     }
     if let Err(reason) = execute(conn, "COMMIT").await {
         rollback(conn).await;
         return Err(reason);
     }
     Ok(())
+}
+
+/// Adds a write to the batch without running it (the batch failed before it could run).
+fn take(batch: &mut Batch, queued: Queued) {
+    match queued {
+        Queued::Publish(job) => batch.publishes.push(job),
+        Queued::Other(job) => batch.done.push(job),
+    }
+}
+
+/// Runs a write now, or keeps a publish for [`run_publishes`].
+async fn take_and_run(
+    conn: &mut SqliteConnection,
+    batch: &mut Batch,
+    queued: Queued,
+) -> Result<(), String> {
+    match queued {
+        Queued::Publish(job) if publish::batchable(&job.event) => {
+            batch.publishes.push(job);
+            Ok(())
+        }
+        Queued::Publish(job) => run_one_kept(conn, batch, job).await,
+        Queued::Other(job) => run_one_kept(conn, batch, job).await,
+    }
+}
+
+async fn run_one_kept(
+    conn: &mut SqliteConnection,
+    batch: &mut Batch,
+    mut job: Box<dyn WriteJob>,
+) -> Result<(), String> {
+    let outcome = run_one(conn, job.as_mut()).await;
+    batch.done.push(job);
+    outcome
+}
+
+/// Writes the batch's publishes together in a savepoint; if that fails, undoes it and runs
+/// each publish alone, so one bad event cannot fail the others.
+async fn run_publishes(conn: &mut SqliteConnection, batch: &mut Batch) -> Result<(), String> {
+    if batch.publishes.is_empty() {
+        return Ok(());
+    }
+    execute(conn, "SAVEPOINT publishes").await?;
+    let events: Vec<&Event> = batch.publishes.iter().map(|job| &job.event).collect();
+    match publish::publish_batch(conn, &events).await {
+        Ok(answers) => {
+            execute(conn, "RELEASE publishes").await?;
+            for (job, published) in batch.publishes.iter_mut().zip(answers) {
+                job.output = Some(Ok(published));
+            }
+            Ok(())
+        }
+        Err(error) => {
+            tracing::warn!(%error, events = events.len(), "batched publish failed; publishing one by one");
+            execute(conn, "ROLLBACK TO publishes").await?;
+            execute(conn, "RELEASE publishes").await?;
+            for job in batch.publishes.iter_mut() {
+                run_one(conn, job.as_mut()).await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Runs one write inside a savepoint. An error here means the transaction itself is broken.

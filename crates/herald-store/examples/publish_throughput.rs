@@ -1,0 +1,84 @@
+//! Measures durable publishes per second on a SQLite file: `cargo run --release -p
+//! herald-store --example publish_throughput -- [events] [concurrency] [subscriptions]`.
+//! Each publish answers only once committed, so this is the rate at which `POST /api/v1/events`
+//! could answer 202 if the store were the only cost.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use herald_store::sqlite::SqliteStore;
+use herald_store::*;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>());
+    let events = args.next().transpose()?.unwrap_or(50_000);
+    let concurrency = args.next().transpose()?.unwrap_or(256);
+    let subscriptions = args.next().transpose()?.unwrap_or(1);
+
+    let dir = tempfile::tempdir()?;
+    let store = Arc::new(SqliteStore::open(&dir.path().join("herald.db")).await?);
+    let tenant_id = TenantId::generate();
+    let now = timestamp_now();
+    store
+        .create_tenant(&Tenant {
+            client_id: format!("client_{tenant_id}"),
+            id: tenant_id.clone(),
+            name: "bench".into(),
+            client_secret_hash: String::new(),
+            created_at: now,
+        })
+        .await?;
+    for _ in 0..subscriptions {
+        store
+            .create_subscription(&Subscription {
+                id: SubscriptionId::generate(),
+                tenant_id: tenant_id.clone(),
+                url: "https://receiver.example/".into(),
+                event_types: vec!["bench.*".into()],
+                status: SubscriptionStatus::Active,
+                description: None,
+                headers: Default::default(),
+                rate_limit_per_second: None,
+                max_in_flight: 16,
+                contact_email: None,
+                secrets: vec![],
+                created_at: now,
+                updated_at: now,
+            })
+            .await?;
+    }
+
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..concurrency {
+        let store = Arc::clone(&store);
+        let tenant_id = tenant_id.clone();
+        workers.spawn(async move {
+            let mut n = worker;
+            while n < events {
+                let event = Event {
+                    id: EventId::generate(),
+                    event_type: "bench.tick".into(),
+                    payload_json: format!(r#"{{"n": {n}, "padding": "{}"}}"#, "x".repeat(200)),
+                    tenant_id: Some(tenant_id.clone()),
+                    idempotency_key: Some(format!("k{n}")),
+                    created_at: timestamp_now(),
+                };
+                store.publish(&event).await?;
+                n += concurrency;
+            }
+            Ok::<_, StoreError>(())
+        });
+    }
+    while let Some(done) = workers.join_next().await {
+        done??;
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "{events} events x {subscriptions} subscriptions, {concurrency} concurrent: {:.2?} = {:.0} events/s",
+        elapsed,
+        events as f64 / elapsed.as_secs_f64()
+    );
+    Ok(())
+}
