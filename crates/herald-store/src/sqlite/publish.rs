@@ -8,6 +8,7 @@
 //! writer falls back to it, one savepoint per event, if the batch as a whole fails.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use serde::Serialize;
 use sqlx::SqliteConnection;
@@ -19,6 +20,12 @@ use crate::ids::{DeliveryId, TenantId};
 use crate::model::{Event, Published};
 
 type Result<T> = std::result::Result<T, StoreError>;
+
+/// An event's type and tenant: events alike in both match the same subscriptions.
+type Scope<'a> = (&'a str, Option<&'a TenantId>);
+
+/// `(subscription id, tenant id)` of the subscriptions a scope matches.
+type Targets = Vec<(String, String)>;
 
 /// One events row as `json_each` reads it.
 #[derive(Serialize)]
@@ -86,13 +93,12 @@ pub(super) async fn publish_batch(
 
     // Matching: one query per distinct (type, tenant) in the batch, usually far fewer than
     // events.
-    let mut targets: HashMap<(&str, Option<&TenantId>), Vec<(String, String)>> = HashMap::new();
+    let mut targets: HashMap<Scope<'_>, Targets> = HashMap::new();
     for &index in &fresh {
         let event = events[index];
         let scope = (event.event_type.as_str(), event.tenant_id.as_ref());
-        if !targets.contains_key(&scope) {
-            let found = matching_subscriptions(conn, scope.0, scope.1).await?;
-            targets.insert(scope, found);
+        if let Entry::Vacant(slot) = targets.entry(scope) {
+            slot.insert(matching_subscriptions(conn, scope.0, scope.1).await?);
         }
     }
 

@@ -102,6 +102,12 @@ impl WriteJob for PublishJob {
     }
 
     fn finish(self: Box<Self>, commit: Result<(), &str>) {
+        (*self).finish_unboxed(commit);
+    }
+}
+
+impl PublishJob {
+    fn finish_unboxed(self, commit: Result<(), &str>) {
         let _ = self.reply.send(answer(commit, self.output));
     }
 }
@@ -180,7 +186,7 @@ struct Batch {
     /// Writes already run (each in its own savepoint), in order.
     done: Vec<Box<dyn WriteJob>>,
     /// Publishes waiting to be written together at the end of the batch.
-    publishes: Vec<Box<PublishJob>>,
+    publishes: Vec<PublishJob>,
 }
 
 impl Batch {
@@ -193,7 +199,7 @@ impl Batch {
             job.finish(commit);
         }
         for job in self.publishes.drain(..) {
-            job.finish(commit);
+            job.finish_unboxed(commit);
         }
     }
 }
@@ -251,7 +257,7 @@ async fn run_batch(
 /// Adds a write to the batch without running it (the batch failed before it could run).
 fn take(batch: &mut Batch, queued: Queued) {
     match queued {
-        Queued::Publish(job) => batch.publishes.push(job),
+        Queued::Publish(job) => batch.publishes.push(*job),
         Queued::Other(job) => batch.done.push(job),
     }
 }
@@ -264,7 +270,7 @@ async fn take_and_run(
 ) -> Result<(), String> {
     match queued {
         Queued::Publish(job) if publish::batchable(&job.event) => {
-            batch.publishes.push(job);
+            batch.publishes.push(*job);
             Ok(())
         }
         Queued::Publish(job) => run_one_kept(conn, batch, job).await,
@@ -303,7 +309,7 @@ async fn run_publishes(conn: &mut SqliteConnection, batch: &mut Batch) -> Result
             execute(conn, "ROLLBACK TO publishes").await?;
             execute(conn, "RELEASE publishes").await?;
             for job in batch.publishes.iter_mut() {
-                run_one(conn, job.as_mut()).await?;
+                run_one(conn, job).await?;
             }
             Ok(())
         }
