@@ -5,7 +5,7 @@ mod support;
 
 use axum::http::Method;
 use serde_json::json;
-use support::{FakeApi, TOKEN, herald, herald_with};
+use support::{FakeApi, TOKEN, herald, herald_with, words};
 
 #[tokio::test]
 async fn subscriptions_create_sends_every_given_field() {
@@ -17,24 +17,11 @@ async fn subscriptions_create_sends_every_given_field() {
         r#"{"id":"sub_1","secret":"whsec_x","status":"active"}"#,
     );
 
-    let args = [
-        "subscriptions",
-        "create",
-        "--tenant",
-        "ten_1",
-        "--url",
-        "https://hooks.example.com/h",
-        "--event-types",
-        "consent.revoked,maintenance.*",
-        "--header",
-        "x-team=billing",
-        "--rate-limit",
-        "5",
-        "--max-in-flight",
-        "2",
-        "--contact-email",
-        "ops@example.com",
-    ];
+    let args = words(concat!(
+        "subscriptions create --tenant ten_1 --url https://hooks.example.com/h ",
+        "--event-types consent.revoked,maintenance.* --header x-team=billing ",
+        "--rate-limit 5 --max-in-flight 2 --contact-email ops@example.com",
+    ));
     let run = herald(&api.url, &args).await;
 
     assert_eq!(run.code, 0, "{run:?}");
@@ -112,18 +99,10 @@ async fn events_publish_sends_the_payload_file_byte_for_byte() {
     let payload = r#"{"z": 1.50, "a": [1,2]}"#;
     std::fs::write(dir.path().join("payload.json"), format!("{payload}\n")).unwrap();
 
-    let args = [
-        "events",
-        "publish",
-        "--type",
-        "consent.revoked",
-        "--data",
-        "@payload.json",
-        "--tenant",
-        "ten_1",
-        "--idempotency-key",
-        "k1",
-    ];
+    let args = words(concat!(
+        "events publish --type consent.revoked --data @payload.json ",
+        "--tenant ten_1 --idempotency-key k1",
+    ));
     let run = herald_with(&api.url, &args, Some(TOKEN), dir.path(), None).await;
 
     assert_eq!(run.code, 0, "{run:?}");
@@ -154,7 +133,7 @@ async fn events_publish_reads_the_payload_from_stdin() {
     );
     let dir = tempfile::tempdir().unwrap();
 
-    let args = ["events", "publish", "--type", "maintenance.planned_outage"];
+    let args = words("events publish --type maintenance.planned_outage");
     let run = herald_with(
         &api.url,
         &args,
@@ -177,18 +156,7 @@ async fn list_sends_filters_and_paging_and_prints_the_next_cursor() {
     let page = r#"{"data":[{"id":"dlv_1","status":"failed","attempt_count":4,"event_type":"a.b","event_id":"evt_1","subscription_id":"sub_1","next_attempt_at":null}],"next_cursor":"c2"}"#;
     api.reply(Method::GET, "/api/v1/deliveries", 200, page);
 
-    let args = [
-        "deliveries",
-        "list",
-        "--subscription",
-        "sub_1",
-        "--status",
-        "failed",
-        "--limit",
-        "1",
-        "--cursor",
-        "c1",
-    ];
+    let args = words("deliveries list --subscription sub_1 --status failed --limit 1 --cursor c1");
     let run = herald(&api.url, &args).await;
 
     assert_eq!(run.code, 0, "{run:?}");

@@ -219,6 +219,11 @@ pub async fn herald_with(
     }
 }
 
+/// Command-line words split on whitespace, for arguments without spaces.
+pub fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
 /// A local address where nothing listens: bound, then released.
 pub fn unused_address() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
