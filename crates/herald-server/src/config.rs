@@ -54,7 +54,12 @@ pub struct ServeArgs {
     pub allow_networks: Option<String>,
 
     /// Use this admin token instead of generating one at first start.
-    #[arg(long, env = "HERALD_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "HERALD_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub admin_token: Option<String>,
 
     /// Log format: text (for people) or json (one object per line). [default: text]
@@ -212,7 +217,11 @@ impl Config {
             .or(file.allow_networks.map(StringOrList::joined));
         let config = Config {
             listen: args.listen.or(file.listen).unwrap_or(defaults.listen),
-            data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or(defaults.data_dir),
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or(defaults.data_dir),
             dev: args.dev.or(file.dev).unwrap_or(defaults.dev),
             retry_schedule: match retry_schedule {
                 Some(text) => parse_schedule(&text).context("invalid retry_schedule")?,
@@ -220,7 +229,9 @@ impl Config {
             },
             request_timeout: duration_setting(
                 "request_timeout",
-                args.request_timeout.as_ref().or(file.request_timeout.as_ref()),
+                args.request_timeout
+                    .as_ref()
+                    .or(file.request_timeout.as_ref()),
                 defaults.request_timeout,
             )?,
             allow_networks: match allow_networks {
@@ -247,7 +258,9 @@ impl Config {
                 .filter(|&n| n > 0),
             secret_grace_period: duration_setting(
                 "secret_grace_period",
-                args.secret_grace_period.as_ref().or(file.secret_grace_period.as_ref()),
+                args.secret_grace_period
+                    .as_ref()
+                    .or(file.secret_grace_period.as_ref()),
                 defaults.secret_grace_period,
             )?,
             token_ttl: duration_setting(
@@ -336,8 +349,11 @@ mod tests {
     fn flags_override_the_file_and_the_file_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("herald.toml");
-        std::fs::write(&path, "request_timeout = \"3s\"\nretry_schedule = [\"1s\"]\ndev = true\n")
-            .unwrap();
+        std::fs::write(
+            &path,
+            "request_timeout = \"3s\"\nretry_schedule = [\"1s\"]\ndev = true\n",
+        )
+        .unwrap();
         let args = ServeArgs {
             config: Some(path),
             retry_schedule: Some("2s,4s".into()),
@@ -355,7 +371,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("herald.toml");
         std::fs::write(&path, "retry_shedule = \"1s\"\n").unwrap();
-        let args = ServeArgs { config: Some(path), ..ServeArgs::default() };
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
         assert!(Config::load(&args).is_err());
     }
 }

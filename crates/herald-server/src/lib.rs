@@ -45,7 +45,11 @@ pub async fn run(
     let config = Arc::new(config);
     let mut allow = config.allow_networks.clone();
     if config.dev {
-        allow.extend(["127.0.0.0/8", "::1/128"].iter().filter_map(|n| n.parse::<ipnet::IpNet>().ok()));
+        allow.extend(
+            ["127.0.0.0/8", "::1/128"]
+                .iter()
+                .filter_map(|n| n.parse::<ipnet::IpNet>().ok()),
+        );
     }
     let outbound = Outbound::new(
         AddressPolicy::new(allow),
@@ -77,7 +81,14 @@ pub async fn run(
     );
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.child_token()));
 
-    let state = api::AppState::new(store, Arc::clone(&config), admin_token, metrics, deliverer, wake);
+    let state = api::AppState::new(
+        store,
+        Arc::clone(&config),
+        admin_token,
+        metrics,
+        deliverer,
+        wake,
+    );
     let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
     tracing::info!(address = %listener.local_addr()?, "herald is serving");
     axum::serve(listener, app)
@@ -93,8 +104,12 @@ pub async fn run(
 pub async fn serve_main(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::load(&args)?;
     init_logging(config.log_format);
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
     let admin_token = admin_token(&config)?;
     let db_path = config.data_dir.join("herald.db");
     let store = SqliteStore::open(&db_path)
@@ -104,7 +119,10 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<()> {
     // whatever this process held before a crash is due again now, not after the lease.
     let released = store.release_all_leases().await?;
     if released > 0 {
-        tracing::info!(released, "resuming deliveries that were in flight at the last stop");
+        tracing::info!(
+            released,
+            "resuming deliveries that were in flight at the last stop"
+        );
     }
     let listener = TcpListener::bind(config.listen)
         .await
@@ -121,15 +139,16 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                let _ = ctrl_c.await;
-                shutdown.cancel();
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    shutdown.cancel();
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -144,7 +163,9 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -167,7 +188,11 @@ fn admin_token(config: &Config) -> anyhow::Result<String> {
     let token = new_admin_token();
     write_private(&path, &token)?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "Generated the admin token (shown once; saved to {}):", path.display())?;
+    writeln!(
+        out,
+        "Generated the admin token (shown once; saved to {}):",
+        path.display()
+    )?;
     writeln!(out, "\n    {token}\n")?;
     out.flush()?;
     Ok(token)
@@ -178,7 +203,10 @@ fn new_admin_token() -> String {
     use rand::RngCore;
     let mut raw = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut raw);
-    format!("hadm_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+    format!(
+        "hadm_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    )
 }
 
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {

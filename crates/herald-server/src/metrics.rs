@@ -61,10 +61,9 @@ impl Metrics {
             "Delivery attempts by outcome (success, or the failing step)",
             attempts.clone(),
         );
-        let attempt_duration = Histogram::new(
-            [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]
-                .into_iter(),
-        );
+        let attempt_duration = Histogram::new([
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+        ]);
         registry.register(
             "attempt_duration_seconds",
             "Duration of delivery attempts",
@@ -77,7 +76,11 @@ impl Metrics {
             deliveries_failed.clone(),
         );
         let pending = Gauge::default();
-        registry.register("deliveries_pending", "Deliveries still pending", pending.clone());
+        registry.register(
+            "deliveries_pending",
+            "Deliveries still pending",
+            pending.clone(),
+        );
         let oldest_pending_age = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "oldest_pending_delivery_age_seconds",
@@ -101,7 +104,12 @@ impl Metrics {
     }
 
     /// Counts one attempt and, when it ends a delivery in failure, that failure.
-    pub fn record_attempt(&self, attempt: &Attempt, progress: &DeliveryProgress, subscription: &str) {
+    pub fn record_attempt(
+        &self,
+        attempt: &Attempt,
+        progress: &DeliveryProgress,
+        subscription: &str,
+    ) {
         let outcome = match attempt.error {
             None => "success",
             Some(error) => error.as_str(),
@@ -111,7 +119,8 @@ impl Metrics {
                 outcome: outcome.to_owned(),
             })
             .inc();
-        self.attempt_duration.observe(attempt.duration_ms as f64 / 1000.0);
+        self.attempt_duration
+            .observe(attempt.duration_ms as f64 / 1000.0);
         if progress.status == DeliveryStatus::Failed && progress.counts_for_schedule {
             self.deliveries_failed
                 .get_or_create(&SubscriptionLabels {
@@ -124,9 +133,9 @@ impl Metrics {
     /// The text exposition, with the queue gauges set from `stats`.
     pub fn render(&self, stats: QueueStats) -> String {
         self.pending.set(stats.pending as i64);
-        let age = stats
-            .oldest_pending_created_at
-            .map_or(0.0, |at| (OffsetDateTime::now_utc() - at).as_seconds_f64().max(0.0));
+        let age = stats.oldest_pending_created_at.map_or(0.0, |at| {
+            (OffsetDateTime::now_utc() - at).as_seconds_f64().max(0.0)
+        });
         self.oldest_pending_age.set(age);
         let mut text = String::new();
         let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());

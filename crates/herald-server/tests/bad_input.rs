@@ -10,7 +10,12 @@ fn problem_type(value: &Value) -> &str {
     value["type"].as_str().unwrap_or("")
 }
 
-async fn raw_post(server: &TestServer, path: &str, content_type: Option<&str>, body: &str) -> (StatusCode, String, Value) {
+async fn raw_post(
+    server: &TestServer,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> (StatusCode, String, Value) {
     let mut request = server
         .client
         .post(format!("{}{path}", server.base))
@@ -27,14 +32,23 @@ async fn raw_post(server: &TestServer, path: &str, content_type: Option<&str>, b
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
     let text = response.text().await.unwrap();
-    (status, content_type, serde_json::from_str(&text).unwrap_or(Value::Null))
+    (
+        status,
+        content_type,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
 async fn malformed_json_is_a_400_problem() {
     let server = TestServer::start().await;
-    let (status, content_type, body) =
-        raw_post(&server, "/api/v1/tenants", Some("application/json"), "{\"name\": ").await;
+    let (status, content_type, body) = raw_post(
+        &server,
+        "/api/v1/tenants",
+        Some("application/json"),
+        "{\"name\": ",
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(content_type, "application/problem+json");
     assert_eq!(problem_type(&body), "urn:herald:problem:malformed-json");
@@ -44,16 +58,25 @@ async fn malformed_json_is_a_400_problem() {
 #[tokio::test]
 async fn missing_and_unknown_fields_are_422_naming_the_field() {
     let server = TestServer::start().await;
-    let (status, body) = server.call(Method::POST, "/api/v1/tenants", Some(json!({}))).await;
+    let (status, body) = server
+        .call(Method::POST, "/api/v1/tenants", Some(json!({})))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem_type(&body), "urn:herald:problem:validation");
     assert!(body["detail"].as_str().unwrap().contains("name"), "{body}");
 
     let (status, body) = server
-        .call(Method::POST, "/api/v1/tenants", Some(json!({"name": "a", "colour": "red"})))
+        .call(
+            Method::POST,
+            "/api/v1/tenants",
+            Some(json!({"name": "a", "colour": "red"})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body["detail"].as_str().unwrap().contains("colour"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("colour"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -61,7 +84,10 @@ async fn a_body_without_json_content_type_is_415() {
     let server = TestServer::start().await;
     let (status, _, body) = raw_post(&server, "/api/v1/tenants", None, "{\"name\":\"a\"}").await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(problem_type(&body), "urn:herald:problem:unsupported-media-type");
+    assert_eq!(
+        problem_type(&body),
+        "urn:herald:problem:unsupported-media-type"
+    );
 }
 
 #[tokio::test]
@@ -89,7 +115,11 @@ async fn non_https_and_blocked_urls_are_refused_outside_dev_mode() {
             )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
-        assert_eq!(problem_type(&body), "urn:herald:problem:invalid-url", "{url}");
+        assert_eq!(
+            problem_type(&body),
+            "urn:herald:problem:invalid-url",
+            "{url}"
+        );
     }
 }
 
@@ -115,7 +145,11 @@ async fn allow_networks_admits_an_internal_address() {
 async fn unknown_event_types_are_refused_when_publishing_and_subscribing() {
     let server = TestServer::start().await;
     let (status, body) = server
-        .call(Method::POST, "/api/v1/events", Some(json!({"type": "no.such", "payload": {}})))
+        .call(
+            Method::POST,
+            "/api/v1/events",
+            Some(json!({"type": "no.such", "payload": {}})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem_type(&body), "urn:herald:problem:unknown-event-type");
@@ -149,7 +183,11 @@ async fn a_payload_failing_its_schema_is_422_naming_the_path() {
         )
         .await;
     let (status, body) = server
-        .call(Method::POST, "/api/v1/events", Some(json!({"type": "consent.revoked", "payload": {"user": {"id": 7}}})))
+        .call(
+            Method::POST,
+            "/api/v1/events",
+            Some(json!({"type": "consent.revoked", "payload": {"user": {"id": 7}}})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem_type(&body), "urn:herald:problem:schema-validation");
@@ -157,7 +195,11 @@ async fn a_payload_failing_its_schema_is_422_naming_the_path() {
     assert!(body["detail"].as_str().unwrap().contains("/user/id"));
 
     let (status, _) = server
-        .call(Method::POST, "/api/v1/events", Some(json!({"type": "consent.revoked", "payload": {"user": {"id": "7"}}})))
+        .call(
+            Method::POST,
+            "/api/v1/events",
+            Some(json!({"type": "consent.revoked", "payload": {"user": {"id": "7"}}})),
+        )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
 }
@@ -166,7 +208,11 @@ async fn a_payload_failing_its_schema_is_422_naming_the_path() {
 async fn an_invalid_schema_is_refused() {
     let server = TestServer::start().await;
     let (status, body) = server
-        .call(Method::POST, "/api/v1/event-types", Some(json!({"name": "a.b", "schema": {"type": 12}})))
+        .call(
+            Method::POST,
+            "/api/v1/event-types",
+            Some(json!({"name": "a.b", "schema": {"type": 12}})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem_type(&body), "urn:herald:problem:validation");
@@ -178,14 +224,22 @@ async fn a_payload_over_the_default_limit_is_413() {
     server.create_event_type("a.b").await;
     let big = "x".repeat(300 * 1024);
     let (status, body) = server
-        .call(Method::POST, "/api/v1/events", Some(json!({"type": "a.b", "payload": {"blob": big}})))
+        .call(
+            Method::POST,
+            "/api/v1/events",
+            Some(json!({"type": "a.b", "payload": {"blob": big}})),
+        )
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(problem_type(&body), "urn:herald:problem:payload-too-large");
 
     let just_under = "x".repeat(200 * 1024);
     let (status, _) = server
-        .call(Method::POST, "/api/v1/events", Some(json!({"type": "a.b", "payload": {"blob": just_under}})))
+        .call(
+            Method::POST,
+            "/api/v1/events",
+            Some(json!({"type": "a.b", "payload": {"blob": just_under}})),
+        )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
 }
@@ -204,7 +258,10 @@ async fn bad_cursors_limits_and_filters_are_400() {
     ] {
         let (status, body) = server.call(Method::GET, path, None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
-        assert!(problem_type(&body).starts_with("urn:herald:problem:invalid-"), "{path}: {body}");
+        assert!(
+            problem_type(&body).starts_with("urn:herald:problem:invalid-"),
+            "{path}: {body}"
+        );
     }
 }
 
@@ -222,7 +279,10 @@ async fn unknown_ids_are_404() {
     ] {
         let (status, body) = server.call(Method::GET, path, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
-        assert!(problem_type(&body).starts_with("urn:herald:problem:"), "{path}: {body}");
+        assert!(
+            problem_type(&body).starts_with("urn:herald:problem:"),
+            "{path}: {body}"
+        );
     }
 }
 
@@ -231,24 +291,43 @@ async fn wrong_missing_and_expired_tokens_are_401() {
     let mut config = test_config();
     config.token_ttl = std::time::Duration::ZERO;
     let server = TestServer::start_with(config).await;
-    let (status, body) = server.call_as("wrong-token", Method::GET, "/api/v1/tenants", None).await;
+    let (status, body) = server
+        .call_as("wrong-token", Method::GET, "/api/v1/tenants", None)
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(problem_type(&body), "urn:herald:problem:unauthorized");
 
-    let response = server.client.get(format!("{}/api/v1/tenants", server.base)).send().await.unwrap();
+    let response = server
+        .client
+        .get(format!("{}/api/v1/tenants", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
 
     let tenant = server.create_tenant("t").await;
     let token = support::tenant_token(&server, &tenant).await;
-    let (status, body) = server.call_as(&token, Method::GET, "/api/v1/subscriptions", None).await;
+    let (status, body) = server
+        .call_as(&token, Method::GET, "/api/v1/subscriptions", None)
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "an expired token: {body}");
 }
 
 #[tokio::test]
 async fn garbage_bodies_never_cause_a_5xx() {
     let server = TestServer::start().await;
-    let bodies = ["", "null", "[]", "{", "\"text\"", "{\"type\":1}", "{\"payload\":{}}", "\u{0}\u{1}", "{\"url\":[]}"];
+    let bodies = [
+        "",
+        "null",
+        "[]",
+        "{",
+        "\"text\"",
+        "{\"type\":1}",
+        "{\"payload\":{}}",
+        "\u{0}\u{1}",
+        "{\"url\":[]}",
+    ];
     for path in [
         "/api/v1/tenants",
         "/api/v1/event-types",
@@ -259,9 +338,16 @@ async fn garbage_bodies_never_cause_a_5xx() {
         "/api/v1/subscriptions/sub_00000000000000000000000000000000/test",
     ] {
         for body in bodies {
-            let (status, content_type, _) = raw_post(&server, path, Some("application/json"), body).await;
-            assert!(status.is_client_error(), "{path} with {body:?} gave {status}");
-            assert_eq!(content_type, "application/problem+json", "{path} with {body:?}");
+            let (status, content_type, _) =
+                raw_post(&server, path, Some("application/json"), body).await;
+            assert!(
+                status.is_client_error(),
+                "{path} with {body:?} gave {status}"
+            );
+            assert_eq!(
+                content_type, "application/problem+json",
+                "{path} with {body:?}"
+            );
         }
     }
 }

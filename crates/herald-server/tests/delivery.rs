@@ -19,24 +19,43 @@ async fn delivery_arrives_with_a_signature_that_verifies() {
     server.create_event_type("consent.revoked").await;
     let (tenant, sub) = server.subscribe(&receiver.url, "consent.*").await;
     let event_id = server
-        .publish("consent.revoked", json!({"user":  "u1", "scopes": ["a"]}), Some(&tenant))
+        .publish(
+            "consent.revoked",
+            json!({"user":  "u1", "scopes": ["a"]}),
+            Some(&tenant),
+        )
         .await;
 
     let got = receiver.wait_for_count(1, WAIT).await;
     let request = &got[0];
-    let header = |name: &str| request.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let header = |name: &str| {
+        request
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
     assert_eq!(header("webhook-id"), event_id);
     assert_eq!(header("content-type"), "application/json");
     assert!(header("user-agent").starts_with("Herald/"));
     let secret = Secret::parse(sub["secret"].as_str().unwrap()).unwrap();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     Verifier::new(vec![secret.into()])
-        .verify(&header("webhook-id"), &header("webhook-timestamp"), &header("webhook-signature"), &request.body, now)
+        .verify(
+            &header("webhook-id"),
+            &header("webhook-timestamp"),
+            &header("webhook-signature"),
+            &request.body,
+            now,
+        )
         .expect("the signature verifies");
     let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
     assert_eq!(body["type"], "consent.revoked");
     assert_eq!(body["data"]["user"], "u1");
-    server.wait_delivery_status(&event_id, "succeeded", WAIT).await;
+    server
+        .wait_delivery_status(&event_id, "succeeded", WAIT)
+        .await;
 }
 
 #[tokio::test]
@@ -45,7 +64,8 @@ async fn payload_is_delivered_byte_for_byte() {
     let receiver = Receiver::ok().await;
     server.create_event_type("a.b").await;
     let (tenant, _) = server.subscribe(&receiver.url, "a.b").await;
-    let raw = r#"{"type":"a.b","tenant_id":"TENANT","payload":{"z": 1,   "a":[1.50, "é"]}}"#.replace("TENANT", &tenant);
+    let raw = r#"{"type":"a.b","tenant_id":"TENANT","payload":{"z": 1,   "a":[1.50, "é"]}}"#
+        .replace("TENANT", &tenant);
     let response = server
         .client
         .post(format!("{}/api/v1/events", server.base))
@@ -58,26 +78,42 @@ async fn payload_is_delivered_byte_for_byte() {
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let got = receiver.wait_for_count(1, WAIT).await;
     let body = String::from_utf8(got[0].body.to_vec()).unwrap();
-    assert!(body.ends_with(r#","data":{"z": 1,   "a":[1.50, "é"]}}"#), "{body}");
+    assert!(
+        body.ends_with(r#","data":{"z": 1,   "a":[1.50, "é"]}}"#),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn receiver_failing_twice_then_succeeding_gives_three_attempts_and_success() {
     let server = TestServer::start().await;
-    let receiver = Receiver::start(vec![Reply::Status(500), Reply::Status(500)], Reply::Status(200)).await;
+    let receiver = Receiver::start(
+        vec![Reply::Status(500), Reply::Status(500)],
+        Reply::Status(200),
+    )
+    .await;
     server.create_event_type("a.b").await;
     let (tenant, _) = server.subscribe(&receiver.url, "a.b").await;
     let event_id = server.publish("a.b", json!({}), Some(&tenant)).await;
 
-    let delivery = server.wait_delivery_status(&event_id, "succeeded", WAIT).await;
+    let delivery = server
+        .wait_delivery_status(&event_id, "succeeded", WAIT)
+        .await;
     let attempts = delivery["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 3);
     assert_eq!(attempts[0]["response_status"], 500);
     assert_eq!(attempts[0]["error"], "status");
     assert_eq!(attempts[2]["response_status"], 200);
     assert_eq!(delivery["attempt_count"], 3);
-    let ids: Vec<_> = receiver.received().iter().map(|r| r.headers["webhook-id"].clone()).collect();
-    assert!(ids.iter().all(|id| id == event_id.as_str()), "webhook-id is stable across retries");
+    let ids: Vec<_> = receiver
+        .received()
+        .iter()
+        .map(|r| r.headers["webhook-id"].clone())
+        .collect();
+    assert!(
+        ids.iter().all(|id| id == event_id.as_str()),
+        "webhook-id is stable across retries"
+    );
 }
 
 #[tokio::test]
@@ -93,7 +129,12 @@ async fn failed_delivery_leaves_subscription_active_after_four_attempts() {
     assert_eq!(receiver.count(), 4);
     assert!(delivery["next_attempt_at"].is_null());
     let sub = server
-        .expect(StatusCode::OK, Method::GET, &format!("/api/v1/subscriptions/{}", sub["id"].as_str().unwrap()), None)
+        .expect(
+            StatusCode::OK,
+            Method::GET,
+            &format!("/api/v1/subscriptions/{}", sub["id"].as_str().unwrap()),
+            None,
+        )
         .await;
     assert_eq!(sub["status"], "active");
 }
@@ -146,7 +187,12 @@ async fn redelivery_of_a_failed_delivery_succeeds_and_is_recorded() {
     let id = delivery["id"].as_str().unwrap();
 
     let attempt = server
-        .expect(StatusCode::OK, Method::POST, &format!("/api/v1/deliveries/{id}/redeliver"), None)
+        .expect(
+            StatusCode::OK,
+            Method::POST,
+            &format!("/api/v1/deliveries/{id}/redeliver"),
+            None,
+        )
         .await;
     assert_eq!(attempt["trigger"], "redelivery");
     assert_eq!(attempt["succeeded"], true);
@@ -163,11 +209,27 @@ async fn idempotency_key_never_creates_a_second_event() {
     server.create_event_type("a.b").await;
     let (tenant, _) = server.subscribe(&receiver.url, "a.b").await;
     let body = json!({"type": "a.b", "payload": {"n": 1}, "tenant_id": tenant, "idempotency_key": "order-42"});
-    let first = server.expect(StatusCode::ACCEPTED, Method::POST, "/api/v1/events", Some(body.clone())).await;
-    let second = server.expect(StatusCode::ACCEPTED, Method::POST, "/api/v1/events", Some(body)).await;
+    let first = server
+        .expect(
+            StatusCode::ACCEPTED,
+            Method::POST,
+            "/api/v1/events",
+            Some(body.clone()),
+        )
+        .await;
+    let second = server
+        .expect(
+            StatusCode::ACCEPTED,
+            Method::POST,
+            "/api/v1/events",
+            Some(body),
+        )
+        .await;
     assert_eq!(first["id"], second["id"]);
     assert_eq!(second["duplicate"], true);
-    let events = server.expect(StatusCode::OK, Method::GET, "/api/v1/events?type=a.b", None).await;
+    let events = server
+        .expect(StatusCode::OK, Method::GET, "/api/v1/events?type=a.b", None)
+        .await;
     assert_eq!(events["data"].as_array().unwrap().len(), 1);
     receiver.wait_for_count(1, WAIT).await;
     let deliveries = server.deliveries_of(first["id"].as_str().unwrap()).await;
@@ -183,7 +245,14 @@ async fn paused_subscription_receives_nothing_until_resumed_then_everything() {
     let (tenant, sub) = server.subscribe(&paused.url, "a.b").await;
     server.subscribe_tenant(&tenant, &witness.url, "a.b").await;
     let sub_path = format!("/api/v1/subscriptions/{}", sub["id"].as_str().unwrap());
-    server.expect(StatusCode::OK, Method::PATCH, &sub_path, Some(json!({"status": "paused"}))).await;
+    server
+        .expect(
+            StatusCode::OK,
+            Method::PATCH,
+            &sub_path,
+            Some(json!({"status": "paused"})),
+        )
+        .await;
 
     for n in 0..5 {
         server.publish("a.b", json!({"n": n}), Some(&tenant)).await;
@@ -192,7 +261,14 @@ async fn paused_subscription_receives_nothing_until_resumed_then_everything() {
     witness.wait_for_count(5, WAIT).await;
     assert_eq!(paused.count(), 0, "a paused subscription receives nothing");
 
-    server.expect(StatusCode::OK, Method::PATCH, &sub_path, Some(json!({"status": "active"}))).await;
+    server
+        .expect(
+            StatusCode::OK,
+            Method::PATCH,
+            &sub_path,
+            Some(json!({"status": "active"})),
+        )
+        .await;
     let got = paused.wait_for_count(5, WAIT).await;
     assert_eq!(got.len(), 5);
 }
@@ -217,8 +293,15 @@ async fn blackholed_subscription_does_not_slow_a_healthy_one() {
     let elapsed = started.elapsed();
     // Every healthy delivery arrived well within one request timeout of the blackhole: none
     // waited behind a hanging request.
-    assert!(elapsed < Duration::from_secs(8), "healthy deliveries took {elapsed:?}");
-    assert!(blackhole.count() <= 16, "at most max_in_flight requests hang: {}", blackhole.count());
+    assert!(
+        elapsed < Duration::from_secs(8),
+        "healthy deliveries took {elapsed:?}"
+    );
+    assert!(
+        blackhole.count() <= 16,
+        "at most max_in_flight requests hang: {}",
+        blackhole.count()
+    );
 }
 
 #[tokio::test]
@@ -228,7 +311,12 @@ async fn connectivity_test_reports_the_attempt() {
     server.create_event_type("a.b").await;
     let (_, sub) = server.subscribe(&receiver.url, "a.b").await;
     let result = server
-        .expect(StatusCode::OK, Method::POST, &format!("/api/v1/subscriptions/{}/test", sub["id"].as_str().unwrap()), None)
+        .expect(
+            StatusCode::OK,
+            Method::POST,
+            &format!("/api/v1/subscriptions/{}/test", sub["id"].as_str().unwrap()),
+            None,
+        )
         .await;
     assert_eq!(result["succeeded"], true);
     assert_eq!(result["attempt"]["trigger"], "test");
@@ -242,11 +330,21 @@ async fn connectivity_test_reports_the_attempt() {
     drop(closed);
     let (_, sub) = server.subscribe(&url, "a.b").await;
     let result = server
-        .expect(StatusCode::OK, Method::POST, &format!("/api/v1/subscriptions/{}/test", sub["id"].as_str().unwrap()), None)
+        .expect(
+            StatusCode::OK,
+            Method::POST,
+            &format!("/api/v1/subscriptions/{}/test", sub["id"].as_str().unwrap()),
+            None,
+        )
         .await;
     assert_eq!(result["succeeded"], false);
     assert_eq!(result["attempt"]["error"], "connect");
-    assert!(result["attempt"]["error_message"].as_str().unwrap().contains("connect"));
+    assert!(
+        result["attempt"]["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("connect")
+    );
 }
 
 #[tokio::test]
@@ -257,7 +355,15 @@ async fn rotated_secret_signs_beside_the_new_one() {
     let (tenant, sub) = server.subscribe(&receiver.url, "a.b").await;
     let old = Secret::parse(sub["secret"].as_str().unwrap()).unwrap();
     let rotated = server
-        .expect(StatusCode::OK, Method::POST, &format!("/api/v1/subscriptions/{}/secret/rotate", sub["id"].as_str().unwrap()), None)
+        .expect(
+            StatusCode::OK,
+            Method::POST,
+            &format!(
+                "/api/v1/subscriptions/{}/secret/rotate",
+                sub["id"].as_str().unwrap()
+            ),
+            None,
+        )
         .await;
     let new = Secret::parse(rotated["secret"].as_str().unwrap()).unwrap();
     assert_ne!(old, new);
@@ -268,7 +374,13 @@ async fn rotated_secret_signs_beside_the_new_one() {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     for secret in [old, new] {
         Verifier::new(vec![secret.into()])
-            .verify(&h("webhook-id"), &h("webhook-timestamp"), &h("webhook-signature"), &got[0].body, now)
+            .verify(
+                &h("webhook-id"),
+                &h("webhook-timestamp"),
+                &h("webhook-signature"),
+                &got[0].body,
+                now,
+            )
             .expect("both secrets verify during the grace period");
     }
 }
@@ -281,13 +393,29 @@ async fn broadcast_reaches_every_tenant_and_tenant_events_only_theirs() {
     server.create_event_type("maintenance.planned_outage").await;
     let (tenant_a, _) = server.subscribe(&a.url, "maintenance.*").await;
     server.subscribe(&b.url, "maintenance.planned_outage").await;
-    server.publish("maintenance.planned_outage", json!({"at": "tonight"}), None).await;
+    server
+        .publish("maintenance.planned_outage", json!({"at": "tonight"}), None)
+        .await;
     a.wait_for_count(1, WAIT).await;
     b.wait_for_count(1, WAIT).await;
-    server.publish("maintenance.planned_outage", json!({"only": "a"}), Some(&tenant_a)).await;
+    server
+        .publish(
+            "maintenance.planned_outage",
+            json!({"only": "a"}),
+            Some(&tenant_a),
+        )
+        .await;
     a.wait_for_count(2, WAIT).await;
     wait_for("the dispatcher to go idle", WAIT, || async {
-        let stats = server.client.get(format!("{}/metrics", server.base)).send().await.ok()?.text().await.ok()?;
+        let stats = server
+            .client
+            .get(format!("{}/metrics", server.base))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
         stats.contains("herald_deliveries_pending 0").then_some(())
     })
     .await;

@@ -27,7 +27,9 @@ impl Principal {
     pub fn require_admin(&self) -> Result<(), ApiError> {
         match self {
             Principal::Admin => Ok(()),
-            Principal::Tenant(_) => Err(ApiError::forbidden("this operation needs the admin token")),
+            Principal::Tenant(_) => {
+                Err(ApiError::forbidden("this operation needs the admin token"))
+            }
         }
     }
 

@@ -4,8 +4,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json as JsonResponse, Router};
 use herald_store::{
-    AttemptTrigger, DeliveryFilter, DeliveryId, DeliveryStatus, EventId, StoreError,
-    SubscriptionId,
+    AttemptTrigger, DeliveryFilter, DeliveryId, DeliveryStatus, EventId, StoreError, SubscriptionId,
 };
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -54,17 +53,28 @@ pub async fn list(
 ) -> Result<JsonResponse<List<DeliveryView>>, ApiError> {
     let filter = DeliveryFilter {
         tenant_id: principal.tenant().cloned(),
-        subscription_id: query.subscription_id.map(|s| SubscriptionId::parse(&s).map_err(bad_query)).transpose()?,
-        event_id: query.event_id.map(|e| EventId::parse(&e).map_err(bad_query)).transpose()?,
+        subscription_id: query
+            .subscription_id
+            .map(|s| SubscriptionId::parse(&s).map_err(bad_query))
+            .transpose()?,
+        event_id: query
+            .event_id
+            .map(|e| EventId::parse(&e).map_err(bad_query))
+            .transpose()?,
         status: query
             .status
             .map(|s| {
-                DeliveryStatus::parse(&s)
-                    .ok_or_else(|| bad_query(format!("status must be pending, succeeded or failed, not '{s}'")))
+                DeliveryStatus::parse(&s).ok_or_else(|| {
+                    bad_query(format!(
+                        "status must be pending, succeeded or failed, not '{s}'"
+                    ))
+                })
             })
             .transpose()?,
     };
-    let page = page_request(query.cursor, query.limit, |c| DeliveryId::parse(c).map(|_| ()))?;
+    let page = page_request(query.cursor, query.limit, |c| {
+        DeliveryId::parse(c).map(|_| ())
+    })?;
     let page = state.store.list_deliveries(&filter, &page).await?;
     Ok(JsonResponse(List {
         data: page.items.into_iter().map(DeliveryView::from).collect(),
@@ -113,10 +123,15 @@ pub async fn redeliver(
         Ok(Some(job)) => job,
         Ok(None) => return Err(ApiError::not_found("delivery", &id)),
         Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::conflict("an attempt of this delivery is in flight; retry in a moment"));
+            return Err(ApiError::conflict(
+                "an attempt of this delivery is in flight; retry in a moment",
+            ));
         }
         Err(other) => return Err(other.into()),
     };
-    let attempt = state.deliverer.attempt(&job, AttemptTrigger::Redelivery).await;
+    let attempt = state
+        .deliverer
+        .attempt(&job, AttemptTrigger::Redelivery)
+        .await;
     Ok(JsonResponse(attempt.into()))
 }

@@ -46,7 +46,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             slug,
@@ -64,7 +69,12 @@ impl ApiError {
 
     /// 401: missing or invalid credentials.
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            detail,
+        )
     }
 
     /// 403: valid credentials that may not do this.
@@ -89,7 +99,12 @@ impl ApiError {
 
     /// 413: the body or payload is too large.
     pub fn too_large(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large", detail)
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            detail,
+        )
     }
 
     /// 415: the body is not JSON.
@@ -104,7 +119,12 @@ impl ApiError {
 
     /// 422: well-formed but invalid (missing or unknown field, bad value).
     pub fn validation(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid request", detail)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "Invalid request",
+            detail,
+        )
     }
 
     /// 422: the payload fails its event type's schema, at `pointer`.
@@ -121,7 +141,12 @@ impl ApiError {
 
     /// 422: the URL may not be used (scheme, blocked address).
     pub fn invalid_url(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-url", "URL not allowed", detail)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-url",
+            "URL not allowed",
+            detail,
+        )
     }
 
     /// 422: publishing or subscribing to an event type that is not registered.
@@ -130,7 +155,9 @@ impl ApiError {
             StatusCode::UNPROCESSABLE_ENTITY,
             "unknown-event-type",
             "Unknown event type",
-            format!("the event type '{name}' is not registered; create it with POST /api/v1/event-types"),
+            format!(
+                "the event type '{name}' is not registered; create it with POST /api/v1/event-types"
+            ),
         )
     }
 
@@ -199,10 +226,15 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         if self.status == StatusCode::UNAUTHORIZED {
-            let challenge = if self.oauth_error.is_some() { "Basic realm=\"herald\"" } else { "Bearer" };
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            let challenge = if self.oauth_error.is_some() {
+                "Basic realm=\"herald\""
+            } else {
+                "Bearer"
+            };
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response
     }

@@ -19,7 +19,10 @@ use super::{AppState, page_request};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/event-types", get(list).post(create))
-        .route("/event-types/{name}", get(show).patch(update).delete(remove))
+        .route(
+            "/event-types/{name}",
+            get(show).patch(update).delete(remove),
+        )
 }
 
 /// Body of `POST /event-types`.
@@ -60,8 +63,11 @@ pub struct EventTypeQuery {
 
 /// Checks an event type name: `segment(.segment)*` of `[a-z0-9_-]`, at most 128 characters.
 pub fn check_name(name: &str) -> Result<(), String> {
-    let valid_segment =
-        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    let valid_segment = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    };
     if name.len() <= 128 && name.split('.').all(valid_segment) {
         Ok(())
     } else {
@@ -93,12 +99,17 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    state.store.create_event_type(&event_type).await.map_err(|e| match e {
-        herald_store::StoreError::Conflict(_) => {
-            ApiError::conflict(format!("the event type '{}' exists already", event_type.name))
-        }
-        other => other.into(),
-    })?;
+    state
+        .store
+        .create_event_type(&event_type)
+        .await
+        .map_err(|e| match e {
+            herald_store::StoreError::Conflict(_) => ApiError::conflict(format!(
+                "the event type '{}' exists already",
+                event_type.name
+            )),
+            other => other.into(),
+        })?;
     Ok((StatusCode::CREATED, JsonResponse(event_type.into())))
 }
 

@@ -94,7 +94,9 @@ pub async fn publish(
     if let Some(key) = &body.idempotency_key
         && (key.is_empty() || key.len() > 255)
     {
-        return Err(ApiError::validation("idempotency_key must be 1 to 255 characters"));
+        return Err(ApiError::validation(
+            "idempotency_key must be 1 to 255 characters",
+        ));
     }
     let event = Event {
         id: EventId::generate(),
@@ -139,16 +141,28 @@ pub async fn list(
 ) -> Result<JsonResponse<List<EventView>>, ApiError> {
     let requested = query
         .tenant_id
-        .map(|t| TenantId::parse(&t).map_err(|e| ApiError::bad_request("invalid-query", e.to_string())))
+        .map(|t| {
+            TenantId::parse(&t).map_err(|e| ApiError::bad_request("invalid-query", e.to_string()))
+        })
         .transpose()?;
     let filter = match principal.tenant() {
         Some(own) => {
             if requested.as_ref().is_some_and(|r| r != own) {
-                return Err(ApiError::forbidden("a tenant token can list only its own events"));
+                return Err(ApiError::forbidden(
+                    "a tenant token can list only its own events",
+                ));
             }
-            EventFilter { event_type: query.event_type, tenant_id: Some(own.clone()), include_broadcasts: true }
+            EventFilter {
+                event_type: query.event_type,
+                tenant_id: Some(own.clone()),
+                include_broadcasts: true,
+            }
         }
-        None => EventFilter { event_type: query.event_type, tenant_id: requested, include_broadcasts: false },
+        None => EventFilter {
+            event_type: query.event_type,
+            tenant_id: requested,
+            include_broadcasts: false,
+        },
     };
     let page = page_request(query.cursor, query.limit, |c| EventId::parse(c).map(|_| ()))?;
     let page = state.store.list_events(&filter, &page).await?;
@@ -169,7 +183,12 @@ pub async fn show(
 ) -> Result<JsonResponse<EventView>, ApiError> {
     let parsed = EventId::parse(&id).map_err(|_| ApiError::not_found("event", &id))?;
     match state.store.get_event(&parsed).await? {
-        Some(event) if event.tenant_id.as_ref().is_none_or(|t| principal.can_see(t)) => {
+        Some(event)
+            if event
+                .tenant_id
+                .as_ref()
+                .is_none_or(|t| principal.can_see(t)) =>
+        {
             Ok(JsonResponse(view(event)?))
         }
         _ => Err(ApiError::not_found("event", &id)),

@@ -32,11 +32,14 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::MissingJsonContentType(_) => ApiError::unsupported_media_type(
             "send the body as JSON with the header content-type: application/json",
         ),
-        JsonRejection::JsonSyntaxError(e) => {
-            ApiError::bad_request("malformed-json", format!("the body is not valid JSON: {}", inner(&e.to_string())))
-        }
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
+            "malformed-json",
+            format!("the body is not valid JSON: {}", inner(&e.to_string())),
+        ),
         JsonRejection::JsonDataError(e) => ApiError::validation(inner(&e.to_string())),
-        JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+        JsonRejection::BytesRejection(e)
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
             ApiError::too_large("the request body is larger than this server accepts")
         }
         other => ApiError::bad_request("malformed-body", other.body_text()),
@@ -85,9 +88,9 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(Path(value)),
-            Err(rejection @ PathRejection::FailedToDeserializePathParams(_)) => Err(
-                ApiError::bad_request("invalid-path", rejection.body_text()),
-            ),
+            Err(rejection @ PathRejection::FailedToDeserializePathParams(_)) => {
+                Err(ApiError::bad_request("invalid-path", rejection.body_text()))
+            }
             Err(other) => Err(ApiError::bad_request("invalid-path", other.body_text())),
         }
     }

@@ -1,10 +1,10 @@
 //! Liveness, readiness and metrics: unauthenticated, for load balancers and Prometheus.
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Router;
 
 use super::AppState;
 use super::error::ApiError;
@@ -39,7 +39,10 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
     let stats = state.store.queue_stats().await?;
     Ok((
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(stats),
     ))
 }

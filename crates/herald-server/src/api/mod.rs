@@ -90,8 +90,11 @@ pub fn router(state: AppState) -> Router {
                 .with_status(axum::http::StatusCode::NOT_FOUND)
         })
         .method_not_allowed_fallback(|| async {
-            ApiError::bad_request("method-not-allowed", "this route does not accept that method")
-                .with_status(axum::http::StatusCode::METHOD_NOT_ALLOWED)
+            ApiError::bad_request(
+                "method-not-allowed",
+                "this route does not accept that method",
+            )
+            .with_status(axum::http::StatusCode::METHOD_NOT_ALLOWED)
         })
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .with_state(state)

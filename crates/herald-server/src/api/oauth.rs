@@ -61,9 +61,16 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
         description = "grant_type=client_credentials"),
     responses((status = 200, body = TokenResponse), (status = 400, body = super::error::Problem),
         (status = 401, body = super::error::Problem)))]
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let form: Vec<(String, String)> = serde_urlencoded_pairs(&body);
-    let grant = form.iter().find(|(k, _)| k == "grant_type").map(|(_, v)| v.as_str());
+    let grant = form
+        .iter()
+        .find(|(k, _)| k == "grant_type")
+        .map(|(_, v)| v.as_str());
     let (client_id, client_secret) = basic_credentials(&headers).ok_or_else(invalid_client)?;
     match grant {
         Some("client_credentials") => {}
@@ -103,7 +110,9 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         expires_in: ttl.as_secs(),
     })
     .into_response();
-    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 

@@ -35,16 +35,27 @@ impl SchemaCache {
             .map_err(|e| ApiError::validation(format!("payload is not valid JSON: {e}")))?;
         if let Some(error) = validator.iter_errors(&instance).next() {
             let pointer = error.instance_path.to_string();
-            let at = if pointer.is_empty() { "/".to_owned() } else { pointer.clone() };
+            let at = if pointer.is_empty() {
+                "/".to_owned()
+            } else {
+                pointer.clone()
+            };
             return Err(ApiError::schema(
                 at.clone(),
-                format!("payload at '{at}' does not match the schema of '{}': {error}", event_type.name),
+                format!(
+                    "payload at '{at}' does not match the schema of '{}': {error}",
+                    event_type.name
+                ),
             ));
         }
         Ok(())
     }
 
-    fn validator(&self, event_type: &EventType, schema: &serde_json::Value) -> Result<Compiled, ApiError> {
+    fn validator(
+        &self,
+        event_type: &EventType,
+        schema: &serde_json::Value,
+    ) -> Result<Compiled, ApiError> {
         let mut cache = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((version, compiled)) = cache.get(&event_type.name)
             && *version == event_type.updated_at

@@ -25,7 +25,10 @@ use super::{AppState, page_request};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/subscriptions", get(list).post(create))
-        .route("/subscriptions/{id}", get(show).patch(update).delete(remove))
+        .route(
+            "/subscriptions/{id}",
+            get(show).patch(update).delete(remove),
+        )
         .route("/subscriptions/{id}/test", post(test))
         .route("/subscriptions/{id}/secret/rotate", post(rotate_secret))
 }
@@ -94,13 +97,22 @@ pub struct SubscriptionQuery {
 
 /// Headers a subscription may not set: Herald owns them.
 const RESERVED_HEADERS: &[&str] = &[
-    "content-type", "content-length", "host", "user-agent", "connection", "transfer-encoding",
-    "webhook-id", "webhook-timestamp", "webhook-signature",
+    "content-type",
+    "content-length",
+    "host",
+    "user-agent",
+    "connection",
+    "transfer-encoding",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
 ];
 
 async fn check_event_types(state: &AppState, patterns: &[String]) -> Result<Vec<String>, ApiError> {
     if patterns.is_empty() {
-        return Err(ApiError::validation("event_types must name at least one event type"));
+        return Err(ApiError::validation(
+            "event_types must name at least one event type",
+        ));
     }
     let mut checked = Vec::with_capacity(patterns.len());
     for pattern in patterns {
@@ -129,12 +141,15 @@ fn check_headers(headers: BTreeMap<String, String>) -> Result<BTreeMap<String, S
     for (name, value) in headers {
         let lower = name.to_ascii_lowercase();
         if RESERVED_HEADERS.contains(&lower.as_str()) {
-            return Err(ApiError::validation(format!("the header '{name}' is set by Herald and cannot be customised")));
+            return Err(ApiError::validation(format!(
+                "the header '{name}' is set by Herald and cannot be customised"
+            )));
         }
         HeaderName::from_bytes(lower.as_bytes())
             .map_err(|_| ApiError::validation(format!("'{name}' is not a valid header name")))?;
-        HeaderValue::from_str(&value)
-            .map_err(|_| ApiError::validation(format!("the value of header '{name}' is not valid")))?;
+        HeaderValue::from_str(&value).map_err(|_| {
+            ApiError::validation(format!("the value of header '{name}' is not valid"))
+        })?;
         checked.insert(lower, value);
     }
     Ok(checked)
@@ -142,19 +157,23 @@ fn check_headers(headers: BTreeMap<String, String>) -> Result<BTreeMap<String, S
 
 fn check_limits(rate: Option<u32>, max_in_flight: Option<u32>) -> Result<(), ApiError> {
     if rate == Some(0) {
-        return Err(ApiError::validation("rate_limit_per_second must be at least 1 (or null for no limit)"));
+        return Err(ApiError::validation(
+            "rate_limit_per_second must be at least 1 (or null for no limit)",
+        ));
     }
     if max_in_flight.is_some_and(|n| n == 0 || n > 1000) {
-        return Err(ApiError::validation("max_in_flight must be between 1 and 1000"));
+        return Err(ApiError::validation(
+            "max_in_flight must be between 1 and 1000",
+        ));
     }
     Ok(())
 }
 
 fn check_email(email: &Option<String>) -> Result<(), ApiError> {
     match email {
-        Some(e) if !e.contains('@') || e.len() > 254 => {
-            Err(ApiError::validation(format!("contact_email '{e}' is not an email address")))
-        }
+        Some(e) if !e.contains('@') || e.len() > 254 => Err(ApiError::validation(format!(
+            "contact_email '{e}' is not an email address"
+        ))),
         _ => Ok(()),
     }
 }
@@ -190,10 +209,14 @@ pub async fn create(
         (Principal::Tenant(own), None) => own.clone(),
         (Principal::Tenant(own), Some(given)) if given == own.as_str() => own.clone(),
         (Principal::Tenant(_), Some(_)) => {
-            return Err(ApiError::forbidden("a tenant token can create subscriptions only for its own tenant"));
+            return Err(ApiError::forbidden(
+                "a tenant token can create subscriptions only for its own tenant",
+            ));
         }
         (Principal::Admin, None) => {
-            return Err(ApiError::validation("tenant_id is required with the admin token"));
+            return Err(ApiError::validation(
+                "tenant_id is required with the admin token",
+            ));
         }
         (Principal::Admin, Some(given)) => {
             let id = TenantId::parse(&given).map_err(|e| ApiError::validation(e.to_string()))?;
@@ -218,9 +241,14 @@ pub async fn create(
         description: body.description,
         headers,
         rate_limit_per_second: body.rate_limit_per_second,
-        max_in_flight: body.max_in_flight.unwrap_or(state.config.default_max_in_flight),
+        max_in_flight: body
+            .max_in_flight
+            .unwrap_or(state.config.default_max_in_flight),
         contact_email: body.contact_email,
-        secrets: vec![SigningSecret { secret: Secret::generate().to_string(), expires_at: None }],
+        secrets: vec![SigningSecret {
+            secret: Secret::generate().to_string(),
+            expires_at: None,
+        }],
         created_at: now,
         updated_at: now,
     };
@@ -238,17 +266,26 @@ pub async fn list(
 ) -> Result<JsonResponse<List<SubscriptionView>>, ApiError> {
     let requested = query
         .tenant_id
-        .map(|t| TenantId::parse(&t).map_err(|e| ApiError::bad_request("invalid-query", e.to_string())))
+        .map(|t| {
+            TenantId::parse(&t).map_err(|e| ApiError::bad_request("invalid-query", e.to_string()))
+        })
         .transpose()?;
     let tenant_id = match (principal.tenant(), requested) {
         (Some(own), Some(other)) if *own != other => {
-            return Err(ApiError::forbidden("a tenant token can list only its own subscriptions"));
+            return Err(ApiError::forbidden(
+                "a tenant token can list only its own subscriptions",
+            ));
         }
         (Some(own), _) => Some(own.clone()),
         (None, requested) => requested,
     };
-    let page = page_request(query.cursor, query.limit, |c| SubscriptionId::parse(c).map(|_| ()))?;
-    let page = state.store.list_subscriptions(&SubscriptionFilter { tenant_id }, &page).await?;
+    let page = page_request(query.cursor, query.limit, |c| {
+        SubscriptionId::parse(c).map(|_| ())
+    })?;
+    let page = state
+        .store
+        .list_subscriptions(&SubscriptionFilter { tenant_id }, &page)
+        .await?;
     Ok(JsonResponse(List {
         data: page.items.into_iter().map(SubscriptionView::from).collect(),
         next_cursor: page.next_cursor,
@@ -287,7 +324,9 @@ pub async fn update(
     }
     if let Some(status) = body.status {
         sub.status = SubscriptionStatus::parse(&status).ok_or_else(|| {
-            ApiError::validation(format!("status must be 'active' or 'paused', not '{status}'"))
+            ApiError::validation(format!(
+                "status must be 'active' or 'paused', not '{status}'"
+            ))
         })?;
     }
     if let Some(description) = body.description {
@@ -359,7 +398,11 @@ pub async fn test(
     };
     let lease_until = now + state.config.request_timeout * 2 + time::Duration::seconds(60);
     let delivery = state.store.publish_to(&event, &sub.id, lease_until).await?;
-    let job = herald_store::DeliveryJob { delivery, event, subscription: sub };
+    let job = herald_store::DeliveryJob {
+        delivery,
+        event,
+        subscription: sub,
+    };
     let attempt = state.deliverer.attempt(&job, AttemptTrigger::Test).await;
     Ok(JsonResponse(TestResult {
         succeeded: attempt.succeeded(),
@@ -381,7 +424,10 @@ pub async fn rotate_secret(
     let mut sub = load(&state, &principal, &id).await?;
     let now = OffsetDateTime::now_utc();
     let grace_end = now + state.config.secret_grace_period;
-    let mut secrets = vec![SigningSecret { secret: Secret::generate().to_string(), expires_at: None }];
+    let mut secrets = vec![SigningSecret {
+        secret: Secret::generate().to_string(),
+        expires_at: None,
+    }];
     secrets.extend(sub.secrets.into_iter().filter_map(|mut old| {
         match old.expires_at {
             None => old.expires_at = Some(grace_end),

@@ -101,7 +101,9 @@ pub async fn list(
     Query(query): Query<TenantQuery>,
 ) -> Result<JsonResponse<List<TenantView>>, ApiError> {
     principal.require_admin()?;
-    let page = page_request(query.cursor, query.limit, |c| TenantId::parse(c).map(|_| ()))?;
+    let page = page_request(query.cursor, query.limit, |c| {
+        TenantId::parse(c).map(|_| ())
+    })?;
     let page = state.store.list_tenants(&page).await?;
     Ok(JsonResponse(List {
         data: page.items.into_iter().map(TenantView::from).collect(),
@@ -140,11 +142,18 @@ pub async fn update(
     principal.require_admin()?;
     let tenant_id = parse_id(&id)?;
     let tenant = match body.name {
-        Some(name) => state.store.rename_tenant(&tenant_id, &check_name(&name)?).await?,
+        Some(name) => {
+            state
+                .store
+                .rename_tenant(&tenant_id, &check_name(&name)?)
+                .await?
+        }
         None => state.store.get_tenant(&tenant_id).await?,
     };
     Ok(JsonResponse(
-        tenant.ok_or_else(|| ApiError::not_found("tenant", &id))?.into(),
+        tenant
+            .ok_or_else(|| ApiError::not_found("tenant", &id))?
+            .into(),
     ))
 }
 

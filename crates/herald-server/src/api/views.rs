@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use herald_store::{
-    Attempt, Delivery, Event, EventType, Subscription, Tenant,
-};
+use herald_store::{Attempt, Delivery, Event, EventType, Subscription, Tenant};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;

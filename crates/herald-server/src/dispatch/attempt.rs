@@ -62,7 +62,10 @@ impl Deliverer {
     /// expires and the delivery is attempted again: at least once, never lost.
     pub async fn attempt(&self, job: &DeliveryJob, trigger: AttemptTrigger) -> Attempt {
         let subscription = &job.subscription;
-        if let Some(rate) = subscription.rate_limit_per_second.or(self.default_rate_limit) {
+        if let Some(rate) = subscription
+            .rate_limit_per_second
+            .or(self.default_rate_limit)
+        {
             let slot = self.limits.reserve_slot(&subscription.id, rate);
             tokio::time::sleep_until(slot).await;
         }
@@ -89,7 +92,8 @@ impl Deliverer {
             outcome.retry_after,
             OffsetDateTime::now_utc(),
         );
-        self.metrics.record_attempt(&attempt, &progress, subscription.id.as_str());
+        self.metrics
+            .record_attempt(&attempt, &progress, subscription.id.as_str());
 
         let mut wait = Duration::from_millis(50);
         for _ in 0..5 {

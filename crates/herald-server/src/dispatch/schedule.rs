@@ -115,8 +115,14 @@ mod tests {
     fn three_retries_then_the_delivery_fails() {
         let now = OffsetDateTime::now_utc();
         for done in 0..3 {
-            let p = schedule().progress(&delivery(done), AttemptTrigger::Scheduled, false, None, now);
-            assert_eq!(p.status, DeliveryStatus::Pending, "after attempt {}", done + 1);
+            let p =
+                schedule().progress(&delivery(done), AttemptTrigger::Scheduled, false, None, now);
+            assert_eq!(
+                p.status,
+                DeliveryStatus::Pending,
+                "after attempt {}",
+                done + 1
+            );
         }
         let p = schedule().progress(&delivery(3), AttemptTrigger::Scheduled, false, None, now);
         assert_eq!(p.status, DeliveryStatus::Failed);
@@ -141,7 +147,10 @@ mod tests {
         assert_eq!(p.next_attempt_at.unwrap() - now, time::Duration::seconds(8));
         let asked = Some(Duration::from_secs(3600));
         let p = schedule().progress(&delivery(0), AttemptTrigger::Scheduled, false, asked, now);
-        assert_eq!(p.next_attempt_at.unwrap() - now, time::Duration::seconds(10));
+        assert_eq!(
+            p.next_attempt_at.unwrap() - now,
+            time::Duration::seconds(10)
+        );
     }
 
     #[test]

@@ -150,7 +150,14 @@ impl Outbound {
             }
             Err(e) => return Outcome::failed(started, AttemptError::Blocked, e.to_string()),
         };
-        let response = match self.client.post(url).headers(headers).body(body).send().await {
+        let response = match self
+            .client
+            .post(url)
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+        {
             Ok(response) => response,
             Err(error) => {
                 let (kind, message) = classify(&error);
@@ -180,10 +187,7 @@ impl Outbound {
             // The status is what counts; a body cut short after a 2xx is still a success.
             Some((kind, message)) if !success => (Some(kind), Some(message)),
             _ if success => (None, None),
-            _ => (
-                Some(AttemptError::Status),
-                Some(status_sentence(status)),
-            ),
+            _ => (Some(AttemptError::Status), Some(status_sentence(status))),
         };
         Outcome {
             duration: started.elapsed(),
@@ -228,7 +232,9 @@ fn classify(error: &reqwest::Error) -> (AttemptError, String) {
             return match resolve {
                 ResolveError::Blocked { host, ip } => (
                     AttemptError::Blocked,
-                    format!("{host} resolves to {ip}, which is not a public address and is not in allow_networks"),
+                    format!(
+                        "{host} resolves to {ip}, which is not a public address and is not in allow_networks"
+                    ),
                 ),
                 ResolveError::Lookup { host, .. } | ResolveError::NoAddress { host } => (
                     AttemptError::Dns,
@@ -259,7 +265,10 @@ fn classify(error: &reqwest::Error) -> (AttemptError, String) {
             format!("could not connect to the endpoint: {detail}"),
         );
     }
-    (AttemptError::Connect, format!("the request failed: {detail}"))
+    (
+        AttemptError::Connect,
+        format!("the request failed: {detail}"),
+    )
 }
 
 /// Why name resolution refused a host.

@@ -79,7 +79,8 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         return false;
     }
     // Special ranges inside 2000::/3.
-    let in_net = |prefix: u128, len: u32| (u128::from(ip) >> (128 - len)) == (prefix >> (128 - len));
+    let in_net =
+        |prefix: u128, len: u32| (u128::from(ip) >> (128 - len)) == (prefix >> (128 - len));
     if in_net(0x2001_0db8 << 96, 32) || in_net(0x2001_0000 << 96, 23) {
         return false; // documentation; IETF protocol assignments incl. Teredo
     }

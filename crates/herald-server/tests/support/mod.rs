@@ -32,7 +32,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {within:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -69,7 +72,9 @@ impl TestServer {
 
     pub async fn start_with(config: Config) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open(&dir.path().join("herald.db")).await.expect("open store");
+        let store = SqliteStore::open(&dir.path().join("herald.db"))
+            .await
+            .expect("open store");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
@@ -89,8 +94,17 @@ impl TestServer {
     }
 
     /// Sends a request with `token` and returns the status and the JSON body (Null if none).
-    pub async fn call_as(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+    pub async fn call_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -100,23 +114,46 @@ impl TestServer {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         self.call_as(ADMIN_TOKEN, method, path, body).await
     }
 
     /// Calls and asserts the status.
-    pub async fn expect(&self, status: StatusCode, method: Method, path: &str, body: Option<Value>) -> Value {
+    pub async fn expect(
+        &self,
+        status: StatusCode,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
         let (got, value) = self.call(method, path, body).await;
         assert_eq!(got, status, "{path}: {value}");
         value
     }
 
     pub async fn create_tenant(&self, name: &str) -> Value {
-        self.expect(StatusCode::CREATED, Method::POST, "/api/v1/tenants", Some(json!({"name": name}))).await
+        self.expect(
+            StatusCode::CREATED,
+            Method::POST,
+            "/api/v1/tenants",
+            Some(json!({"name": name})),
+        )
+        .await
     }
 
     pub async fn create_event_type(&self, name: &str) {
-        self.expect(StatusCode::CREATED, Method::POST, "/api/v1/event-types", Some(json!({"name": name}))).await;
+        self.expect(
+            StatusCode::CREATED,
+            Method::POST,
+            "/api/v1/event-types",
+            Some(json!({"name": name})),
+        )
+        .await;
     }
 
     /// A tenant with one subscription to `url` for `event_type`; returns (tenant id, subscription).
@@ -138,36 +175,68 @@ impl TestServer {
     }
 
     /// Publishes and returns the event id.
-    pub async fn publish(&self, event_type: &str, payload: Value, tenant_id: Option<&str>) -> String {
+    pub async fn publish(
+        &self,
+        event_type: &str,
+        payload: Value,
+        tenant_id: Option<&str>,
+    ) -> String {
         let body = json!({"type": event_type, "payload": payload, "tenant_id": tenant_id});
-        let value = self.expect(StatusCode::ACCEPTED, Method::POST, "/api/v1/events", Some(body)).await;
+        let value = self
+            .expect(
+                StatusCode::ACCEPTED,
+                Method::POST,
+                "/api/v1/events",
+                Some(body),
+            )
+            .await;
         value["id"].as_str().expect("event id").to_owned()
     }
 
     /// The deliveries of one event.
     pub async fn deliveries_of(&self, event_id: &str) -> Vec<Value> {
         let value = self
-            .expect(StatusCode::OK, Method::GET, &format!("/api/v1/deliveries?event_id={event_id}"), None)
+            .expect(
+                StatusCode::OK,
+                Method::GET,
+                &format!("/api/v1/deliveries?event_id={event_id}"),
+                None,
+            )
             .await;
         value["data"].as_array().cloned().unwrap_or_default()
     }
 
     /// One delivery with its attempts.
     pub async fn delivery(&self, id: &str) -> Value {
-        self.expect(StatusCode::OK, Method::GET, &format!("/api/v1/deliveries/{id}"), None).await
+        self.expect(
+            StatusCode::OK,
+            Method::GET,
+            &format!("/api/v1/deliveries/{id}"),
+            None,
+        )
+        .await
     }
 
     /// Waits until the single delivery of `event_id` has `status`, and returns it with attempts.
-    pub async fn wait_delivery_status(&self, event_id: &str, status: &str, within: Duration) -> Value {
-        wait_for(&format!("a {status} delivery of {event_id}"), within, || async {
-            let deliveries = self.deliveries_of(event_id).await;
-            let first = deliveries.first()?;
-            if first["status"] == status {
-                Some(self.delivery(first["id"].as_str()?).await)
-            } else {
-                None
-            }
-        })
+    pub async fn wait_delivery_status(
+        &self,
+        event_id: &str,
+        status: &str,
+        within: Duration,
+    ) -> Value {
+        wait_for(
+            &format!("a {status} delivery of {event_id}"),
+            within,
+            || async {
+                let deliveries = self.deliveries_of(event_id).await;
+                let first = deliveries.first()?;
+                if first["status"] == status {
+                    Some(self.delivery(first["id"].as_str()?).await)
+                } else {
+                    None
+                }
+            },
+        )
         .await
     }
 }
@@ -210,7 +279,9 @@ impl Receiver {
         let state = Arc::new(ReceiverState::default());
         *state.script.lock().expect("lock") = script.into();
         *state.default.lock().expect("lock") = Some(default);
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind receiver");
         let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
         let app = axum::Router::new()
             .fallback(receive)
@@ -241,16 +312,31 @@ impl Receiver {
     }
 }
 
-async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, body: Bytes) -> Response {
-    state.received.lock().expect("lock").push(Received { headers, body, at: Instant::now() });
+async fn receive(
+    State(state): State<Arc<ReceiverState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    state.received.lock().expect("lock").push(Received {
+        headers,
+        body,
+        at: Instant::now(),
+    });
     let reply = {
         let next = state.script.lock().expect("lock").pop_front();
-        next.or_else(|| state.default.lock().expect("lock").clone()).unwrap_or(Reply::Status(200))
+        next.or_else(|| state.default.lock().expect("lock").clone())
+            .unwrap_or(Reply::Status(200))
     };
     match reply {
-        Reply::Status(code) => (StatusCode::from_u16(code).unwrap_or(StatusCode::OK), "reply body").into_response(),
+        Reply::Status(code) => (
+            StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
+            "reply body",
+        )
+            .into_response(),
         Reply::Hang => std::future::pending().await,
-        Reply::Redirect(location) => (StatusCode::FOUND, [("location", location)], "").into_response(),
+        Reply::Redirect(location) => {
+            (StatusCode::FOUND, [("location", location)], "").into_response()
+        }
     }
 }
 
@@ -270,5 +356,8 @@ pub async fn tenant_token(server: &TestServer, tenant: &Value) -> String {
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.expect("token body");
     assert_eq!(body["token_type"], "bearer");
-    body["access_token"].as_str().expect("access_token").to_owned()
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
 }
