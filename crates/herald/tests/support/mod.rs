@@ -9,6 +9,8 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod real;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
