@@ -80,5 +80,38 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         elapsed,
         events as f64 / elapsed.as_secs_f64()
     );
+
+    // The dispatcher's side on that backlog: every delivery is due, none leased.
+    let claim_started = Instant::now();
+    let mut claimed = 0;
+    for _ in 0..10 {
+        let now = timestamp_now();
+        let claim = Claim {
+            now,
+            lease_until: now + time::Duration::minutes(5),
+            limit: 100,
+            per_subscription: Default::default(),
+            default_per_subscription: u32::MAX,
+        };
+        claimed += store.claim_due(&claim).await?.len();
+    }
+    println!(
+        "claim_due x10 ({claimed} deliveries) on the backlog: {:.2?}",
+        claim_started.elapsed()
+    );
+    let started = Instant::now();
+    let due = store.next_due_at().await?;
+    println!(
+        "next_due_at: {:.2?} (due: {})",
+        started.elapsed(),
+        due.is_some()
+    );
+    let started = Instant::now();
+    let stats = store.queue_stats().await?;
+    println!(
+        "queue_stats: {:.2?} ({} pending)",
+        started.elapsed(),
+        stats.pending
+    );
     Ok(())
 }

@@ -399,7 +399,7 @@ pub struct Page<T> {
 pub struct PageRequest {
     /// The last item id (or name, for event types) of the previous page.
     pub cursor: Option<String>,
-    /// At most this many items.
+    /// At most this many items (0 is taken as 1: an empty page could never advance).
     pub limit: u32,
 }
 

@@ -13,7 +13,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// Herald's persistence. Implementations: [`crate::sqlite::SqliteStore`] (and PostgreSQL later).
 ///
 /// Every method is one transaction. Lookups of a missing row return `Ok(None)` / `Ok(false)`;
-/// a unique-key clash returns [`StoreError::Conflict`].
+/// a unique-key clash returns [`StoreError::Conflict`]. Times are kept to the microsecond
+/// (what PostgreSQL keeps too); [`crate::timestamp_now`] gives a "now" that reads back equal.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers (for `/readyz`).
@@ -30,7 +31,8 @@ pub trait Store: Send + Sync + 'static {
     async fn list_tenants(&self, page: &PageRequest) -> Result<Page<Tenant>>;
     /// Changes a tenant's name; `None` if it does not exist.
     async fn rename_tenant(&self, id: &TenantId, name: &str) -> Result<Option<Tenant>>;
-    /// Deletes a tenant with its subscriptions, their deliveries and attempts, and its tokens.
+    /// Deletes a tenant with its subscriptions, their deliveries and attempts, its tokens, and
+    /// the events addressed to it (broadcasts stay).
     async fn delete_tenant(&self, id: &TenantId) -> Result<bool>;
 
     // --- access tokens (issued at /oauth2/token) ---------------------------------------------
@@ -85,7 +87,8 @@ pub trait Store: Send + Sync + 'static {
     async fn publish(&self, event: &Event) -> Result<Published>;
     /// Writes an event and one delivery to the given subscription only (the connectivity
     /// test), returning the delivery. The delivery is leased until `lease_until`, so the
-    /// dispatcher does not also pick it up.
+    /// dispatcher does not also pick it up. A subscription that does not exist (deleted since
+    /// the caller read it) is `StoreError::Database(sqlx::Error::RowNotFound)`.
     async fn publish_to(
         &self,
         event: &Event,
@@ -127,10 +130,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<DeliveryJob>>;
     /// Records an attempt and moves its delivery on, releasing the lease, in one transaction:
     /// `attempts + 1`, `scheduled_attempts + 1` when `progress.counts_for_schedule`, the new
-    /// status and `next_attempt_at`.
+    /// status and `next_attempt_at`. If the delivery no longer exists (its subscription or
+    /// tenant was deleted during the attempt), nothing is recorded and the result is `Ok(())`.
     async fn complete_attempt(&self, attempt: &Attempt, progress: &DeliveryProgress) -> Result<()>;
-    /// Earliest `next_attempt_at` among pending, unleased deliveries of active subscriptions
-    /// (so the dispatcher knows how long it may sleep).
+    /// The earliest time a pending delivery of an active subscription becomes claimable (so
+    /// the dispatcher knows how long it may sleep): its `next_attempt_at`, or for a leased
+    /// delivery the end of its lease when that is later.
     async fn next_due_at(&self) -> Result<Option<OffsetDateTime>>;
     /// Drops every lease (single-node start-up: nothing can be in flight in a fresh process).
     async fn release_all_leases(&self) -> Result<u64>;

@@ -1,7 +1,8 @@
 //! The dispatcher's side: claiming due deliveries under leases, and recording attempts.
 //!
-//! `claim_due` is one `UPDATE … RETURNING` over a ranking query: deliveries are numbered per
-//! subscription (fresh before retries, then oldest due first) with `ROW_NUMBER()`, and only
+//! `claim_due` is one `UPDATE … RETURNING` over a ranking query: each active subscription's
+//! first due deliveries are read from partial indexes (fresh ones and retries apart), numbered
+//! per subscription (fresh before retries, then oldest due first) with `ROW_NUMBER()`, and only
 //! those within their subscription's cap are leased, so one subscription's backlog can neither
 //! exceed its concurrency limit nor crowd out fresh deliveries. All of it runs on the writer's
 //! connection, so the lease is committed before the dispatcher hears about the delivery.
@@ -27,20 +28,19 @@ pub(super) async fn claim_due(
     let caps = to_json(&claim.per_subscription)?;
     let sql = format!(
         "UPDATE deliveries SET lease_until = ?1 WHERE id IN ( \
-           WITH due AS ( \
-             SELECT d.id, d.subscription_id, d.attempts > 0 AS retry, d.next_attempt_at, \
-                    s.max_in_flight, \
-                    ROW_NUMBER() OVER (PARTITION BY d.subscription_id \
-                                       ORDER BY d.attempts > 0, d.next_attempt_at, d.id) AS rank \
-             FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id \
-             WHERE d.status = 'pending' AND d.next_attempt_at <= ?2 \
-               AND (d.lease_until IS NULL OR d.lease_until <= ?2) \
-               AND s.status = 'active') \
-           SELECT due.id FROM due LEFT JOIN json_each(?3) AS cap ON cap.key = due.subscription_id \
-           WHERE due.rank <= coalesce(cap.value, min(?4, due.max_in_flight)) \
-           ORDER BY due.retry, due.next_attempt_at, due.id LIMIT ?5) \
+           WITH due AS ({fresh} UNION ALL {retries}), \
+           ranked AS ( \
+             SELECT due.*, ROW_NUMBER() OVER (PARTITION BY subscription_id \
+                                              ORDER BY retry, next_attempt_at, id) AS rank \
+             FROM due) \
+           SELECT ranked.id FROM ranked \
+           LEFT JOIN json_each(?3) AS cap ON cap.key = ranked.subscription_id \
+           WHERE ranked.rank <= coalesce(cap.value, min(?4, ranked.max_in_flight)) \
+           ORDER BY ranked.retry, ranked.next_attempt_at, ranked.id LIMIT ?5) \
          RETURNING {}",
-        rows::DELIVERY_COLUMNS
+        rows::DELIVERY_COLUMNS,
+        fresh = due_per_subscription("attempts = 0", 0),
+        retries = due_per_subscription("attempts > 0", 1),
     );
     let claimed = sqlx::query(&sql)
         .bind(micros(claim.lease_until))
@@ -59,6 +59,22 @@ pub(super) async fn claim_due(
         (a.attempts > 0, a.next_attempt_at, &a.id).cmp(&(b.attempts > 0, b.next_attempt_at, &b.id))
     });
     jobs(conn, deliveries).await
+}
+
+/// For each active subscription, its first `limit` (?5) due, unleased deliveries of one kind
+/// (`attempts = 0` fresh, `attempts > 0` retries), walking that kind's partial index. The
+/// CROSS JOIN fixes the join order: subscriptions outside, so each probe is an index range and
+/// the backlog is never scanned whole.
+fn due_per_subscription(kind: &str, retry: u8) -> String {
+    format!(
+        "SELECT d.id, d.subscription_id, {retry} AS retry, d.next_attempt_at, s.max_in_flight \
+         FROM subscriptions s CROSS JOIN deliveries d ON d.id IN ( \
+           SELECT x.id FROM deliveries x \
+           WHERE x.subscription_id = s.id AND x.status = 'pending' AND x.{kind} \
+             AND x.next_attempt_at <= ?2 AND (x.lease_until IS NULL OR x.lease_until <= ?2) \
+           ORDER BY x.next_attempt_at, x.id LIMIT ?5) \
+         WHERE s.status = 'active'"
+    )
 }
 
 /// Completes deliveries with their events and subscriptions (one query per distinct row).
@@ -188,7 +204,8 @@ pub(super) async fn next_due_at(conn: &mut SqliteConnection) -> Result<Option<Of
     .fetch_optional(&mut *conn)
     .await?;
     let leased: Option<i64> = sqlx::query_scalar(
-        "SELECT min(max(d.next_attempt_at, d.lease_until)) FROM deliveries d \
+        "SELECT min(max(d.next_attempt_at, d.lease_until)) \
+         FROM deliveries d INDEXED BY deliveries_leased \
          JOIN subscriptions s ON s.id = d.subscription_id \
          WHERE d.lease_until IS NOT NULL AND d.status = 'pending' AND d.next_attempt_at IS NOT NULL \
            AND s.status = 'active'",
@@ -213,10 +230,20 @@ pub(super) async fn release_all_leases(conn: &mut SqliteConnection) -> Result<u6
 }
 
 pub(super) async fn queue_stats(conn: &mut SqliteConnection) -> Result<QueueStats> {
-    let (pending, oldest): (i64, Option<i64>) =
-        sqlx::query_as("SELECT count(*), min(created_at) FROM deliveries WHERE status = 'pending'")
-            .fetch_one(conn)
-            .await?;
+    // Two statements, each answered by the partial index of pending rows: min() by one probe,
+    // count() by a walk of that index alone (together SQLite would read every row).
+    let pending: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM deliveries INDEXED BY deliveries_pending_created \
+         WHERE status = 'pending'",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let oldest: Option<i64> = sqlx::query_scalar(
+        "SELECT min(created_at) FROM deliveries INDEXED BY deliveries_pending_created \
+         WHERE status = 'pending'",
+    )
+    .fetch_one(conn)
+    .await?;
     Ok(QueueStats {
         pending: u64::try_from(pending).unwrap_or(0),
         oldest_pending_created_at: oldest.map(|at| from_micros(at, "created_at")).transpose()?,
