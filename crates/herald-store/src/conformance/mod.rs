@@ -7,10 +7,12 @@
 //! instants passed to the store (`claim.now`, `created_at`), so leases and due times are tested
 //! by moving those instants, not the clock. Cases panic on failure, as tests do.
 
+mod attempts;
 mod catalog;
 mod dispatch;
 mod events;
 
+pub use attempts::*;
 pub use catalog::*;
 pub use dispatch::*;
 pub use events::*;
@@ -66,7 +68,7 @@ macro_rules! store_conformance_tests {
             events_page_newest_first_filtered_by_type_and_tenant,
             deliveries_page_newest_first_with_filters,
             publish_to_creates_one_leased_delivery_to_that_subscription_only,
-            // dispatch
+            // dispatch: claiming
             claim_due_takes_only_deliveries_that_are_due,
             claim_due_skips_paused_subscriptions_until_resumed,
             claimed_delivery_is_not_claimed_again_while_leased,
@@ -76,6 +78,7 @@ macro_rules! store_conformance_tests {
             claim_due_respects_the_limit,
             claimed_job_carries_its_event_and_subscription,
             finished_deliveries_are_never_claimed,
+            // dispatch: attempts and the queue
             lease_delivery_conflicts_with_an_unexpired_lease,
             complete_attempt_records_the_attempt_moves_status_and_releases_the_lease,
             only_scheduled_attempts_count_for_the_schedule,
