@@ -277,8 +277,8 @@ impl Config {
         if self.request_timeout.is_zero() {
             bail!("request_timeout must be greater than zero");
         }
-        if self.default_max_in_flight == 0 {
-            bail!("default_max_in_flight must be at least 1");
+        if self.default_max_in_flight == 0 || self.default_max_in_flight > 1000 {
+            bail!("default_max_in_flight must be between 1 and 1000 (as max_in_flight in the API)");
         }
         if self.max_payload_size == 0 {
             bail!("max_payload_size must be at least 1 byte");

@@ -104,6 +104,8 @@ async fn non_https_and_blocked_urls_are_refused_outside_dev_mode() {
         "https://[::1]/hook",
         "https://[::ffff:10.0.0.1]/hook",
         "https://10.1.2.3/hook",
+        "https://localhost/hook",
+        "https://user:pw@example.com/hook",
         "ftp://example.com/",
         "not a url",
     ] {

@@ -421,3 +421,89 @@ async fn broadcast_reaches_every_tenant_and_tenant_events_only_theirs() {
     .await;
     assert_eq!(b.count(), 1, "tenant B never gets tenant A's event");
 }
+
+#[tokio::test]
+async fn tls_failure_is_reported_as_the_tls_step() {
+    let server = TestServer::start().await;
+    let plain = Receiver::ok().await;
+    server.create_event_type("a.b").await;
+    // An https URL to a server that speaks plain HTTP: the handshake fails.
+    let url = plain.url.replace("http://", "https://");
+    let (_, sub) = server.subscribe(&url, "a.b").await;
+    let result = server
+        .expect(
+            StatusCode::OK,
+            Method::POST,
+            &format!("/api/v1/subscriptions/{}/test", sub["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(result["succeeded"], false);
+    assert_eq!(result["attempt"]["error"], "tls", "{result}");
+}
+
+#[tokio::test]
+async fn max_in_flight_caps_concurrent_requests_to_a_subscription() {
+    let server = TestServer::start().await;
+    let hanging = Receiver::start(vec![], Reply::Hang).await;
+    let witness = Receiver::ok().await;
+    server.create_event_type("a.b").await;
+    let tenant = server.create_tenant("t").await;
+    let tenant_id = tenant["id"].as_str().unwrap();
+    server
+        .expect(
+            StatusCode::CREATED,
+            Method::POST,
+            "/api/v1/subscriptions",
+            Some(json!({"tenant_id": tenant_id, "url": hanging.url, "event_types": ["a.b"], "max_in_flight": 3})),
+        )
+        .await;
+    for n in 0..10 {
+        server
+            .publish("a.b", json!({"n": n}), Some(tenant_id))
+            .await;
+    }
+    hanging.wait_for_count(3, WAIT).await;
+    // Another subscription receiving a later event proves the dispatcher ran past the first ten.
+    server
+        .subscribe_tenant(tenant_id, &witness.url, "a.b")
+        .await;
+    server
+        .publish("a.b", json!({"n": "witness"}), Some(tenant_id))
+        .await;
+    witness.wait_for_count(1, WAIT).await;
+    assert_eq!(
+        hanging.count(),
+        3,
+        "no more than max_in_flight requests are open at once"
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_spaces_requests_to_a_subscription() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::ok().await;
+    server.create_event_type("a.b").await;
+    let tenant = server.create_tenant("t").await;
+    let tenant_id = tenant["id"].as_str().unwrap();
+    server
+        .expect(
+            StatusCode::CREATED,
+            Method::POST,
+            "/api/v1/subscriptions",
+            Some(json!({"tenant_id": tenant_id, "url": receiver.url, "event_types": ["a.b"], "rate_limit_per_second": 20})),
+        )
+        .await;
+    for n in 0..11 {
+        server
+            .publish("a.b", json!({"n": n}), Some(tenant_id))
+            .await;
+    }
+    let got = receiver.wait_for_count(11, WAIT).await;
+    // 11 requests at 20 per second span at least 10 intervals of 50 ms.
+    let span = got.last().unwrap().at - got.first().unwrap().at;
+    assert!(
+        span >= Duration::from_millis(450),
+        "11 requests arrived within {span:?}"
+    );
+}

@@ -6,7 +6,6 @@ use axum::routing::get;
 use axum::{Json as JsonResponse, Router};
 use herald_store::EventType;
 use serde::Deserialize;
-use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Principal;
@@ -91,7 +90,7 @@ pub async fn create(
     if let Some(schema) = &body.schema {
         compile(schema)?;
     }
-    let now = OffsetDateTime::now_utc();
+    let now = herald_store::timestamp_now();
     let event_type = EventType {
         name: body.name,
         description: body.description,
@@ -170,7 +169,7 @@ pub async fn update(
         }
         event_type.schema = schema;
     }
-    event_type.updated_at = OffsetDateTime::now_utc();
+    event_type.updated_at = herald_store::timestamp_now();
     if !state.store.update_event_type(&event_type).await? {
         return Err(ApiError::not_found("event type", &name));
     }

@@ -10,7 +10,6 @@ use axum::{Json as JsonResponse, Router};
 use herald_store::{Event, EventFilter, EventId, TenantId};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Principal;
@@ -104,7 +103,7 @@ pub async fn publish(
         payload_json: payload.to_owned(),
         tenant_id,
         idempotency_key: body.idempotency_key,
-        created_at: OffsetDateTime::now_utc(),
+        created_at: herald_store::timestamp_now(),
     };
     let published = state.store.publish(&event).await?;
     if !published.duplicate {

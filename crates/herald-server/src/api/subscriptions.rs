@@ -13,7 +13,6 @@ use herald_store::{
     SubscriptionId, SubscriptionStatus, TenantId,
 };
 use serde::Deserialize;
-use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Principal;
@@ -178,11 +177,12 @@ fn check_email(email: &Option<String>) -> Result<(), ApiError> {
     }
 }
 
-fn check_url(state: &AppState, url: &str) -> Result<String, ApiError> {
+async fn check_url(state: &AppState, url: &str) -> Result<String, ApiError> {
     state
         .deliverer
         .outbound()
-        .check_url(url)
+        .check_url_resolved(url)
+        .await
         .map(|u| u.to_string())
         .map_err(|e| ApiError::invalid_url(e.to_string()))
 }
@@ -226,12 +226,12 @@ pub async fn create(
             id
         }
     };
-    let url = check_url(&state, &body.url)?;
+    let url = check_url(&state, &body.url).await?;
     let event_types = check_event_types(&state, &body.event_types).await?;
     let headers = check_headers(body.headers.unwrap_or_default())?;
     check_limits(body.rate_limit_per_second, body.max_in_flight)?;
     check_email(&body.contact_email)?;
-    let now = OffsetDateTime::now_utc();
+    let now = herald_store::timestamp_now();
     let subscription = Subscription {
         id: SubscriptionId::generate(),
         tenant_id,
@@ -317,7 +317,7 @@ pub async fn update(
     let mut sub = load(&state, &principal, &id).await?;
     let was_paused = sub.status == SubscriptionStatus::Paused;
     if let Some(url) = body.url {
-        sub.url = check_url(&state, &url)?;
+        sub.url = check_url(&state, &url).await?;
     }
     if let Some(types) = body.event_types {
         sub.event_types = check_event_types(&state, &types).await?;
@@ -346,7 +346,7 @@ pub async fn update(
         check_email(&email)?;
         sub.contact_email = email;
     }
-    sub.updated_at = OffsetDateTime::now_utc();
+    sub.updated_at = herald_store::timestamp_now();
     if !state.store.update_subscription(&sub).await? {
         return Err(ApiError::not_found("subscription", &id));
     }
@@ -383,7 +383,7 @@ pub async fn test(
     Path(id): Path<String>,
 ) -> Result<JsonResponse<TestResult>, ApiError> {
     let sub = load(&state, &principal, &id).await?;
-    let now = OffsetDateTime::now_utc();
+    let now = herald_store::timestamp_now();
     let payload = serde_json::json!({
         "subscription_id": sub.id.as_str(),
         "message": "This is a connectivity test from Herald.",
@@ -422,7 +422,7 @@ pub async fn rotate_secret(
     Path(id): Path<String>,
 ) -> Result<JsonResponse<SubscriptionView>, ApiError> {
     let mut sub = load(&state, &principal, &id).await?;
-    let now = OffsetDateTime::now_utc();
+    let now = herald_store::timestamp_now();
     let grace_end = now + state.config.secret_grace_period;
     let mut secrets = vec![SigningSecret {
         secret: Secret::generate().to_string(),

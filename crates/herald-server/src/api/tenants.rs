@@ -9,7 +9,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use herald_store::{Tenant, TenantId};
 use rand::RngCore;
 use serde::Deserialize;
-use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Principal, hash_secret};
@@ -84,7 +83,7 @@ pub async fn create(
         name: check_name(&body.name)?,
         client_id: format!("hci_{}", random_token(12)),
         client_secret_hash: hash_secret(&client_secret),
-        created_at: OffsetDateTime::now_utc(),
+        created_at: herald_store::timestamp_now(),
     };
     state.store.create_tenant(&tenant).await?;
     let mut view = TenantView::from(tenant);

@@ -10,7 +10,6 @@ use bytes::Bytes;
 use herald_signature::Secret;
 use herald_store::{Attempt, AttemptId, AttemptTrigger, DeliveryJob, Event, Store};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::limits::Limits;
@@ -69,7 +68,7 @@ impl Deliverer {
             let slot = self.limits.reserve_slot(&subscription.id, rate);
             tokio::time::sleep_until(slot).await;
         }
-        let started_at = OffsetDateTime::now_utc();
+        let started_at = herald_store::timestamp_now();
         let body = envelope(&job.event);
         let headers = self.headers(job, started_at, &body);
         let outcome = self.outbound.post(&subscription.url, headers, body).await;
@@ -90,7 +89,7 @@ impl Deliverer {
             trigger,
             outcome.succeeded(),
             outcome.retry_after,
-            OffsetDateTime::now_utc(),
+            herald_store::timestamp_now(),
         );
         self.metrics
             .record_attempt(&attempt, &progress, subscription.id.as_str());
@@ -109,7 +108,7 @@ impl Deliverer {
         attempt
     }
 
-    fn headers(&self, job: &DeliveryJob, now: OffsetDateTime, body: &[u8]) -> HeaderMap {
+    fn headers(&self, job: &DeliveryJob, now: time::OffsetDateTime, body: &[u8]) -> HeaderMap {
         let mut headers = HeaderMap::new();
         // Custom headers first, so the protocol headers below always win.
         for (name, value) in &job.subscription.headers {

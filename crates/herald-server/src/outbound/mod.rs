@@ -78,6 +78,11 @@ pub enum UrlError {
     /// An IP literal that the address policy refuses.
     #[error("{0} is not a public address; add it to allow_networks to deliver there")]
     Blocked(IpAddr),
+    /// A host name that resolves to an address the policy refuses.
+    #[error(
+        "{0} resolves to {1}, which is not a public address; add it to allow_networks to deliver there"
+    )]
+    BlockedName(String, IpAddr),
     /// Credentials in the URL would be sent to every request and shown in listings.
     #[error("the URL must not contain a user name or password; use custom headers instead")]
     Credentials,
@@ -99,6 +104,8 @@ impl Outbound {
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(64)
             .tcp_nodelay(true)
+            // A proxy would resolve names itself, out of reach of the address checks below.
+            .no_proxy()
             .user_agent(concat!("Herald/", env!("CARGO_PKG_VERSION")))
             .dns_resolver(Arc::new(GuardedResolver {
                 policy: Arc::clone(&policy),
@@ -135,6 +142,25 @@ impl Outbound {
         }
     }
 
+    /// [`Outbound::check_url`], and for a host name, its addresses now: a name that resolves to
+    /// a refused address (`localhost`, an internal name) is refused when the subscription is
+    /// made, not only at each attempt. A name that does not resolve yet is accepted (DNS may
+    /// be set up later); each attempt checks again anyway.
+    pub async fn check_url_resolved(&self, text: &str) -> Result<url::Url, UrlError> {
+        let url = self.check_url(text)?;
+        if let Some(url::Host::Domain(host)) = url.host() {
+            let lookup = tokio::net::lookup_host((host, 0));
+            if let Ok(Ok(addrs)) = tokio::time::timeout(Duration::from_secs(3), lookup).await {
+                for addr in addrs {
+                    if !self.policy.permits(addr.ip()) {
+                        return Err(UrlError::BlockedName(host.to_owned(), addr.ip()));
+                    }
+                }
+            }
+        }
+        Ok(url)
+    }
+
     /// POSTs `body` with `headers` to `url` and reports what happened; never returns an error,
     /// because every failure is an attempt outcome to record.
     pub async fn post(&self, url: &str, headers: HeaderMap, body: Bytes) -> Outcome {
@@ -165,7 +191,10 @@ impl Outbound {
             }
         };
         let status = response.status().as_u16();
-        let retry_after = retry_after(response.headers());
+        // Retry-After means "come back later" only on 429 and 503 (RFC 9110 §10.2.3).
+        let retry_after = matches!(status, 429 | 503)
+            .then(|| retry_after(response.headers()))
+            .flatten();
         let mut kept = Vec::new();
         let mut response = response;
         let mut body_error = None;
@@ -242,6 +271,12 @@ fn classify(error: &reqwest::Error) -> (AttemptError, String) {
                 ),
             };
         }
+        if is_tls_error(current) {
+            return (
+                AttemptError::Tls,
+                format!("the TLS handshake failed: {current}"),
+            );
+        }
         chain.push(current.to_string());
         source = current.source();
     }
@@ -250,13 +285,6 @@ fn classify(error: &reqwest::Error) -> (AttemptError, String) {
         return (
             AttemptError::Timeout,
             "the endpoint did not answer within the request timeout".to_owned(),
-        );
-    }
-    let lowered = detail.to_ascii_lowercase();
-    if lowered.contains("certificate") || lowered.contains("tls") || lowered.contains("handshake") {
-        return (
-            AttemptError::Tls,
-            format!("the TLS handshake failed: {detail}"),
         );
     }
     if error.is_connect() {
@@ -269,6 +297,25 @@ fn classify(error: &reqwest::Error) -> (AttemptError, String) {
         AttemptError::Connect,
         format!("the request failed: {detail}"),
     )
+}
+
+/// Whether `error` is a rustls error, directly or wrapped in an `io::Error` (whose `source()`
+/// skips the wrapped error, so the chain walk alone would miss it).
+fn is_tls_error(error: &(dyn StdError + 'static)) -> bool {
+    let mut current = error;
+    loop {
+        if current.is::<rustls::Error>() {
+            return true;
+        }
+        // The connector nests io::Errors (Other around InvalidData around the rustls error).
+        match current
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => current = inner,
+            None => return false,
+        }
+    }
 }
 
 /// Why name resolution refused a host.
