@@ -90,8 +90,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             now,
             lease_until: now + time::Duration::minutes(5),
             limit: 100,
-            per_subscription: Default::default(),
-            default_per_subscription: u32::MAX,
+            rate_horizon: std::time::Duration::from_secs(1),
         };
         claimed += store.claim_due(&claim).await?.len();
     }

@@ -11,6 +11,7 @@
 //! The store is the only source of truth: callers may cache, but every fact lives here first.
 #![deny(missing_docs)]
 
+mod claiming;
 pub mod conformance;
 mod error;
 pub mod ids;

@@ -356,6 +356,10 @@ pub struct DeliveryJob {
     pub event: Event,
     /// Its subscription.
     pub subscription: Subscription,
+    /// Do not send before this instant: the delivery's slot under its subscription's
+    /// `rate_limit_per_second`, shared by every node (equal to the claim's `now` when the
+    /// subscription has no rate limit, and for manual leases).
+    pub not_before: OffsetDateTime,
 }
 
 /// How a delivery stands after an attempt; decided by the dispatcher, persisted by the store.
@@ -378,11 +382,9 @@ pub struct Claim {
     pub lease_until: OffsetDateTime,
     /// At most this many deliveries in all.
     pub limit: u32,
-    /// At most this many per subscription, after subtracting what is already in flight.
-    pub per_subscription: BTreeMap<SubscriptionId, u32>,
-    /// The cap for subscriptions not listed in `per_subscription` (their own `max_in_flight`
-    /// applies when this is larger).
-    pub default_per_subscription: u32,
+    /// How far ahead rate-limited sends may be scheduled: a subscription limited to `r` per
+    /// second gets at most the deliveries whose send slots fall before `now + horizon`.
+    pub rate_horizon: std::time::Duration,
 }
 
 /// A page of results, newest first, with the cursor for the next page.

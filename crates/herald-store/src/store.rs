@@ -114,11 +114,20 @@ pub trait Store: Send + Sync + 'static {
 
     // --- the dispatcher's side -------------------------------------------------------------
     /// Claims due work: `pending` deliveries with `next_attempt_at <= claim.now`, whose lease is
-    /// absent or expired, whose subscription is `active`, at most `claim.limit` in all and per
-    /// subscription at most its entry in `claim.per_subscription` (else the smaller of
-    /// `default_per_subscription` and the subscription's `max_in_flight`). Deliveries never
-    /// attempted come before retries, then oldest due first, so a backlog of retries cannot
-    /// starve fresh events. Claimed rows are leased until `claim.lease_until`.
+    /// absent or expired, whose subscription is `active`, at most `claim.limit` in all.
+    ///
+    /// Per-subscription limits hold across every node sharing the database, because they are
+    /// computed from the database alone:
+    /// - in flight = the subscription's deliveries (any status) holding an unexpired lease;
+    ///   at most `max_in_flight - in flight` more are claimed for it;
+    /// - with `rate_limit_per_second = r`, each claimed delivery gets a send slot (its
+    ///   `not_before`) spaced `1/r` s after the previous one handed out by any node (the
+    ///   subscription's next free slot is persisted), and only slots before
+    ///   `claim.now + claim.rate_horizon` are handed out.
+    ///
+    /// Deliveries never attempted come before retries, then oldest due first, so a backlog of
+    /// retries cannot starve fresh events. Claimed rows are leased until `claim.lease_until`.
+    /// Two concurrent claims (two nodes) never return the same delivery.
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<DeliveryJob>>;
     /// Leases one delivery for a manual attempt (redelivery), whatever its status or schedule.
     /// `Ok(None)` if it does not exist; `Conflict` if someone else holds an unexpired lease.
@@ -141,4 +150,10 @@ pub trait Store: Send + Sync + 'static {
     async fn release_all_leases(&self) -> Result<u64>;
     /// Counts for metrics.
     async fn queue_stats(&self) -> Result<QueueStats>;
+    /// Signalled when another process committed new work (PostgreSQL `LISTEN/NOTIFY`), so
+    /// an idle dispatcher wakes without polling. `None` when only this process writes
+    /// (SQLite): the API wakes the dispatcher directly.
+    fn work_notifier(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
 }

@@ -1,4 +1,5 @@
-//! Cases for claiming: due times, paused subscriptions, leases, caps and the fresh-first order.
+//! Cases for claiming: due times, paused subscriptions, leases, the limit and the fresh-first
+//! order. Per-subscription limits (in flight, rate) are in [`super::limits`].
 
 use super::*;
 
@@ -65,60 +66,31 @@ pub async fn expired_lease_can_be_claimed_again<S: Store>(store: &S) {
     );
 }
 
-/// Per subscription: its entry in `per_subscription` when listed (even above its
-/// `max_in_flight`), else the smaller of `default_per_subscription` and `max_in_flight`.
-pub async fn claim_due_honours_per_subscription_caps<S: Store>(store: &S) {
+/// Each subscription gets at most its `max_in_flight` in one claim, whatever the limit.
+pub async fn claim_due_caps_each_subscription_at_its_max_in_flight<S: Store>(store: &S) {
     let tenant = new_tenant(store, "Acme").await;
-    let listed = new_subscription(store, &tenant.id, &["a.*"]).await;
-    let mut narrow = subscription(&tenant.id, &["b.*"]);
+    let mut narrow = subscription(&tenant.id, &["a.*"]);
     narrow.max_in_flight = 1;
     store.create_subscription(&narrow).await.unwrap();
+    let mut two = subscription(&tenant.id, &["b.*"]);
+    two.max_in_flight = 2;
+    store.create_subscription(&two).await.unwrap();
     let wide = new_subscription(store, &tenant.id, &["c.*"]).await;
-    let mut busy = subscription(&tenant.id, &["d.*"]);
-    busy.max_in_flight = 1;
-    store.create_subscription(&busy).await.unwrap();
-    for prefix in ["a", "b", "c", "d"] {
+    for prefix in ["a", "b", "c"] {
         for n in 0..4 {
             publish(store, &format!("{prefix}.x"), Some(&tenant.id), n).await;
         }
     }
-    let mut caps = claim(10);
-    caps.per_subscription = BTreeMap::from([(listed.id.clone(), 2), (busy.id.clone(), 3)]);
-    caps.default_per_subscription = 3;
-    let jobs = store.claim_due(&caps).await.unwrap();
+    let jobs = store.claim_due(&claim(10)).await.unwrap();
     let count = |id: &SubscriptionId| {
         jobs.iter()
             .filter(|j| &j.delivery.subscription_id == id)
             .count()
     };
-    assert_eq!(count(&listed.id), 2, "its entry");
     assert_eq!(
-        count(&narrow.id),
-        1,
-        "its max_in_flight, smaller than the default"
+        (count(&narrow.id), count(&two.id), count(&wide.id)),
+        (1, 2, 4)
     );
-    assert_eq!(
-        count(&wide.id),
-        3,
-        "the default, smaller than its max_in_flight"
-    );
-    assert_eq!(
-        count(&busy.id),
-        3,
-        "its entry, even above its max_in_flight"
-    );
-
-    let mut none_left = claim(10);
-    none_left.lease_until = at(1000);
-    none_left.per_subscription = BTreeMap::from([(listed.id.clone(), 0), (wide.id.clone(), 0)]);
-    let jobs = store.claim_due(&none_left).await.unwrap();
-    assert!(
-        jobs.iter()
-            .all(|j| j.delivery.subscription_id != listed.id
-                && j.delivery.subscription_id != wide.id)
-    );
-    // The caller subtracts what is in flight; unlisted, each gets min(default, max_in_flight).
-    assert_eq!(jobs.len(), 2, "one more each for narrow and busy");
 }
 
 /// Deliveries never attempted come before retries, even retries due earlier, both across
@@ -144,14 +116,16 @@ pub async fn claim_due_puts_fresh_deliveries_before_retries<S: Store>(store: &S)
     );
     store.release_all_leases().await.unwrap();
 
-    let mut capped = claim(10);
-    capped.per_subscription = BTreeMap::from([(sub.id.clone(), 1)]);
+    let mut capped = sub.clone();
+    capped.max_in_flight = 1;
+    assert!(store.update_subscription(&capped).await.unwrap());
     assert_eq!(
-        claim_ids(store, &capped).await,
+        claim_ids(store, &claim(10)).await,
         vec![fresh.clone()],
-        "cap 1 takes the fresh one"
+        "max_in_flight 1 takes the fresh one"
     );
     store.release_all_leases().await.unwrap();
+    assert!(store.update_subscription(&sub).await.unwrap());
 
     let all = claim_ids(store, &claim(10)).await;
     assert_eq!(all.len(), 3);

@@ -11,11 +11,13 @@ mod attempts;
 mod catalog;
 mod dispatch;
 mod events;
+mod limits;
 
 pub use attempts::*;
 pub use catalog::*;
 pub use dispatch::*;
 pub use events::*;
+pub use limits::*;
 
 use std::collections::BTreeMap;
 
@@ -73,11 +75,18 @@ macro_rules! store_conformance_tests {
             claim_due_skips_paused_subscriptions_until_resumed,
             claimed_delivery_is_not_claimed_again_while_leased,
             expired_lease_can_be_claimed_again,
-            claim_due_honours_per_subscription_caps,
+            claim_due_caps_each_subscription_at_its_max_in_flight,
             claim_due_puts_fresh_deliveries_before_retries,
             claim_due_respects_the_limit,
             claimed_job_carries_its_event_and_subscription,
             finished_deliveries_are_never_claimed,
+            // dispatch: limits that hold across nodes
+            in_flight_counts_unexpired_leases_from_any_claimer,
+            expired_lease_frees_capacity,
+            manual_lease_counts_toward_in_flight,
+            rate_limited_claims_are_spaced_by_the_rate,
+            rate_slots_continue_across_claims,
+            concurrent_claims_never_return_the_same_delivery,
             // dispatch: attempts and the queue
             lease_delivery_conflicts_with_an_unexpired_lease,
             complete_attempt_records_the_attempt_moves_status_and_releases_the_lease,
@@ -179,14 +188,13 @@ async fn publish<S: Store>(
         .expect("publish")
 }
 
-/// A claim at `now` leasing for 60 s, with caps too high to matter.
+/// A claim at `now` leasing for 60 s, with a limit too high to matter and a 1 s rate horizon.
 fn claim(now: i64) -> Claim {
     Claim {
         now: at(now),
         lease_until: at(now + 60),
         limit: 100,
-        per_subscription: BTreeMap::new(),
-        default_per_subscription: 100,
+        rate_horizon: std::time::Duration::from_secs(1),
     }
 }
 

@@ -1,13 +1,17 @@
 //! The dispatcher's side: claiming due deliveries under leases, and recording attempts.
 //!
-//! `claim_due` is one `UPDATE … RETURNING` over a ranking query: each active subscription's
-//! first due deliveries are read from partial indexes (fresh ones and retries apart), numbered
-//! per subscription (fresh before retries, then oldest due first) with `ROW_NUMBER()`, and only
-//! those within their subscription's cap are leased, so one subscription's backlog can neither
-//! exceed its concurrency limit nor crowd out fresh deliveries. All of it runs on the writer's
-//! connection, so the lease is committed before the dispatcher hears about the delivery.
+//! `claim_due` reads, per active subscription with due work, what the database says it has in
+//! flight (deliveries holding an unexpired lease, whoever leased them) and its next free rate
+//! slot; [`crate::claiming`] turns that into a cap per subscription. One `UPDATE … RETURNING`
+//! over a ranking query then leases the work: each capped subscription's first due deliveries
+//! are read from partial indexes (fresh ones and retries apart), numbered per subscription
+//! (fresh before retries, then oldest due first) with `ROW_NUMBER()`, and only those within
+//! the cap are leased, so one subscription's backlog can neither exceed its limits nor crowd
+//! out fresh deliveries. Finally the subscriptions' next free slots move on. All of it runs on
+//! the writer's connection inside one transaction, so no other claim interleaves and the lease
+//! is committed before the dispatcher hears about the delivery.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sqlx::SqliteConnection;
 use time::OffsetDateTime;
@@ -15,8 +19,9 @@ use time::OffsetDateTime;
 use super::catalog;
 use super::events;
 use super::rows::{self, from_micros, micros, to_json};
+use crate::claiming::Capacity;
 use crate::error::StoreError;
-use crate::ids::DeliveryId;
+use crate::ids::{DeliveryId, SubscriptionId};
 use crate::model::*;
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -25,7 +30,15 @@ pub(super) async fn claim_due(
     conn: &mut SqliteConnection,
     claim: &Claim,
 ) -> Result<Vec<DeliveryJob>> {
-    let caps = to_json(&claim.per_subscription)?;
+    let capacities = capacities(conn, claim.now).await?;
+    let caps: BTreeMap<&str, u32> = capacities
+        .iter()
+        .map(|(id, capacity)| (id.as_str(), capacity.room(claim)))
+        .filter(|&(_, room)| room > 0)
+        .collect();
+    if caps.is_empty() || claim.limit == 0 {
+        return Ok(Vec::new());
+    }
     let sql = format!(
         "UPDATE deliveries SET lease_until = ?1 WHERE id IN ( \
            WITH due AS ({fresh} UNION ALL {retries}), \
@@ -34,9 +47,9 @@ pub(super) async fn claim_due(
                                               ORDER BY retry, next_attempt_at, id) AS rank \
              FROM due) \
            SELECT ranked.id FROM ranked \
-           LEFT JOIN json_each(?3) AS cap ON cap.key = ranked.subscription_id \
-           WHERE ranked.rank <= coalesce(cap.value, min(?4, ranked.max_in_flight)) \
-           ORDER BY ranked.retry, ranked.next_attempt_at, ranked.id LIMIT ?5) \
+           JOIN json_each(?3) AS cap ON cap.key = ranked.subscription_id \
+           WHERE ranked.rank <= cap.value \
+           ORDER BY ranked.retry, ranked.next_attempt_at, ranked.id LIMIT ?4) \
          RETURNING {}",
         rows::DELIVERY_COLUMNS,
         fresh = due_per_subscription("attempts = 0", 0),
@@ -45,8 +58,7 @@ pub(super) async fn claim_due(
     let claimed = sqlx::query(&sql)
         .bind(micros(claim.lease_until))
         .bind(micros(claim.now))
-        .bind(caps)
-        .bind(i64::from(claim.default_per_subscription))
+        .bind(to_json(&caps)?)
         .bind(i64::from(claim.limit))
         .fetch_all(&mut *conn)
         .await?;
@@ -58,27 +70,119 @@ pub(super) async fn claim_due(
     deliveries.sort_by(|a, b| {
         (a.attempts > 0, a.next_attempt_at, &a.id).cmp(&(b.attempts > 0, b.next_attempt_at, &b.id))
     });
-    jobs(conn, deliveries).await
+    let not_before = assign_slots(conn, claim, &capacities, &deliveries).await?;
+    let mut jobs = jobs(conn, deliveries, claim.now).await?;
+    for job in &mut jobs {
+        if let Some(slot) = not_before.get(&job.delivery.id) {
+            job.not_before = *slot;
+        }
+    }
+    Ok(jobs)
 }
 
-/// For each active subscription, its first `limit` (?5) due, unleased deliveries of one kind
+/// Each active subscription with due, unleased work, with its in-flight count at `now` and
+/// its rate state. Subscriptions without due work cannot get any and are not read.
+async fn capacities(
+    conn: &mut SqliteConnection,
+    now: OffsetDateTime,
+) -> Result<HashMap<SubscriptionId, Capacity>> {
+    let due = |kind: &str| {
+        format!(
+            "EXISTS (SELECT 1 FROM deliveries x WHERE x.subscription_id = s.id \
+               AND x.status = 'pending' AND x.{kind} AND x.next_attempt_at <= ?1 \
+               AND (x.lease_until IS NULL OR x.lease_until <= ?1))"
+        )
+    };
+    let sql = format!(
+        "SELECT s.id, s.max_in_flight, s.rate_limit_per_second, s.rate_next_slot_us, \
+           (SELECT count(*) FROM deliveries l INDEXED BY deliveries_leased_subscription \
+            WHERE l.subscription_id = s.id AND l.lease_until IS NOT NULL \
+              AND l.lease_until > ?1) AS in_flight \
+         FROM subscriptions s WHERE s.status = 'active' AND ({} OR {})",
+        due("attempts = 0"),
+        due("attempts > 0"),
+    );
+    let found: Vec<(String, i64, Option<i64>, i64, i64)> = sqlx::query_as(&sql)
+        .bind(micros(now))
+        .fetch_all(conn)
+        .await?;
+    found
+        .into_iter()
+        .map(|(id, max_in_flight, rate, next_slot_us, in_flight)| {
+            let capacity = Capacity {
+                max_in_flight: u32::try_from(max_in_flight).map_err(|_| {
+                    StoreError::Corrupt(format!("max_in_flight {max_in_flight} of {id}"))
+                })?,
+                in_flight,
+                rate_limit_per_second: rate
+                    .map(u32::try_from)
+                    .transpose()
+                    .map_err(|_| StoreError::Corrupt(format!("rate limit of {id}")))?,
+                next_slot_us,
+            };
+            Ok((SubscriptionId::from_trusted(id), capacity))
+        })
+        .collect()
+}
+
+/// Gives each claimed delivery its send slot and moves its subscription's next free slot on.
+async fn assign_slots(
+    conn: &mut SqliteConnection,
+    claim: &Claim,
+    capacities: &HashMap<SubscriptionId, Capacity>,
+    deliveries: &[Delivery],
+) -> Result<HashMap<DeliveryId, OffsetDateTime>> {
+    let mut by_subscription: BTreeMap<&SubscriptionId, Vec<&DeliveryId>> = BTreeMap::new();
+    for delivery in deliveries {
+        by_subscription
+            .entry(&delivery.subscription_id)
+            .or_default()
+            .push(&delivery.id);
+    }
+    let mut not_before = HashMap::with_capacity(deliveries.len());
+    for (subscription_id, ids) in by_subscription {
+        let Some(capacity) = capacities.get(subscription_id) else {
+            return Err(StoreError::Corrupt(format!(
+                "claimed a delivery of {subscription_id}, which had no capacity"
+            )));
+        };
+        let slots = capacity.slots(claim, ids.len());
+        for (id, slot) in ids.into_iter().zip(slots.not_before) {
+            not_before.insert(id.clone(), slot);
+        }
+        if let Some(next) = slots.next_slot_us {
+            sqlx::query("UPDATE subscriptions SET rate_next_slot_us = ? WHERE id = ?")
+                .bind(next)
+                .bind(subscription_id.as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(not_before)
+}
+
+/// For each active subscription, its first `limit` (?4) due, unleased deliveries of one kind
 /// (`attempts = 0` fresh, `attempts > 0` retries), walking that kind's partial index. The
 /// CROSS JOIN fixes the join order: subscriptions outside, so each probe is an index range and
 /// the backlog is never scanned whole.
 fn due_per_subscription(kind: &str, retry: u8) -> String {
     format!(
-        "SELECT d.id, d.subscription_id, {retry} AS retry, d.next_attempt_at, s.max_in_flight \
+        "SELECT d.id, d.subscription_id, {retry} AS retry, d.next_attempt_at \
          FROM subscriptions s CROSS JOIN deliveries d ON d.id IN ( \
            SELECT x.id FROM deliveries x \
            WHERE x.subscription_id = s.id AND x.status = 'pending' AND x.{kind} \
              AND x.next_attempt_at <= ?2 AND (x.lease_until IS NULL OR x.lease_until <= ?2) \
-           ORDER BY x.next_attempt_at, x.id LIMIT ?5) \
+           ORDER BY x.next_attempt_at, x.id LIMIT ?4) \
          WHERE s.status = 'active'"
     )
 }
 
 /// Completes deliveries with their events and subscriptions (one query per distinct row).
-async fn jobs(conn: &mut SqliteConnection, deliveries: Vec<Delivery>) -> Result<Vec<DeliveryJob>> {
+async fn jobs(
+    conn: &mut SqliteConnection,
+    deliveries: Vec<Delivery>,
+    now: OffsetDateTime,
+) -> Result<Vec<DeliveryJob>> {
     let mut events = BTreeMap::new();
     let mut subscriptions = BTreeMap::new();
     let event_ids: BTreeSet<_> = deliveries.iter().map(|d| d.event_id.clone()).collect();
@@ -109,6 +213,8 @@ async fn jobs(conn: &mut SqliteConnection, deliveries: Vec<Delivery>) -> Result<
                     delivery,
                     event,
                     subscription,
+                    // Claims overwrite it with the delivery's slot; manual leases send now.
+                    not_before: now,
                 }),
                 _ => Err(StoreError::Corrupt(format!(
                     "delivery {} lost its event or subscription",
@@ -147,7 +253,7 @@ pub(super) async fn lease_delivery(
     let Some(delivery) = events::get_delivery(conn, id.as_str()).await? else {
         return Ok(None);
     };
-    Ok(jobs(conn, vec![delivery]).await?.pop())
+    Ok(jobs(conn, vec![delivery], now).await?.pop())
 }
 
 pub(super) async fn complete_attempt(

@@ -1,0 +1,197 @@
+//! The per-subscription arithmetic of `claim_due`, shared by every backend: how many more
+//! deliveries a subscription may have claimed, and the send slots that its rate limit gives
+//! them.
+//!
+//! Backends read a [`Capacity`] per subscription from the database (inside the claim's
+//! transaction, after serialising claims per subscription), ask it for its [`Capacity::room`],
+//! claim at most that many deliveries, then hand the claimed count to [`Capacity::slots`] and
+//! persist the returned next free slot. Keeping the arithmetic here, in plain integers, is
+//! what keeps SQLite and PostgreSQL from disagreeing by a microsecond about a slot.
+
+use time::OffsetDateTime;
+
+use crate::model::Claim;
+
+/// Times in the arithmetic are unix microseconds, as both backends store them.
+pub(crate) fn micros(time: OffsetDateTime) -> i64 {
+    // i64 microseconds reach past the year 292,000; OffsetDateTime stops at 9999.
+    (time.unix_timestamp_nanos() / 1_000) as i64
+}
+
+/// What the database says about one subscription at claim time.
+#[derive(Clone, Debug)]
+pub(crate) struct Capacity {
+    /// Its `max_in_flight`.
+    pub max_in_flight: u32,
+    /// Its deliveries holding an unexpired lease (claimed by any node, or leased by hand).
+    pub in_flight: i64,
+    /// Its `rate_limit_per_second`.
+    pub rate_limit_per_second: Option<u32>,
+    /// The persisted next free send slot (unix µs); a slot in the past means "free now".
+    pub next_slot_us: i64,
+}
+
+/// The slots handed out to one subscription's claimed deliveries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Slots {
+    /// One `not_before` per claimed delivery, in claim order.
+    pub not_before: Vec<OffsetDateTime>,
+    /// The next free slot to persist (unix µs), or `None` when the subscription has no rate
+    /// limit and nothing needs persisting.
+    pub next_slot_us: Option<i64>,
+}
+
+impl Capacity {
+    /// How many more deliveries may be claimed for this subscription now: what its
+    /// concurrency limit leaves, and no more than its rate limit allows before the horizon.
+    pub(crate) fn room(&self, claim: &Claim) -> u32 {
+        let concurrency = i64::from(self.max_in_flight)
+            .saturating_sub(self.in_flight)
+            .max(0);
+        let rate = match self.rate_limit_per_second {
+            None => i64::MAX,
+            Some(rate) => self.rate_room(rate, claim),
+        };
+        u32::try_from(concurrency.min(rate).min(i64::from(claim.limit))).unwrap_or(0)
+    }
+
+    /// How many slots `start, start + interval, …` fall before `now + horizon`.
+    fn rate_room(&self, rate: u32, claim: &Claim) -> i64 {
+        let Some(interval) = interval_us(rate) else {
+            return 0;
+        };
+        let start = self.first_slot(claim);
+        let end = horizon_end_us(claim);
+        if start >= end {
+            return 0;
+        }
+        // ceil((end - start) / interval): slot k is handed out while start + k·interval < end.
+        (end - start + interval - 1) / interval
+    }
+
+    /// The earliest slot this claim may hand out: the persisted next slot, or now if that is
+    /// already past (an idle subscription does not save up a burst).
+    fn first_slot(&self, claim: &Claim) -> i64 {
+        self.next_slot_us.max(micros(claim.now))
+    }
+
+    /// The send slots of `count` deliveries just claimed for this subscription.
+    pub(crate) fn slots(&self, claim: &Claim, count: usize) -> Slots {
+        let interval = self.rate_limit_per_second.and_then(interval_us);
+        let Some(interval) = interval else {
+            return Slots {
+                not_before: vec![claim.now; count],
+                next_slot_us: None,
+            };
+        };
+        let start = self.first_slot(claim);
+        let count_i64 = i64::try_from(count).unwrap_or(i64::MAX);
+        let not_before = (0..count_i64)
+            .map(|k| from_micros(start.saturating_add(k.saturating_mul(interval))))
+            .collect();
+        Slots {
+            not_before,
+            next_slot_us: Some(start.saturating_add(count_i64.saturating_mul(interval))),
+        }
+    }
+}
+
+/// The spacing of `rate` sends per second, in whole microseconds, rounded up so that the rate
+/// is never exceeded. `None` for a rate of zero, which allows no sends at all (the API refuses
+/// it; the store does not divide by it).
+fn interval_us(rate: u32) -> Option<i64> {
+    (rate > 0).then(|| (1_000_000 + i64::from(rate) - 1) / i64::from(rate))
+}
+
+fn horizon_end_us(claim: &Claim) -> i64 {
+    let horizon = i64::try_from(claim.rate_horizon.as_micros()).unwrap_or(i64::MAX);
+    micros(claim.now).saturating_add(horizon)
+}
+
+/// A slot back as a time. Slots are built from `claim.now` plus at most a horizon, so they
+/// are representable; one that is not (an absurd horizon) is clamped to the claim's now, the
+/// conservative end for a limit that merely paces sends.
+fn from_micros(value: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value) * 1_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use time::macros::datetime;
+
+    fn claim(horizon_ms: u64) -> Claim {
+        let now = datetime!(2030-01-01 00:00 UTC);
+        Claim {
+            now,
+            lease_until: now + time::Duration::minutes(1),
+            limit: 100,
+            rate_horizon: Duration::from_millis(horizon_ms),
+        }
+    }
+
+    fn capacity(rate: Option<u32>, next_slot_us: i64) -> Capacity {
+        Capacity {
+            max_in_flight: 16,
+            in_flight: 0,
+            rate_limit_per_second: rate,
+            next_slot_us,
+        }
+    }
+
+    #[test]
+    fn concurrency_room_is_max_in_flight_minus_in_flight_never_negative() {
+        let mut c = capacity(None, 0);
+        c.in_flight = 10;
+        assert_eq!(c.room(&claim(1000)), 6);
+        c.in_flight = 20;
+        assert_eq!(c.room(&claim(1000)), 0);
+    }
+
+    #[test]
+    fn rate_room_counts_slots_before_the_horizon() {
+        let c = capacity(Some(2), 0);
+        assert_eq!(c.room(&claim(2000)), 4, "0, 0.5, 1, 1.5 s");
+        assert_eq!(c.room(&claim(2001)), 5, "and 2 s");
+        assert_eq!(c.room(&claim(0)), 0, "no horizon, no slot");
+    }
+
+    #[test]
+    fn slots_start_at_the_persisted_next_slot_when_it_is_later_than_now() {
+        let claim = claim(3000);
+        let now = micros(claim.now);
+        let c = capacity(Some(2), now + 2_000_000);
+        assert_eq!(c.room(&claim), 2);
+        let slots = c.slots(&claim, 2);
+        assert_eq!(
+            slots.not_before,
+            [
+                claim.now + time::Duration::seconds(2),
+                claim.now + time::Duration::milliseconds(2500)
+            ]
+        );
+        assert_eq!(slots.next_slot_us, Some(now + 3_000_000));
+    }
+
+    #[test]
+    fn unlimited_subscriptions_send_now_and_persist_nothing() {
+        let claim = claim(1000);
+        let slots = capacity(None, 0).slots(&claim, 2);
+        assert_eq!(slots.not_before, [claim.now, claim.now]);
+        assert_eq!(slots.next_slot_us, None);
+    }
+
+    #[test]
+    fn a_rate_of_zero_allows_nothing() {
+        assert_eq!(capacity(Some(0), 0).room(&claim(10_000)), 0);
+    }
+
+    #[test]
+    fn intervals_round_up_so_the_rate_is_never_exceeded() {
+        assert_eq!(interval_us(3), Some(333_334));
+        assert_eq!(interval_us(1_000_000), Some(1));
+        assert_eq!(interval_us(u32::MAX), Some(1));
+    }
+}
