@@ -11,12 +11,7 @@
 use time::OffsetDateTime;
 
 use crate::model::Claim;
-
-/// Times in the arithmetic are unix microseconds, as both backends store them.
-pub(crate) fn micros(time: OffsetDateTime) -> i64 {
-    // i64 microseconds reach past the year 292,000; OffsetDateTime stops at 9999.
-    (time.unix_timestamp_nanos() / 1_000) as i64
-}
+use crate::rows::micros;
 
 /// What the database says about one subscription at claim time.
 #[derive(Clone, Debug)]

@@ -32,7 +32,35 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error),
+            sqlx::Error::Database(db)
+                if db.code().is_some_and(|code| unavailable_sqlstate(&code)) =>
+            {
+                StoreError::Unavailable(error)
+            }
             _ => StoreError::Database(error),
+        }
+    }
+}
+
+/// PostgreSQL's SQLSTATEs meaning "the server is not there right now" rather than "this
+/// statement is wrong": class 08 (connection exception), class 57 (operator intervention:
+/// the server shutting down or restarting, `57P01`..`57P03`), and class 53 (insufficient
+/// resources, such as too many connections). SQLite's codes are numbers and never match.
+fn unavailable_sqlstate(code: &str) -> bool {
+    code.len() == 5 && (code.starts_with("08") || code.starts_with("57") || code.starts_with("53"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unavailable_sqlstate;
+
+    #[test]
+    fn connection_and_shutdown_sqlstates_are_unavailable() {
+        for code in ["08006", "08001", "57P01", "57P03", "53300"] {
+            assert!(unavailable_sqlstate(code), "{code}");
+        }
+        for code in ["23505", "42P01", "40001", "5", "2067"] {
+            assert!(!unavailable_sqlstate(code), "{code}");
         }
     }
 }

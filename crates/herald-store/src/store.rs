@@ -10,7 +10,8 @@ use crate::model::*;
 /// Shorthand for store results.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Herald's persistence. Implementations: [`crate::sqlite::SqliteStore`] (and PostgreSQL later).
+/// Herald's persistence. Implementations: [`crate::sqlite::SqliteStore`] and
+/// [`crate::postgres::PgStore`].
 ///
 /// Every method is one transaction. Lookups of a missing row return `Ok(None)` / `Ok(false)`;
 /// a unique-key clash returns [`StoreError::Conflict`]. Times are kept to the microsecond

@@ -30,6 +30,8 @@ use crate::store::Store;
 /// Expands to one `#[tokio::test]` per conformance case. `$factory` is called once per test
 /// and returns a future of `(store, guard)`: the store to test, fresh and empty, and a value
 /// kept alive until the test ends (a temporary directory, a database to drop; `()` if none).
+/// With `optional` first, the factory's future yields an `Option` of that pair instead, and
+/// `None` skips the test (a backend whose server is not configured here).
 ///
 /// ```ignore
 /// herald_store::store_conformance_tests!(|| async {
@@ -37,11 +39,22 @@ use crate::store::Store;
 ///     let store = SqliteStore::open(&dir.path().join("herald.db")).await.unwrap();
 ///     (store, dir)
 /// });
+/// herald_store::store_conformance_tests!(optional || async {
+///     let admin = herald_store::postgres::testing::admin_url_or_skip()?;
+///     // …
+/// #   None::<((), ())>
+/// });
 /// ```
 #[macro_export]
 macro_rules! store_conformance_tests {
+    (optional $factory:expr) => {
+        $crate::store_conformance_tests!(@list optional $factory);
+    };
     ($factory:expr) => {
-        $crate::store_conformance_tests!(@cases $factory;
+        $crate::store_conformance_tests!(@list always $factory);
+    };
+    (@list $mode:ident $factory:expr) => {
+        $crate::store_conformance_tests!(@cases $mode $factory;
             // catalog
             ping_answers,
             tenant_round_trips_and_is_found_by_client_id,
@@ -98,14 +111,23 @@ macro_rules! store_conformance_tests {
             deleting_a_tenant_removes_its_subscriptions_deliveries_tokens_and_events,
         );
     };
-    (@cases $factory:expr; $($case:ident),* $(,)?) => {
+    (@cases $mode:ident $factory:expr; $($case:ident),* $(,)?) => {
         $(
             #[::tokio::test]
             async fn $case() {
-                let (store, _guard) = ($factory)().await;
+                let Some((store, _guard)) = $crate::store_conformance_tests!(@make $mode $factory)
+                else {
+                    return;
+                };
                 $crate::conformance::$case(&store).await;
             }
         )*
+    };
+    (@make always $factory:expr) => {
+        Some(($factory)().await)
+    };
+    (@make optional $factory:expr) => {
+        ($factory)().await
     };
 }
 

@@ -7,10 +7,10 @@
 use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
-use super::rows::{self, micros, to_json};
 use crate::error::StoreError;
 use crate::ids::{SubscriptionId, TenantId};
 use crate::model::*;
+use crate::rows::{self, micros, to_json};
 
 type Result<T> = std::result::Result<T, StoreError>;
 

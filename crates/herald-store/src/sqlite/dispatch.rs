@@ -18,11 +18,11 @@ use time::OffsetDateTime;
 
 use super::catalog;
 use super::events;
-use super::rows::{self, from_micros, micros, to_json};
 use crate::claiming::Capacity;
 use crate::error::StoreError;
 use crate::ids::{DeliveryId, SubscriptionId};
 use crate::model::*;
+use crate::rows::{self, from_micros, micros, to_json};
 
 type Result<T> = std::result::Result<T, StoreError>;
 

@@ -8,10 +8,10 @@
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
 
-use super::rows::{self, micros};
 use crate::error::StoreError;
 use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
+use crate::rows::{self, micros};
 
 type Result<T> = std::result::Result<T, StoreError>;
 

@@ -11,7 +11,6 @@ mod catalog;
 mod dispatch;
 mod events;
 mod publish;
-mod rows;
 mod writer;
 
 use std::path::Path;

@@ -14,10 +14,10 @@ use serde::Serialize;
 use sqlx::SqliteConnection;
 
 use super::events::{first_with_key, matching_subscriptions};
-use super::rows::{micros, to_json};
 use crate::error::StoreError;
 use crate::ids::{DeliveryId, TenantId};
 use crate::model::{Event, Published};
+use crate::rows::{micros, to_json};
 
 type Result<T> = std::result::Result<T, StoreError>;
 

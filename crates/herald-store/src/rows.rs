@@ -1,48 +1,81 @@
-//! Turning rows into domain types and domain values into bind parameters.
+//! Turning rows into domain types and domain values into bind parameters, for every backend.
 //!
-//! Everything read back goes through [`get`], which turns a decode failure into
-//! [`StoreError::Corrupt`] naming the column: a row that does not decode is a bug or a manual
-//! edit, never something a client did, and it must not panic the server. Times are stored as
-//! unix microseconds, the precision PostgreSQL keeps too, so both backends round-trip alike.
+//! Both backends store the same shapes: ids and names as text, times as integer unix
+//! microseconds (the precision PostgreSQL keeps, so both round-trip alike), counts as 64-bit
+//! integers, lists and maps as JSON text. So one set of builders serves both, over the
+//! [`Columns`] each backend's row type implements. Everything read back goes through [`get`],
+//! which turns a decode failure into [`StoreError::Corrupt`] naming the column: a row that does
+//! not decode is a bug or a manual edit, never something a client did, and it must not panic
+//! the server.
 
 use std::collections::BTreeMap;
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Decode, Row, Sqlite, Type};
+use sqlx::{Decode, Postgres, Row, Sqlite, Type};
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::ids::{AttemptId, DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
 
-/// One column of a row, with decode failures reported as corruption.
-pub(super) fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T, StoreError>
-where
-    T: Decode<'r, Sqlite> + Type<Sqlite>,
+/// A value both backends decode (text, integers, and their options).
+pub(crate) trait Column:
+    Sized + for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
 {
-    row.try_get(column)
-        .map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
+}
+
+impl<T> Column for T where
+    T: Sized
+        + for<'r> Decode<'r, Sqlite>
+        + Type<Sqlite>
+        + for<'r> Decode<'r, Postgres>
+        + Type<Postgres>
+{
+}
+
+/// A backend's row, read by column name.
+pub(crate) trait Columns {
+    /// The named column, decoded; a failure is corruption.
+    fn column<T: Column>(&self, column: &str) -> Result<T, StoreError>;
+}
+
+impl Columns for sqlx::sqlite::SqliteRow {
+    fn column<T: Column>(&self, column: &str) -> Result<T, StoreError> {
+        self.try_get(column)
+            .map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
+    }
+}
+
+impl Columns for sqlx::postgres::PgRow {
+    fn column<T: Column>(&self, column: &str) -> Result<T, StoreError> {
+        self.try_get(column)
+            .map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
+    }
+}
+
+/// One column of a row, with decode failures reported as corruption.
+pub(crate) fn get<T: Column>(row: &impl Columns, column: &str) -> Result<T, StoreError> {
+    row.column(column)
 }
 
 /// A time as stored: unix microseconds (sub-microsecond digits are dropped).
-pub(super) fn micros(time: OffsetDateTime) -> i64 {
+pub(crate) fn micros(time: OffsetDateTime) -> i64 {
     // i64 microseconds reach past the year 292,000; OffsetDateTime stops at 9999, so the
     // conversion cannot overflow for any representable time.
     (time.unix_timestamp_nanos() / 1_000) as i64
 }
 
 /// A stored time back as a date.
-pub(super) fn from_micros(value: i64, column: &str) -> Result<OffsetDateTime, StoreError> {
+pub(crate) fn from_micros(value: i64, column: &str) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(value) * 1_000)
         .map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
 }
 
-fn time_column(row: &SqliteRow, column: &str) -> Result<OffsetDateTime, StoreError> {
+fn time_column(row: &impl Columns, column: &str) -> Result<OffsetDateTime, StoreError> {
     from_micros(get(row, column)?, column)
 }
 
 fn optional_time_column(
-    row: &SqliteRow,
+    row: &impl Columns,
     column: &str,
 ) -> Result<Option<OffsetDateTime>, StoreError> {
     get::<Option<i64>>(row, column)?
@@ -51,7 +84,7 @@ fn optional_time_column(
 }
 
 fn json_column<T: serde::de::DeserializeOwned>(
-    row: &SqliteRow,
+    row: &impl Columns,
     column: &str,
 ) -> Result<T, StoreError> {
     let text: String = get(row, column)?;
@@ -59,14 +92,14 @@ fn json_column<T: serde::de::DeserializeOwned>(
         .map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
 }
 
-fn u32_column(row: &SqliteRow, column: &str) -> Result<u32, StoreError> {
+fn u32_column(row: &impl Columns, column: &str) -> Result<u32, StoreError> {
     let value: i64 = get(row, column)?;
     u32::try_from(value)
         .map_err(|_| StoreError::Corrupt(format!("column {column}: {value} is out of range")))
 }
 
 fn parsed<T>(
-    row: &SqliteRow,
+    row: &impl Columns,
     column: &str,
     parse: impl Fn(&str) -> Option<T>,
 ) -> Result<T, StoreError> {
@@ -76,15 +109,15 @@ fn parsed<T>(
 }
 
 /// JSON text of a value we built ourselves (maps and lists of strings cannot fail to encode).
-pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value)
         .map_err(|error| StoreError::Corrupt(format!("encoding JSON: {error}")))
 }
 
 /// Column list matching [`tenant`].
-pub(super) const TENANT_COLUMNS: &str = "id, name, client_id, client_secret_hash, created_at";
+pub(crate) const TENANT_COLUMNS: &str = "id, name, client_id, client_secret_hash, created_at";
 
-pub(super) fn tenant(row: &SqliteRow) -> Result<Tenant, StoreError> {
+pub(crate) fn tenant(row: &impl Columns) -> Result<Tenant, StoreError> {
     Ok(Tenant {
         id: TenantId::from_trusted(get(row, "id")?),
         name: get(row, "name")?,
@@ -95,10 +128,10 @@ pub(super) fn tenant(row: &SqliteRow) -> Result<Tenant, StoreError> {
 }
 
 /// Column list matching [`event_type`].
-pub(super) const EVENT_TYPE_COLUMNS: &str =
+pub(crate) const EVENT_TYPE_COLUMNS: &str =
     "name, description, schema_json, created_at, updated_at";
 
-pub(super) fn event_type(row: &SqliteRow) -> Result<EventType, StoreError> {
+pub(crate) fn event_type(row: &impl Columns) -> Result<EventType, StoreError> {
     let schema: Option<String> = get(row, "schema_json")?;
     let schema = schema
         .map(|text| serde_json::from_str(&text))
@@ -114,11 +147,11 @@ pub(super) fn event_type(row: &SqliteRow) -> Result<EventType, StoreError> {
 }
 
 /// Column list matching [`subscription`].
-pub(super) const SUBSCRIPTION_COLUMNS: &str = "id, tenant_id, url, event_types_json, status, \
+pub(crate) const SUBSCRIPTION_COLUMNS: &str = "id, tenant_id, url, event_types_json, status, \
     description, headers_json, rate_limit_per_second, max_in_flight, contact_email, \
     secrets_json, created_at, updated_at";
 
-pub(super) fn subscription(row: &SqliteRow) -> Result<Subscription, StoreError> {
+pub(crate) fn subscription(row: &impl Columns) -> Result<Subscription, StoreError> {
     let rate_limit: Option<i64> = get(row, "rate_limit_per_second")?;
     let rate_limit_per_second = rate_limit
         .map(u32::try_from)
@@ -143,10 +176,10 @@ pub(super) fn subscription(row: &SqliteRow) -> Result<Subscription, StoreError> 
 }
 
 /// Column list matching [`event`].
-pub(super) const EVENT_COLUMNS: &str =
+pub(crate) const EVENT_COLUMNS: &str =
     "id, event_type, payload_json, tenant_id, idempotency_key, created_at";
 
-pub(super) fn event(row: &SqliteRow) -> Result<Event, StoreError> {
+pub(crate) fn event(row: &impl Columns) -> Result<Event, StoreError> {
     Ok(Event {
         id: EventId::from_trusted(get(row, "id")?),
         event_type: get(row, "event_type")?,
@@ -158,10 +191,10 @@ pub(super) fn event(row: &SqliteRow) -> Result<Event, StoreError> {
 }
 
 /// Column list matching [`delivery`].
-pub(super) const DELIVERY_COLUMNS: &str = "id, event_id, subscription_id, tenant_id, event_type, \
+pub(crate) const DELIVERY_COLUMNS: &str = "id, event_id, subscription_id, tenant_id, event_type, \
     status, attempts, scheduled_attempts, next_attempt_at, created_at, updated_at";
 
-pub(super) fn delivery(row: &SqliteRow) -> Result<Delivery, StoreError> {
+pub(crate) fn delivery(row: &impl Columns) -> Result<Delivery, StoreError> {
     Ok(Delivery {
         id: DeliveryId::from_trusted(get(row, "id")?),
         event_id: EventId::from_trusted(get(row, "event_id")?),
@@ -178,10 +211,10 @@ pub(super) fn delivery(row: &SqliteRow) -> Result<Delivery, StoreError> {
 }
 
 /// Column list matching [`attempt`].
-pub(super) const ATTEMPT_COLUMNS: &str = "id, delivery_id, started_at, duration_ms, \
+pub(crate) const ATTEMPT_COLUMNS: &str = "id, delivery_id, started_at, duration_ms, \
     response_status, response_body, error, error_message, triggered_by";
 
-pub(super) fn attempt(row: &SqliteRow) -> Result<Attempt, StoreError> {
+pub(crate) fn attempt(row: &impl Columns) -> Result<Attempt, StoreError> {
     let duration: i64 = get(row, "duration_ms")?;
     let status: Option<i64> = get(row, "response_status")?;
     let error: Option<String> = get(row, "error")?;
@@ -209,7 +242,7 @@ pub(super) fn attempt(row: &SqliteRow) -> Result<Attempt, StoreError> {
 }
 
 /// Splits a subscription pattern into what `subscription_event_types` stores.
-pub(super) fn pattern_row(pattern: &str) -> (&str, bool) {
+pub(crate) fn pattern_row(pattern: &str) -> (&str, bool) {
     match pattern.strip_suffix('*') {
         Some(prefix) => (prefix, true),
         None => (pattern, false),
@@ -217,7 +250,7 @@ pub(super) fn pattern_row(pattern: &str) -> (&str, bool) {
 }
 
 /// Turns a `limit + 1` fetch into a page: the extra row only says that another page exists.
-pub(super) fn page<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> Page<T> {
+pub(crate) fn page<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> Page<T> {
     let limit = limit as usize;
     let next_cursor = if items.len() > limit {
         items.truncate(limit);
@@ -229,6 +262,6 @@ pub(super) fn page<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> S
 }
 
 /// The effective page size: a limit of 0 would make a page that can never advance.
-pub(super) fn page_limit(page: &PageRequest) -> u32 {
+pub(crate) fn page_limit(page: &PageRequest) -> u32 {
     page.limit.max(1)
 }

@@ -1,0 +1,324 @@
+//! The store for more than one node: every node runs against one PostgreSQL database.
+//!
+//! Every operation is one transaction on a pooled connection; PostgreSQL's own concurrency
+//! control does what the SQLite writer task does there, so there is no writer here. What
+//! several nodes need from each other lives in the database, never in one node's memory:
+//! leases (a delivery is attempted by one node at a time), in-flight counts and rate slots
+//! (limits hold across the cluster; see [`claim`]), and idempotency (a unique index that
+//! concurrent publishes wait on). A [`listener`] task turns `NOTIFY`s from publishing nodes
+//! into [`Store::work_notifier`] wake-ups.
+//!
+//! Times are stored as BIGINT unix microseconds, as on SQLite, so both backends keep the same
+//! precision and share one set of row builders. Migrations in `migrations/postgres/` are
+//! applied by [`PgStore::connect`] under sqlx's advisory lock, so several nodes starting at
+//! once apply them exactly once. Losing the database makes calls fail with
+//! [`StoreError::Unavailable`]; the pool reconnects by itself when it is back.
+
+mod catalog;
+mod claim;
+mod events;
+mod listener;
+mod queue;
+pub mod testing;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, PgConnection};
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+
+use crate::error::StoreError;
+use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
+use crate::model::*;
+use crate::store::{Result, Store};
+use catalog::TenantKey;
+use listener::Listener;
+
+/// The schema, embedded at build time.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How a [`PgStore`] uses the database's connections.
+#[derive(Clone, Debug)]
+pub struct PgOptions {
+    /// At most this many pooled connections per node (the `LISTEN` task holds one more).
+    /// The database's `max_connections` must cover every node's pool.
+    pub max_connections: u32,
+    /// How long a call waits for a connection (from the pool, or connecting while the database
+    /// is away) before failing as [`StoreError::Unavailable`].
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Herald's store on PostgreSQL. Share it behind an `Arc`; dropping it stops its `LISTEN`
+/// task and closes its connections.
+pub struct PgStore {
+    /// Every operation's connection.
+    pool: PgPool,
+    /// Wakes this node's dispatcher when another node publishes.
+    listener: Listener,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database`),
+    /// applies pending migrations and starts listening for other nodes' work. Must be called
+    /// within a Tokio runtime.
+    pub async fn connect(url: &str, options: PgOptions) -> Result<PgStore> {
+        let connect_options = PgConnectOptions::from_str(url)?
+            // Statements are logged at the caller's level (the store's callers log failures);
+            // logging each claim and publish would cost more than them.
+            .disable_statement_logging();
+        // A connection of its own for migrating (a pool of one, whose future `Migrator::run`
+        // accepts from any task): sqlx holds a session advisory lock on it while it migrates,
+        // and closing it releases the lock even if a migration failed.
+        let migrating = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect_options.clone())
+            .await?;
+        let migrated = MIGRATOR.run(&migrating).await;
+        migrating.close().await;
+        migrated?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect_options)
+            .await?;
+        let listener = Listener::start(pool.clone()).await?;
+        Ok(PgStore { pool, listener })
+    }
+
+    /// Closes every connection after the calls in progress, and stops the `LISTEN` task.
+    pub async fn close(self) {
+        let Self { pool, listener } = self;
+        drop(listener);
+        pool.close().await;
+    }
+
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+        Ok(self.pool.acquire().await?)
+    }
+}
+
+/// Runs `$body` with `$conn` bound to a new transaction, and commits it if the body succeeded
+/// (an early error drops the transaction, which rolls it back).
+macro_rules! in_transaction {
+    ($store:expr, |$conn:ident| $body:expr) => {{
+        let mut tx = $store.pool.begin().await?;
+        let $conn: &mut PgConnection = &mut tx;
+        let output = $body.await?;
+        tx.commit().await?;
+        Ok::<_, StoreError>(output)
+    }};
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&mut *self.conn().await?)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<()> {
+        catalog::create_tenant(&mut *self.conn().await?, tenant).await
+    }
+
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>> {
+        catalog::get_tenant_by(&mut *self.conn().await?, TenantKey::Id, id.as_str()).await
+    }
+
+    async fn get_tenant_by_client_id(&self, client_id: &str) -> Result<Option<Tenant>> {
+        catalog::get_tenant_by(&mut *self.conn().await?, TenantKey::ClientId, client_id).await
+    }
+
+    async fn list_tenants(&self, page: &PageRequest) -> Result<Page<Tenant>> {
+        catalog::list_tenants(&mut *self.conn().await?, page).await
+    }
+
+    async fn rename_tenant(&self, id: &TenantId, name: &str) -> Result<Option<Tenant>> {
+        catalog::rename_tenant(&mut *self.conn().await?, id, name).await
+    }
+
+    async fn delete_tenant(&self, id: &TenantId) -> Result<bool> {
+        in_transaction!(self, |conn| catalog::delete_tenant(conn, id))
+    }
+
+    async fn insert_access_token(
+        &self,
+        token_hash: &str,
+        tenant_id: &TenantId,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        catalog::insert_access_token(&mut *self.conn().await?, token_hash, tenant_id, expires_at)
+            .await
+    }
+
+    async fn access_token_tenant(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<TenantId>> {
+        catalog::access_token_tenant(&mut *self.conn().await?, token_hash, now).await
+    }
+
+    async fn create_event_type(&self, event_type: &EventType) -> Result<()> {
+        catalog::create_event_type(&mut *self.conn().await?, event_type).await
+    }
+
+    async fn get_event_type(&self, name: &str) -> Result<Option<EventType>> {
+        catalog::get_event_type(&mut *self.conn().await?, name).await
+    }
+
+    async fn list_event_types(&self, page: &PageRequest) -> Result<Page<EventType>> {
+        catalog::list_event_types(&mut *self.conn().await?, page).await
+    }
+
+    async fn update_event_type(&self, event_type: &EventType) -> Result<bool> {
+        catalog::update_event_type(&mut *self.conn().await?, event_type).await
+    }
+
+    async fn delete_event_type(&self, name: &str) -> Result<bool> {
+        catalog::delete_event_type(&mut *self.conn().await?, name).await
+    }
+
+    async fn create_subscription(&self, subscription: &Subscription) -> Result<()> {
+        in_transaction!(self, |conn| catalog::create_subscription(
+            conn,
+            subscription
+        ))
+    }
+
+    async fn get_subscription(&self, id: &SubscriptionId) -> Result<Option<Subscription>> {
+        catalog::get_subscription(&mut *self.conn().await?, id.as_str()).await
+    }
+
+    async fn list_subscriptions(
+        &self,
+        filter: &SubscriptionFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Subscription>> {
+        catalog::list_subscriptions(&mut *self.conn().await?, filter, page).await
+    }
+
+    async fn update_subscription(&self, subscription: &Subscription) -> Result<bool> {
+        let updated: Option<bool> = in_transaction!(self, |conn| async {
+            let resumed = catalog::update_subscription(conn, subscription).await?;
+            if resumed == Some(true) {
+                // Its waiting deliveries just became claimable: wake every node (delivered
+                // at commit, like a publish's).
+                sqlx::query("SELECT pg_notify($1, '')")
+                    .bind(events::WORK_CHANNEL)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok::<_, StoreError>(resumed)
+        })?;
+        Ok(updated.is_some())
+    }
+
+    async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool> {
+        catalog::delete_subscription(&mut *self.conn().await?, id).await
+    }
+
+    async fn publish(&self, event: &Event) -> Result<Published> {
+        in_transaction!(self, |conn| events::publish(conn, event))
+    }
+
+    async fn publish_to(
+        &self,
+        event: &Event,
+        subscription_id: &SubscriptionId,
+        lease_until: OffsetDateTime,
+    ) -> Result<Delivery> {
+        in_transaction!(self, |conn| events::publish_to(
+            conn,
+            event,
+            subscription_id,
+            lease_until
+        ))
+    }
+
+    async fn get_event(&self, id: &EventId) -> Result<Option<Event>> {
+        events::get_event(&mut *self.conn().await?, id.as_str()).await
+    }
+
+    async fn list_events(&self, filter: &EventFilter, page: &PageRequest) -> Result<Page<Event>> {
+        events::list_events(&mut *self.conn().await?, filter, page).await
+    }
+
+    async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>> {
+        events::get_delivery(&mut *self.conn().await?, id.as_str()).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Delivery>> {
+        events::list_deliveries(&mut *self.conn().await?, filter, page).await
+    }
+
+    async fn list_attempts(&self, delivery_id: &DeliveryId) -> Result<Vec<Attempt>> {
+        events::list_attempts(&mut *self.conn().await?, delivery_id.as_str()).await
+    }
+
+    async fn claim_due(&self, claim: &Claim) -> Result<Vec<DeliveryJob>> {
+        in_transaction!(self, |conn| claim::claim_due(conn, claim))
+    }
+
+    async fn lease_delivery(
+        &self,
+        id: &DeliveryId,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<DeliveryJob>> {
+        in_transaction!(self, |conn| claim::lease_delivery(
+            conn,
+            id,
+            now,
+            lease_until
+        ))
+    }
+
+    async fn complete_attempt(&self, attempt: &Attempt, progress: &DeliveryProgress) -> Result<()> {
+        let now = OffsetDateTime::now_utc();
+        in_transaction!(self, |conn| queue::complete_attempt(
+            conn, attempt, progress, now
+        ))
+    }
+
+    async fn next_due_at(&self) -> Result<Option<OffsetDateTime>> {
+        queue::next_due_at(&mut *self.conn().await?).await
+    }
+
+    async fn release_all_leases(&self) -> Result<u64> {
+        queue::release_all_leases(&mut *self.conn().await?).await
+    }
+
+    async fn queue_stats(&self) -> Result<QueueStats> {
+        queue::queue_stats(&mut *self.conn().await?).await
+    }
+
+    fn work_notifier(&self) -> Option<Arc<Notify>> {
+        Some(self.listener.notifier())
+    }
+}

@@ -1,0 +1,321 @@
+//! The conformance suite and multi-node behaviour against PostgreSQL: two or more `PgStore`s on
+//! one database stand for nodes. Each test gets a database of its own, so they run in parallel.
+//!
+//! Needs `HERALD_TEST_DATABASE_URL` (an admin URL; `source .ci/postgres.sh` starts a private
+//! server and sets it). Without it every test prints that it was skipped and passes, except
+//! under `CI`, where it fails.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use herald_store::postgres::testing::{TestDatabase, admin_url_or_skip};
+use herald_store::postgres::{PgOptions, PgStore};
+use herald_store::{
+    Attempt, AttemptId, AttemptTrigger, Claim, DeliveryProgress, DeliveryStatus, Event, EventId,
+    Store, StoreError, Subscription, SubscriptionId, SubscriptionStatus, Tenant, TenantId,
+    timestamp_now,
+};
+
+/// A fresh store on a database of its own, dropped with the guard; `None` skips the test.
+async fn fresh() -> Option<(PgStore, TestDatabase)> {
+    let admin = admin_url_or_skip()?;
+    let database = TestDatabase::create(&admin)
+        .await
+        .expect("create a test database");
+    let store = PgStore::connect(database.url(), PgOptions::default())
+        .await
+        .expect("connect");
+    Some((store, database))
+}
+
+herald_store::store_conformance_tests!(optional fresh);
+
+/// Another node on the same database.
+async fn node(database: &TestDatabase) -> PgStore {
+    PgStore::connect(database.url(), PgOptions::default())
+        .await
+        .expect("connect another node")
+}
+
+async fn tenant(store: &PgStore) -> TenantId {
+    let id = TenantId::generate();
+    let tenant = Tenant {
+        client_id: format!("client_{id}"),
+        id: id.clone(),
+        name: "Acme".into(),
+        client_secret_hash: "0".repeat(64),
+        created_at: timestamp_now(),
+    };
+    store.create_tenant(&tenant).await.expect("tenant");
+    id
+}
+
+async fn subscription(store: &PgStore, tenant_id: &TenantId, max_in_flight: u32) -> Subscription {
+    let subscription = Subscription {
+        id: SubscriptionId::generate(),
+        tenant_id: tenant_id.clone(),
+        url: "https://receiver.example/".into(),
+        event_types: vec!["*".into()],
+        status: SubscriptionStatus::Active,
+        description: None,
+        headers: Default::default(),
+        rate_limit_per_second: None,
+        max_in_flight,
+        contact_email: None,
+        secrets: vec![],
+        created_at: timestamp_now(),
+        updated_at: timestamp_now(),
+    };
+    store
+        .create_subscription(&subscription)
+        .await
+        .expect("subscription");
+    subscription
+}
+
+fn event(tenant_id: &TenantId, key: Option<String>) -> Event {
+    Event {
+        id: EventId::generate(),
+        event_type: "load.test".into(),
+        payload_json: r#"{"n":1}"#.into(),
+        tenant_id: Some(tenant_id.clone()),
+        idempotency_key: key,
+        created_at: timestamp_now(),
+    }
+}
+
+fn claim(limit: u32) -> Claim {
+    let now = timestamp_now();
+    Claim {
+        now,
+        lease_until: now + time::Duration::minutes(5),
+        limit,
+        rate_horizon: Duration::from_secs(1),
+    }
+}
+
+/// Waits for a wake-up, failing after a deadline.
+async fn woken(notify: &tokio::sync::Notify, what: &str) {
+    tokio::time::timeout(Duration::from_secs(10), notify.notified())
+        .await
+        .unwrap_or_else(|_| panic!("no wake-up within 10 s after {what}"));
+}
+
+/// Two nodes claim and complete in loops until the backlog is done. Each node counts what it
+/// holds before releasing it in the database, so the shared count never exceeds the real one,
+/// and the real one must stay within max_in_flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_claiming_concurrently_never_exceed_max_in_flight_nor_share_a_delivery() {
+    let Some((first, database)) = fresh().await else {
+        return;
+    };
+    let nodes = [Arc::new(first), Arc::new(node(&database).await)];
+    let tenant_id = tenant(&nodes[0]).await;
+    let narrow = subscription(&nodes[0], &tenant_id, 3).await;
+    let wide = subscription(&nodes[0], &tenant_id, 8).await;
+    let limits = BTreeMap::from([(narrow.id.clone(), 3), (wide.id.clone(), 8)]);
+    const EVENTS: usize = 150;
+    for _ in 0..EVENTS {
+        nodes[0]
+            .publish(&event(&tenant_id, None))
+            .await
+            .expect("publish");
+    }
+
+    let in_flight: Arc<Mutex<BTreeMap<SubscriptionId, u32>>> = Arc::default();
+    let claimed: Arc<Mutex<Vec<herald_store::DeliveryId>>> = Arc::default();
+    let mut workers = tokio::task::JoinSet::new();
+    for (index, node) in nodes.iter().enumerate() {
+        for _ in 0..3 {
+            let (node, in_flight, claimed, limits) = (
+                Arc::clone(node),
+                Arc::clone(&in_flight),
+                Arc::clone(&claimed),
+                limits.clone(),
+            );
+            workers.spawn(async move {
+                let mut done = 0;
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+                while claimed.lock().expect("lock").len() < 2 * EVENTS {
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "the backlog never drained"
+                    );
+                    let jobs = node.claim_due(&claim(4)).await.expect("claim");
+                    {
+                        let mut counts = in_flight.lock().expect("lock");
+                        for job in &jobs {
+                            let count = counts.entry(job.subscription.id.clone()).or_default();
+                            *count += 1;
+                            assert!(
+                                *count <= limits[&job.subscription.id],
+                                "{} in flight to a subscription allowing {}",
+                                count,
+                                limits[&job.subscription.id]
+                            );
+                        }
+                        claimed
+                            .lock()
+                            .expect("lock")
+                            .extend(jobs.iter().map(|j| j.delivery.id.clone()));
+                    }
+                    if jobs.is_empty() {
+                        tokio::task::yield_now().await;
+                    }
+                    for job in jobs {
+                        *in_flight
+                            .lock()
+                            .expect("lock")
+                            .get_mut(&job.subscription.id)
+                            .expect("counted") -= 1;
+                        let attempt = Attempt {
+                            id: AttemptId::generate(),
+                            delivery_id: job.delivery.id.clone(),
+                            started_at: timestamp_now(),
+                            duration_ms: 1,
+                            response_status: Some(200),
+                            response_body: None,
+                            error: None,
+                            error_message: None,
+                            trigger: AttemptTrigger::Scheduled,
+                        };
+                        let progress = DeliveryProgress {
+                            status: DeliveryStatus::Succeeded,
+                            next_attempt_at: None,
+                            counts_for_schedule: true,
+                        };
+                        node.complete_attempt(&attempt, &progress)
+                            .await
+                            .expect("complete");
+                        done += 1;
+                    }
+                }
+                (index, done)
+            });
+        }
+    }
+    let mut per_node = [0; 2];
+    while let Some(joined) = workers.join_next().await {
+        let (index, done) = joined.expect("worker");
+        per_node[index] += done;
+    }
+    let claimed = claimed.lock().expect("lock").clone();
+    let distinct: BTreeSet<_> = claimed.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        claimed.len(),
+        "a delivery was claimed twice"
+    );
+    assert_eq!(claimed.len(), 2 * EVENTS);
+    assert!(
+        per_node.iter().all(|&n| n > 0),
+        "both nodes worked: {per_node:?}"
+    );
+    assert_eq!(nodes[1].queue_stats().await.expect("stats").pending, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_starting_at_once_apply_the_migrations_once() {
+    let Some(admin) = admin_url_or_skip() else {
+        return;
+    };
+    let database = TestDatabase::create(&admin).await.expect("database");
+    let mut starting = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let url = database.url().to_owned();
+        starting.spawn(async move { PgStore::connect(&url, PgOptions::default()).await });
+    }
+    let mut stores = Vec::new();
+    while let Some(joined) = starting.join_next().await {
+        stores.push(joined.expect("task").expect("every node starts"));
+    }
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(database.url())
+        .await
+        .expect("connect");
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    let embedded = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .expect("migrations directory")
+        .count();
+    assert_eq!(applied as usize, embedded);
+}
+
+#[tokio::test]
+async fn publishing_on_one_node_wakes_the_others() {
+    let Some((publisher, database)) = fresh().await else {
+        return;
+    };
+    let idle = node(&database).await;
+    let notify = idle.work_notifier().expect("PostgreSQL has a notifier");
+    let tenant_id = tenant(&publisher).await;
+    subscription(&publisher, &tenant_id, 16).await;
+    publisher
+        .publish(&event(&tenant_id, None))
+        .await
+        .expect("publish");
+    woken(&notify, "a publish").await;
+}
+
+#[tokio::test]
+async fn resuming_a_subscription_wakes_the_others() {
+    let Some((operator, database)) = fresh().await else {
+        return;
+    };
+    let tenant_id = tenant(&operator).await;
+    let mut paused = subscription(&operator, &tenant_id, 16).await;
+    paused.status = SubscriptionStatus::Paused;
+    assert!(operator.update_subscription(&paused).await.expect("pause"));
+    // Listening starts after the pause, so only the resume can wake it.
+    let idle = node(&database).await;
+    let notify = idle.work_notifier().expect("PostgreSQL has a notifier");
+    paused.status = SubscriptionStatus::Active;
+    assert!(operator.update_subscription(&paused).await.expect("resume"));
+    woken(&notify, "a resume").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_publishes_with_one_idempotency_key_on_two_nodes_create_one_event() {
+    let Some((first, database)) = fresh().await else {
+        return;
+    };
+    let nodes = [Arc::new(first), Arc::new(node(&database).await)];
+    let tenant_id = tenant(&nodes[0]).await;
+    subscription(&nodes[0], &tenant_id, 16).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..40 {
+        let node = Arc::clone(&nodes[n % 2]);
+        let event = event(&tenant_id, Some("the-key".into()));
+        tasks.spawn(async move { node.publish(&event).await });
+    }
+    let mut ids = BTreeSet::new();
+    let mut firsts = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let published = joined.expect("task").expect("publish");
+        assert_eq!(published.deliveries, 1);
+        firsts += usize::from(!published.duplicate);
+        ids.insert(published.event_id);
+    }
+    assert_eq!((ids.len(), firsts), (1, 1));
+    assert_eq!(nodes[1].queue_stats().await.expect("stats").pending, 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_unavailable() {
+    // Nothing listens on a port the kernel just handed out and took back.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let options = PgOptions {
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(1),
+    };
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let error = PgStore::connect(&url, options)
+        .await
+        .expect_err("nothing listens");
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+}
