@@ -1,0 +1,194 @@
+//! `herald bench`: how fast Herald delivers, measured against this machine's own limit.
+//!
+//! The bench first measures the **limit** (the HTTP client Herald delivers with, POSTing
+//! 1 KiB bodies straight to the bench's receiver), then runs each scenario against a fresh
+//! `herald serve` child (or a running server given by `--url`/`--token`) and reports rates,
+//! ratios to the targets, publish→arrival latency, and the peak RSS and CPU time of
+//! the herald process. It never asserts a time: it is a benchmark, not a test.
+//!
+//! - `receiver`: the fast subscriber endpoint (answering, down, or blackholed).
+//! - `limit`: the no-Herald baseline.
+//! - `setup`: spawning the server and preparing it through its API.
+//! - `publish`: concurrent, bounded publishers (burst and paced).
+//! - `scenarios`: `steady`, `fanout`, `noisy`, `latency`; `backlog`: the drain.
+//! - `procstats`: peak RSS and CPU from `/proc`.
+//! - `report`: JSON and tables.
+//!
+//! Everything runs on 127.0.0.1, and every loop is bounded by a count and a deadline.
+
+#![deny(missing_docs)]
+
+mod backlog;
+pub mod limit;
+pub mod procstats;
+mod publish;
+pub mod receiver;
+pub mod report;
+mod scenarios;
+mod setup;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::report::{Report, ScenarioReport};
+use crate::scenarios::{Ctx, ratio};
+
+/// A scenario to run (`all` means every one, in the order below).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// N events to 1 subscription as fast as Herald accepts them.
+    Steady,
+    /// Each event to 10 subscriptions.
+    Fanout,
+    /// Paced publishing; publish→arrival percentiles.
+    Latency,
+    /// `steady` plus one blackholed subscription.
+    Noisy,
+    /// A backlog of retries queued while the receiver was down, then drained.
+    Backlog,
+    /// All of the above.
+    All,
+}
+
+const ORDER: [Scenario; 5] = [
+    Scenario::Steady,
+    Scenario::Fanout,
+    Scenario::Latency,
+    Scenario::Noisy,
+    Scenario::Backlog,
+];
+
+/// `herald bench`: measure delivery speed against the machine's own limit.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Events published by each throughput scenario.
+    #[arg(long, default_value_t = 20_000, value_name = "N")]
+    pub events: usize,
+    /// Scenarios to run (repeat the flag or separate with commas).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
+    pub scenario: Vec<Scenario>,
+    /// Deliveries queued by the backlog scenario.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub backlog: usize,
+    /// Benchmark a running server at this URL instead of spawning one (no process stats).
+    #[arg(long, requires = "token", value_name = "URL")]
+    pub url: Option<String>,
+    /// Admin token of the server given by --url.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// The herald binary to spawn. [default: this executable]
+    #[arg(long, value_name = "PATH")]
+    pub herald_bin: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Requests in flight for the limit (Herald's default per-subscription max_in_flight).
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub concurrency: usize,
+    /// Publish requests in flight.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub publishers: usize,
+    /// Seconds one scenario may run before it is reported incomplete (backlog gets 3×).
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub deadline: u64,
+    /// Tiny sizes (200 events, backlog 2,000) to check that every scenario still works.
+    #[arg(long)]
+    pub quick: bool,
+}
+
+/// Runs the bench and prints its report (a table, or JSON with `--json`) on stdout;
+/// progress goes to stderr.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let report = measure(&args).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(())
+}
+
+/// Runs the bench and returns its report without printing it.
+pub async fn measure(args: &BenchArgs) -> anyhow::Result<Report> {
+    let ctx = context(args)?;
+    let wanted: Vec<Scenario> = if args.scenario.contains(&Scenario::All) {
+        ORDER.to_vec()
+    } else {
+        ORDER
+            .into_iter()
+            .filter(|s| args.scenario.contains(s))
+            .collect()
+    };
+    let deadline = Instant::now() + ctx.deadline;
+    let limit_requests = if args.quick {
+        ctx.events * 10
+    } else {
+        ctx.events.max(50_000)
+    };
+    eprintln!(
+        "limit: {limit_requests} requests, {} in flight",
+        args.concurrency
+    );
+    let limit = limit::measure(limit_requests, args.concurrency, deadline).await?;
+    let limit_rate = Some(limit.requests_per_s);
+
+    let mut scenarios: Vec<ScenarioReport> = Vec::new();
+    let mut steady_rate = None;
+    for scenario in wanted {
+        eprintln!("scenario {scenario:?}…");
+        let mut report = match scenario {
+            Scenario::Steady => scenarios::throughput(&ctx, "steady", 1, false).await?,
+            Scenario::Fanout => scenarios::throughput(&ctx, "fanout", 10, false).await?,
+            Scenario::Latency => scenarios::latency(&ctx, steady_rate).await?,
+            Scenario::Noisy => scenarios::throughput(&ctx, "noisy", 1, true).await?,
+            Scenario::Backlog => backlog::backlog(&ctx).await?,
+            Scenario::All => continue,
+        };
+        report.ratio = match scenario {
+            Scenario::Steady => ratio(report.deliveries_per_s, limit_rate, "limit", 0.25),
+            Scenario::Fanout => ratio(report.deliveries_per_s, limit_rate, "limit", 0.5),
+            Scenario::Noisy => ratio(report.deliveries_per_s, steady_rate, "steady", 0.9),
+            Scenario::Backlog => ratio(report.deliveries_per_s, steady_rate, "steady", 1.0),
+            _ => None,
+        };
+        if scenario == Scenario::Steady && report.complete {
+            steady_rate = report.deliveries_per_s;
+        }
+        scenarios.push(report);
+    }
+    Ok(Report {
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        target: match &ctx.remote {
+            Some((url, _)) => url.clone(),
+            None => ctx.herald_bin.display().to_string(),
+        },
+        limit: Some(limit),
+        scenarios,
+    })
+}
+
+fn context(args: &BenchArgs) -> anyhow::Result<Ctx> {
+    let herald_bin = match &args.herald_bin {
+        Some(path) => path.clone(),
+        None => std::env::current_exe().context("cannot find the current executable")?,
+    };
+    let remote = match (&args.url, &args.token) {
+        (Some(url), Some(token)) => Some((url.clone(), token.clone())),
+        _ => None,
+    };
+    let (events, backlog) = if args.quick {
+        (args.events.min(200), args.backlog.min(2_000))
+    } else {
+        (args.events, args.backlog)
+    };
+    Ok(Ctx {
+        herald_bin,
+        remote,
+        events: events.max(1),
+        backlog: backlog.max(1),
+        publishers: args.publishers.max(1),
+        deadline: Duration::from_secs(args.deadline.max(1)),
+    })
+}

@@ -1,0 +1,228 @@
+//! The bench's own subscriber endpoint: a hyper 1 server that answers `200` at once and
+//! records when each `webhook-id` first arrived, per subscription (the path `/s/<n>`).
+//!
+//! It runs on a multi-thread runtime of its own, so its work never queues behind the bench's
+//! publishers, and it can be *down* (the port is reserved but nobody listens: connections are
+//! refused) until [`Receiver::up`], or a *blackhole* that accepts connections and never
+//! answers. It never touches anything but 127.0.0.1.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+use tokio::runtime::Runtime;
+
+/// How the receiver treats requests once it listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Answer `200` with an empty body as soon as the request is read.
+    Answer,
+    /// Accept connections, read what comes, never answer.
+    Blackhole,
+}
+
+/// First arrival of one `webhook-id` at one subscription (`/s/<n>`).
+type Key = (u16, Box<str>);
+
+/// State shared with the request handlers.
+#[derive(Default)]
+struct Shared {
+    /// First arrival per key. A std `Mutex`: held for one insert, never across an `.await`.
+    arrivals: Mutex<HashMap<Key, Instant>>,
+    /// Distinct keys seen, readable without the lock while the bench waits.
+    unique: AtomicU64,
+    /// Every request, duplicates included.
+    requests: AtomicU64,
+}
+
+/// A running (or reserved) receiver. Dropping it stops its runtime.
+pub struct Receiver {
+    addr: SocketAddr,
+    mode: Mode,
+    shared: Arc<Shared>,
+    /// `None` while down. Stopped with `shutdown_background`, which is allowed inside the
+    /// bench's own runtime (a plain drop there would panic).
+    runtime: Option<Runtime>,
+}
+
+impl Receiver {
+    /// A receiver listening on a free port of 127.0.0.1.
+    pub fn start(mode: Mode) -> anyhow::Result<Self> {
+        let mut receiver = Self::down(mode)?;
+        receiver.up()?;
+        Ok(receiver)
+    }
+
+    /// A receiver that holds a free port but does not listen yet: connections are refused.
+    pub fn down(mode: Mode) -> anyhow::Result<Self> {
+        let probe = StdListener::bind("127.0.0.1:0").context("no free port on 127.0.0.1")?;
+        let addr = probe.local_addr()?;
+        Ok(Self {
+            addr,
+            mode,
+            shared: Arc::default(),
+            runtime: None,
+        })
+    }
+
+    /// Starts listening (again) on the receiver's port.
+    pub fn up(&mut self) -> anyhow::Result<()> {
+        if self.runtime.is_some() {
+            return Ok(());
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("bench-receiver")
+            .enable_all()
+            .build()
+            .context("cannot start the receiver's runtime")?;
+        let std_listener = StdListener::bind(self.addr)
+            .with_context(|| format!("cannot listen on {} again", self.addr))?;
+        std_listener.set_nonblocking(true)?;
+        let listener = {
+            let _guard = runtime.enter();
+            TcpListener::from_std(std_listener)?
+        };
+        runtime.spawn(accept_loop(listener, self.mode, Arc::clone(&self.shared)));
+        self.runtime = Some(runtime);
+        Ok(())
+    }
+
+    /// The URL of subscription `n` on this receiver.
+    pub fn url(&self, n: u16) -> String {
+        format!("http://{}/s/{n}", self.addr)
+    }
+
+    /// Distinct `(subscription, webhook-id)` pairs that arrived.
+    pub fn unique(&self) -> u64 {
+        self.shared.unique.load(Ordering::Relaxed)
+    }
+
+    /// Every request received, duplicates included.
+    pub fn requests(&self) -> u64 {
+        self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    /// Waits until at least `count` distinct arrivals or `deadline`; true if reached.
+    pub async fn wait_for(&self, count: u64, deadline: Instant) -> bool {
+        loop {
+            if self.unique() >= count {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// First arrival of `id` at subscription `n`, if it came.
+    pub fn arrival(&self, n: u16, id: &str) -> Option<Instant> {
+        let arrivals = self
+            .shared
+            .arrivals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        arrivals.get(&(n, Box::from(id))).copied()
+    }
+
+    /// The latest first-arrival at subscription `n`.
+    pub fn last_arrival(&self, n: u16) -> Option<Instant> {
+        let arrivals = self
+            .shared
+            .arrivals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        arrivals
+            .iter()
+            .filter(|((sub, _), _)| *sub == n)
+            .map(|(_, at)| *at)
+            .max()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, mode: Mode, shared: Arc<Shared>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            // Out of descriptors or similar: back off instead of spinning.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            match mode {
+                Mode::Answer => {
+                    let service = service_fn(move |req| handle(req, Arc::clone(&shared)));
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                }
+                Mode::Blackhole => swallow(stream).await,
+            }
+        });
+    }
+}
+
+/// Reads and discards until the peer gives up; never writes a byte.
+async fn swallow(mut stream: tokio::net::TcpStream) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    shared: Arc<Shared>,
+) -> Result<Response<Empty<Bytes>>, Infallible> {
+    let at = Instant::now();
+    let sub = req
+        .uri()
+        .path()
+        .strip_prefix("/s/")
+        .and_then(|n| n.parse::<u16>().ok())
+        .unwrap_or(0);
+    let id = req
+        .headers()
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .map(Box::<str>::from);
+    // Read the body so the connection stays reusable (keep-alive).
+    let _ = req.into_body().collect().await;
+    shared.requests.fetch_add(1, Ordering::Relaxed);
+    if let Some(id) = id {
+        let mut arrivals = shared
+            .arrivals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let std::collections::hash_map::Entry::Vacant(slot) = arrivals.entry((sub, id)) {
+            slot.insert(at);
+            shared.unique.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Ok(Response::new(Empty::new()))
+}
