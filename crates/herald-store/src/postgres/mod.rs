@@ -13,6 +13,11 @@
 //! applied by [`PgStore::connect`] under sqlx's advisory lock, so several nodes starting at
 //! once apply them exactly once. Losing the database makes calls fail with
 //! [`StoreError::Unavailable`]; the pool reconnects by itself when it is back.
+//!
+//! One method means something else with several nodes: [`Store::release_all_leases`] drops
+//! every node's leases, not only this one's, so a node must not call it at start-up while
+//! others run (their deliveries in flight would be claimed again); expired leases already
+//! free a dead node's work.
 
 mod catalog;
 mod claim;
