@@ -33,6 +33,25 @@ pub struct ServeArgs {
     #[arg(long, env = "HERALD_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// Run on PostgreSQL instead of the embedded SQLite file (postgres://user:pass@host/db).
+    /// Every node given the same URL shares the work. [default: none, SQLite in --data-dir]
+    #[arg(
+        long,
+        env = "HERALD_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+
+    /// PostgreSQL connections per node (the API and the dispatcher share them). [default: 16]
+    #[arg(long, env = "HERALD_DB_MAX_CONNECTIONS", value_name = "N")]
+    pub db_max_connections: Option<u32>,
+
+    /// How long a request waits for a free PostgreSQL connection before failing with 503.
+    /// [default: 5s]
+    #[arg(long, env = "HERALD_DB_ACQUIRE_TIMEOUT", value_name = "DURATION")]
+    pub db_acquire_timeout: Option<String>,
+
     /// Development mode: allows http:// subscription URLs and loopback targets (127.0.0.0/8,
     /// ::1). Never use it in production. [default: false]
     #[arg(long, env = "HERALD_DEV", num_args = 0..=1, default_missing_value = "true",
@@ -79,8 +98,8 @@ pub struct ServeArgs {
     #[arg(long, env = "HERALD_DEFAULT_MAX_IN_FLIGHT", value_name = "N")]
     pub default_max_in_flight: Option<u32>,
 
-    /// Requests per second per subscription when the subscription does not set its own;
-    /// 0 means unlimited. [default: 0]
+    /// Requests per second given to subscriptions created without their own limit; 0 means
+    /// unlimited. [default: 0]
     #[arg(long, env = "HERALD_DEFAULT_RATE_LIMIT", value_name = "N")]
     pub default_rate_limit: Option<u32>,
 
@@ -110,6 +129,9 @@ pub enum LogFormat {
 struct FileConfig {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    db_max_connections: Option<u32>,
+    db_acquire_timeout: Option<String>,
     dev: Option<bool>,
     retry_schedule: Option<StringOrList>,
     request_timeout: Option<String>,
@@ -146,8 +168,14 @@ impl StringOrList {
 pub struct Config {
     /// Where the API listens.
     pub listen: SocketAddr,
-    /// Where data lives.
+    /// Where data lives (SQLite file, generated admin token).
     pub data_dir: PathBuf,
+    /// PostgreSQL URL; `None` means SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// PostgreSQL pool size.
+    pub db_max_connections: u32,
+    /// PostgreSQL pool acquire timeout.
+    pub db_acquire_timeout: Duration,
     /// Development mode (http and loopback allowed).
     pub dev: bool,
     /// Delays between retries; its length is the number of retries.
@@ -179,6 +207,9 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("herald-data"),
+            database_url: None,
+            db_max_connections: 16,
+            db_acquire_timeout: Duration::from_secs(5),
             dev: false,
             retry_schedule: vec![
                 Duration::from_secs(5),
@@ -222,6 +253,18 @@ impl Config {
                 .clone()
                 .or(file.data_dir)
                 .unwrap_or(defaults.data_dir),
+            database_url: args.database_url.clone().or(file.database_url),
+            db_max_connections: args
+                .db_max_connections
+                .or(file.db_max_connections)
+                .unwrap_or(defaults.db_max_connections),
+            db_acquire_timeout: duration_setting(
+                "db_acquire_timeout",
+                args.db_acquire_timeout
+                    .as_ref()
+                    .or(file.db_acquire_timeout.as_ref()),
+                defaults.db_acquire_timeout,
+            )?,
             dev: args.dev.or(file.dev).unwrap_or(defaults.dev),
             retry_schedule: match retry_schedule {
                 Some(text) => parse_schedule(&text).context("invalid retry_schedule")?,
@@ -273,12 +316,34 @@ impl Config {
         Ok(config)
     }
 
+    /// How long a claim or a manual attempt holds a delivery: long enough for an attempt
+    /// (bounded by the request timeout), its rate-limit slot (at most a second ahead) and
+    /// recording it. A crashed node's deliveries are claimed again after this.
+    pub fn lease(&self) -> Duration {
+        self.request_timeout + Duration::from_secs(15)
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
         if self.request_timeout.is_zero() {
             bail!("request_timeout must be greater than zero");
         }
         if self.default_max_in_flight == 0 || self.default_max_in_flight > 1000 {
             bail!("default_max_in_flight must be between 1 and 1000 (as max_in_flight in the API)");
+        }
+        if self.db_max_connections == 0 {
+            bail!("db_max_connections must be at least 1");
+        }
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!("database_url must be a postgres:// URL");
+            }
+            // A generated token lives in one node's data dir; the others would not know it.
+            if self.admin_token.is_none() {
+                bail!(
+                    "with database_url, set admin_token (--admin-token or HERALD_ADMIN_TOKEN) to \
+                     the same value on every node"
+                );
+            }
         }
         if self.max_payload_size == 0 {
             bail!("max_payload_size must be at least 1 byte");

@@ -19,10 +19,10 @@ pub mod outbound;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use herald_store::Store;
+use herald_store::postgres::{PgOptions, PgStore};
 use herald_store::sqlite::SqliteStore;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -64,7 +64,6 @@ pub async fn run(
         outbound,
         RetrySchedule::new(config.retry_schedule.clone()),
         Arc::clone(&metrics),
-        config.default_rate_limit,
     ));
     let wake = Arc::new(Notify::new());
     let dispatcher = Dispatcher::new(
@@ -74,9 +73,7 @@ pub async fn run(
         DispatchSettings {
             max_concurrency: 512,
             batch_size: 256,
-            // Long enough for an attempt, its rate-limit wait and recording it; a crashed
-            // node's deliveries are claimed again after this.
-            lease: config.request_timeout * 2 + Duration::from_secs(60),
+            lease: config.lease(),
         },
     );
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.child_token()));
@@ -111,19 +108,7 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<()> {
         )
     })?;
     let admin_token = admin_token(&config)?;
-    let db_path = config.data_dir.join("herald.db");
-    let store = SqliteStore::open(&db_path)
-        .await
-        .with_context(|| format!("cannot open the database {}", db_path.display()))?;
-    // One SQLite file serves one process, so no lease can belong to a live attempt elsewhere:
-    // whatever this process held before a crash is due again now, not after the lease.
-    let released = store.release_all_leases().await?;
-    if released > 0 {
-        tracing::info!(
-            released,
-            "resuming deliveries that were in flight at the last stop"
-        );
-    }
+    let store = open_store(&config).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -132,7 +117,37 @@ pub async fn serve_main(args: ServeArgs) -> anyhow::Result<()> {
     }
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    run(config, Arc::new(store), admin_token, listener, shutdown).await
+    run(config, store, admin_token, listener, shutdown).await
+}
+
+/// PostgreSQL when a URL is configured, else the SQLite file in the data dir.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(url) = &config.database_url {
+        let options = PgOptions {
+            max_connections: config.db_max_connections,
+            acquire_timeout: config.db_acquire_timeout,
+        };
+        let store = PgStore::connect(url, options)
+            .await
+            .context("cannot connect to PostgreSQL (database_url)")?;
+        tracing::info!("running on PostgreSQL");
+        return Ok(Arc::new(store));
+    }
+    let db_path = config.data_dir.join("herald.db");
+    let store = SqliteStore::open(&db_path)
+        .await
+        .with_context(|| format!("cannot open the database {}", db_path.display()))?;
+    // One SQLite file serves one process, so no lease can belong to a live attempt elsewhere:
+    // whatever this process held before a crash is due again now, not after the lease. (On
+    // PostgreSQL other nodes may hold live leases: there, leases simply expire.)
+    let released = store.release_all_leases().await?;
+    if released > 0 {
+        tracing::info!(
+            released,
+            "resuming deliveries that were in flight at the last stop"
+        );
+    }
+    Ok(Arc::new(store))
 }
 
 async fn cancel_on_signal(shutdown: CancellationToken) {

@@ -1,4 +1,5 @@
-//! End to end: a real Herald delivering to real receivers on loopback.
+//! End to end: a real Herald delivering to real receivers on loopback, run once on SQLite and
+//! once on PostgreSQL (when `HERALD_TEST_DATABASE_URL` names a server; skipped otherwise).
 
 mod support;
 
@@ -8,13 +9,12 @@ use herald_signature::{Secret, Verifier};
 use reqwest::Method;
 use reqwest::StatusCode;
 use serde_json::json;
-use support::{Receiver, Reply, TestServer, test_config, wait_for};
+use support::{Backend, Receiver, Reply, TestServer, test_config, wait_for};
 
 const WAIT: Duration = Duration::from_secs(15);
 
-#[tokio::test]
-async fn delivery_arrives_with_a_signature_that_verifies() {
-    let server = TestServer::start().await;
+async fn delivery_arrives_with_a_signature_that_verifies(backend: Backend) {
+    let server = TestServer::start_on(backend, test_config()).await;
     let receiver = Receiver::ok().await;
     server.create_event_type("consent.revoked").await;
     let (tenant, sub) = server.subscribe(&receiver.url, "consent.*").await;
@@ -58,9 +58,8 @@ async fn delivery_arrives_with_a_signature_that_verifies() {
         .await;
 }
 
-#[tokio::test]
-async fn payload_is_delivered_byte_for_byte() {
-    let server = TestServer::start().await;
+async fn payload_is_delivered_byte_for_byte(backend: Backend) {
+    let server = TestServer::start_on(backend, test_config()).await;
     let receiver = Receiver::ok().await;
     server.create_event_type("a.b").await;
     let (tenant, _) = server.subscribe(&receiver.url, "a.b").await;
@@ -84,9 +83,8 @@ async fn payload_is_delivered_byte_for_byte() {
     );
 }
 
-#[tokio::test]
-async fn receiver_failing_twice_then_succeeding_gives_three_attempts_and_success() {
-    let server = TestServer::start().await;
+async fn receiver_failing_twice_then_succeeding_gives_three_attempts_and_success(backend: Backend) {
+    let server = TestServer::start_on(backend, test_config()).await;
     let receiver = Receiver::start(
         vec![Reply::Status(500), Reply::Status(500)],
         Reply::Status(200),
@@ -116,9 +114,8 @@ async fn receiver_failing_twice_then_succeeding_gives_three_attempts_and_success
     );
 }
 
-#[tokio::test]
-async fn failed_delivery_leaves_subscription_active_after_four_attempts() {
-    let server = TestServer::start().await;
+async fn failed_delivery_leaves_subscription_active_after_four_attempts(backend: Backend) {
+    let server = TestServer::start_on(backend, test_config()).await;
     let receiver = Receiver::start(vec![], Reply::Status(500)).await;
     server.create_event_type("a.b").await;
     let (tenant, sub) = server.subscribe(&receiver.url, "a.b").await;
@@ -139,12 +136,11 @@ async fn failed_delivery_leaves_subscription_active_after_four_attempts() {
     assert_eq!(sub["status"], "active");
 }
 
-#[tokio::test]
-async fn hanging_receiver_gives_a_timeout_attempt() {
+async fn hanging_receiver_gives_a_timeout_attempt(backend: Backend) {
     let mut config = test_config();
     config.request_timeout = Duration::from_millis(300);
     config.retry_schedule = vec![];
-    let server = TestServer::start_with(config).await;
+    let server = TestServer::start_on(backend, config).await;
     let receiver = Receiver::start(vec![], Reply::Hang).await;
     server.create_event_type("a.b").await;
     let (tenant, _) = server.subscribe(&receiver.url, "a.b").await;
@@ -157,11 +153,10 @@ async fn hanging_receiver_gives_a_timeout_attempt() {
     assert!(attempt["duration_ms"].as_u64().unwrap() >= 250);
 }
 
-#[tokio::test]
-async fn redirect_is_not_followed() {
+async fn redirect_is_not_followed(backend: Backend) {
     let mut config = test_config();
     config.retry_schedule = vec![];
-    let server = TestServer::start_with(config).await;
+    let server = TestServer::start_on(backend, config).await;
     let target = Receiver::ok().await;
     let receiver = Receiver::start(vec![], Reply::Redirect(target.url.clone())).await;
     server.create_event_type("a.b").await;
@@ -174,11 +169,10 @@ async fn redirect_is_not_followed() {
     assert_eq!(target.count(), 0, "the redirect target was never contacted");
 }
 
-#[tokio::test]
-async fn redelivery_of_a_failed_delivery_succeeds_and_is_recorded() {
+async fn redelivery_of_a_failed_delivery_succeeds_and_is_recorded(backend: Backend) {
     let mut config = test_config();
     config.retry_schedule = vec![];
-    let server = TestServer::start_with(config).await;
+    let server = TestServer::start_on(backend, config).await;
     let receiver = Receiver::start(vec![Reply::Status(503)], Reply::Status(204)).await;
     server.create_event_type("a.b").await;
     let (tenant, _) = server.subscribe(&receiver.url, "a.b").await;
@@ -202,9 +196,8 @@ async fn redelivery_of_a_failed_delivery_succeeds_and_is_recorded() {
     assert_eq!(receiver.count(), 2);
 }
 
-#[tokio::test]
-async fn idempotency_key_never_creates_a_second_event() {
-    let server = TestServer::start().await;
+async fn idempotency_key_never_creates_a_second_event(backend: Backend) {
+    let server = TestServer::start_on(backend, test_config()).await;
     let receiver = Receiver::ok().await;
     server.create_event_type("a.b").await;
     let (tenant, _) = server.subscribe(&receiver.url, "a.b").await;
@@ -236,9 +229,8 @@ async fn idempotency_key_never_creates_a_second_event() {
     assert_eq!(deliveries.len(), 1);
 }
 
-#[tokio::test]
-async fn paused_subscription_receives_nothing_until_resumed_then_everything() {
-    let server = TestServer::start().await;
+async fn paused_subscription_receives_nothing_until_resumed_then_everything(backend: Backend) {
+    let server = TestServer::start_on(backend, test_config()).await;
     let paused = Receiver::ok().await;
     let witness = Receiver::ok().await;
     server.create_event_type("a.b").await;
@@ -273,11 +265,10 @@ async fn paused_subscription_receives_nothing_until_resumed_then_everything() {
     assert_eq!(got.len(), 5);
 }
 
-#[tokio::test]
-async fn blackholed_subscription_does_not_slow_a_healthy_one() {
+async fn blackholed_subscription_does_not_slow_a_healthy_one(backend: Backend) {
     let mut config = test_config();
     config.request_timeout = Duration::from_secs(10);
-    let server = TestServer::start_with(config).await;
+    let server = TestServer::start_on(backend, config).await;
     let blackhole = Receiver::start(vec![], Reply::Hang).await;
     let healthy = Receiver::ok().await;
     server.create_event_type("a.b").await;
@@ -304,9 +295,8 @@ async fn blackholed_subscription_does_not_slow_a_healthy_one() {
     );
 }
 
-#[tokio::test]
-async fn connectivity_test_reports_the_attempt() {
-    let server = TestServer::start().await;
+async fn connectivity_test_reports_the_attempt(backend: Backend) {
+    let server = TestServer::start_on(backend, test_config()).await;
     let receiver = Receiver::ok().await;
     server.create_event_type("a.b").await;
     let (_, sub) = server.subscribe(&receiver.url, "a.b").await;
@@ -347,9 +337,8 @@ async fn connectivity_test_reports_the_attempt() {
     );
 }
 
-#[tokio::test]
-async fn rotated_secret_signs_beside_the_new_one() {
-    let server = TestServer::start().await;
+async fn rotated_secret_signs_beside_the_new_one(backend: Backend) {
+    let server = TestServer::start_on(backend, test_config()).await;
     let receiver = Receiver::ok().await;
     server.create_event_type("a.b").await;
     let (tenant, sub) = server.subscribe(&receiver.url, "a.b").await;
@@ -385,9 +374,8 @@ async fn rotated_secret_signs_beside_the_new_one() {
     }
 }
 
-#[tokio::test]
-async fn broadcast_reaches_every_tenant_and_tenant_events_only_theirs() {
-    let server = TestServer::start().await;
+async fn broadcast_reaches_every_tenant_and_tenant_events_only_theirs(backend: Backend) {
+    let server = TestServer::start_on(backend, test_config()).await;
     let a = Receiver::ok().await;
     let b = Receiver::ok().await;
     server.create_event_type("maintenance.planned_outage").await;
@@ -422,9 +410,8 @@ async fn broadcast_reaches_every_tenant_and_tenant_events_only_theirs() {
     assert_eq!(b.count(), 1, "tenant B never gets tenant A's event");
 }
 
-#[tokio::test]
-async fn tls_failure_is_reported_as_the_tls_step() {
-    let server = TestServer::start().await;
+async fn tls_failure_is_reported_as_the_tls_step(backend: Backend) {
+    let server = TestServer::start_on(backend, test_config()).await;
     let plain = Receiver::ok().await;
     server.create_event_type("a.b").await;
     // An https URL to a server that speaks plain HTTP: the handshake fails.
@@ -442,9 +429,8 @@ async fn tls_failure_is_reported_as_the_tls_step() {
     assert_eq!(result["attempt"]["error"], "tls", "{result}");
 }
 
-#[tokio::test]
-async fn max_in_flight_caps_concurrent_requests_to_a_subscription() {
-    let server = TestServer::start().await;
+async fn max_in_flight_caps_concurrent_requests_to_a_subscription(backend: Backend) {
+    let server = TestServer::start_on(backend, test_config()).await;
     let hanging = Receiver::start(vec![], Reply::Hang).await;
     let witness = Receiver::ok().await;
     server.create_event_type("a.b").await;
@@ -479,9 +465,8 @@ async fn max_in_flight_caps_concurrent_requests_to_a_subscription() {
     );
 }
 
-#[tokio::test]
-async fn rate_limit_spaces_requests_to_a_subscription() {
-    let server = TestServer::start().await;
+async fn rate_limit_spaces_requests_to_a_subscription(backend: Backend) {
+    let server = TestServer::start_on(backend, test_config()).await;
     let receiver = Receiver::ok().await;
     server.create_event_type("a.b").await;
     let tenant = server.create_tenant("t").await;
@@ -507,3 +492,22 @@ async fn rate_limit_spaces_requests_to_a_subscription() {
         "11 requests arrived within {span:?}"
     );
 }
+
+on_both_stores!(
+    delivery_arrives_with_a_signature_that_verifies,
+    payload_is_delivered_byte_for_byte,
+    receiver_failing_twice_then_succeeding_gives_three_attempts_and_success,
+    failed_delivery_leaves_subscription_active_after_four_attempts,
+    hanging_receiver_gives_a_timeout_attempt,
+    redirect_is_not_followed,
+    redelivery_of_a_failed_delivery_succeeds_and_is_recorded,
+    idempotency_key_never_creates_a_second_event,
+    paused_subscription_receives_nothing_until_resumed_then_everything,
+    blackholed_subscription_does_not_slow_a_healthy_one,
+    connectivity_test_reports_the_attempt,
+    rotated_secret_signs_beside_the_new_one,
+    broadcast_reaches_every_tenant_and_tenant_events_only_theirs,
+    tls_failure_is_reported_as_the_tls_step,
+    max_in_flight_caps_concurrent_requests_to_a_subscription,
+    rate_limit_spaces_requests_to_a_subscription,
+);

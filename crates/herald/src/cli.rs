@@ -43,6 +43,9 @@ pub enum Command {
     /// Receive webhooks locally: verify, show, forward them or run a
     /// command for each.
     Listen(herald_listen::ListenArgs),
+    /// Measure delivery speed against this machine's own limit (starts its own receiver
+    /// and, unless --url is given, its own `herald serve`).
+    Bench(herald_bench::BenchArgs),
     /// Manage tenants (admin).
     Tenants {
         #[command(flatten)]

@@ -39,6 +39,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => herald_server::serve_main(args).await,
         Command::Listen(args) => herald_listen::run(args, shutdown_signal()).await,
+        Command::Bench(args) => herald_bench::run(args).await,
         Command::Tenants { client, command } => tenants::run(&Ctx::new(client)?, command).await,
         Command::EventTypes { client, command } => {
             event_types::run(&Ctx::new(client)?, command).await

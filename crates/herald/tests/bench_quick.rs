@@ -15,12 +15,6 @@ fn every_bench_scenario_completes_at_quick_size() {
         .output()
         .expect("run herald bench");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    // Until `herald bench` is wired into the binary (herald-bench as a dependency and a
-    // `Bench` subcommand), there is nothing to check. Delete this branch when wiring it.
-    if stderr.contains("unrecognized subcommand") {
-        eprintln!("skipped: `herald bench` is not wired into the binary yet");
-        return;
-    }
     assert!(output.status.success(), "herald bench failed:\n{stderr}");
     let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
     assert!(

@@ -118,7 +118,7 @@ pub async fn redeliver(
         _ => return Err(ApiError::not_found("delivery", &id)),
     }
     let now = OffsetDateTime::now_utc();
-    let lease_until = now + state.config.request_timeout * 2 + time::Duration::seconds(60);
+    let lease_until = now + state.config.lease();
     let job = match state.store.lease_delivery(&parsed, now, lease_until).await {
         Ok(Some(job)) => job,
         Ok(None) => return Err(ApiError::not_found("delivery", &id)),

@@ -240,7 +240,9 @@ pub async fn create(
         status: SubscriptionStatus::Active,
         description: body.description,
         headers,
-        rate_limit_per_second: body.rate_limit_per_second,
+        rate_limit_per_second: body
+            .rate_limit_per_second
+            .or(state.config.default_rate_limit),
         max_in_flight: body
             .max_in_flight
             .unwrap_or(state.config.default_max_in_flight),
@@ -396,12 +398,13 @@ pub async fn test(
         idempotency_key: None,
         created_at: now,
     };
-    let lease_until = now + state.config.request_timeout * 2 + time::Duration::seconds(60);
+    let lease_until = now + state.config.lease();
     let delivery = state.store.publish_to(&event, &sub.id, lease_until).await?;
     let job = herald_store::DeliveryJob {
         delivery,
         event,
         subscription: sub,
+        not_before: now,
     };
     let attempt = state.deliverer.attempt(&job, AttemptTrigger::Test).await;
     Ok(JsonResponse(TestResult {

@@ -12,7 +12,6 @@ use herald_store::{Attempt, AttemptId, AttemptTrigger, DeliveryJob, Event, Store
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use time::format_description::well_known::Rfc3339;
 
-use super::limits::Limits;
 use super::schedule::RetrySchedule;
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
@@ -22,9 +21,7 @@ pub struct Deliverer {
     store: Arc<dyn Store>,
     outbound: Outbound,
     schedule: RetrySchedule,
-    limits: Limits,
     metrics: Arc<Metrics>,
-    default_rate_limit: Option<u32>,
 }
 
 impl Deliverer {
@@ -34,21 +31,13 @@ impl Deliverer {
         outbound: Outbound,
         schedule: RetrySchedule,
         metrics: Arc<Metrics>,
-        default_rate_limit: Option<u32>,
     ) -> Self {
         Self {
             store,
             outbound,
             schedule,
-            limits: Limits::default(),
             metrics,
-            default_rate_limit,
         }
-    }
-
-    /// The per-subscription limits this deliverer enforces.
-    pub fn limits(&self) -> &Limits {
-        &self.limits
     }
 
     /// The outbound client (for URL checks at the API).
@@ -61,13 +50,6 @@ impl Deliverer {
     /// expires and the delivery is attempted again: at least once, never lost.
     pub async fn attempt(&self, job: &DeliveryJob, trigger: AttemptTrigger) -> Attempt {
         let subscription = &job.subscription;
-        if let Some(rate) = subscription
-            .rate_limit_per_second
-            .or(self.default_rate_limit)
-        {
-            let slot = self.limits.reserve_slot(&subscription.id, rate);
-            tokio::time::sleep_until(slot).await;
-        }
         let started_at = herald_store::timestamp_now();
         let body = envelope(&job.event);
         let headers = self.headers(job, started_at, &body);

@@ -7,11 +7,12 @@
 //! poll interval.
 //!
 //! Isolation (promise 5) comes from the claim itself: the store never hands out more than a
-//! subscription's remaining `max_in_flight`, so a blackholed endpoint holds at most that many
-//! tasks while every other subscription's deliveries keep being claimed.
+//! subscription's remaining `max_in_flight` (counted from leases in the database, so across
+//! every node), so a blackholed endpoint holds at most that many tasks while every other
+//! subscription's deliveries keep being claimed. Rate limits are send slots the store hands
+//! out with each claim (`not_before`), so they too hold across nodes.
 
 mod attempt;
-pub mod limits;
 pub mod schedule;
 
 use std::sync::Arc;
@@ -27,6 +28,10 @@ pub use attempt::Deliverer;
 
 /// How long the loop sleeps at most when nothing wakes it (a safety net, not the mechanism).
 const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// How far ahead rate-limited send slots are claimed: enough to keep a limited subscription
+/// busy between two claims, short enough that leases stay fresh.
+const RATE_HORIZON: Duration = Duration::from_secs(1);
 
 /// Tunables of the dispatch loop.
 #[derive(Clone, Debug)]
@@ -68,6 +73,7 @@ impl Dispatcher {
         let permits = Arc::new(Semaphore::new(self.settings.max_concurrency));
         let tasks = TaskTracker::new();
         let mut backoff = Duration::from_millis(100);
+        let remote = self.store.work_notifier();
         while !shutdown.is_cancelled() {
             let available = permits.available_permits() as u32;
             let limit = available.min(self.settings.batch_size);
@@ -78,8 +84,7 @@ impl Dispatcher {
                     now,
                     lease_until: now + self.settings.lease,
                     limit,
-                    per_subscription: self.deliverer.limits().remaining(),
-                    default_per_subscription: u32::MAX,
+                    rate_horizon: RATE_HORIZON,
                 };
                 match self.store.claim_due(&claim).await {
                     Ok(jobs) => {
@@ -89,16 +94,13 @@ impl Dispatcher {
                             let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
                                 break; // cannot happen: we claimed no more than were free
                             };
-                            let in_flight = self
-                                .deliverer
-                                .limits()
-                                .start(&job.subscription.id, job.subscription.max_in_flight);
                             let deliverer = Arc::clone(&self.deliverer);
                             let wake = Arc::clone(&self.wake);
                             tasks.spawn(async move {
+                                wait_until(job.not_before).await;
                                 deliverer.attempt(&job, AttemptTrigger::Scheduled).await;
-                                drop(in_flight);
                                 drop(permit);
+                                // Capacity freed: its subscription may have more due work.
                                 wake.notify_one();
                             });
                         }
@@ -120,6 +122,7 @@ impl Dispatcher {
             let wait = self.idle_wait().await;
             tokio::select! {
                 () = self.wake.notified() => {}
+                () = other_nodes_wrote(remote.as_deref()) => {}
                 () = tokio::time::sleep(wait) => {}
                 () = shutdown.cancelled() => break,
             }
@@ -129,6 +132,9 @@ impl Dispatcher {
     }
 
     /// How long to sleep when nothing more can be claimed now.
+    ///
+    /// A due delivery that cannot be claimed (its subscription is at `max_in_flight`, or all
+    /// permits are taken) is picked up when a finishing attempt wakes the loop.
     async fn idle_wait(&self) -> Duration {
         let now = OffsetDateTime::now_utc();
         match self.store.next_due_at().await {
@@ -136,9 +142,25 @@ impl Dispatcher {
             Ok(Some(due)) if due > now => {
                 Duration::try_from(due - now).map_or(IDLE_POLL, |d| d.min(IDLE_POLL))
             }
-            // Due now but not claimable (its subscription is at max_in_flight, or no permits):
-            // a finishing attempt wakes the loop.
             _ => IDLE_POLL,
         }
+    }
+}
+
+/// Resolves when another node committed work (never, without a notifier).
+async fn other_nodes_wrote(notifier: Option<&Notify>) {
+    match notifier {
+        Some(notify) => notify.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleeps until `at` (a rate-limit slot); returns at once for a time in the past.
+async fn wait_until(at: OffsetDateTime) {
+    let ahead = at - OffsetDateTime::now_utc();
+    if let Ok(ahead) = Duration::try_from(ahead)
+        && !ahead.is_zero()
+    {
+        tokio::time::sleep(ahead).await;
     }
 }

@@ -13,6 +13,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use herald_server::Config;
+use herald_store::Store;
+use herald_store::postgres::testing::fresh_database;
+use herald_store::postgres::{PgOptions, PgStore};
 use herald_store::sqlite::SqliteStore;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -38,6 +41,57 @@ where
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Which store a test server runs on.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    /// The admin URL of a PostgreSQL server; each server gets a fresh database on it.
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL from `HERALD_TEST_DATABASE_URL`, or `None` (and a note) when it is unset.
+    /// Under CI the variable must be set: `.ci/run` starts a private PostgreSQL.
+    pub fn postgres() -> Option<Backend> {
+        match std::env::var("HERALD_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
+            _ => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "CI must run the PostgreSQL tests: HERALD_TEST_DATABASE_URL is not set"
+                );
+                eprintln!("skipped on PostgreSQL: HERALD_TEST_DATABASE_URL is not set");
+                None
+            }
+        }
+    }
+}
+
+/// Runs each named `async fn(Backend)` as two tests: `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::support::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(backend) = $crate::support::Backend::postgres() {
+                        super::$name(backend).await
+                    }
+                }
+            )*
+        }
+    };
 }
 
 /// A Herald server for one test.
@@ -71,16 +125,33 @@ impl TestServer {
     }
 
     pub async fn start_with(config: Config) -> Self {
+        Self::start_on(Backend::Sqlite, config).await
+    }
+
+    /// A server on the given store backend.
+    pub async fn start_on(backend: Backend, config: Config) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open(&dir.path().join("herald.db"))
-            .await
-            .expect("open store");
+        let store: Arc<dyn Store> = match backend {
+            Backend::Sqlite => Arc::new(
+                SqliteStore::open(&dir.path().join("herald.db"))
+                    .await
+                    .expect("open store"),
+            ),
+            Backend::Postgres(admin_url) => {
+                let url = fresh_database(&admin_url).await.expect("fresh database");
+                Arc::new(
+                    PgStore::connect(&url, PgOptions::default())
+                        .await
+                        .expect("connect"),
+                )
+            }
+        };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
         tokio::spawn(herald_server::run(
             config,
-            Arc::new(store),
+            store,
             ADMIN_TOKEN.to_owned(),
             listener,
             shutdown.clone(),

@@ -49,8 +49,14 @@ pub struct Herald {
 impl Herald {
     /// Starts `herald serve --dev` on `data_dir` and `port`, and waits until it is ready.
     pub async fn start(data_dir: &Path, port: u16) -> Herald {
+        Self::start_with(data_dir, port, &[]).await
+    }
+
+    /// The same with extra `serve` arguments (e.g. `--database-url`).
+    pub async fn start_with(data_dir: &Path, port: u16, extra: &[&str]) -> Herald {
         let child = Command::new(env!("CARGO_BIN_EXE_herald"))
             .args(["serve", "--dev", "--retry-schedule", "200ms,200ms,200ms"])
+            .args(extra)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--data-dir")
@@ -79,6 +85,24 @@ impl Herald {
         })
         .await;
         herald
+    }
+
+    /// The value of a counter or gauge (summed over its label sets) from `/metrics`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics body");
+        text.lines()
+            .filter(|line| line.starts_with(name))
+            .filter(|line| line[name.len()..].starts_with([' ', '{']))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
     }
 
     /// SIGKILL: no shutdown code runs.
@@ -120,25 +144,47 @@ impl Herald {
     }
 }
 
-/// A receiver that answers 200 after `delay` and records every `webhook-id`.
+/// What a receiver has seen.
+#[derive(Default)]
+struct Seen {
+    ids: Vec<String>,
+    /// Requests being answered now, by `webhook-id`.
+    active: HashSet<String>,
+    /// Requests that arrived while another with the same id was still being answered.
+    overlaps: usize,
+}
+
+/// A receiver that answers 200 after `delay` and records every `webhook-id`, and notices two
+/// concurrent requests for the same id (the same delivery attempted twice at once).
 #[derive(Clone)]
 pub struct IdRecorder {
     pub url: String,
-    ids: Arc<Mutex<Vec<String>>>,
+    seen: Arc<Mutex<Seen>>,
 }
 
 impl IdRecorder {
     pub async fn start(delay: Duration) -> IdRecorder {
-        let ids: Arc<Mutex<Vec<String>>> = Arc::default();
-        let recorded = Arc::clone(&ids);
+        let seen: Arc<Mutex<Seen>> = Arc::default();
+        let recorded = Arc::clone(&seen);
         let app = axum::Router::new().fallback(move |headers: HeaderMap| {
             let recorded = Arc::clone(&recorded);
             async move {
+                let id = headers
+                    .get("webhook-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                {
+                    let mut seen = recorded.lock().expect("lock");
+                    if !seen.active.insert(id.clone()) {
+                        seen.overlaps += 1;
+                    }
+                }
                 // A slow endpoint, so that a kill lands while deliveries are in flight.
                 tokio::time::sleep(delay).await;
-                if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
-                    recorded.lock().expect("lock").push(id.to_owned());
-                }
+                let mut seen = recorded.lock().expect("lock");
+                seen.active.remove(&id);
+                seen.ids.push(id);
                 "ok"
             }
         });
@@ -147,14 +193,27 @@ impl IdRecorder {
             .expect("bind");
         let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, app).await });
-        IdRecorder { url, ids }
+        IdRecorder { url, seen }
     }
 
+    /// Requests answered.
     pub fn count(&self) -> usize {
-        self.ids.lock().expect("lock").len()
+        self.seen.lock().expect("lock").ids.len()
     }
 
+    /// Distinct `webhook-id`s answered.
     pub fn distinct(&self) -> HashSet<String> {
-        self.ids.lock().expect("lock").iter().cloned().collect()
+        self.seen
+            .lock()
+            .expect("lock")
+            .ids
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Requests that overlapped another for the same id.
+    pub fn overlaps(&self) -> usize {
+        self.seen.lock().expect("lock").overlaps
     }
 }

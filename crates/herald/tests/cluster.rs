@@ -1,0 +1,181 @@
+//! Several `herald serve` nodes on one PostgreSQL database (issue 4). Skipped without
+//! `HERALD_TEST_DATABASE_URL` (an admin URL; `.ci/run` starts a private server and sets it),
+//! and required under CI.
+
+mod support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::StreamExt;
+use herald_store::postgres::testing::fresh_database;
+use serde_json::json;
+use support::real::{ADMIN_TOKEN, Herald, IdRecorder, free_port, wait_for};
+
+const EVENTS: usize = 10_000;
+const SUBSCRIPTIONS: usize = 3;
+const MAX_IN_FLIGHT: usize = 16;
+
+fn admin_url() -> Option<String> {
+    match std::env::var("HERALD_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must set HERALD_TEST_DATABASE_URL"
+            );
+            eprintln!("skipped: HERALD_TEST_DATABASE_URL is not set");
+            None
+        }
+    }
+}
+
+struct Cluster {
+    nodes: Vec<Option<Herald>>,
+    receivers: Vec<IdRecorder>,
+    tenant: String,
+    _data: Vec<tempfile::TempDir>,
+}
+
+impl Cluster {
+    async fn start(nodes: usize, receiver_delay: Duration) -> Option<Cluster> {
+        let url = fresh_database(&admin_url()?).await.expect("fresh database");
+        let mut data = Vec::new();
+        let mut started = Vec::new();
+        for _ in 0..nodes {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let args = ["--database-url", url.as_str(), "--request-timeout", "5s"];
+            started.push(Some(
+                Herald::start_with(dir.path(), free_port(), &args).await,
+            ));
+            data.push(dir);
+        }
+        let first = started[0].as_ref().expect("node");
+        first
+            .post("/api/v1/event-types", json!({"name": "cluster.test"}))
+            .await;
+        let tenant = first.post("/api/v1/tenants", json!({"name": "c"})).await;
+        let tenant = tenant["id"].as_str().expect("tenant").to_owned();
+        let mut receivers = Vec::new();
+        for _ in 0..SUBSCRIPTIONS {
+            let receiver = IdRecorder::start(receiver_delay).await;
+            first
+                .post(
+                    "/api/v1/subscriptions",
+                    json!({"tenant_id": tenant, "url": receiver.url, "event_types": ["cluster.test"],
+                           "max_in_flight": MAX_IN_FLIGHT}),
+                )
+                .await;
+            receivers.push(receiver);
+        }
+        Some(Cluster {
+            nodes: started,
+            receivers,
+            tenant,
+            _data: data,
+        })
+    }
+
+    fn live(&self) -> Vec<&Herald> {
+        self.nodes.iter().flatten().collect()
+    }
+
+    /// Publishes `count` events round-robin through the live nodes, 32 at a time.
+    async fn publish(&self, count: usize) -> HashSet<String> {
+        let nodes = self.live();
+        let client = reqwest::Client::new();
+        let ids = futures::stream::iter(0..count)
+            .map(|n| {
+                let url = format!("{}/api/v1/events", nodes[n % nodes.len()].url);
+                let body =
+                    json!({"type": "cluster.test", "tenant_id": self.tenant, "payload": {"n": n}});
+                let client = client.clone();
+                async move {
+                    let response = client
+                        .post(url)
+                        .bearer_auth(ADMIN_TOKEN)
+                        .json(&body)
+                        .send()
+                        .await
+                        .expect("publish");
+                    assert_eq!(response.status(), 202);
+                    let value: serde_json::Value = response.json().await.expect("json");
+                    value["id"].as_str().expect("id").to_owned()
+                }
+            })
+            .buffer_unordered(32)
+            .collect::<HashSet<_>>()
+            .await;
+        assert_eq!(ids.len(), count);
+        ids
+    }
+
+    async fn wait_all_delivered(&self, ids: &HashSet<String>, within: Duration) {
+        wait_for("every event at every subscription", within, || async {
+            self.receivers
+                .iter()
+                .all(|r| r.distinct().is_superset(ids))
+                .then_some(())
+        })
+        .await;
+    }
+
+    fn received(&self) -> usize {
+        self.receivers.iter().map(IdRecorder::count).sum()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_deliver_every_event_once_at_a_time_and_share_the_work() {
+    let Some(cluster) = Cluster::start(3, Duration::ZERO).await else {
+        return;
+    };
+    let ids = cluster.publish(EVENTS).await;
+    cluster
+        .wait_all_delivered(&ids, Duration::from_secs(240))
+        .await;
+
+    for (n, node) in cluster.live().iter().enumerate() {
+        let attempts = node.metric("herald_attempts_total").await;
+        assert!(attempts > 0.0, "node {n} made no attempt");
+    }
+    let overlaps: usize = cluster.receivers.iter().map(IdRecorder::overlaps).sum();
+    assert_eq!(
+        overlaps, 0,
+        "a delivery was attempted by two nodes at the same time"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_node_half_way_loses_nothing_and_duplicates_only_its_in_flight_work() {
+    let Some(mut cluster) = Cluster::start(3, Duration::from_millis(2)).await else {
+        return;
+    };
+    let ids = cluster.publish(EVENTS).await;
+    let half = EVENTS * SUBSCRIPTIONS / 2;
+    wait_for(
+        "half of the deliveries",
+        Duration::from_secs(240),
+        || async { (cluster.received() >= half).then_some(()) },
+    )
+    .await;
+    let victim = cluster.nodes[1].take().expect("node 1");
+    victim.kill().await;
+    cluster
+        .wait_all_delivered(&ids, Duration::from_secs(240))
+        .await;
+
+    let duplicates: usize = cluster
+        .receivers
+        .iter()
+        .map(|r| r.count() - r.distinct().len())
+        .sum();
+    // Only what the killed node had in flight can be attempted again: at most max_in_flight
+    // per subscription.
+    let bound = SUBSCRIPTIONS * MAX_IN_FLIGHT;
+    assert!(
+        duplicates <= bound,
+        "{duplicates} duplicates, more than the {bound} in flight on the killed node"
+    );
+    eprintln!("duplicates after the kill: {duplicates} (bound {bound})");
+}
