@@ -179,3 +179,33 @@ async fn killing_a_node_half_way_loses_nothing_and_duplicates_only_its_in_flight
     );
     eprintln!("duplicates after the kill: {duplicates} (bound {bound})");
 }
+
+/// Not a test but the documented measurement behind docs/scaling.md: 10,000 events to 3
+/// subscriptions through 1, 2 and 3 nodes, printing deliveries per second for each. Run it in
+/// release with a PostgreSQL (`source .ci/postgres.sh`):
+/// `cargo test --release -p herald --test cluster -- --ignored --nocapture throughput`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn throughput_of_one_two_and_three_nodes() {
+    for nodes in 1..=3 {
+        let Some(cluster) = Cluster::start(nodes, Duration::ZERO).await else {
+            return;
+        };
+        let started = std::time::Instant::now();
+        let ids = cluster.publish(EVENTS).await;
+        let published = started.elapsed();
+        cluster
+            .wait_all_delivered(&ids, Duration::from_secs(600))
+            .await;
+        let elapsed = started.elapsed();
+        let deliveries = EVENTS * SUBSCRIPTIONS;
+        println!(
+            "nodes={nodes} events={EVENTS} deliveries={deliveries} accepted/s={:.0} deliveries/s={:.0}",
+            EVENTS as f64 / published.as_secs_f64(),
+            deliveries as f64 / elapsed.as_secs_f64(),
+        );
+        for node in cluster.nodes.into_iter().flatten() {
+            node.kill().await;
+        }
+    }
+}
