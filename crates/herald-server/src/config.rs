@@ -14,7 +14,7 @@ use clap::builder::BoolishValueParser;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-/// `herald serve`: run the sender (HTTP API, dispatcher, dashboard) on one machine.
+/// `herald serve`: run the sender (HTTP API and dispatcher), on SQLite or PostgreSQL.
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(
     after_help = "Each setting can also come from a TOML file (--config) using the flag's name with \

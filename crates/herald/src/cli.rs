@@ -37,7 +37,7 @@ pub struct Cli {
 /// Every `herald` subcommand.
 #[derive(Subcommand)]
 pub enum Command {
-    /// Run the Herald server: HTTP API, dispatcher, dashboard. Every setting
+    /// Run the Herald server: HTTP API and dispatcher. Every setting
     /// can come from a TOML file, HERALD_* variables or flags.
     Serve(herald_server::ServeArgs),
     /// Receive webhooks locally: verify, show, forward them or run a
