@@ -16,7 +16,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
-use super::catalog;
 use super::events;
 use crate::claiming::Capacity;
 use crate::error::StoreError;
@@ -177,35 +176,49 @@ fn due_per_subscription(kind: &str, retry: u8) -> String {
     )
 }
 
-/// Completes deliveries with their events and subscriptions (one query per distinct row).
+/// Completes deliveries with their events and subscriptions: one query for all the events
+/// and one for all the subscriptions, whatever the batch size (each statement is a round trip
+/// to SQLite's worker thread, so a query per row was most of a claim's cost).
 async fn jobs(
     conn: &mut SqliteConnection,
     deliveries: Vec<Delivery>,
     now: OffsetDateTime,
 ) -> Result<Vec<DeliveryJob>> {
-    let mut events = BTreeMap::new();
-    let mut subscriptions = BTreeMap::new();
-    let event_ids: BTreeSet<_> = deliveries.iter().map(|d| d.event_id.clone()).collect();
-    let subscription_ids: BTreeSet<_> = deliveries
+    let event_ids: BTreeSet<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
+    let subscription_ids: BTreeSet<&str> = deliveries
         .iter()
-        .map(|d| d.subscription_id.clone())
+        .map(|d| d.subscription_id.as_str())
         .collect();
-    for id in event_ids {
-        let event = events::get_event(conn, id.as_str())
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("delivery of missing event {id}")))?;
-        events.insert(id, event);
+    let sql = format!(
+        "SELECT {} FROM events WHERE id IN (SELECT value FROM json_each(?))",
+        rows::EVENT_COLUMNS
+    );
+    let found = sqlx::query(&sql)
+        .bind(to_json(&event_ids)?)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut events = BTreeMap::new();
+    for row in &found {
+        let event = rows::event(row)?;
+        events.insert(event.id.clone(), event);
     }
-    for id in subscription_ids {
-        let subscription = catalog::get_subscription(conn, id.as_str())
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("delivery to missing subscription {id}")))?;
-        subscriptions.insert(id, subscription);
+    let sql = format!(
+        "SELECT {} FROM subscriptions WHERE id IN (SELECT value FROM json_each(?))",
+        rows::SUBSCRIPTION_COLUMNS
+    );
+    let found = sqlx::query(&sql)
+        .bind(to_json(&subscription_ids)?)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut subscriptions = BTreeMap::new();
+    for row in &found {
+        let subscription = rows::subscription(row)?;
+        subscriptions.insert(subscription.id.clone(), subscription);
     }
     deliveries
         .into_iter()
         .map(|delivery| {
-            // Both were inserted above for every delivery; absence would be a bug here.
+            // Rows cannot vanish inside the transaction (foreign keys cascade); absence is corruption.
             let event = events.get(&delivery.event_id).cloned();
             let subscription = subscriptions.get(&delivery.subscription_id).cloned();
             match (event, subscription) {

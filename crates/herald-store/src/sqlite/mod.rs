@@ -8,9 +8,11 @@
 //! Migrations in `migrations/sqlite/` are applied by [`SqliteStore::open`].
 
 mod catalog;
+mod complete;
 mod dispatch;
 mod events;
 mod publish;
+mod write_jobs;
 mod writer;
 
 use std::path::Path;
@@ -272,7 +274,7 @@ impl Store for SqliteStore {
 
     async fn complete_attempt(&self, attempt: &Attempt, progress: &DeliveryProgress) -> Result<()> {
         let now = OffsetDateTime::now_utc();
-        write!(self, (attempt, progress) => |conn| dispatch::complete_attempt(conn, &attempt, &progress, now))
+        self.writer.complete(attempt.clone(), *progress, now).await
     }
 
     async fn next_due_at(&self) -> Result<Option<OffsetDateTime>> {

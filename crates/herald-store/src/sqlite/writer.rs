@@ -7,6 +7,11 @@
 //! event, which is what lets many concurrent `publish` calls be durable and fast. Each write
 //! runs inside its own `SAVEPOINT`, so one that fails (a unique clash, say) is undone alone and
 //! the rest of the batch still commits. A caller hears back only after the commit.
+//!
+//! Publishes and attempt completions, the two writes of the hot path, are not run one by one:
+//! they are gathered and written in bulk (a few statements for the whole group). Completions
+//! are flushed before any other write runs, so a claim queued after them sees their leases
+//! released, exactly as if each had run in turn.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,9 +19,12 @@ use std::pin::Pin;
 use sqlx::SqliteConnection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{events, publish};
+use time::OffsetDateTime;
+
+use super::write_jobs::{CompleteJob, Job, PublishJob, Queued, WriteJob, writer_gone};
+use super::{complete, publish};
 use crate::error::StoreError;
-use crate::model::{Event, Published};
+use crate::model::{Attempt, DeliveryProgress, Event, Published};
 
 /// A boxed future borrowing the write connection.
 pub(super) type BoxFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
@@ -27,105 +35,6 @@ const MAX_BATCH: usize = 1024;
 
 /// How many writes may wait for the writer before callers wait to enqueue (back-pressure).
 const QUEUE_DEPTH: usize = 8192;
-
-/// One queued write, type-erased so that writes of every result type share the queue.
-trait WriteJob: Send {
-    /// Runs the write on the connection, inside the batch's transaction; keeps its result.
-    /// Returns whether it succeeded (a failed write's savepoint is rolled back).
-    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool>;
-    /// Answers the caller once the batch's fate is known: `commit` is the commit's outcome.
-    fn finish(self: Box<Self>, commit: Result<(), &str>);
-}
-
-/// What a caller hears: the write's own error stands whether or not the batch committed; a
-/// success counts only if the batch did.
-fn answer<T>(
-    commit: Result<(), &str>,
-    output: Option<Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    match (commit, output) {
-        (_, Some(Err(error))) => Err(error),
-        (Ok(()), Some(Ok(value))) => Ok(value),
-        (Err(reason), _) => Err(batch_failed(reason)),
-        (Ok(()), None) => Err(batch_failed("the write never ran")),
-    }
-}
-
-/// Any write, as a closure over the connection.
-struct Job<T, F> {
-    op: Option<F>,
-    output: Option<Result<T, StoreError>>,
-    reply: oneshot::Sender<Result<T, StoreError>>,
-}
-
-impl<T, F> WriteJob for Job<T, F>
-where
-    T: Send + 'static,
-    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
-        + Send
-        + 'static,
-{
-    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool> {
-        Box::pin(async move {
-            let Some(op) = self.op.take() else {
-                return false;
-            };
-            let output = op(conn).await;
-            let ok = output.is_ok();
-            self.output = Some(output);
-            ok
-        })
-    }
-
-    fn finish(self: Box<Self>, commit: Result<(), &str>) {
-        // The caller may have given up (its future was dropped); nobody is left to tell.
-        let _ = self.reply.send(answer(commit, self.output));
-    }
-}
-
-/// A publish, kept apart from other writes so that a batch's publishes can be written
-/// together by [`publish::publish_batch`]; run alone (as a [`WriteJob`]) it is the fallback.
-struct PublishJob {
-    event: Event,
-    output: Option<Result<Published, StoreError>>,
-    reply: oneshot::Sender<Result<Published, StoreError>>,
-}
-
-impl WriteJob for PublishJob {
-    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool> {
-        Box::pin(async move {
-            let output = events::publish(conn, &self.event).await;
-            let ok = output.is_ok();
-            self.output = Some(output);
-            ok
-        })
-    }
-
-    fn finish(self: Box<Self>, commit: Result<(), &str>) {
-        (*self).finish_unboxed(commit);
-    }
-}
-
-impl PublishJob {
-    fn finish_unboxed(self, commit: Result<(), &str>) {
-        let _ = self.reply.send(answer(commit, self.output));
-    }
-}
-
-enum Queued {
-    Publish(Box<PublishJob>),
-    Other(Box<dyn WriteJob>),
-}
-
-fn batch_failed(reason: &str) -> StoreError {
-    StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(format!(
-        "the write transaction did not commit: {reason}"
-    ))))
-}
-
-fn writer_gone() -> StoreError {
-    StoreError::Unavailable(sqlx::Error::PoolClosed)
-}
 
 /// The handle callers hold; cloning it is cheap. The writer task stops when every handle is
 /// dropped (after finishing what is queued).
@@ -178,6 +87,29 @@ impl Writer {
             .map_err(|_| writer_gone())?;
         answer.await.map_err(|_| writer_gone())?
     }
+
+    /// Records an attempt in the writer's next transaction, in bulk with the other attempts
+    /// queued alongside it, and answers once committed.
+    pub(super) async fn complete(
+        &self,
+        attempt: Attempt,
+        progress: DeliveryProgress,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(CompleteJob {
+            attempt,
+            progress,
+            now,
+            output: None,
+            reply,
+        });
+        self.queue
+            .send(Queued::Complete(job))
+            .await
+            .map_err(|_| writer_gone())?;
+        answer.await.map_err(|_| writer_gone())?
+    }
 }
 
 /// The writes of one transaction, every one of which must be answered.
@@ -187,11 +119,13 @@ struct Batch {
     done: Vec<Box<dyn WriteJob>>,
     /// Publishes waiting to be written together at the end of the batch.
     publishes: Vec<PublishJob>,
+    /// Completions waiting to be written together before the next other write.
+    completions: Vec<CompleteJob>,
 }
 
 impl Batch {
     fn len(&self) -> usize {
-        self.done.len() + self.publishes.len()
+        self.done.len() + self.publishes.len() + self.completions.len()
     }
 
     fn finish(&mut self, commit: Result<(), &str>) {
@@ -200,6 +134,9 @@ impl Batch {
         }
         for job in self.publishes.drain(..) {
             job.finish_unboxed(commit);
+        }
+        for job in self.completions.drain(..) {
+            Box::new(job).finish(commit);
         }
     }
 }
@@ -243,6 +180,10 @@ async fn run_batch(
             next = jobs.try_recv().ok();
         }
     }
+    if let Err(reason) = run_completions(conn, batch).await {
+        rollback(conn).await;
+        return Err(reason);
+    }
     if let Err(reason) = run_publishes(conn, batch).await {
         rollback(conn).await;
         return Err(reason);
@@ -258,6 +199,7 @@ async fn run_batch(
 fn take(batch: &mut Batch, queued: Queued) {
     match queued {
         Queued::Publish(job) => batch.publishes.push(*job),
+        Queued::Complete(job) => batch.completions.push(*job),
         Queued::Other(job) => batch.done.push(job),
     }
 }
@@ -274,7 +216,15 @@ async fn take_and_run(
             Ok(())
         }
         Queued::Publish(job) => run_one_kept(conn, batch, job).await,
-        Queued::Other(job) => run_one_kept(conn, batch, job).await,
+        Queued::Complete(job) => {
+            batch.completions.push(*job);
+            Ok(())
+        }
+        Queued::Other(job) => {
+            // Earlier completions first: this write (a claim, say) must see them.
+            run_completions(conn, batch).await?;
+            run_one_kept(conn, batch, job).await
+        }
     }
 }
 
@@ -314,6 +264,54 @@ async fn run_publishes(conn: &mut SqliteConnection, batch: &mut Batch) -> Result
             Ok(())
         }
     }
+}
+
+/// Writes the waiting completions together in a savepoint (then keeps them in `done` for
+/// their answers); if that fails, undoes it and records each alone.
+async fn run_completions(conn: &mut SqliteConnection, batch: &mut Batch) -> Result<(), String> {
+    if batch.completions.is_empty() {
+        return Ok(());
+    }
+    let mut jobs = std::mem::take(&mut batch.completions);
+    execute(conn, "SAVEPOINT completions").await?;
+    let items: Vec<_> = jobs
+        .iter()
+        .map(|j| (&j.attempt, &j.progress, j.now))
+        .collect();
+    let outcome = complete::complete_batch(conn, &items).await;
+    let result = match outcome {
+        Ok(()) => {
+            for job in &mut jobs {
+                job.output = Some(Ok(()));
+            }
+            execute(conn, "RELEASE completions").await
+        }
+        Err(error) => {
+            tracing::warn!(%error, attempts = jobs.len(), "batched completion failed; recording one by one");
+            let undone = async {
+                execute(conn, "ROLLBACK TO completions").await?;
+                execute(conn, "RELEASE completions").await
+            };
+            match undone.await {
+                Ok(()) => {
+                    let mut result = Ok(());
+                    for job in &mut jobs {
+                        result = run_one(conn, job).await;
+                        if result.is_err() {
+                            break;
+                        }
+                    }
+                    result
+                }
+                Err(reason) => Err(reason),
+            }
+        }
+    };
+    batch.done.extend(
+        jobs.into_iter()
+            .map(|job| Box::new(job) as Box<dyn WriteJob>),
+    );
+    result
 }
 
 /// Runs one write inside a savepoint. An error here means the transaction itself is broken.
