@@ -62,7 +62,7 @@ impl Herald {
             .arg("--data-dir")
             .arg(data_dir)
             .env("HERALD_ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
