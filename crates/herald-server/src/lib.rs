@@ -2,6 +2,7 @@
 //!
 //! - [`config`]: layered settings (defaults, TOML file, `HERALD_*`, flags) and `serve --help`.
 //! - [`api`]: the HTTP API, auth, health, metrics endpoint and OpenAPI document.
+//! - [`catalog_cache`]: event types and tenants as publishes read them, cached for a second.
 //! - [`dispatch`]: the claim loop, attempts, retry schedule, per-subscription limits.
 //! - [`outbound`]: the delivery HTTP client and its SSRF guard.
 //! - [`metrics`]: Prometheus counters and gauges.
@@ -11,6 +12,7 @@
 //! binary calls and only adds process concerns (config, logging, signals, the data dir).
 
 pub mod api;
+pub mod catalog_cache;
 pub mod config;
 pub mod dispatch;
 pub mod metrics;

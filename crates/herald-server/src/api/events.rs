@@ -74,16 +74,22 @@ pub async fn publish(
             state.config.max_payload_size
         )));
     }
+    // Cached for a second at most (see `catalog_cache`): these two lookups were a store round
+    // trip each per publish.
     let event_type = state
-        .store
-        .get_event_type(&body.event_type)
+        .catalog
+        .event_type(state.store.as_ref(), &body.event_type)
         .await?
         .ok_or_else(|| ApiError::unknown_event_type(&body.event_type))?;
     state.schemas.check(&event_type, payload)?;
     let tenant_id = match body.tenant_id {
         Some(text) => {
             let id = TenantId::parse(&text).map_err(|e| ApiError::validation(e.to_string()))?;
-            if state.store.get_tenant(&id).await?.is_none() {
+            if !state
+                .catalog
+                .tenant_exists(state.store.as_ref(), &id)
+                .await?
+            {
                 return Err(ApiError::validation(format!("no tenant '{text}' exists")));
             }
             Some(id)

@@ -23,6 +23,7 @@ use axum::extract::DefaultBodyLimit;
 use herald_store::{PageRequest, Store};
 use tokio::sync::Notify;
 
+use crate::catalog_cache::{CatalogCache, InvalidatingStore};
 use crate::config::Config;
 use crate::dispatch::Deliverer;
 use crate::metrics::Metrics;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     /// Compiled event type schemas.
     pub schemas: Arc<schema::SchemaCache>,
+    /// Event types and tenants as publishes read them (short-lived; see the module).
+    pub catalog: Arc<CatalogCache>,
 }
 
 impl AppState {
@@ -57,6 +60,10 @@ impl AppState {
         deliverer: Arc<Deliverer>,
         wake: Arc<Notify>,
     ) -> Self {
+        // Every API write goes through the invalidating store, so this node's own changes to
+        // event types and tenants reach the cache at once.
+        let catalog = Arc::new(CatalogCache::default());
+        let store: Arc<dyn Store> = Arc::new(InvalidatingStore::new(store, Arc::clone(&catalog)));
         Self {
             store,
             config,
@@ -65,6 +72,7 @@ impl AppState {
             deliverer,
             wake,
             schemas: Arc::new(schema::SchemaCache::default()),
+            catalog,
         }
     }
 }
