@@ -68,6 +68,7 @@ pub async fn run(
         Arc::clone(&metrics),
     ));
     let wake = Arc::new(Notify::new());
+    let (handoff, handed) = dispatch::handoff::channel(config.lease());
     let dispatcher = Dispatcher::new(
         Arc::clone(&store),
         Arc::clone(&deliverer),
@@ -77,7 +78,8 @@ pub async fn run(
             batch_size: 256,
             lease: config.lease(),
         },
-    );
+    )
+    .with_handoff(handed);
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.child_token()));
 
     let state = api::AppState::new(
@@ -87,7 +89,8 @@ pub async fn run(
         metrics,
         deliverer,
         wake,
-    );
+    )
+    .with_handoff(handoff);
     let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
     tracing::info!(address = %listener.local_addr()?, "herald is serving");
     axum::serve(listener, app)

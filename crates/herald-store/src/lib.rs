@@ -26,4 +26,4 @@ mod store;
 pub use error::StoreError;
 pub use ids::{AttemptId, DeliveryId, EventId, IdError, SubscriptionId, TenantId};
 pub use model::*;
-pub use store::{Result, Store};
+pub use store::{Accepted, PublishLease, Result, Store};

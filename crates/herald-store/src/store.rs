@@ -10,6 +10,24 @@ use crate::model::*;
 /// Shorthand for store results.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// What [`Store::publish_and_lease`] leases with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublishLease {
+    /// Leases ending at or before this time are expired (not in flight).
+    pub now: OffsetDateTime,
+    /// The leases given run until then.
+    pub lease_until: OffsetDateTime,
+}
+
+/// An accepted event, and the deliveries leased to the publisher to attempt.
+#[derive(Clone, Debug)]
+pub struct Accepted {
+    /// What [`Store::publish`] answers.
+    pub published: Published,
+    /// Leased, committed deliveries to attempt now (none for a duplicate).
+    pub jobs: Vec<DeliveryJob>,
+}
+
 /// Herald's persistence. Implementations: [`crate::sqlite::SqliteStore`] and
 /// [`crate::postgres::PgStore`].
 ///
@@ -86,6 +104,23 @@ pub trait Store: Send + Sync + 'static {
     /// idempotency_key)` writes nothing and returns the first event's id with `duplicate`.
     /// Returns only once committed (durable).
     async fn publish(&self, event: &Event) -> Result<Published>;
+    /// [`Store::publish`], and in the same transaction leases to the caller the new
+    /// deliveries it may start at once, so they need no claim (the dispatcher of the node
+    /// that accepted the event gets them straight from the API).
+    ///
+    /// Handed out, per subscription, are the event's deliveries to `active` subscriptions
+    /// without a `rate_limit_per_second` (rate slots are the claim's business), up to what
+    /// `max_in_flight` leaves free under the same count `claim_due` uses (unexpired leases,
+    /// any node), leased until `lease.lease_until` with `not_before = lease.now`. The rest
+    /// stay unleased for `claim_due`. A backend may hand out fewer (never more), e.g. when
+    /// another node is claiming for that subscription right now; the default hands out none.
+    async fn publish_and_lease(&self, event: &Event, lease: &PublishLease) -> Result<Accepted> {
+        let _ = lease;
+        Ok(Accepted {
+            published: self.publish(event).await?,
+            jobs: Vec::new(),
+        })
+    }
     /// Writes an event and one delivery to the given subscription only (the connectivity
     /// test), returning the delivery. The delivery is leased until `lease_until`, so the
     /// dispatcher does not also pick it up. A subscription that does not exist (deleted since

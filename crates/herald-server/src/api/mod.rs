@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 
 use crate::catalog_cache::{CatalogCache, InvalidatingStore};
 use crate::config::Config;
-use crate::dispatch::Deliverer;
+use crate::dispatch::{Deliverer, Handoff};
 use crate::metrics::Metrics;
 use error::ApiError;
 
@@ -48,6 +48,9 @@ pub struct AppState {
     pub schemas: Arc<schema::SchemaCache>,
     /// Event types and tenants as publishes read them (short-lived; see the module).
     pub catalog: Arc<CatalogCache>,
+    /// Where publishes send the deliveries leased to this node's dispatcher; `None` publishes
+    /// without leasing (every delivery is then claimed).
+    pub handoff: Option<Handoff>,
 }
 
 impl AppState {
@@ -73,7 +76,14 @@ impl AppState {
             wake,
             schemas: Arc::new(schema::SchemaCache::default()),
             catalog,
+            handoff: None,
         }
+    }
+
+    /// Publishes lease fresh deliveries to this node's dispatcher through `handoff`.
+    pub fn with_handoff(mut self, handoff: Handoff) -> Self {
+        self.handoff = Some(handoff);
+        self
     }
 }
 

@@ -134,6 +134,10 @@ impl Store for InvalidatingStore {
         self.inner.publish(event).await
     }
 
+    async fn publish_and_lease(&self, event: &Event, lease: &PublishLease) -> Result<Accepted> {
+        self.inner.publish_and_lease(event, lease).await
+    }
+
     async fn publish_to(
         &self,
         event: &Event,

@@ -11,20 +11,25 @@
 //! every node), so a blackholed endpoint holds at most that many tasks while every other
 //! subscription's deliveries keep being claimed. Rate limits are send slots the store hands
 //! out with each claim (`not_before`), so they too hold across nodes.
+//!
+//! Fresh deliveries mostly skip the claim: the API's publish leases them to this node in its
+//! own transaction and hands them over through [`handoff`]; they run like claimed ones.
 
 mod attempt;
+pub mod handoff;
 pub mod schedule;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_store::{AttemptTrigger, Claim, Store};
+use herald_store::{AttemptTrigger, Claim, DeliveryJob, Store};
 use time::OffsetDateTime;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use attempt::Deliverer;
+pub use handoff::{Handoff, HandoffReceiver};
 
 /// How long the loop sleeps at most when nothing wakes it (a safety net, not the mechanism).
 const IDLE_POLL: Duration = Duration::from_secs(1);
@@ -50,6 +55,8 @@ pub struct Dispatcher {
     store: Arc<dyn Store>,
     wake: Arc<Notify>,
     settings: DispatchSettings,
+    /// Jobs the API leased to this node at publish time (none without [`Self::with_handoff`]).
+    handoff: Option<HandoffReceiver>,
 }
 
 impl Dispatcher {
@@ -65,13 +72,30 @@ impl Dispatcher {
             store,
             wake,
             settings,
+            handoff: None,
         }
     }
 
+    /// Also runs the jobs the API hands over (see [`handoff`]).
+    pub fn with_handoff(mut self, jobs: HandoffReceiver) -> Self {
+        self.handoff = Some(jobs);
+        self
+    }
+
     /// Runs until `shutdown`, then waits for attempts in flight (bounded by their timeout).
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
         let permits = Arc::new(Semaphore::new(self.settings.max_concurrency));
         let tasks = TaskTracker::new();
+        if let Some(jobs) = self.handoff.take() {
+            tasks.spawn(run_handed(
+                jobs,
+                Arc::clone(&permits),
+                tasks.clone(),
+                Arc::clone(&self.deliverer),
+                Arc::clone(&self.wake),
+                shutdown.clone(),
+            ));
+        }
         let mut backoff = Duration::from_millis(100);
         let remote = self.store.work_notifier();
         while !shutdown.is_cancelled() {
@@ -94,15 +118,12 @@ impl Dispatcher {
                             let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
                                 break; // cannot happen: we claimed no more than were free
                             };
-                            let deliverer = Arc::clone(&self.deliverer);
-                            let wake = Arc::clone(&self.wake);
-                            tasks.spawn(async move {
-                                wait_until(job.not_before).await;
-                                deliverer.attempt(&job, AttemptTrigger::Scheduled).await;
-                                drop(permit);
-                                // Capacity freed: its subscription may have more due work.
-                                wake.notify_one();
-                            });
+                            tasks.spawn(work(
+                                job,
+                                permit,
+                                Arc::clone(&self.deliverer),
+                                Arc::clone(&self.wake),
+                            ));
                         }
                     }
                     Err(error) => {
@@ -144,6 +165,51 @@ impl Dispatcher {
             }
             _ => IDLE_POLL,
         }
+    }
+}
+
+/// One leased job: wait for its slot, attempt it, free the permit, wake the claim loop.
+async fn work(
+    job: DeliveryJob,
+    permit: OwnedSemaphorePermit,
+    deliverer: Arc<Deliverer>,
+    wake: Arc<Notify>,
+) {
+    wait_until(job.not_before).await;
+    deliverer.attempt(&job, AttemptTrigger::Scheduled).await;
+    drop(permit);
+    // Capacity freed: its subscription may have more due work.
+    wake.notify_one();
+}
+
+/// Runs handed-over jobs until `shutdown`. Each waits for a permit in its own task, so a full
+/// dispatcher delays them (their leases keep them from being claimed twice meanwhile) without
+/// ever blocking the channel.
+async fn run_handed(
+    mut jobs: HandoffReceiver,
+    permits: Arc<Semaphore>,
+    tasks: TaskTracker,
+    deliverer: Arc<Deliverer>,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let job = tokio::select! {
+            job = jobs.recv() => job,
+            () = shutdown.cancelled() => None,
+        };
+        let Some(job) = job else {
+            return;
+        };
+        let permits = Arc::clone(&permits);
+        let deliverer = Arc::clone(&deliverer);
+        let wake = Arc::clone(&wake);
+        tasks.spawn(async move {
+            // Closed only if the dispatcher is gone; the lease then expires as after a crash.
+            if let Ok(permit) = permits.acquire_owned().await {
+                work(job, permit, deliverer, wake).await;
+            }
+        });
     }
 }
 

@@ -11,12 +11,14 @@ mod attempts;
 mod catalog;
 mod dispatch;
 mod events;
+mod handoff;
 mod limits;
 
 pub use attempts::*;
 pub use catalog::*;
 pub use dispatch::*;
 pub use events::*;
+pub use handoff::*;
 pub use limits::*;
 
 use std::collections::BTreeMap;
@@ -100,6 +102,11 @@ macro_rules! store_conformance_tests {
             rate_limited_claims_are_spaced_by_the_rate,
             rate_slots_continue_across_claims,
             concurrent_claims_never_return_the_same_delivery,
+            // dispatch: deliveries handed out at publish, attempts recorded together
+            publish_and_lease_hands_out_up_to_max_in_flight,
+            publish_and_lease_skips_paused_and_rate_limited_subscriptions,
+            publish_and_lease_hands_out_nothing_for_a_duplicate,
+            concurrent_completions_are_each_recorded,
             // dispatch: attempts and the queue
             lease_delivery_conflicts_with_an_unexpired_lease,
             complete_attempt_records_the_attempt_moves_status_and_releases_the_lease,

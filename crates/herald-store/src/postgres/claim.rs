@@ -129,7 +129,7 @@ pub(super) async fn claim_due(conn: &mut PgConnection, claim: &Claim) -> Result<
 
 /// The locked subscriptions' in-flight counts and rate state, read after the locks were
 /// granted, so that whatever a claim before us committed is counted.
-async fn capacities(
+pub(super) async fn capacities(
     conn: &mut PgConnection,
     locked: &[String],
     now: i64,
@@ -210,7 +210,7 @@ async fn assign_slots(
 
 /// Completes deliveries with their events and subscriptions (two queries in all). `now` is
 /// every job's `not_before` until a claim sets its slot.
-async fn jobs(
+pub(super) async fn jobs(
     conn: &mut PgConnection,
     deliveries: Vec<Delivery>,
     now: OffsetDateTime,

@@ -22,6 +22,15 @@ pub(super) const WORK_CHANNEL: &str = "herald_work";
 
 /// Runs inside the caller's transaction.
 pub(super) async fn publish(conn: &mut PgConnection, event: &Event) -> Result<Published> {
+    Ok(publish_with_deliveries(conn, event).await?.0)
+}
+
+/// [`publish`], also returning each new delivery's id with its subscription id (none for a
+/// duplicate), for `publish_and_lease`.
+pub(super) async fn publish_with_deliveries(
+    conn: &mut PgConnection,
+    event: &Event,
+) -> Result<(Published, Vec<(DeliveryId, String)>)> {
     let inserted: Option<String> = sqlx::query_scalar(
         "INSERT INTO events (id, event_type, payload_json, tenant_id, idempotency_key, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) \
@@ -42,25 +51,31 @@ pub(super) async fn publish(conn: &mut PgConnection, event: &Event) -> Result<Pu
         // event (ON CONFLICT waited for its transaction), which this statement's fresh
         // snapshot sees.
         let key = event.idempotency_key.as_deref().unwrap_or_default();
-        return first_with_key(conn, event.tenant_id.as_ref(), key)
+        let first = first_with_key(conn, event.tenant_id.as_ref(), key)
             .await?
             .ok_or_else(|| {
                 StoreError::Conflict(format!("idempotency key {key:?} is being published"))
-            });
+            })?;
+        return Ok((first, Vec::new()));
     }
     let targets = matching_subscriptions(conn, &event.event_type, event.tenant_id.as_ref()).await?;
-    insert_deliveries(conn, event, &targets, None).await?;
+    let ids = insert_deliveries(conn, event, &targets, None).await?;
     if !targets.is_empty() {
         sqlx::query("SELECT pg_notify($1, '')")
             .bind(WORK_CHANNEL)
             .execute(&mut *conn)
             .await?;
     }
-    Ok(Published {
+    let published = Published {
         event_id: event.id.clone(),
         deliveries: targets.len() as u64,
         duplicate: false,
-    })
+    };
+    let created = ids
+        .into_iter()
+        .zip(targets.into_iter().map(|(subscription, _)| subscription))
+        .collect();
+    Ok((published, created))
 }
 
 /// The event already published under `(tenant, key)`, as a duplicate's answer.

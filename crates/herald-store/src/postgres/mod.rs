@@ -22,6 +22,7 @@
 mod catalog;
 mod claim;
 mod events;
+mod handoff;
 mod listener;
 mod queue;
 pub mod testing;
@@ -39,7 +40,7 @@ use tokio::sync::Notify;
 use crate::error::StoreError;
 use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
-use crate::store::{Result, Store};
+use crate::store::{Accepted, PublishLease, Result, Store};
 use catalog::TenantKey;
 use listener::Listener;
 
@@ -246,6 +247,10 @@ impl Store for PgStore {
 
     async fn publish(&self, event: &Event) -> Result<Published> {
         in_transaction!(self, |conn| events::publish(conn, event))
+    }
+
+    async fn publish_and_lease(&self, event: &Event, lease: &PublishLease) -> Result<Accepted> {
+        in_transaction!(self, |conn| handoff::publish_and_lease(conn, event, lease))
     }
 
     async fn publish_to(

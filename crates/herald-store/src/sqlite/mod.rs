@@ -11,6 +11,7 @@ mod catalog;
 mod complete;
 mod dispatch;
 mod events;
+mod handoff;
 mod publish;
 mod write_jobs;
 mod writer;
@@ -29,7 +30,7 @@ use time::OffsetDateTime;
 use crate::error::StoreError;
 use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
-use crate::store::{Result, Store};
+use crate::store::{Accepted, PublishLease, Result, Store};
 use writer::Writer;
 
 /// The schema, embedded at build time.
@@ -223,7 +224,11 @@ impl Store for SqliteStore {
     }
 
     async fn publish(&self, event: &Event) -> Result<Published> {
-        self.writer.publish(event.clone()).await
+        Ok(self.writer.publish(event.clone(), None).await?.published)
+    }
+
+    async fn publish_and_lease(&self, event: &Event, lease: &PublishLease) -> Result<Accepted> {
+        self.writer.publish(event.clone(), Some(*lease)).await
     }
 
     async fn publish_to(

@@ -10,7 +10,8 @@ use super::dispatch;
 use super::events;
 use super::writer::BoxFuture;
 use crate::error::StoreError;
-use crate::model::{Attempt, DeliveryProgress, Event, Published};
+use crate::model::{Attempt, DeliveryProgress, Event};
+use crate::store::{Accepted, PublishLease};
 
 /// One queued write, type-erased so that writes of every result type share the queue.
 pub(super) trait WriteJob: Send {
@@ -75,16 +76,24 @@ where
 pub(super) struct PublishJob {
     /// The event to publish.
     pub(super) event: Event,
+    /// Set when the caller takes the deliveries it may start (`publish_and_lease`).
+    pub(super) lease: Option<PublishLease>,
     /// Its answer, kept until the batch commits.
-    pub(super) output: Option<Result<Published, StoreError>>,
+    pub(super) output: Option<Result<Accepted, StoreError>>,
     /// Where the caller waits.
-    pub(super) reply: oneshot::Sender<Result<Published, StoreError>>,
+    pub(super) reply: oneshot::Sender<Result<Accepted, StoreError>>,
 }
 
 impl WriteJob for PublishJob {
     fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool> {
         Box::pin(async move {
-            let output = events::publish(conn, &self.event).await;
+            // Alone (the fallback), a publish hands nothing out: its deliveries are claimed.
+            let output = events::publish(conn, &self.event)
+                .await
+                .map(|published| Accepted {
+                    published,
+                    jobs: Vec::new(),
+                });
             let ok = output.is_ok();
             self.output = Some(output);
             ok

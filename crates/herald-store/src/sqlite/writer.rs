@@ -24,7 +24,8 @@ use time::OffsetDateTime;
 use super::write_jobs::{CompleteJob, Job, PublishJob, Queued, WriteJob, writer_gone};
 use super::{complete, publish};
 use crate::error::StoreError;
-use crate::model::{Attempt, DeliveryProgress, Event, Published};
+use crate::model::{Attempt, DeliveryProgress, Event};
+use crate::store::{Accepted, PublishLease};
 
 /// A boxed future borrowing the write connection.
 pub(super) type BoxFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
@@ -74,10 +75,15 @@ impl Writer {
 
     /// Publishes `event` in the writer's next transaction, batched with the other publishes
     /// queued alongside it, and answers once committed.
-    pub(super) async fn publish(&self, event: Event) -> Result<Published, StoreError> {
+    pub(super) async fn publish(
+        &self,
+        event: Event,
+        lease: Option<PublishLease>,
+    ) -> Result<Accepted, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(PublishJob {
             event,
+            lease,
             output: None,
             reply,
         });
@@ -245,7 +251,11 @@ async fn run_publishes(conn: &mut SqliteConnection, batch: &mut Batch) -> Result
         return Ok(());
     }
     execute(conn, "SAVEPOINT publishes").await?;
-    let events: Vec<&Event> = batch.publishes.iter().map(|job| &job.event).collect();
+    let events: Vec<_> = batch
+        .publishes
+        .iter()
+        .map(|job| (&job.event, job.lease.as_ref()))
+        .collect();
     match publish::publish_batch(conn, &events).await {
         Ok(answers) => {
             execute(conn, "RELEASE publishes").await?;

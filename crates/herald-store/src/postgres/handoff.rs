@@ -1,0 +1,83 @@
+//! `publish_and_lease` on PostgreSQL: the publish's own transaction leases to the publishing
+//! node what each new delivery's subscription has free.
+//!
+//! The accounting is the claim's ([`super::claim`]): the subscriptions are locked `FOR NO KEY
+//! UPDATE` (in id order) before their in-flight counts are read, so a claim or another
+//! hand-off on any node cannot count the same free places. Unlike a claim, a publish never
+//! waits for that lock: `SKIP LOCKED` leaves a subscription that someone is claiming or
+//! handing out right now to the normal claims (its deliveries stay unleased), so concurrent
+//! publishes to one subscription do not queue behind each other's commits.
+
+use std::collections::BTreeSet;
+
+use sqlx::PgConnection;
+
+use super::{claim, events};
+use crate::error::StoreError;
+use crate::model::*;
+use crate::rows::{self, micros};
+use crate::store::{Accepted, PublishLease};
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Runs inside the caller's transaction; see the module documentation.
+pub(super) async fn publish_and_lease(
+    conn: &mut PgConnection,
+    event: &Event,
+    lease: &PublishLease,
+) -> Result<Accepted> {
+    let (published, created) = events::publish_with_deliveries(conn, event).await?;
+    if created.is_empty() {
+        return Ok(Accepted {
+            published,
+            jobs: Vec::new(),
+        });
+    }
+    let wanted: BTreeSet<&str> = created.iter().map(|(_, s)| s.as_str()).collect();
+    let wanted: Vec<&str> = wanted.into_iter().collect();
+    let locked: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM subscriptions WHERE id = ANY($1) AND status = 'active' \
+           AND rate_limit_per_second IS NULL \
+         ORDER BY id FOR NO KEY UPDATE SKIP LOCKED",
+    )
+    .bind(&wanted)
+    .fetch_all(&mut *conn)
+    .await?;
+    if locked.is_empty() {
+        return Ok(Accepted {
+            published,
+            jobs: Vec::new(),
+        });
+    }
+    let mut capacities = claim::capacities(conn, &locked, micros(lease.now)).await?;
+    let mut chosen = Vec::new();
+    for (id, subscription_id) in &created {
+        if let Some(capacity) = capacities.get_mut(subscription_id)
+            && capacity.in_flight < i64::from(capacity.max_in_flight)
+        {
+            capacity.in_flight += 1;
+            chosen.push(id.as_str());
+        }
+    }
+    if chosen.is_empty() {
+        return Ok(Accepted {
+            published,
+            jobs: Vec::new(),
+        });
+    }
+    let sql = format!(
+        "UPDATE deliveries SET lease_until = $2 WHERE id = ANY($1) RETURNING {}",
+        rows::DELIVERY_COLUMNS
+    );
+    let leased = sqlx::query(&sql)
+        .bind(&chosen)
+        .bind(micros(lease.lease_until))
+        .fetch_all(&mut *conn)
+        .await?;
+    let deliveries = leased
+        .iter()
+        .map(rows::delivery)
+        .collect::<Result<Vec<_>>>()?;
+    let jobs = claim::jobs(conn, deliveries, lease.now).await?;
+    Ok(Accepted { published, jobs })
+}

@@ -1,0 +1,97 @@
+//! Which subscriptions may take a publish's deliveries straight away (SQLite side of
+//! `Store::publish_and_lease`).
+//!
+//! It runs on the writer's connection inside the publish batch's transaction, and every claim
+//! runs on that same connection, so no claim interleaves between this count and the inserts
+//! that lease: the room read here is exactly the room `claim_due` would compute.
+
+use std::collections::{BTreeSet, HashMap};
+
+use sqlx::SqliteConnection;
+use time::OffsetDateTime;
+
+use crate::error::StoreError;
+use crate::ids::DeliveryId;
+use crate::model::{Delivery, DeliveryJob, DeliveryStatus, Event, Subscription};
+use crate::rows::{self, micros, to_json};
+use crate::store::PublishLease;
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// An open subscription and how many more deliveries it may have in flight.
+pub(super) struct Open {
+    subscription: Subscription,
+    room: u32,
+}
+
+/// The active, unthrottled subscriptions among `ids` with free `max_in_flight` room at `now`
+/// (leases ending after `now` count as in flight, as in `claim_due`).
+pub(super) async fn open_subscriptions(
+    conn: &mut SqliteConnection,
+    ids: &BTreeSet<&str>,
+    now: OffsetDateTime,
+) -> Result<HashMap<String, Open>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT {}, (SELECT count(*) FROM deliveries l INDEXED BY deliveries_leased_subscription \
+           WHERE l.subscription_id = s.id AND l.lease_until IS NOT NULL \
+             AND l.lease_until > ?2) AS in_flight \
+         FROM subscriptions s WHERE s.id IN (SELECT value FROM json_each(?1)) \
+           AND s.status = 'active' AND s.rate_limit_per_second IS NULL",
+        rows::SUBSCRIPTION_COLUMNS
+    );
+    let found = sqlx::query(&sql)
+        .bind(to_json(ids)?)
+        .bind(micros(now))
+        .fetch_all(conn)
+        .await?;
+    let mut open = HashMap::with_capacity(found.len());
+    for row in &found {
+        let subscription = rows::subscription(row)?;
+        let in_flight: i64 = rows::get(row, "in_flight")?;
+        let room = i64::from(subscription.max_in_flight).saturating_sub(in_flight);
+        if let Ok(room @ 1..) = u32::try_from(room) {
+            open.insert(subscription.id.to_string(), Open { subscription, room });
+        }
+    }
+    Ok(open)
+}
+
+/// Takes one place of `subscription_id` for a delivery of `event`, if it has one: the job to
+/// hand out (the caller inserts the delivery leased until `lease.lease_until`).
+pub(super) fn take(
+    open: &mut HashMap<String, Open>,
+    subscription_id: &str,
+    id: &DeliveryId,
+    event: &Event,
+    lease: &PublishLease,
+) -> Option<DeliveryJob> {
+    let entry = open.get_mut(subscription_id)?;
+    // A full subscription keeps its entry (room 0), so later events in the batch find it so.
+    entry.room = entry.room.checked_sub(1)?;
+    Some(DeliveryJob {
+        delivery: new_delivery(id.clone(), event, &entry.subscription),
+        event: event.clone(),
+        subscription: entry.subscription.clone(),
+        not_before: lease.now,
+    })
+}
+
+/// The delivery row `publish_batch` inserts, as the model type.
+fn new_delivery(id: DeliveryId, event: &Event, subscription: &Subscription) -> Delivery {
+    Delivery {
+        id,
+        event_id: event.id.clone(),
+        subscription_id: subscription.id.clone(),
+        tenant_id: subscription.tenant_id.clone(),
+        event_type: event.event_type.clone(),
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        scheduled_attempts: 0,
+        next_attempt_at: Some(event.created_at),
+        created_at: event.created_at,
+        updated_at: event.created_at,
+    }
+}
