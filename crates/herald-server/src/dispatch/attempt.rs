@@ -49,6 +49,19 @@ impl Deliverer {
     /// lease). Returns the recorded attempt. If recording fails even after retries, the lease
     /// expires and the delivery is attempted again: at least once, never lost.
     pub async fn attempt(&self, job: &DeliveryJob, trigger: AttemptTrigger) -> Attempt {
+        self.attempt_waking(job, trigger, None).await
+    }
+
+    /// [`Self::attempt`], waking `responded` as soon as the outcome is known, before it is
+    /// recorded: the claim loop then queues its next claim while this attempt is being
+    /// recorded, so both share one commit (the store runs a batch's claims after its
+    /// completions) instead of the claim waiting a commit more.
+    pub async fn attempt_waking(
+        &self,
+        job: &DeliveryJob,
+        trigger: AttemptTrigger,
+        responded: Option<&tokio::sync::Notify>,
+    ) -> Attempt {
         let subscription = &job.subscription;
         let started_at = herald_store::timestamp_now();
         let body = envelope(&job.event);
@@ -75,6 +88,9 @@ impl Deliverer {
         );
         self.metrics
             .record_attempt(&attempt, &progress, subscription.id.as_str());
+        if let Some(responded) = responded {
+            responded.notify_one();
+        }
 
         let mut wait = Duration::from_millis(50);
         for _ in 0..5 {

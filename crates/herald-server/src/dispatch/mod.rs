@@ -176,9 +176,11 @@ async fn work(
     wake: Arc<Notify>,
 ) {
     wait_until(job.not_before).await;
-    deliverer.attempt(&job, AttemptTrigger::Scheduled).await;
+    deliverer
+        .attempt_waking(&job, AttemptTrigger::Scheduled, Some(&wake))
+        .await;
     drop(permit);
-    // Capacity freed: its subscription may have more due work.
+    // Capacity freed (now committed): its subscription may have more due work.
     wake.notify_one();
 }
 

@@ -265,7 +265,13 @@ impl Store for SqliteStore {
     }
 
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<DeliveryJob>> {
-        write!(self, (claim) => |conn| dispatch::claim_due(conn, &claim))
+        // Last in its batch: it sees the places that batch's completions free.
+        let claim = claim.clone();
+        self.writer
+            .write_last(move |conn: &mut SqliteConnection| {
+                Box::pin(async move { dispatch::claim_due(conn, &claim).await })
+            })
+            .await
     }
 
     async fn lease_delivery(

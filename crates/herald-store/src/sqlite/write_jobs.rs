@@ -117,6 +117,8 @@ pub(super) enum Queued {
     Publish(Box<PublishJob>),
     /// An attempt to record (written with the batch's other completions).
     Complete(Box<CompleteJob>),
+    /// A write that should see everything else in its batch (a claim): run last.
+    Last(Box<dyn WriteJob>),
     /// Any other write, run in turn.
     Other(Box<dyn WriteJob>),
 }

@@ -11,7 +11,10 @@
 //! Publishes and attempt completions, the two writes of the hot path, are not run one by one:
 //! they are gathered and written in bulk (a few statements for the whole group). Completions
 //! are flushed before any other write runs, so a claim queued after them sees their leases
-//! released, exactly as if each had run in turn.
+//! released, exactly as if each had run in turn. Claims run last in their batch, after its
+//! completions and publishes: a claim queued while attempts are being recorded then sees their
+//! places freed and the new deliveries in the same commit, instead of a commit later (each
+//! commit is an fsync in the cycle attempt → record → claim → attempt).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -60,16 +63,39 @@ impl Writer {
             + Send
             + 'static,
     {
+        self.enqueue(op, false).await
+    }
+
+    /// Like [`Self::write`], but `op` runs after every other write of its batch.
+    pub(super) async fn write_last<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        self.enqueue(op, true).await
+    }
+
+    async fn enqueue<T, F>(&self, op: F, last: bool) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job: Box<dyn WriteJob> = Box::new(Job {
             op: Some(op),
             output: None,
             reply,
         });
-        self.queue
-            .send(Queued::Other(job))
-            .await
-            .map_err(|_| writer_gone())?;
+        let queued = if last {
+            Queued::Last(job)
+        } else {
+            Queued::Other(job)
+        };
+        self.queue.send(queued).await.map_err(|_| writer_gone())?;
         answer.await.map_err(|_| writer_gone())?
     }
 
@@ -127,15 +153,17 @@ struct Batch {
     publishes: Vec<PublishJob>,
     /// Completions waiting to be written together before the next other write.
     completions: Vec<CompleteJob>,
+    /// Writes to run after all the others (claims).
+    last: Vec<Box<dyn WriteJob>>,
 }
 
 impl Batch {
     fn len(&self) -> usize {
-        self.done.len() + self.publishes.len() + self.completions.len()
+        self.done.len() + self.publishes.len() + self.completions.len() + self.last.len()
     }
 
     fn finish(&mut self, commit: Result<(), &str>) {
-        for job in self.done.drain(..) {
+        for job in self.done.drain(..).chain(self.last.drain(..)) {
             job.finish(commit);
         }
         for job in self.publishes.drain(..) {
@@ -194,6 +222,14 @@ async fn run_batch(
         rollback(conn).await;
         return Err(reason);
     }
+    for mut job in std::mem::take(&mut batch.last) {
+        let outcome = run_one(conn, job.as_mut()).await;
+        batch.done.push(job);
+        if let Err(reason) = outcome {
+            rollback(conn).await;
+            return Err(reason);
+        }
+    }
     if let Err(reason) = execute(conn, "COMMIT").await {
         rollback(conn).await;
         return Err(reason);
@@ -206,7 +242,7 @@ fn take(batch: &mut Batch, queued: Queued) {
     match queued {
         Queued::Publish(job) => batch.publishes.push(*job),
         Queued::Complete(job) => batch.completions.push(*job),
-        Queued::Other(job) => batch.done.push(job),
+        Queued::Last(job) | Queued::Other(job) => batch.done.push(job),
     }
 }
 
@@ -224,6 +260,10 @@ async fn take_and_run(
         Queued::Publish(job) => run_one_kept(conn, batch, job).await,
         Queued::Complete(job) => {
             batch.completions.push(*job);
+            Ok(())
+        }
+        Queued::Last(job) => {
+            batch.last.push(job);
             Ok(())
         }
         Queued::Other(job) => {
