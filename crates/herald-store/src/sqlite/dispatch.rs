@@ -160,10 +160,12 @@ async fn assign_slots(
     Ok(not_before)
 }
 
-/// For each active subscription, its first `limit` (?4) due, unleased deliveries of one kind
-/// (`attempts = 0` fresh, `attempts > 0` retries), walking that kind's partial index. The
-/// CROSS JOIN fixes the join order: subscriptions outside, so each probe is an index range and
-/// the backlog is never scanned whole.
+/// For each subscription with room (the keys of the caps, ?3), its first `limit` (?4) due,
+/// unleased deliveries of one kind (`attempts = 0` fresh, `attempts > 0` retries), walking
+/// that kind's partial index. The CROSS JOIN fixes the join order: subscriptions outside, so
+/// each probe is an index range and the backlog is never scanned whole. Subscriptions at their
+/// limit are not probed at all: a blackholed one with a growing backlog would otherwise cost
+/// every claim a walk of `limit` rows for nothing.
 fn due_per_subscription(kind: &str, retry: u8) -> String {
     format!(
         "SELECT d.id, d.subscription_id, {retry} AS retry, d.next_attempt_at \
@@ -172,7 +174,7 @@ fn due_per_subscription(kind: &str, retry: u8) -> String {
            WHERE x.subscription_id = s.id AND x.status = 'pending' AND x.{kind} \
              AND x.next_attempt_at <= ?2 AND (x.lease_until IS NULL OR x.lease_until <= ?2) \
            ORDER BY x.next_attempt_at, x.id LIMIT ?4) \
-         WHERE s.status = 'active'"
+         WHERE s.status = 'active' AND s.id IN (SELECT key FROM json_each(?3))"
     )
 }
 
