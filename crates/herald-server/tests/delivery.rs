@@ -437,12 +437,7 @@ async fn max_in_flight_caps_concurrent_requests_to_a_subscription(backend: Backe
     let tenant = server.create_tenant("t").await;
     let tenant_id = tenant["id"].as_str().unwrap();
     server
-        .expect(
-            StatusCode::CREATED,
-            Method::POST,
-            "/api/v1/subscriptions",
-            Some(json!({"tenant_id": tenant_id, "url": hanging.url, "event_types": ["a.b"], "max_in_flight": 3})),
-        )
+        .subscribe_with(tenant_id, &hanging.url, "a.b", json!({"max_in_flight": 3}))
         .await;
     for n in 0..10 {
         server
@@ -472,11 +467,11 @@ async fn rate_limit_spaces_requests_to_a_subscription(backend: Backend) {
     let tenant = server.create_tenant("t").await;
     let tenant_id = tenant["id"].as_str().unwrap();
     server
-        .expect(
-            StatusCode::CREATED,
-            Method::POST,
-            "/api/v1/subscriptions",
-            Some(json!({"tenant_id": tenant_id, "url": receiver.url, "event_types": ["a.b"], "rate_limit_per_second": 20})),
+        .subscribe_with(
+            tenant_id,
+            &receiver.url,
+            "a.b",
+            json!({"rate_limit_per_second": 20}),
         )
         .await;
     for n in 0..11 {

@@ -236,11 +236,27 @@ impl TestServer {
     }
 
     pub async fn subscribe_tenant(&self, tenant_id: &str, url: &str, event_type: &str) -> Value {
+        self.subscribe_with(tenant_id, url, event_type, json!({}))
+            .await
+    }
+
+    /// A subscription with extra fields (`{"max_in_flight": 3}`, …).
+    pub async fn subscribe_with(
+        &self,
+        tenant_id: &str,
+        url: &str,
+        event_type: &str,
+        extra: Value,
+    ) -> Value {
+        let mut body = json!({"tenant_id": tenant_id, "url": url, "event_types": [event_type]});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
         self.expect(
             StatusCode::CREATED,
             Method::POST,
             "/api/v1/subscriptions",
-            Some(json!({"tenant_id": tenant_id, "url": url, "event_types": [event_type]})),
+            Some(body),
         )
         .await
     }
