@@ -10,17 +10,21 @@ pub enum StoreError {
     Conflict(String),
     /// The database cannot be reached or is busy beyond its timeout; retrying later may work.
     #[error("the database is unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] Cause),
     /// Stored data could not be decoded (a bug or a manual edit of the database).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     /// Any other database failure.
     #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
+    Database(#[source] Cause),
     /// Applying the schema migrations failed.
     #[error("migrating the database failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
+
+/// The underlying failure: a driver's error (sqlx for reads and PostgreSQL, rusqlite for the
+/// SQLite writer), or one of our own.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
@@ -31,13 +35,47 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
-            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error),
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.into()),
             sqlx::Error::Database(db)
                 if db.code().is_some_and(|code| unavailable_sqlstate(&code)) =>
             {
-                StoreError::Unavailable(error)
+                StoreError::Unavailable(error.into())
             }
-            _ => StoreError::Database(error),
+            _ => StoreError::Database(error.into()),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        match &error {
+            rusqlite::Error::SqliteFailure(failure, message)
+                if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+            {
+                StoreError::Conflict(
+                    message
+                        .clone()
+                        .unwrap_or_else(|| "a unique constraint failed".to_owned()),
+                )
+            }
+            // The file cannot be written right now (locked by another process beyond the busy
+            // timeout, a full disk, an I/O error): retrying later may work.
+            rusqlite::Error::SqliteFailure(failure, _)
+                if matches!(
+                    failure.code,
+                    ErrorCode::DatabaseBusy
+                        | ErrorCode::DatabaseLocked
+                        | ErrorCode::SystemIoFailure
+                        | ErrorCode::DiskFull
+                        | ErrorCode::CannotOpen
+                        | ErrorCode::ReadOnly
+                ) =>
+            {
+                StoreError::Unavailable(error.into())
+            }
+            _ => StoreError::Database(error.into()),
         }
     }
 }

@@ -23,7 +23,7 @@ mod rows;
 pub mod sqlite;
 mod store;
 
-pub use error::StoreError;
+pub use error::{Cause, StoreError};
 pub use ids::{AttemptId, DeliveryId, EventId, IdError, SubscriptionId, TenantId};
 pub use model::*;
 pub use store::{Accepted, PublishLease, Result, Store};

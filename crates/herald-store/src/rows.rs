@@ -19,7 +19,12 @@ use crate::model::*;
 
 /// A value both backends decode (text, integers, and their options).
 pub(crate) trait Column:
-    Sized + for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+    Sized
+    + for<'r> Decode<'r, Sqlite>
+    + Type<Sqlite>
+    + for<'r> Decode<'r, Postgres>
+    + Type<Postgres>
+    + rusqlite::types::FromSql
 {
 }
 
@@ -29,6 +34,7 @@ impl<T> Column for T where
         + Type<Sqlite>
         + for<'r> Decode<'r, Postgres>
         + Type<Postgres>
+        + rusqlite::types::FromSql
 {
 }
 
@@ -48,6 +54,14 @@ impl Columns for sqlx::sqlite::SqliteRow {
 impl Columns for sqlx::postgres::PgRow {
     fn column<T: Column>(&self, column: &str) -> Result<T, StoreError> {
         self.try_get(column)
+            .map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
+    }
+}
+
+/// Rows read on the SQLite writer's own connection (see `sqlite::writer`).
+impl Columns for rusqlite::Row<'_> {
+    fn column<T: Column>(&self, column: &str) -> Result<T, StoreError> {
+        self.get(column)
             .map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
     }
 }

@@ -171,7 +171,7 @@ pub(super) async fn publish_to(
             .await?;
     // The trait returns a delivery, not an option: a subscription deleted since the caller
     // looked it up is the database's "no such row".
-    let tenant_id = tenant_id.ok_or(StoreError::Database(sqlx::Error::RowNotFound))?;
+    let tenant_id = tenant_id.ok_or(StoreError::Database(sqlx::Error::RowNotFound.into()))?;
     sqlx::query(
         "INSERT INTO events (id, event_type, payload_json, tenant_id, idempotency_key, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -188,10 +188,10 @@ pub(super) async fn publish_to(
     let ids = insert_deliveries(conn, event, &target, Some(lease_until)).await?;
     let id = ids
         .first()
-        .ok_or(StoreError::Database(sqlx::Error::RowNotFound))?;
+        .ok_or(StoreError::Database(sqlx::Error::RowNotFound.into()))?;
     get_delivery(conn, id.as_str())
         .await?
-        .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+        .ok_or(StoreError::Database(sqlx::Error::RowNotFound.into()))
 }
 
 pub(super) async fn get_event(conn: &mut PgConnection, id: &str) -> Result<Option<Event>> {

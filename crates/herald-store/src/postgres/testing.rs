@@ -56,7 +56,7 @@ pub async fn drop_database(admin_url: &str, url: &str) -> Result<(), StoreError>
     {
         return Err(StoreError::Database(sqlx::Error::Configuration(
             format!("refusing to drop {name:?}: not a database made by fresh_database").into(),
-        )));
+        ).into()));
     }
     let mut admin = PgConnection::connect(admin_url).await?;
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -98,7 +98,7 @@ impl Drop for TestDatabase {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(|error| StoreError::Unavailable(sqlx::Error::Io(error)))?;
+                .map_err(|error| StoreError::Unavailable(error.into()))?;
             runtime.block_on(drop_database(&admin_url, &url))
         })
         .join();
@@ -222,7 +222,7 @@ fn database_of(url: &str) -> Result<&str, StoreError> {
 fn invalid_url(url: &str) -> StoreError {
     StoreError::Database(sqlx::Error::Configuration(
         format!("not a postgres:// URL with a database: {url:?}").into(),
-    ))
+    ).into())
 }
 
 #[cfg(test)]

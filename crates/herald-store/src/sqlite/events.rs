@@ -97,7 +97,7 @@ pub(super) async fn publish_to(
             .await?;
     // The trait returns a delivery, not an option: a subscription deleted since the caller
     // looked it up is the database's "no such row".
-    let tenant_id = tenant_id.ok_or(StoreError::Database(sqlx::Error::RowNotFound))?;
+    let tenant_id = tenant_id.ok_or(StoreError::Database(sqlx::Error::RowNotFound.into()))?;
     insert_event(conn, event).await?;
     let id = insert_delivery(
         conn,
@@ -109,7 +109,7 @@ pub(super) async fn publish_to(
     .await?;
     get_delivery(conn, id.as_str())
         .await?
-        .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+        .ok_or(StoreError::Database(sqlx::Error::RowNotFound.into()))
 }
 
 async fn insert_event(conn: &mut SqliteConnection, event: &Event) -> Result<()> {

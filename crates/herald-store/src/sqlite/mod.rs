@@ -68,7 +68,7 @@ impl SqliteStore {
     pub async fn open(path: &Path) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
-                .map_err(|error| StoreError::Unavailable(sqlx::Error::Io(error)))?;
+                .map_err(|error| StoreError::Unavailable(error.into()))?;
         }
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(path)

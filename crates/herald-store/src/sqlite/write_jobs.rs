@@ -124,13 +124,11 @@ pub(super) enum Queued {
 }
 
 pub(super) fn batch_failed(reason: &str) -> StoreError {
-    StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(format!(
-        "the write transaction did not commit: {reason}"
-    ))))
+    StoreError::Unavailable(format!("the write transaction did not commit: {reason}").into())
 }
 
 pub(super) fn writer_gone() -> StoreError {
-    StoreError::Unavailable(sqlx::Error::PoolClosed)
+    StoreError::Unavailable("the SQLite writer has stopped".into())
 }
 
 /// An attempt to record, kept apart so that a batch's completions are written together by
