@@ -54,9 +54,12 @@ pub async fn drop_database(admin_url: &str, url: &str) -> Result<(), StoreError>
     if !name.starts_with("herald_t_")
         || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     {
-        return Err(StoreError::Database(sqlx::Error::Configuration(
-            format!("refusing to drop {name:?}: not a database made by fresh_database").into(),
-        ).into()));
+        return Err(StoreError::Database(
+            sqlx::Error::Configuration(
+                format!("refusing to drop {name:?}: not a database made by fresh_database").into(),
+            )
+            .into(),
+        ));
     }
     let mut admin = PgConnection::connect(admin_url).await?;
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -220,9 +223,12 @@ fn database_of(url: &str) -> Result<&str, StoreError> {
 }
 
 fn invalid_url(url: &str) -> StoreError {
-    StoreError::Database(sqlx::Error::Configuration(
-        format!("not a postgres:// URL with a database: {url:?}").into(),
-    ).into())
+    StoreError::Database(
+        sqlx::Error::Configuration(
+            format!("not a postgres:// URL with a database: {url:?}").into(),
+        )
+        .into(),
+    )
 }
 
 #[cfg(test)]

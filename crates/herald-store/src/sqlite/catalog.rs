@@ -1,9 +1,11 @@
 //! Tenants, access tokens, event types and subscriptions: the rows people manage.
 //!
-//! Each function is one statement or a few, on a connection the caller supplies: a read-pool
-//! connection for reads, the writer's connection (inside its batch transaction) for writes.
-//! They never open transactions themselves; the writer owns that.
+//! Each function is one statement or a few, on a connection the caller supplies. Reads are
+//! async, on a sqlx read-pool connection. Writes are synchronous, on the writer thread's
+//! `rusqlite::Connection` inside its batch transaction, through cached statements: they never
+//! open or commit transactions themselves; the writer owns that.
 
+use rusqlite::{Connection, params};
 use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
@@ -14,18 +16,18 @@ use crate::rows::{self, micros, to_json};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-pub(super) async fn create_tenant(conn: &mut SqliteConnection, tenant: &Tenant) -> Result<()> {
-    sqlx::query(
+pub(super) fn create_tenant(conn: &Connection, tenant: &Tenant) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
         "INSERT INTO tenants (id, name, client_id, client_secret_hash, created_at) \
          VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(tenant.id.as_str())
-    .bind(&tenant.name)
-    .bind(&tenant.client_id)
-    .bind(&tenant.client_secret_hash)
-    .bind(micros(tenant.created_at))
-    .execute(conn)
-    .await?;
+    )?;
+    stmt.execute(params![
+        tenant.id.as_str(),
+        tenant.name,
+        tenant.client_id,
+        tenant.client_secret_hash,
+        micros(tenant.created_at),
+    ])?;
     Ok(())
 }
 
@@ -33,6 +35,15 @@ pub(super) async fn get_tenant(conn: &mut SqliteConnection, id: &str) -> Result<
     let sql = format!("SELECT {} FROM tenants WHERE id = ?", rows::TENANT_COLUMNS);
     let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
     row.as_ref().map(rows::tenant).transpose()
+}
+
+/// [`get_tenant`] on the writer's connection, for writes that answer with the row they changed
+/// (it sees the batch's uncommitted writes, which a read-pool connection would not).
+fn tenant_on(conn: &Connection, id: &str) -> Result<Option<Tenant>> {
+    let sql = format!("SELECT {} FROM tenants WHERE id = ?", rows::TENANT_COLUMNS);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut found = stmt.query(params![id])?;
+    found.next()?.map(rows::tenant).transpose()
 }
 
 pub(super) async fn get_tenant_by_client_id(
@@ -68,49 +79,40 @@ pub(super) async fn list_tenants(
     Ok(rows::page(items, limit, |t| t.id.to_string()))
 }
 
-pub(super) async fn rename_tenant(
-    conn: &mut SqliteConnection,
+pub(super) fn rename_tenant(
+    conn: &Connection,
     id: &TenantId,
     name: &str,
 ) -> Result<Option<Tenant>> {
-    let done = sqlx::query("UPDATE tenants SET name = ? WHERE id = ?")
-        .bind(name)
-        .bind(id.as_str())
-        .execute(&mut *conn)
-        .await?;
-    if done.rows_affected() == 0 {
+    let mut stmt = conn.prepare_cached("UPDATE tenants SET name = ? WHERE id = ?")?;
+    if stmt.execute(params![name, id.as_str()])? == 0 {
         return Ok(None);
     }
-    get_tenant(conn, id.as_str()).await
+    tenant_on(conn, id.as_str())
 }
 
-pub(super) async fn delete_tenant(conn: &mut SqliteConnection, id: &TenantId) -> Result<bool> {
+pub(super) fn delete_tenant(conn: &Connection, id: &TenantId) -> Result<bool> {
     // Events name their tenant without a foreign key (broadcasts have none), so they go
     // explicitly; deleting them also deletes their deliveries. The tenant's subscriptions (and
     // with them every delivery to it, and attempts) and tokens go by ON DELETE CASCADE.
-    sqlx::query("DELETE FROM events WHERE tenant_id = ?")
-        .bind(id.as_str())
-        .execute(&mut *conn)
-        .await?;
-    let done = sqlx::query("DELETE FROM tenants WHERE id = ?")
-        .bind(id.as_str())
-        .execute(conn)
-        .await?;
-    Ok(done.rows_affected() > 0)
+    conn.prepare_cached("DELETE FROM events WHERE tenant_id = ?")?
+        .execute(params![id.as_str()])?;
+    let deleted = conn
+        .prepare_cached("DELETE FROM tenants WHERE id = ?")?
+        .execute(params![id.as_str()])?;
+    Ok(deleted > 0)
 }
 
-pub(super) async fn insert_access_token(
-    conn: &mut SqliteConnection,
+pub(super) fn insert_access_token(
+    conn: &Connection,
     token_hash: &str,
     tenant_id: &TenantId,
     expires_at: OffsetDateTime,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO access_tokens (token_hash, tenant_id, expires_at) VALUES (?, ?, ?)")
-        .bind(token_hash)
-        .bind(tenant_id.as_str())
-        .bind(micros(expires_at))
-        .execute(conn)
-        .await?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO access_tokens (token_hash, tenant_id, expires_at) VALUES (?, ?, ?)",
+    )?;
+    stmt.execute(params![token_hash, tenant_id.as_str(), micros(expires_at)])?;
     Ok(())
 }
 
@@ -129,21 +131,18 @@ pub(super) async fn access_token_tenant(
     Ok(tenant.map(TenantId::from_trusted))
 }
 
-pub(super) async fn create_event_type(
-    conn: &mut SqliteConnection,
-    event_type: &EventType,
-) -> Result<()> {
-    sqlx::query(
+pub(super) fn create_event_type(conn: &Connection, event_type: &EventType) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
         "INSERT INTO event_types (name, description, schema_json, created_at, updated_at) \
          VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&event_type.name)
-    .bind(event_type.description.as_deref())
-    .bind(event_type.schema.as_ref().map(to_json).transpose()?)
-    .bind(micros(event_type.created_at))
-    .bind(micros(event_type.updated_at))
-    .execute(conn)
-    .await?;
+    )?;
+    stmt.execute(params![
+        event_type.name,
+        event_type.description.as_deref(),
+        event_type.schema.as_ref().map(to_json).transpose()?,
+        micros(event_type.created_at),
+        micros(event_type.updated_at),
+    ])?;
     Ok(())
 }
 
@@ -180,74 +179,59 @@ pub(super) async fn list_event_types(
     Ok(rows::page(items, limit, |t| t.name.clone()))
 }
 
-pub(super) async fn update_event_type(
-    conn: &mut SqliteConnection,
-    event_type: &EventType,
-) -> Result<bool> {
-    let done = sqlx::query(
+pub(super) fn update_event_type(conn: &Connection, event_type: &EventType) -> Result<bool> {
+    let mut stmt = conn.prepare_cached(
         "UPDATE event_types SET description = ?, schema_json = ?, updated_at = ? WHERE name = ?",
-    )
-    .bind(event_type.description.as_deref())
-    .bind(event_type.schema.as_ref().map(to_json).transpose()?)
-    .bind(micros(event_type.updated_at))
-    .bind(&event_type.name)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() > 0)
+    )?;
+    let updated = stmt.execute(params![
+        event_type.description.as_deref(),
+        event_type.schema.as_ref().map(to_json).transpose()?,
+        micros(event_type.updated_at),
+        event_type.name,
+    ])?;
+    Ok(updated > 0)
 }
 
-pub(super) async fn delete_event_type(conn: &mut SqliteConnection, name: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM event_types WHERE name = ?")
-        .bind(name)
-        .execute(conn)
-        .await?;
-    Ok(done.rows_affected() > 0)
+pub(super) fn delete_event_type(conn: &Connection, name: &str) -> Result<bool> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM event_types WHERE name = ?")?
+        .execute(params![name])?;
+    Ok(deleted > 0)
 }
 
-pub(super) async fn create_subscription(
-    conn: &mut SqliteConnection,
-    sub: &Subscription,
-) -> Result<()> {
-    sqlx::query(
+pub(super) fn create_subscription(conn: &Connection, sub: &Subscription) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
         "INSERT INTO subscriptions (id, tenant_id, url, event_types_json, status, description, \
          headers_json, rate_limit_per_second, max_in_flight, contact_email, secrets_json, \
          created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(sub.id.as_str())
-    .bind(sub.tenant_id.as_str())
-    .bind(&sub.url)
-    .bind(to_json(&sub.event_types)?)
-    .bind(sub.status.as_str())
-    .bind(sub.description.as_deref())
-    .bind(to_json(&sub.headers)?)
-    .bind(sub.rate_limit_per_second.map(i64::from))
-    .bind(i64::from(sub.max_in_flight))
-    .bind(sub.contact_email.as_deref())
-    .bind(to_json(&sub.secrets)?)
-    .bind(micros(sub.created_at))
-    .bind(micros(sub.updated_at))
-    .execute(&mut *conn)
-    .await?;
-    insert_patterns(conn, &sub.id, &sub.event_types).await
+    )?;
+    stmt.execute(params![
+        sub.id.as_str(),
+        sub.tenant_id.as_str(),
+        sub.url,
+        to_json(&sub.event_types)?,
+        sub.status.as_str(),
+        sub.description.as_deref(),
+        to_json(&sub.headers)?,
+        sub.rate_limit_per_second.map(i64::from),
+        i64::from(sub.max_in_flight),
+        sub.contact_email.as_deref(),
+        to_json(&sub.secrets)?,
+        micros(sub.created_at),
+        micros(sub.updated_at),
+    ])?;
+    insert_patterns(conn, &sub.id, &sub.event_types)
 }
 
-async fn insert_patterns(
-    conn: &mut SqliteConnection,
-    id: &SubscriptionId,
-    patterns: &[String],
-) -> Result<()> {
+fn insert_patterns(conn: &Connection, id: &SubscriptionId, patterns: &[String]) -> Result<()> {
+    // OR IGNORE: the same pattern listed twice is one pattern.
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO subscription_event_types (subscription_id, pattern, is_prefix) \
+         VALUES (?, ?, ?)",
+    )?;
     for pattern in patterns {
         let (text, is_prefix) = rows::pattern_row(pattern);
-        // OR IGNORE: the same pattern listed twice is one pattern.
-        sqlx::query(
-            "INSERT OR IGNORE INTO subscription_event_types (subscription_id, pattern, is_prefix) \
-             VALUES (?, ?, ?)",
-        )
-        .bind(id.as_str())
-        .bind(text)
-        .bind(is_prefix)
-        .execute(&mut *conn)
-        .await?;
+        stmt.execute(params![id.as_str(), text, is_prefix])?;
     }
     Ok(())
 }
@@ -288,46 +272,37 @@ pub(super) async fn list_subscriptions(
     Ok(rows::page(items, limit, |s| s.id.to_string()))
 }
 
-pub(super) async fn update_subscription(
-    conn: &mut SqliteConnection,
-    sub: &Subscription,
-) -> Result<bool> {
-    let done = sqlx::query(
+pub(super) fn update_subscription(conn: &Connection, sub: &Subscription) -> Result<bool> {
+    let mut stmt = conn.prepare_cached(
         "UPDATE subscriptions SET url = ?, event_types_json = ?, status = ?, description = ?, \
          headers_json = ?, rate_limit_per_second = ?, max_in_flight = ?, contact_email = ?, \
          secrets_json = ?, updated_at = ? WHERE id = ?",
-    )
-    .bind(&sub.url)
-    .bind(to_json(&sub.event_types)?)
-    .bind(sub.status.as_str())
-    .bind(sub.description.as_deref())
-    .bind(to_json(&sub.headers)?)
-    .bind(sub.rate_limit_per_second.map(i64::from))
-    .bind(i64::from(sub.max_in_flight))
-    .bind(sub.contact_email.as_deref())
-    .bind(to_json(&sub.secrets)?)
-    .bind(micros(sub.updated_at))
-    .bind(sub.id.as_str())
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() == 0 {
+    )?;
+    let updated = stmt.execute(params![
+        sub.url,
+        to_json(&sub.event_types)?,
+        sub.status.as_str(),
+        sub.description.as_deref(),
+        to_json(&sub.headers)?,
+        sub.rate_limit_per_second.map(i64::from),
+        i64::from(sub.max_in_flight),
+        sub.contact_email.as_deref(),
+        to_json(&sub.secrets)?,
+        micros(sub.updated_at),
+        sub.id.as_str(),
+    ])?;
+    if updated == 0 {
         return Ok(false);
     }
-    sqlx::query("DELETE FROM subscription_event_types WHERE subscription_id = ?")
-        .bind(sub.id.as_str())
-        .execute(&mut *conn)
-        .await?;
-    insert_patterns(conn, &sub.id, &sub.event_types).await?;
+    conn.prepare_cached("DELETE FROM subscription_event_types WHERE subscription_id = ?")?
+        .execute(params![sub.id.as_str()])?;
+    insert_patterns(conn, &sub.id, &sub.event_types)?;
     Ok(true)
 }
 
-pub(super) async fn delete_subscription(
-    conn: &mut SqliteConnection,
-    id: &SubscriptionId,
-) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM subscriptions WHERE id = ?")
-        .bind(id.as_str())
-        .execute(conn)
-        .await?;
-    Ok(done.rows_affected() > 0)
+pub(super) fn delete_subscription(conn: &Connection, id: &SubscriptionId) -> Result<bool> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM subscriptions WHERE id = ?")?
+        .execute(params![id.as_str()])?;
+    Ok(deleted > 0)
 }

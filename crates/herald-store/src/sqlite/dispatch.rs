@@ -7,29 +7,29 @@
 //! are read from partial indexes (fresh ones and retries apart), numbered per subscription
 //! (fresh before retries, then oldest due first) with `ROW_NUMBER()`, and only those within
 //! the cap are leased, so one subscription's backlog can neither exceed its limits nor crowd
-//! out fresh deliveries. Finally the subscriptions' next free slots move on. All of it runs on
-//! the writer's connection inside one transaction, so no other claim interleaves and the lease
-//! is committed before the dispatcher hears about the delivery.
+//! out fresh deliveries. Finally the subscriptions' next free slots move on. All of it runs
+//! synchronously on the writer thread's `rusqlite::Connection` (cached statements) inside one
+//! transaction, so no other claim interleaves and the lease is committed before the dispatcher
+//! hears about the delivery. The read-only questions (`next_due_at`, `queue_stats`) are async,
+//! on a sqlx read-pool connection.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use rusqlite::{Connection, OptionalExtension, params};
 use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
 use super::events;
 use crate::claiming::Capacity;
 use crate::error::StoreError;
-use crate::ids::{DeliveryId, SubscriptionId};
+use crate::ids::{DeliveryId, EventId, SubscriptionId};
 use crate::model::*;
 use crate::rows::{self, from_micros, micros, to_json};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-pub(super) async fn claim_due(
-    conn: &mut SqliteConnection,
-    claim: &Claim,
-) -> Result<Vec<DeliveryJob>> {
-    let capacities = capacities(conn, claim.now).await?;
+pub(super) fn claim_due(conn: &Connection, claim: &Claim) -> Result<Vec<DeliveryJob>> {
+    let capacities = capacities(conn, claim.now)?;
     let caps: BTreeMap<&str, u32> = capacities
         .iter()
         .map(|(id, capacity)| (id.as_str(), capacity.room(claim)))
@@ -54,23 +54,13 @@ pub(super) async fn claim_due(
         fresh = due_per_subscription("attempts = 0", 0),
         retries = due_per_subscription("attempts > 0", 1),
     );
-    let claimed = sqlx::query(&sql)
-        .bind(micros(claim.lease_until))
-        .bind(micros(claim.now))
-        .bind(to_json(&caps)?)
-        .bind(i64::from(claim.limit))
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut deliveries = claimed
-        .iter()
-        .map(rows::delivery)
-        .collect::<Result<Vec<_>>>()?;
+    let mut deliveries = lease_chosen(conn, &sql, claim, &caps)?;
     // RETURNING comes in no particular order; hand work out in the order it was chosen.
     deliveries.sort_by(|a, b| {
         (a.attempts > 0, a.next_attempt_at, &a.id).cmp(&(b.attempts > 0, b.next_attempt_at, &b.id))
     });
-    let not_before = assign_slots(conn, claim, &capacities, &deliveries).await?;
-    let mut jobs = jobs(conn, deliveries, claim.now).await?;
+    let not_before = assign_slots(conn, claim, &capacities, &deliveries)?;
+    let mut jobs = jobs(conn, deliveries, claim.now)?;
     for job in &mut jobs {
         if let Some(slot) = not_before.get(&job.delivery.id) {
             job.not_before = *slot;
@@ -79,12 +69,31 @@ pub(super) async fn claim_due(
     Ok(jobs)
 }
 
+/// Runs the claim's `UPDATE … RETURNING` and reads back the deliveries it leased.
+fn lease_chosen(
+    conn: &Connection,
+    sql: &str,
+    claim: &Claim,
+    caps: &BTreeMap<&str, u32>,
+) -> Result<Vec<Delivery>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut claimed = stmt.query(params![
+        micros(claim.lease_until),
+        micros(claim.now),
+        to_json(caps)?,
+        i64::from(claim.limit),
+    ])?;
+    // Every row is read: the UPDATE is only complete once RETURNING has run to its end.
+    let mut deliveries = Vec::new();
+    while let Some(row) = claimed.next()? {
+        deliveries.push(rows::delivery(row)?);
+    }
+    Ok(deliveries)
+}
+
 /// Each active subscription with due, unleased work, with its in-flight count at `now` and
 /// its rate state. Subscriptions without due work cannot get any and are not read.
-async fn capacities(
-    conn: &mut SqliteConnection,
-    now: OffsetDateTime,
-) -> Result<HashMap<SubscriptionId, Capacity>> {
+fn capacities(conn: &Connection, now: OffsetDateTime) -> Result<HashMap<SubscriptionId, Capacity>> {
     let due = |kind: &str| {
         format!(
             "EXISTS (SELECT 1 FROM deliveries x WHERE x.subscription_id = s.id \
@@ -101,10 +110,18 @@ async fn capacities(
         due("attempts = 0"),
         due("attempts > 0"),
     );
-    let found: Vec<(String, i64, Option<i64>, i64, i64)> = sqlx::query_as(&sql)
-        .bind(micros(now))
-        .fetch_all(conn)
-        .await?;
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let found: Vec<(String, i64, Option<i64>, i64, i64)> = stmt
+        .query_map(params![micros(now)], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
     found
         .into_iter()
         .map(|(id, max_in_flight, rate, next_slot_us, in_flight)| {
@@ -125,8 +142,8 @@ async fn capacities(
 }
 
 /// Gives each claimed delivery its send slot and moves its subscription's next free slot on.
-async fn assign_slots(
-    conn: &mut SqliteConnection,
+fn assign_slots(
+    conn: &Connection,
     claim: &Claim,
     capacities: &HashMap<SubscriptionId, Capacity>,
     deliveries: &[Delivery],
@@ -139,6 +156,8 @@ async fn assign_slots(
             .push(&delivery.id);
     }
     let mut not_before = HashMap::with_capacity(deliveries.len());
+    let mut advance =
+        conn.prepare_cached("UPDATE subscriptions SET rate_next_slot_us = ? WHERE id = ?")?;
     for (subscription_id, ids) in by_subscription {
         let Some(capacity) = capacities.get(subscription_id) else {
             return Err(StoreError::Corrupt(format!(
@@ -150,11 +169,7 @@ async fn assign_slots(
             not_before.insert(id.clone(), slot);
         }
         if let Some(next) = slots.next_slot_us {
-            sqlx::query("UPDATE subscriptions SET rate_next_slot_us = ? WHERE id = ?")
-                .bind(next)
-                .bind(subscription_id.as_str())
-                .execute(&mut *conn)
-                .await?;
+            advance.execute(params![next, subscription_id.as_str()])?;
         }
     }
     Ok(not_before)
@@ -179,10 +194,10 @@ fn due_per_subscription(kind: &str, retry: u8) -> String {
 }
 
 /// Completes deliveries with their events and subscriptions: one query for all the events
-/// and one for all the subscriptions, whatever the batch size (each statement is a round trip
-/// to SQLite's worker thread, so a query per row was most of a claim's cost).
-async fn jobs(
-    conn: &mut SqliteConnection,
+/// and one for all the subscriptions, whatever the batch size (the ids go in as one JSON
+/// array), so a claim's cost does not grow by two statement executions per delivery.
+pub(super) fn jobs(
+    conn: &Connection,
     deliveries: Vec<Delivery>,
     now: OffsetDateTime,
 ) -> Result<Vec<DeliveryJob>> {
@@ -191,32 +206,8 @@ async fn jobs(
         .iter()
         .map(|d| d.subscription_id.as_str())
         .collect();
-    let sql = format!(
-        "SELECT {} FROM events WHERE id IN (SELECT value FROM json_each(?))",
-        rows::EVENT_COLUMNS
-    );
-    let found = sqlx::query(&sql)
-        .bind(to_json(&event_ids)?)
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut events = BTreeMap::new();
-    for row in &found {
-        let event = rows::event(row)?;
-        events.insert(event.id.clone(), event);
-    }
-    let sql = format!(
-        "SELECT {} FROM subscriptions WHERE id IN (SELECT value FROM json_each(?))",
-        rows::SUBSCRIPTION_COLUMNS
-    );
-    let found = sqlx::query(&sql)
-        .bind(to_json(&subscription_ids)?)
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut subscriptions = BTreeMap::new();
-    for row in &found {
-        let subscription = rows::subscription(row)?;
-        subscriptions.insert(subscription.id.clone(), subscription);
-    }
+    let events = events_by_id(conn, &event_ids)?;
+    let subscriptions = subscriptions_by_id(conn, &subscription_ids)?;
     deliveries
         .into_iter()
         .map(|delivery| {
@@ -240,17 +231,51 @@ async fn jobs(
         .collect()
 }
 
-pub(super) async fn lease_delivery(
-    conn: &mut SqliteConnection,
+/// The events with these ids, by id, in one statement.
+fn events_by_id(conn: &Connection, ids: &BTreeSet<&str>) -> Result<BTreeMap<EventId, Event>> {
+    let sql = format!(
+        "SELECT {} FROM events WHERE id IN (SELECT value FROM json_each(?))",
+        rows::EVENT_COLUMNS
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut found = stmt.query(params![to_json(ids)?])?;
+    let mut events = BTreeMap::new();
+    while let Some(row) = found.next()? {
+        let event = rows::event(row)?;
+        events.insert(event.id.clone(), event);
+    }
+    Ok(events)
+}
+
+/// The subscriptions with these ids, by id, in one statement.
+fn subscriptions_by_id(
+    conn: &Connection,
+    ids: &BTreeSet<&str>,
+) -> Result<BTreeMap<SubscriptionId, Subscription>> {
+    let sql = format!(
+        "SELECT {} FROM subscriptions WHERE id IN (SELECT value FROM json_each(?))",
+        rows::SUBSCRIPTION_COLUMNS
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut found = stmt.query(params![to_json(ids)?])?;
+    let mut subscriptions = BTreeMap::new();
+    while let Some(row) = found.next()? {
+        let subscription = rows::subscription(row)?;
+        subscriptions.insert(subscription.id.clone(), subscription);
+    }
+    Ok(subscriptions)
+}
+
+pub(super) fn lease_delivery(
+    conn: &Connection,
     id: &DeliveryId,
     now: OffsetDateTime,
     lease_until: OffsetDateTime,
 ) -> Result<Option<DeliveryJob>> {
-    let lease: Option<Option<i64>> =
-        sqlx::query_scalar("SELECT lease_until FROM deliveries WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
+    let lease: Option<Option<i64>> = conn
+        .prepare_cached("SELECT lease_until FROM deliveries WHERE id = ?")?
+        .query_row(params![id.as_str()], |row| row.get(0))
+        .optional()?;
     let Some(lease) = lease else {
         return Ok(None);
     };
@@ -260,56 +285,54 @@ pub(super) async fn lease_delivery(
             "delivery {id} is being attempted (leased until {until})"
         )));
     }
-    sqlx::query("UPDATE deliveries SET lease_until = ? WHERE id = ?")
-        .bind(micros(lease_until))
-        .bind(id.as_str())
-        .execute(&mut *conn)
-        .await?;
-    let Some(delivery) = events::get_delivery(conn, id.as_str()).await? else {
+    conn.prepare_cached("UPDATE deliveries SET lease_until = ? WHERE id = ?")?
+        .execute(params![micros(lease_until), id.as_str()])?;
+    let Some(delivery) = events::delivery_on(conn, id.as_str())? else {
         return Ok(None);
     };
-    Ok(jobs(conn, vec![delivery], now).await?.pop())
+    Ok(jobs(conn, vec![delivery], now)?.pop())
 }
 
-pub(super) async fn complete_attempt(
-    conn: &mut SqliteConnection,
+pub(super) fn complete_attempt(
+    conn: &Connection,
     attempt: &Attempt,
     progress: &DeliveryProgress,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let done = sqlx::query(
-        "UPDATE deliveries SET attempts = attempts + 1, \
-         scheduled_attempts = scheduled_attempts + ?, status = ?, next_attempt_at = ?, \
-         lease_until = NULL, updated_at = ? WHERE id = ?",
-    )
-    .bind(i64::from(progress.counts_for_schedule))
-    .bind(progress.status.as_str())
-    .bind(progress.next_attempt_at.map(micros))
-    .bind(micros(now))
-    .bind(attempt.delivery_id.as_str())
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() == 0 {
+    let updated = conn
+        .prepare_cached(
+            "UPDATE deliveries SET attempts = attempts + 1, \
+             scheduled_attempts = scheduled_attempts + ?, status = ?, next_attempt_at = ?, \
+             lease_until = NULL, updated_at = ? WHERE id = ?",
+        )?
+        .execute(params![
+            i64::from(progress.counts_for_schedule),
+            progress.status.as_str(),
+            progress.next_attempt_at.map(micros),
+            micros(now),
+            attempt.delivery_id.as_str(),
+        ])?;
+    if updated == 0 {
         // The delivery was deleted (with its subscription or tenant) while the request was in
         // flight: there is nothing left to record the attempt against.
         return Ok(());
     }
-    sqlx::query(
+    let mut stmt = conn.prepare_cached(
         "INSERT INTO attempts (id, delivery_id, started_at, duration_ms, response_status, \
          response_body, error, error_message, triggered_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(attempt.id.as_str())
-    .bind(attempt.delivery_id.as_str())
-    .bind(micros(attempt.started_at))
-    // Durations past i64::MAX milliseconds (292 million years) are clamped, not refused.
-    .bind(i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX))
-    .bind(attempt.response_status.map(i64::from))
-    .bind(attempt.response_body.as_deref())
-    .bind(attempt.error.map(AttemptError::as_str))
-    .bind(attempt.error_message.as_deref())
-    .bind(attempt.trigger.as_str())
-    .execute(conn)
-    .await?;
+    )?;
+    stmt.execute(params![
+        attempt.id.as_str(),
+        attempt.delivery_id.as_str(),
+        micros(attempt.started_at),
+        // Durations past i64::MAX milliseconds (292 million years) are clamped, not refused.
+        i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX),
+        attempt.response_status.map(i64::from),
+        attempt.response_body.as_deref(),
+        attempt.error.map(AttemptError::as_str),
+        attempt.error_message.as_deref(),
+        attempt.trigger.as_str(),
+    ])?;
     Ok(())
 }
 
@@ -342,12 +365,12 @@ pub(super) async fn next_due_at(conn: &mut SqliteConnection) -> Result<Option<Of
         .transpose()
 }
 
-pub(super) async fn release_all_leases(conn: &mut SqliteConnection) -> Result<u64> {
-    let done =
-        sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL")
-            .execute(conn)
-            .await?;
-    Ok(done.rows_affected())
+pub(super) fn release_all_leases(conn: &Connection) -> Result<u64> {
+    let released = conn
+        .prepare_cached("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL")?
+        .execute([])?;
+    // A count of rows always fits: usize is at most 64 bits on every target we build for.
+    Ok(u64::try_from(released).unwrap_or(u64::MAX))
 }
 
 pub(super) async fn queue_stats(conn: &mut SqliteConnection) -> Result<QueueStats> {

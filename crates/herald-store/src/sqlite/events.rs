@@ -2,9 +2,12 @@
 //!
 //! `publish` matches subscriptions in SQL against `subscription_event_types` (exact names by
 //! index, wildcard prefixes with `substr`, never LIKE, whose `_` and `%` are wildcards), then
-//! writes one delivery per subscription. It runs on the writer's connection inside a batch
-//! transaction, so the event and its deliveries commit together, with other callers' events.
+//! writes one delivery per subscription. Writes are synchronous functions on the writer thread's
+//! `rusqlite::Connection`, inside its batch transaction (cached statements, no transaction of
+//! their own), so an event and its deliveries commit together, with other callers' events.
+//! Reads (events, deliveries, attempts) are async, on a sqlx read-pool connection.
 
+use rusqlite::{Connection, OptionalExtension, params};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
 
@@ -15,16 +18,16 @@ use crate::rows::{self, micros};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-pub(super) async fn publish(conn: &mut SqliteConnection, event: &Event) -> Result<Published> {
+pub(super) fn publish(conn: &Connection, event: &Event) -> Result<Published> {
     if let Some(key) = &event.idempotency_key
-        && let Some(first) = first_with_key(conn, event.tenant_id.as_ref(), key).await?
+        && let Some(first) = first_with_key(conn, event.tenant_id.as_ref(), key)?
     {
         return Ok(first);
     }
-    insert_event(conn, event).await?;
-    let targets = matching_subscriptions(conn, &event.event_type, event.tenant_id.as_ref()).await?;
+    insert_event(conn, event)?;
+    let targets = matching_subscriptions(conn, &event.event_type, event.tenant_id.as_ref())?;
     for (subscription_id, tenant_id) in &targets {
-        insert_delivery(conn, event, subscription_id, tenant_id, None).await?;
+        insert_delivery(conn, event, subscription_id, tenant_id, None)?;
     }
     Ok(Published {
         event_id: event.id.clone(),
@@ -34,27 +37,27 @@ pub(super) async fn publish(conn: &mut SqliteConnection, event: &Event) -> Resul
 }
 
 /// The event already published under `(tenant, key)`, as a duplicate's answer.
-pub(super) async fn first_with_key(
-    conn: &mut SqliteConnection,
+pub(super) fn first_with_key(
+    conn: &Connection,
     tenant_id: Option<&TenantId>,
     key: &str,
 ) -> Result<Option<Published>> {
     // The same expression as the unique index, so the index answers this lookup.
-    let first: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM events WHERE coalesce(tenant_id, '') = ? AND idempotency_key = ? \
-         AND idempotency_key IS NOT NULL",
-    )
-    .bind(tenant_id.map_or("", |t| t.as_str()))
-    .bind(key)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let first: Option<String> = conn
+        .prepare_cached(
+            "SELECT id FROM events WHERE coalesce(tenant_id, '') = ? AND idempotency_key = ? \
+             AND idempotency_key IS NOT NULL",
+        )?
+        .query_row(params![tenant_id.map_or("", |t| t.as_str()), key], |row| {
+            row.get(0)
+        })
+        .optional()?;
     let Some(first) = first else {
         return Ok(None);
     };
-    let deliveries: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE event_id = ?")
-        .bind(&first)
-        .fetch_one(&mut *conn)
-        .await?;
+    let deliveries: i64 = conn
+        .prepare_cached("SELECT count(*) FROM deliveries WHERE event_id = ?")?
+        .query_row(params![first], |row| row.get(0))?;
     Ok(Some(Published {
         event_id: EventId::from_trusted(first),
         deliveries: u64::try_from(deliveries).unwrap_or(0),
@@ -64,72 +67,69 @@ pub(super) async fn first_with_key(
 
 /// `(subscription id, its tenant id)` of every subscription, active or paused, that wants
 /// `event_type`: the tenant's, or every tenant's when `tenant_id` is `None` (a broadcast).
-pub(super) async fn matching_subscriptions(
-    conn: &mut SqliteConnection,
+pub(super) fn matching_subscriptions(
+    conn: &Connection,
     event_type: &str,
     tenant_id: Option<&TenantId>,
 ) -> Result<Vec<(String, String)>> {
-    let targets = sqlx::query_as(
+    let mut stmt = conn.prepare_cached(
         "SELECT DISTINCT s.id, s.tenant_id FROM subscription_event_types p \
          JOIN subscriptions s ON s.id = p.subscription_id \
          WHERE ((p.is_prefix = 0 AND p.pattern = ?1) \
              OR (p.is_prefix = 1 AND substr(?1, 1, length(p.pattern)) = p.pattern)) \
            AND (?2 IS NULL OR s.tenant_id = ?2) \
          ORDER BY s.id",
-    )
-    .bind(event_type)
-    .bind(tenant_id.map(|t| t.as_str()))
-    .fetch_all(conn)
-    .await?;
+    )?;
+    let targets = stmt
+        .query_map(params![event_type, tenant_id.map(|t| t.as_str())], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(targets)
 }
 
-pub(super) async fn publish_to(
-    conn: &mut SqliteConnection,
+pub(super) fn publish_to(
+    conn: &Connection,
     event: &Event,
     subscription_id: &SubscriptionId,
     lease_until: OffsetDateTime,
 ) -> Result<Delivery> {
-    let tenant_id: Option<String> =
-        sqlx::query_scalar("SELECT tenant_id FROM subscriptions WHERE id = ?")
-            .bind(subscription_id.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
+    let tenant_id: Option<String> = conn
+        .prepare_cached("SELECT tenant_id FROM subscriptions WHERE id = ?")?
+        .query_row(params![subscription_id.as_str()], |row| row.get(0))
+        .optional()?;
     // The trait returns a delivery, not an option: a subscription deleted since the caller
-    // looked it up is the database's "no such row".
+    // looked it up is the database's "no such row" (sqlx's, as the trait documents).
     let tenant_id = tenant_id.ok_or(StoreError::Database(sqlx::Error::RowNotFound.into()))?;
-    insert_event(conn, event).await?;
+    insert_event(conn, event)?;
     let id = insert_delivery(
         conn,
         event,
         subscription_id.as_str(),
         &tenant_id,
         Some(lease_until),
-    )
-    .await?;
-    get_delivery(conn, id.as_str())
-        .await?
-        .ok_or(StoreError::Database(sqlx::Error::RowNotFound.into()))
+    )?;
+    delivery_on(conn, id.as_str())?.ok_or(StoreError::Database(sqlx::Error::RowNotFound.into()))
 }
 
-async fn insert_event(conn: &mut SqliteConnection, event: &Event) -> Result<()> {
-    sqlx::query(
+pub(super) fn insert_event(conn: &Connection, event: &Event) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
         "INSERT INTO events (id, event_type, payload_json, tenant_id, idempotency_key, created_at) \
          VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(event.id.as_str())
-    .bind(&event.event_type)
-    .bind(&event.payload_json)
-    .bind(event.tenant_id.as_ref().map(|t| t.as_str()))
-    .bind(event.idempotency_key.as_deref())
-    .bind(micros(event.created_at))
-    .execute(conn)
-    .await?;
+    )?;
+    stmt.execute(params![
+        event.id.as_str(),
+        event.event_type,
+        event.payload_json,
+        event.tenant_id.as_ref().map(|t| t.as_str()),
+        event.idempotency_key.as_deref(),
+        micros(event.created_at),
+    ])?;
     Ok(())
 }
 
-async fn insert_delivery(
-    conn: &mut SqliteConnection,
+pub(super) fn insert_delivery(
+    conn: &Connection,
     event: &Event,
     subscription_id: &str,
     tenant_id: &str,
@@ -137,22 +137,22 @@ async fn insert_delivery(
 ) -> Result<DeliveryId> {
     let id = DeliveryId::generate();
     let created = micros(event.created_at);
-    sqlx::query(
+    let mut stmt = conn.prepare_cached(
         "INSERT INTO deliveries (id, event_id, subscription_id, tenant_id, event_type, status, \
          attempts, scheduled_attempts, next_attempt_at, lease_until, created_at, updated_at) \
          VALUES (?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?)",
-    )
-    .bind(id.as_str())
-    .bind(event.id.as_str())
-    .bind(subscription_id)
-    .bind(tenant_id)
-    .bind(&event.event_type)
-    .bind(created)
-    .bind(lease_until.map(micros))
-    .bind(created)
-    .bind(created)
-    .execute(conn)
-    .await?;
+    )?;
+    stmt.execute(params![
+        id.as_str(),
+        event.id.as_str(),
+        subscription_id,
+        tenant_id,
+        event.event_type,
+        created,
+        lease_until.map(micros),
+        created,
+        created,
+    ])?;
     Ok(id)
 }
 
@@ -212,6 +212,19 @@ pub(super) async fn get_delivery(
     );
     let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
     row.as_ref().map(rows::delivery).transpose()
+}
+
+/// [`get_delivery`] on the writer's connection, for writes that answer with the delivery they
+/// wrote or leased (it sees the batch's uncommitted writes, which a read-pool connection would
+/// not).
+pub(super) fn delivery_on(conn: &Connection, id: &str) -> Result<Option<Delivery>> {
+    let sql = format!(
+        "SELECT {} FROM deliveries WHERE id = ?",
+        rows::DELIVERY_COLUMNS
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut found = stmt.query(params![id])?;
+    found.next()?.map(rows::delivery).transpose()
 }
 
 pub(super) async fn list_deliveries(

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use sqlx::SqliteConnection;
+use rusqlite::{Connection, params};
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
@@ -26,8 +26,8 @@ pub(super) struct Open {
 
 /// The active, unthrottled subscriptions among `ids` with free `max_in_flight` room at `now`
 /// (leases ending after `now` count as in flight, as in `claim_due`).
-pub(super) async fn open_subscriptions(
-    conn: &mut SqliteConnection,
+pub(super) fn open_subscriptions(
+    conn: &Connection,
     ids: &BTreeSet<&str>,
     now: OffsetDateTime,
 ) -> Result<HashMap<String, Open>> {
@@ -42,13 +42,10 @@ pub(super) async fn open_subscriptions(
            AND s.status = 'active' AND s.rate_limit_per_second IS NULL",
         rows::SUBSCRIPTION_COLUMNS
     );
-    let found = sqlx::query(&sql)
-        .bind(to_json(ids)?)
-        .bind(micros(now))
-        .fetch_all(conn)
-        .await?;
-    let mut open = HashMap::with_capacity(found.len());
-    for row in &found {
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut found = statement.query(params![to_json(ids)?, micros(now)])?;
+    let mut open = HashMap::new();
+    while let Some(row) = found.next()? {
         let subscription = rows::subscription(row)?;
         let in_flight: i64 = rows::get(row, "in_flight")?;
         let room = i64::from(subscription.max_in_flight).saturating_sub(in_flight);

@@ -1,14 +1,13 @@
 //! The embedded default store: one SQLite file in WAL mode.
 //!
-//! Reads go to a small pool of connections; every write goes to the single [`writer`] task,
-//! which owns the only write connection and commits queued writes together (group commit), so
+//! Reads go to a small pool of sqlx connections; every write goes to the single [`writer`]
+//! thread, which owns the only write connection (rusqlite) and commits queued writes together (group commit), so
 //! concurrent `publish` calls share one fsync while each still answers only once durable
 //! (`synchronous=FULL`: a committed transaction survives kill -9 and power loss). Routing all
 //! writes through one connection is also what keeps `SQLITE_BUSY` away: SQLite has one writer.
 //! Migrations in `migrations/sqlite/` are applied by [`SqliteStore::open`].
 
 mod catalog;
-mod complete;
 mod dispatch;
 mod events;
 mod handoff;
@@ -25,6 +24,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, SqliteConnection};
+
+use rusqlite::OpenFlags;
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
@@ -51,9 +52,9 @@ pub struct SqliteStore {
     read: SqlitePool,
     /// Writes: queued to the single writer task, which commits them in batches.
     writer: Writer,
-    /// The writer task, awaited by [`SqliteStore::close`] so a caller can know the file is
+    /// The writer thread, joined by [`SqliteStore::close`] so a caller can know the file is
     /// released (tests reopen the same file).
-    writer_task: tokio::task::JoinHandle<()>,
+    writer_thread: std::thread::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -80,17 +81,19 @@ impl SqliteStore {
             // Statements are logged at the caller's level (the store's callers log failures);
             // logging each of tens of thousands of inserts a second would cost more than them.
             .disable_statement_logging();
-        let mut write_conn: SqliteConnection = options.connect().await?;
-        MIGRATOR.run(&mut write_conn).await?;
+        let mut migrate_conn: SqliteConnection = options.connect().await?;
+        MIGRATOR.run(&mut migrate_conn).await?;
+        sqlx::Connection::close(migrate_conn).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
             .connect_with(options)
             .await?;
-        let (writer, writer_task) = Writer::spawn(write_conn);
+        let (writer, writer_thread) = Writer::spawn(write_connection(path)?)
+            .map_err(|error| StoreError::Unavailable(error.into()))?;
         Ok(Self {
             read,
             writer,
-            writer_task,
+            writer_thread,
         })
     }
 
@@ -99,11 +102,13 @@ impl SqliteStore {
         let Self {
             read,
             writer,
-            writer_task,
+            writer_thread,
         } = self;
         drop(writer);
-        if let Err(error) = writer_task.await {
-            tracing::error!(%error, "the SQLite writer task failed");
+        match tokio::task::spawn_blocking(move || writer_thread.join()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => tracing::error!("the SQLite writer thread panicked"),
+            Err(error) => tracing::error!(%error, "waiting for the SQLite writer thread failed"),
         }
         read.close().await;
     }
@@ -114,6 +119,25 @@ impl SqliteStore {
     }
 }
 
+/// The writer's connection, set up as the read pool's are (WAL is a property of the file,
+/// already set; the rest holds per connection). Its statement cache keeps every statement
+/// the writer runs prepared.
+fn write_connection(path: &Path) -> Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Durable acceptance: a commit is on disk (fsync) before anyone hears it succeeded.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// Prepared statements the writer keeps: more than the distinct statements it runs.
+const STATEMENT_CACHE: usize = 128;
+
 /// Sends a write to the writer: `write!(self, |conn| (captures) => call(conn, …))` moves the
 /// captured values into the job, because it runs later on the writer task.
 macro_rules! write {
@@ -121,7 +145,7 @@ macro_rules! write {
         $(let $capture = $capture.clone();)*
         $store
             .writer
-            .write(move |$conn: &mut SqliteConnection| Box::pin(async move { $body.await }))
+            .write(move |$conn: &rusqlite::Connection| $body)
             .await
     }};
 }
@@ -268,9 +292,7 @@ impl Store for SqliteStore {
         // Last in its batch: it sees the places that batch's completions free.
         let claim = claim.clone();
         self.writer
-            .write_last(move |conn: &mut SqliteConnection| {
-                Box::pin(async move { dispatch::claim_due(conn, &claim).await })
-            })
+            .write_last(move |conn: &rusqlite::Connection| dispatch::claim_due(conn, &claim))
             .await
     }
 

@@ -1,12 +1,11 @@
-//! Publishing a whole batch of events in a handful of statements.
+//! Publishing a whole batch of events together.
 //!
 //! The writer hands every `publish` queued for one transaction to [`publish_batch`], which
-//! writes all their events with one `INSERT … SELECT FROM json_each(?)` and all their
-//! deliveries with another, instead of several statements per event. Each statement is a round
-//! trip to SQLite's worker thread, so this is what turns group commit's shared fsync into tens
-//! of thousands of events a second. The per-event path in [`super::events::publish`] stays: the
-//! writer falls back to it, one savepoint per event, if the batch as a whole fails (and then
-//! hands no deliveries out: they are claimed as usual).
+//! looks idempotency keys up, matches subscriptions once per distinct (type, tenant) and reads
+//! the hand-off room once for the batch, then inserts the rows with cached statements. The
+//! per-event path in [`super::events::publish`] stays: the writer falls back to it, one
+//! savepoint per event, if the batch as a whole fails (and then hands no deliveries out: they
+//! are claimed as usual).
 //!
 //! Events published with a lease (`Store::publish_and_lease`) get their deliveries to open
 //! subscriptions inserted already leased ([`super::handoff`]), so handing them out costs one
@@ -15,15 +14,14 @@
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
-use serde::Serialize;
-use sqlx::SqliteConnection;
+use rusqlite::{Connection, params};
 
-use super::events::{first_with_key, matching_subscriptions};
+use super::events::{first_with_key, insert_event, matching_subscriptions};
 use super::handoff;
 use crate::error::StoreError;
 use crate::ids::{DeliveryId, TenantId};
 use crate::model::{Event, Published};
-use crate::rows::{micros, to_json};
+use crate::rows::micros;
 use crate::store::{Accepted, PublishLease};
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -34,48 +32,11 @@ type Scope<'a> = (&'a str, Option<&'a TenantId>);
 /// `(subscription id, tenant id)` of the subscriptions a scope matches.
 type Targets = Vec<(String, String)>;
 
-/// One events row as `json_each` reads it.
-#[derive(Serialize)]
-struct EventRow<'a> {
-    id: &'a str,
-    event_type: &'a str,
-    payload: &'a str,
-    tenant_id: Option<&'a str>,
-    key: Option<&'a str>,
-    at: i64,
-}
-
-/// One deliveries row as `json_each` reads it.
-#[derive(Serialize)]
-struct DeliveryRow<'a> {
-    id: String,
-    event_id: &'a str,
-    subscription_id: &'a str,
-    tenant_id: &'a str,
-    event_type: &'a str,
-    at: i64,
-    lease_until: Option<i64>,
-}
-
-/// Whether `publish_batch` can carry this event: its text passes through JSON, and SQLite's
-/// text functions stop at NUL, so anything holding one takes the per-event path. (Valid JSON
-/// has no raw NUL; this only keeps a caller's bad input from being silently cut.)
-pub(super) fn batchable(event: &Event) -> bool {
-    let texts = [
-        Some(event.id.as_str()),
-        Some(event.event_type.as_str()),
-        Some(event.payload_json.as_str()),
-        event.tenant_id.as_ref().map(TenantId::as_str),
-        event.idempotency_key.as_deref(),
-    ];
-    texts.into_iter().flatten().all(|text| !text.contains('\0'))
-}
-
 /// Publishes `events` as if one after another, returning each one's answer in order; an event
 /// with a lease also gets the deliveries handed to it. Runs in the caller's transaction; on
 /// error nothing is undone here (the writer's savepoint does it).
-pub(super) async fn publish_batch(
-    conn: &mut SqliteConnection,
+pub(super) fn publish_batch(
+    conn: &Connection,
     events: &[(&Event, Option<&PublishLease>)],
 ) -> Result<Vec<Accepted>> {
     let mut answers: Vec<Option<Published>> = vec![None; events.len()];
@@ -91,7 +52,7 @@ pub(super) async fn publish_batch(
                 repeats.push((index, first));
                 continue;
             }
-            if let Some(stored) = first_with_key(conn, event.tenant_id.as_ref(), key).await? {
+            if let Some(stored) = first_with_key(conn, event.tenant_id.as_ref(), key)? {
                 answers[index] = Some(stored);
                 continue;
             }
@@ -107,7 +68,7 @@ pub(super) async fn publish_batch(
         let event = events[index].0;
         let scope = (event.event_type.as_str(), event.tenant_id.as_ref());
         if let Entry::Vacant(slot) = targets.entry(scope) {
-            slot.insert(matching_subscriptions(conn, scope.0, scope.1).await?);
+            slot.insert(matching_subscriptions(conn, scope.0, scope.1)?);
         }
     }
 
@@ -126,24 +87,20 @@ pub(super) async fn publish_batch(
         }
     }
     let mut open = match earliest {
-        Some(now) => handoff::open_subscriptions(conn, &wanted, now).await?,
+        Some(now) => handoff::open_subscriptions(conn, &wanted, now)?,
         None => HashMap::new(),
     };
     let mut handed: Vec<Vec<crate::model::DeliveryJob>> = vec![Vec::new(); events.len()];
 
-    let mut event_rows = Vec::with_capacity(fresh.len());
-    let mut delivery_rows = Vec::new();
+    let mut insert_delivery = conn.prepare_cached(
+        "INSERT INTO deliveries (id, event_id, subscription_id, tenant_id, event_type, status, \
+         attempts, scheduled_attempts, next_attempt_at, lease_until, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, 0, ?6, ?7, ?6, ?6)",
+    )?;
     for &index in &fresh {
         let (event, lease) = events[index];
+        insert_event(conn, event)?;
         let at = micros(event.created_at);
-        event_rows.push(EventRow {
-            id: event.id.as_str(),
-            event_type: &event.event_type,
-            payload: &event.payload_json,
-            tenant_id: event.tenant_id.as_ref().map(TenantId::as_str),
-            key: event.idempotency_key.as_deref(),
-            at,
-        });
         let subscriptions = targets
             .get(&(event.event_type.as_str(), event.tenant_id.as_ref()))
             .map_or(&[][..], Vec::as_slice);
@@ -156,45 +113,21 @@ pub(super) async fn publish_batch(
                 lease_until = Some(micros(lease.lease_until));
                 handed[index].push(job);
             }
-            delivery_rows.push(DeliveryRow {
-                id: id.to_string(),
-                event_id: event.id.as_str(),
+            insert_delivery.execute(params![
+                id.as_str(),
+                event.id.as_str(),
                 subscription_id,
                 tenant_id,
-                event_type: &event.event_type,
+                &event.event_type,
                 at,
                 lease_until,
-            });
+            ])?;
         }
         answers[index] = Some(Published {
             event_id: event.id.clone(),
             deliveries: subscriptions.len() as u64,
             duplicate: false,
         });
-    }
-    if !event_rows.is_empty() {
-        sqlx::query(
-            "INSERT INTO events (id, event_type, payload_json, tenant_id, idempotency_key, created_at) \
-             SELECT value ->> 'id', value ->> 'event_type', value ->> 'payload', \
-                    value ->> 'tenant_id', value ->> 'key', value ->> 'at' \
-             FROM json_each(?)",
-        )
-        .bind(to_json(&event_rows)?)
-        .execute(&mut *conn)
-        .await?;
-    }
-    if !delivery_rows.is_empty() {
-        sqlx::query(
-            "INSERT INTO deliveries (id, event_id, subscription_id, tenant_id, event_type, status, \
-             attempts, scheduled_attempts, next_attempt_at, lease_until, created_at, updated_at) \
-             SELECT value ->> 'id', value ->> 'event_id', value ->> 'subscription_id', \
-                    value ->> 'tenant_id', value ->> 'event_type', 'pending', 0, 0, \
-                    value ->> 'at', value ->> 'lease_until', value ->> 'at', value ->> 'at' \
-             FROM json_each(?)",
-        )
-        .bind(to_json(&delivery_rows)?)
-        .execute(&mut *conn)
-        .await?;
     }
 
     for (index, first) in repeats {
@@ -212,26 +145,4 @@ pub(super) async fn publish_batch(
             Ok(Accepted { published, jobs })
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ids::EventId;
-    use crate::model::timestamp_now;
-
-    #[test]
-    fn an_event_holding_nul_takes_the_per_event_path() {
-        let mut event = Event {
-            id: EventId::generate(),
-            event_type: "a.b".into(),
-            payload_json: "{}".into(),
-            tenant_id: None,
-            idempotency_key: None,
-            created_at: timestamp_now(),
-        };
-        assert!(batchable(&event));
-        event.idempotency_key = Some("a\0b".into());
-        assert!(!batchable(&event));
-    }
 }

@@ -1,14 +1,13 @@
 //! The writes the [`super::writer`] queues: a type-erased job per caller, and the two kinds
-//! it writes in bulk (publishes and attempt completions), each of which can also run alone
-//! (the fallback when a bulk statement fails, so one bad write cannot fail the others).
+//! it writes together (publishes and attempt completions), each of which can also run alone
+//! (the fallback when the group fails, so one bad write cannot fail the others).
 
-use sqlx::SqliteConnection;
+use rusqlite::Connection;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
 use super::dispatch;
 use super::events;
-use super::writer::BoxFuture;
 use crate::error::StoreError;
 use crate::model::{Attempt, DeliveryProgress, Event};
 use crate::store::{Accepted, PublishLease};
@@ -17,7 +16,7 @@ use crate::store::{Accepted, PublishLease};
 pub(super) trait WriteJob: Send {
     /// Runs the write on the connection, inside the batch's transaction; keeps its result.
     /// Returns whether it succeeded (a failed write's savepoint is rolled back).
-    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool>;
+    fn run(&mut self, conn: &Connection) -> bool;
     /// Answers the caller once the batch's fate is known: `commit` is the commit's outcome.
     fn finish(self: Box<Self>, commit: Result<(), &str>);
 }
@@ -49,20 +48,16 @@ pub(super) struct Job<T, F> {
 impl<T, F> WriteJob for Job<T, F>
 where
     T: Send + 'static,
-    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
-        + Send
-        + 'static,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
 {
-    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool> {
-        Box::pin(async move {
-            let Some(op) = self.op.take() else {
-                return false;
-            };
-            let output = op(conn).await;
-            let ok = output.is_ok();
-            self.output = Some(output);
-            ok
-        })
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(op) = self.op.take() else {
+            return false;
+        };
+        let output = op(conn);
+        let ok = output.is_ok();
+        self.output = Some(output);
+        ok
     }
 
     fn finish(self: Box<Self>, commit: Result<(), &str>) {
@@ -72,7 +67,7 @@ where
 }
 
 /// A publish, kept apart from other writes so that a batch's publishes can be written
-/// together by [`publish::publish_batch`]; run alone (as a [`WriteJob`]) it is the fallback.
+/// together by [`super::publish::publish_batch`]; run alone (as a [`WriteJob`]) it is the fallback.
 pub(super) struct PublishJob {
     /// The event to publish.
     pub(super) event: Event,
@@ -85,19 +80,15 @@ pub(super) struct PublishJob {
 }
 
 impl WriteJob for PublishJob {
-    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool> {
-        Box::pin(async move {
-            // Alone (the fallback), a publish hands nothing out: its deliveries are claimed.
-            let output = events::publish(conn, &self.event)
-                .await
-                .map(|published| Accepted {
-                    published,
-                    jobs: Vec::new(),
-                });
-            let ok = output.is_ok();
-            self.output = Some(output);
-            ok
-        })
+    fn run(&mut self, conn: &Connection) -> bool {
+        // Alone (the fallback), a publish hands nothing out: its deliveries are claimed.
+        let output = events::publish(conn, &self.event).map(|published| Accepted {
+            published,
+            jobs: Vec::new(),
+        });
+        let ok = output.is_ok();
+        self.output = Some(output);
+        ok
     }
 
     fn finish(self: Box<Self>, commit: Result<(), &str>) {
@@ -131,8 +122,8 @@ pub(super) fn writer_gone() -> StoreError {
     StoreError::Unavailable("the SQLite writer has stopped".into())
 }
 
-/// An attempt to record, kept apart so that a batch's completions are written together by
-/// [`super::complete::complete_batch`]; run alone (as a [`WriteJob`]) it is the fallback.
+/// An attempt to record, kept apart so that a batch's completions are written together (in
+/// one savepoint); run alone (as a [`WriteJob`]) it is the fallback.
 pub(super) struct CompleteJob {
     /// The attempt.
     pub(super) attempt: Attempt,
@@ -147,14 +138,11 @@ pub(super) struct CompleteJob {
 }
 
 impl WriteJob for CompleteJob {
-    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool> {
-        Box::pin(async move {
-            let output =
-                dispatch::complete_attempt(conn, &self.attempt, &self.progress, self.now).await;
-            let ok = output.is_ok();
-            self.output = Some(output);
-            ok
-        })
+    fn run(&mut self, conn: &Connection) -> bool {
+        let output = dispatch::complete_attempt(conn, &self.attempt, &self.progress, self.now);
+        let ok = output.is_ok();
+        self.output = Some(output);
+        ok
     }
 
     fn finish(self: Box<Self>, commit: Result<(), &str>) {
