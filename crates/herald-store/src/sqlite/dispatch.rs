@@ -2,12 +2,13 @@
 //!
 //! `claim_due` reads, per active subscription with due work, what the database says it has in
 //! flight (deliveries holding an unexpired lease, whoever leased them) and its next free rate
-//! slot; [`crate::claiming`] turns that into a cap per subscription. One `UPDATE … RETURNING`
-//! over a ranking query then leases the work: each capped subscription's first due deliveries
-//! are read from partial indexes (fresh ones and retries apart), numbered per subscription
-//! (fresh before retries, then oldest due first) with `ROW_NUMBER()`, and only those within
-//! the cap are leased, so one subscription's backlog can neither exceed its limits nor crowd
-//! out fresh deliveries. Finally the subscriptions' next free slots move on. All of it runs
+//! slot; [`crate::claiming`] turns that into a cap per subscription. Each capped
+//! subscription's first due deliveries, at most its cap, are then read from partial indexes
+//! (fresh ones before retries, then oldest due first), and the first of them all are leased,
+//! so one subscription's backlog can neither exceed its limits nor crowd out fresh
+//! deliveries. Finally the subscriptions' next free slots move on. (One ranking `UPDATE`
+//! did this before; it read up to the claim's whole limit per subscription, however small the
+//! cap, and was most of the writer's time under load.) All of it runs
 //! synchronously on the writer thread's `rusqlite::Connection` (cached statements) inside one
 //! transaction, so no other claim interleaves and the lease is committed before the dispatcher
 //! hears about the delivery. The read-only questions (`next_due_at`, `queue_stats`) are async,
@@ -38,27 +39,8 @@ pub(super) fn claim_due(conn: &Connection, claim: &Claim) -> Result<Vec<Delivery
     if caps.is_empty() || claim.limit == 0 {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "UPDATE deliveries SET lease_until = ?1 WHERE id IN ( \
-           WITH due AS ({fresh} UNION ALL {retries}), \
-           ranked AS ( \
-             SELECT due.*, ROW_NUMBER() OVER (PARTITION BY subscription_id \
-                                              ORDER BY retry, next_attempt_at, id) AS rank \
-             FROM due) \
-           SELECT ranked.id FROM ranked \
-           JOIN json_each(?3) AS cap ON cap.key = ranked.subscription_id \
-           WHERE ranked.rank <= cap.value \
-           ORDER BY ranked.retry, ranked.next_attempt_at, ranked.id LIMIT ?4) \
-         RETURNING {}",
-        rows::DELIVERY_COLUMNS,
-        fresh = due_per_subscription("attempts = 0", 0),
-        retries = due_per_subscription("attempts > 0", 1),
-    );
-    let mut deliveries = lease_chosen(conn, &sql, claim, &caps)?;
-    // RETURNING comes in no particular order; hand work out in the order it was chosen.
-    deliveries.sort_by(|a, b| {
-        (a.attempts > 0, a.next_attempt_at, &a.id).cmp(&(b.attempts > 0, b.next_attempt_at, &b.id))
-    });
+    let chosen = choose(conn, claim, &caps)?;
+    let deliveries = lease(conn, claim, &chosen)?;
     let not_before = assign_slots(conn, claim, &capacities, &deliveries)?;
     let mut jobs = jobs(conn, deliveries, claim.now)?;
     for job in &mut jobs {
@@ -69,24 +51,62 @@ pub(super) fn claim_due(conn: &Connection, claim: &Claim) -> Result<Vec<Delivery
     Ok(jobs)
 }
 
-/// Runs the claim's `UPDATE … RETURNING` and reads back the deliveries it leased.
-fn lease_chosen(
-    conn: &Connection,
-    sql: &str,
-    claim: &Claim,
-    caps: &BTreeMap<&str, u32>,
-) -> Result<Vec<Delivery>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut claimed = stmt.query(params![
-        micros(claim.lease_until),
-        micros(claim.now),
-        to_json(caps)?,
-        i64::from(claim.limit),
-    ])?;
-    // Every row is read: the UPDATE is only complete once RETURNING has run to its end.
-    let mut deliveries = Vec::new();
-    while let Some(row) = claimed.next()? {
-        deliveries.push(rows::delivery(row)?);
+/// A due delivery picked for a claim, in the order claims hand work out: fresh deliveries
+/// before retries, then oldest due first.
+type Chosen = (bool, i64, String);
+
+/// Picks what to lease: for each subscription with room, its first due, unleased fresh
+/// deliveries, then retries, up to its cap, each kind read from its partial index (an index
+/// range per subscription: a backlog is never scanned whole, and a subscription without room
+/// is not read at all); then the first `claim.limit` of them all.
+fn choose(conn: &Connection, claim: &Claim, caps: &BTreeMap<&str, u32>) -> Result<Vec<Chosen>> {
+    let mut chosen = Vec::new();
+    for (&subscription_id, &cap) in caps {
+        let mut room = cap;
+        for (retry, index) in [(false, "deliveries_fresh"), (true, "deliveries_retry")] {
+            if room == 0 {
+                break;
+            }
+            let kind = if retry {
+                "attempts > 0"
+            } else {
+                "attempts = 0"
+            };
+            let sql = format!(
+                "SELECT id, next_attempt_at FROM deliveries INDEXED BY {index} \
+                 WHERE subscription_id = ?1 AND status = 'pending' AND {kind} \
+                   AND next_attempt_at <= ?2 AND (lease_until IS NULL OR lease_until <= ?2) \
+                 ORDER BY next_attempt_at, id LIMIT ?3"
+            );
+            let mut statement = conn.prepare_cached(&sql)?;
+            let mut due =
+                statement.query(params![subscription_id, micros(claim.now), i64::from(room)])?;
+            while let Some(row) = due.next()? {
+                chosen.push((retry, row.get(1)?, row.get(0)?));
+                room -= 1;
+            }
+        }
+    }
+    chosen.sort_unstable();
+    chosen.truncate(usize::try_from(claim.limit).unwrap_or(usize::MAX));
+    Ok(chosen)
+}
+
+/// Leases the chosen deliveries until `claim.lease_until`, in order, and reads them back.
+fn lease(conn: &Connection, claim: &Claim, chosen: &[Chosen]) -> Result<Vec<Delivery>> {
+    let sql = format!(
+        "UPDATE deliveries SET lease_until = ?1 WHERE id = ?2 RETURNING {}",
+        rows::DELIVERY_COLUMNS
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let lease_until = micros(claim.lease_until);
+    let mut deliveries = Vec::with_capacity(chosen.len());
+    for (_, _, id) in chosen {
+        let mut leased = statement.query(params![lease_until, id])?;
+        // Read to the end: the UPDATE is only complete once RETURNING has run out.
+        while let Some(row) = leased.next()? {
+            deliveries.push(rows::delivery(row)?);
+        }
     }
     Ok(deliveries)
 }
@@ -173,24 +193,6 @@ fn assign_slots(
         }
     }
     Ok(not_before)
-}
-
-/// For each subscription with room (the keys of the caps, ?3), its first `limit` (?4) due,
-/// unleased deliveries of one kind (`attempts = 0` fresh, `attempts > 0` retries), walking
-/// that kind's partial index. The CROSS JOIN fixes the join order: subscriptions outside, so
-/// each probe is an index range and the backlog is never scanned whole. Subscriptions at their
-/// limit are not probed at all: a blackholed one with a growing backlog would otherwise cost
-/// every claim a walk of `limit` rows for nothing.
-fn due_per_subscription(kind: &str, retry: u8) -> String {
-    format!(
-        "SELECT d.id, d.subscription_id, {retry} AS retry, d.next_attempt_at \
-         FROM subscriptions s CROSS JOIN deliveries d ON d.id IN ( \
-           SELECT x.id FROM deliveries x \
-           WHERE x.subscription_id = s.id AND x.status = 'pending' AND x.{kind} \
-             AND x.next_attempt_at <= ?2 AND (x.lease_until IS NULL OR x.lease_until <= ?2) \
-           ORDER BY x.next_attempt_at, x.id LIMIT ?4) \
-         WHERE s.status = 'active' AND s.id IN (SELECT key FROM json_each(?3))"
-    )
 }
 
 /// Completes deliveries with their events and subscriptions: one query for all the events
@@ -337,7 +339,7 @@ pub(super) fn complete_attempt(
 }
 
 pub(super) async fn next_due_at(conn: &mut SqliteConnection) -> Result<Option<OffsetDateTime>> {
-    // Unleased rows walk the (status, next_attempt_at) index; leased rows (few: the ones in
+    // Unleased rows walk the pending rows' index by due time; leased rows (few: the ones in
     // flight) become claimable when their lease ends, if that is later than their due time.
     let unleased: Option<i64> = sqlx::query_scalar(
         "SELECT d.next_attempt_at FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id \
@@ -349,7 +351,7 @@ pub(super) async fn next_due_at(conn: &mut SqliteConnection) -> Result<Option<Of
     .await?;
     let leased: Option<i64> = sqlx::query_scalar(
         "SELECT min(max(d.next_attempt_at, d.lease_until)) \
-         FROM deliveries d INDEXED BY deliveries_leased \
+         FROM deliveries d INDEXED BY deliveries_leased_subscription \
          JOIN subscriptions s ON s.id = d.subscription_id \
          WHERE d.lease_until IS NOT NULL AND d.status = 'pending' AND d.next_attempt_at IS NOT NULL \
            AND s.status = 'active'",
@@ -374,16 +376,16 @@ pub(super) fn release_all_leases(conn: &Connection) -> Result<u64> {
 }
 
 pub(super) async fn queue_stats(conn: &mut SqliteConnection) -> Result<QueueStats> {
-    // Two statements, each answered by the partial index of pending rows: min() by one probe,
-    // count() by a walk of that index alone (together SQLite would read every row).
+    // Two statements, each answered by a walk of the partial index of pending rows alone
+    // (it covers created_at), never by reading the rows.
     let pending: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM deliveries INDEXED BY deliveries_pending_created \
+        "SELECT count(*) FROM deliveries INDEXED BY deliveries_pending \
          WHERE status = 'pending'",
     )
     .fetch_one(&mut *conn)
     .await?;
     let oldest: Option<i64> = sqlx::query_scalar(
-        "SELECT min(created_at) FROM deliveries INDEXED BY deliveries_pending_created \
+        "SELECT min(created_at) FROM deliveries INDEXED BY deliveries_pending \
          WHERE status = 'pending'",
     )
     .fetch_one(conn)

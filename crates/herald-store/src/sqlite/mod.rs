@@ -8,6 +8,7 @@
 //! Migrations in `migrations/sqlite/` are applied by [`SqliteStore::open`].
 
 mod catalog;
+mod checkpoint;
 mod dispatch;
 mod events;
 mod handoff;
@@ -55,6 +56,8 @@ pub struct SqliteStore {
     /// The writer thread, joined by [`SqliteStore::close`] so a caller can know the file is
     /// released (tests reopen the same file).
     writer_thread: std::thread::JoinHandle<()>,
+    /// Copies the WAL back into the database file, off the writer's thread.
+    checkpointer: checkpoint::Checkpointer,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -88,12 +91,14 @@ impl SqliteStore {
             .max_connections(READ_CONNECTIONS)
             .connect_with(options)
             .await?;
+        let checkpointer = checkpoint::Checkpointer::spawn(path, BUSY_TIMEOUT)?;
         let (writer, writer_thread) = Writer::spawn(write_connection(path)?)
             .map_err(|error| StoreError::Unavailable(error.into()))?;
         Ok(Self {
             read,
             writer,
             writer_thread,
+            checkpointer,
         })
     }
 
@@ -103,9 +108,15 @@ impl SqliteStore {
             read,
             writer,
             writer_thread,
+            checkpointer,
         } = self;
         drop(writer);
-        match tokio::task::spawn_blocking(move || writer_thread.join()).await {
+        let stopped = tokio::task::spawn_blocking(move || {
+            let writer = writer_thread.join();
+            checkpointer.stop();
+            writer
+        });
+        match stopped.await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => tracing::error!("the SQLite writer thread panicked"),
             Err(error) => tracing::error!(%error, "waiting for the SQLite writer thread failed"),
@@ -131,6 +142,8 @@ fn write_connection(path: &Path) -> Result<rusqlite::Connection> {
     // Durable acceptance: a commit is on disk (fsync) before anyone hears it succeeded.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Checkpoints run on their own thread (see `checkpoint`), not inside our commits.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
