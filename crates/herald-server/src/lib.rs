@@ -68,7 +68,8 @@ pub async fn run(
         Arc::clone(&metrics),
     ));
     let wake = Arc::new(Notify::new());
-    let (handoff, handed) = dispatch::handoff::channel(config.lease());
+    let (handoff, handed) =
+        dispatch::handoff::channel(config.lease(), dispatch::lease_window(store.as_ref()));
     let dispatcher = Dispatcher::new(
         Arc::clone(&store),
         Arc::clone(&deliverer),
@@ -77,6 +78,7 @@ pub async fn run(
             max_concurrency: 512,
             batch_size: 256,
             lease: config.lease(),
+            request_timeout: config.request_timeout,
         },
     )
     .with_handoff(handed);

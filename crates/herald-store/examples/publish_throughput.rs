@@ -122,6 +122,7 @@ async fn run<S: Store>(
             lease_until: now + time::Duration::minutes(5),
             limit: 100,
             rate_horizon: std::time::Duration::from_secs(1),
+            lease_window: 1,
         };
         claimed += store.claim_due(&claim).await?.len();
         claiming += claim_started.elapsed();

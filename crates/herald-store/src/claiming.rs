@@ -38,9 +38,10 @@ pub(crate) struct Slots {
 
 impl Capacity {
     /// How many more deliveries may be claimed for this subscription now: what its
-    /// concurrency limit leaves, and no more than its rate limit allows before the horizon.
+    /// concurrency limit leaves (`max_in_flight × lease_window` leases), and no more than its
+    /// rate limit allows before the horizon.
     pub(crate) fn room(&self, claim: &Claim) -> u32 {
-        let concurrency = i64::from(self.max_in_flight)
+        let concurrency = lease_cap(self.max_in_flight, claim.lease_window)
             .saturating_sub(self.in_flight)
             .max(0);
         let rate = match self.rate_limit_per_second {
@@ -91,6 +92,12 @@ impl Capacity {
     }
 }
 
+/// How many unexpired leases a subscription may hold: `max_in_flight × lease_window`, a
+/// window of 0 taken as 1 (no lease at all would stall the subscription for good).
+pub(crate) fn lease_cap(max_in_flight: u32, lease_window: u32) -> i64 {
+    i64::from(max_in_flight).saturating_mul(i64::from(lease_window.max(1)))
+}
+
 /// The spacing of `rate` sends per second, in whole microseconds, rounded up so that the rate
 /// is never exceeded. `None` for a rate of zero, which allows no sends at all (the API refuses
 /// it; the store does not divide by it).
@@ -124,6 +131,7 @@ mod tests {
             lease_until: now + time::Duration::minutes(1),
             limit: 100,
             rate_horizon: Duration::from_millis(horizon_ms),
+            lease_window: 1,
         }
     }
 
@@ -143,6 +151,19 @@ mod tests {
         assert_eq!(c.room(&claim(1000)), 6);
         c.in_flight = 20;
         assert_eq!(c.room(&claim(1000)), 0);
+    }
+
+    #[test]
+    fn a_lease_window_multiplies_the_concurrency_room() {
+        let mut c = capacity(None, 0);
+        c.in_flight = 20;
+        let mut windowed = claim(1000);
+        windowed.lease_window = 2;
+        assert_eq!(c.room(&windowed), 12, "16 × 2 - 20");
+        windowed.lease_window = 0;
+        assert_eq!(c.room(&windowed), 0, "a window of 0 counts as 1");
+        c.in_flight = 0;
+        assert_eq!(c.room(&windowed), 16);
     }
 
     #[test]

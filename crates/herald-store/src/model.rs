@@ -385,6 +385,13 @@ pub struct Claim {
     /// How far ahead rate-limited sends may be scheduled: a subscription limited to `r` per
     /// second gets at most the deliveries whose send slots fall before `now + horizon`.
     pub rate_horizon: std::time::Duration,
+    /// How many `max_in_flight`s of leases a subscription may hold (at least 1; 0 is taken
+    /// as 1): a subscription may hold up to `max_in_flight × lease_window` unexpired leases;
+    /// the dispatcher itself keeps at most `max_in_flight` attempts running per subscription.
+    /// A window above 1 lets the next deliveries be leased while earlier attempts are still
+    /// being recorded, so a finished attempt's slot never idles for a commit; it is only
+    /// sound where one process claims from the database (see `Store::single_process`).
+    pub lease_window: u32,
 }
 
 /// A page of results, newest first, with the cursor for the next page.

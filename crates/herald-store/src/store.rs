@@ -17,6 +17,10 @@ pub struct PublishLease {
     pub now: OffsetDateTime,
     /// The leases given run until then.
     pub lease_until: OffsetDateTime,
+    /// As [`Claim::lease_window`]: a subscription may hold up to `max_in_flight ×
+    /// lease_window` unexpired leases; the dispatcher itself keeps at most `max_in_flight`
+    /// attempts running per subscription (at least 1; 0 is taken as 1).
+    pub lease_window: u32,
 }
 
 /// An accepted event, and the deliveries leased to the publisher to attempt.
@@ -110,8 +114,9 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// Handed out, per subscription, are the event's deliveries to `active` subscriptions
     /// without a `rate_limit_per_second` (rate slots are the claim's business), up to what
-    /// `max_in_flight` leaves free under the same count `claim_due` uses (unexpired leases,
-    /// any node), leased until `lease.lease_until` with `not_before = lease.now`. The rest
+    /// `max_in_flight × lease.lease_window` leaves free under the same count `claim_due` uses
+    /// (unexpired leases, any node), leased until `lease.lease_until` with `not_before =
+    /// lease.now`. The rest
     /// stay unleased for `claim_due`. A backend may hand out fewer (never more), e.g. when
     /// another node is claiming for that subscription right now; the default hands out none.
     async fn publish_and_lease(&self, event: &Event, lease: &PublishLease) -> Result<Accepted> {
@@ -155,7 +160,9 @@ pub trait Store: Send + Sync + 'static {
     /// Per-subscription limits hold across every node sharing the database, because they are
     /// computed from the database alone:
     /// - in flight = the subscription's deliveries (any status) holding an unexpired lease;
-    ///   at most `max_in_flight - in flight` more are claimed for it;
+    ///   at most `max_in_flight × claim.lease_window - in flight` more are claimed for it
+    ///   (with a window of 1, `max_in_flight` bounds the leases themselves; above 1 the
+    ///   claimer bounds its running attempts in memory, see [`Store::single_process`]);
     /// - with `rate_limit_per_second = r`, each claimed delivery gets a send slot (its
     ///   `not_before`) spaced `1/r` s after the previous one handed out by any node (the
     ///   subscription's next free slot is persisted), and only slots before
@@ -186,6 +193,14 @@ pub trait Store: Send + Sync + 'static {
     async fn release_all_leases(&self) -> Result<u64>;
     /// Counts for metrics.
     async fn queue_stats(&self) -> Result<QueueStats>;
+    /// Whether only this process uses the database, so in-memory limits hold for every
+    /// claimer. A dispatcher may then claim with a [`Claim::lease_window`] above 1 and keep
+    /// each subscription at `max_in_flight` attempts itself; with several processes only the
+    /// count in the database is shared, so it must claim with a window of 1. `false` unless
+    /// the backend knows better.
+    fn single_process(&self) -> bool {
+        false
+    }
     /// Signalled when another process committed new work (PostgreSQL `LISTEN/NOTIFY`), so
     /// an idle dispatcher wakes without polling. `None` when only this process writes
     /// (SQLite): the API wakes the dispatcher directly.

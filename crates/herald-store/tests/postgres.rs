@@ -92,6 +92,7 @@ fn claim(limit: u32) -> Claim {
         lease_until: now + time::Duration::minutes(5),
         limit,
         rate_horizon: Duration::from_secs(1),
+        lease_window: 1,
     }
 }
 

@@ -65,6 +65,7 @@ fn claim_now() -> Claim {
         lease_until: now + time::Duration::minutes(1),
         limit: 10,
         rate_horizon: Duration::from_secs(1),
+        lease_window: 1,
     }
 }
 

@@ -204,4 +204,8 @@ impl Store for InvalidatingStore {
     fn work_notifier(&self) -> Option<Arc<tokio::sync::Notify>> {
         self.inner.work_notifier()
     }
+
+    fn single_process(&self) -> bool {
+        self.inner.single_process()
+    }
 }

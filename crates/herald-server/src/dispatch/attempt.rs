@@ -49,18 +49,20 @@ impl Deliverer {
     /// lease). Returns the recorded attempt. If recording fails even after retries, the lease
     /// expires and the delivery is attempted again: at least once, never lost.
     pub async fn attempt(&self, job: &DeliveryJob, trigger: AttemptTrigger) -> Attempt {
-        self.attempt_waking(job, trigger, None).await
+        self.attempt_then(job, trigger, || {}).await
     }
 
-    /// [`Self::attempt`], waking `responded` as soon as the outcome is known, before it is
-    /// recorded: the claim loop then queues its next claim while this attempt is being
-    /// recorded, so both share one commit (the store runs a batch's claims after its
-    /// completions) instead of the claim waiting a commit more.
-    pub async fn attempt_waking(
+    /// [`Self::attempt`], calling `responded` as soon as the outcome is known (the request is
+    /// over), before it is recorded. The dispatcher gives back the subscription's gate permit
+    /// there, so a delivery already leased goes out at once, and wakes the claim loop, which
+    /// then queues its next claim while this attempt is being recorded, so both share one
+    /// commit (the store runs a batch's claims after its completions) instead of the claim
+    /// waiting a commit more.
+    pub async fn attempt_then(
         &self,
         job: &DeliveryJob,
         trigger: AttemptTrigger,
-        responded: Option<&tokio::sync::Notify>,
+        responded: impl FnOnce() + Send,
     ) -> Attempt {
         let subscription = &job.subscription;
         let started_at = herald_store::timestamp_now();
@@ -88,9 +90,7 @@ impl Deliverer {
         );
         self.metrics
             .record_attempt(&attempt, &progress, subscription.id.as_str());
-        if let Some(responded) = responded {
-            responded.notify_one();
-        }
+        responded();
 
         let mut wait = Duration::from_millis(50);
         for _ in 0..5 {

@@ -2,13 +2,15 @@
 //! first attempt needs no claim query.
 //!
 //! The API publishes with `Store::publish_and_lease`: in the publish's own transaction the
-//! store leases to this node what each subscription's `max_in_flight` leaves free, and the API
+//! store leases to this node what each subscription's `max_in_flight × lease_window` leaves
+//! free (the dispatcher's window, see [`super`]), and the API
 //! sends those committed, leased jobs here. Nothing is decided in memory that the database
 //! does not also hold: the leases count as in flight for every node's claims, and if this
 //! process dies before attempting them they expire and are claimed again (at least once).
 //!
 //! The channel is unbounded on purpose: everything in it holds a lease, so its length is
-//! bounded by the sum of the subscriptions' `max_in_flight`, and a publish never waits on it.
+//! bounded by the sum of the subscriptions' `max_in_flight × lease_window`, and a publish
+//! never waits on it.
 
 use std::time::Duration;
 
@@ -22,15 +24,22 @@ pub struct Handoff {
     jobs: mpsc::UnboundedSender<DeliveryJob>,
     /// The same lease as the dispatcher's claims.
     lease: Duration,
+    /// The same lease window as the dispatcher's claims ([`super::lease_window`]).
+    lease_window: u32,
 }
 
 /// The dispatcher's end.
 pub type HandoffReceiver = mpsc::UnboundedReceiver<DeliveryJob>;
 
-/// A connected pair; `lease` is the dispatcher's lease.
-pub fn channel(lease: Duration) -> (Handoff, HandoffReceiver) {
+/// A connected pair; `lease` and `lease_window` are the dispatcher's.
+pub fn channel(lease: Duration, lease_window: u32) -> (Handoff, HandoffReceiver) {
     let (jobs, receiver) = mpsc::unbounded_channel();
-    (Handoff { jobs, lease }, receiver)
+    let handoff = Handoff {
+        jobs,
+        lease,
+        lease_window,
+    };
+    (handoff, receiver)
 }
 
 impl Handoff {
@@ -40,6 +49,7 @@ impl Handoff {
         PublishLease {
             now,
             lease_until: now + self.lease,
+            lease_window: self.lease_window,
         }
     }
 

@@ -10,6 +10,7 @@ fn lease(now: i64) -> PublishLease {
     PublishLease {
         now: at(now),
         lease_until: at(now + 60),
+        lease_window: 1,
     }
 }
 
@@ -73,6 +74,47 @@ pub async fn publish_and_lease_hands_out_up_to_max_in_flight<S: Store>(store: &S
     let rest = claim_ids(store, &claim(12)).await;
     assert_eq!(rest.len(), 1);
     assert!(!taken.contains(&rest[0]));
+}
+
+/// A publish with a wider `lease_window` hands out up to `max_in_flight × lease_window`,
+/// under the same count as claims with that window.
+pub async fn publish_and_lease_hands_out_up_to_the_lease_window<S: Store>(store: &S) {
+    let tenant = new_tenant(store, "Acme").await;
+    sub_with(store, &tenant.id, 2, None).await;
+    let windowed = |now| PublishLease {
+        lease_window: 2,
+        ..lease(now)
+    };
+    let mut handed = Vec::new();
+    for n in 0..5 {
+        let accepted = store
+            .publish_and_lease(&event("a.b", Some(&tenant.id), n), &windowed(n))
+            .await
+            .expect("publish_and_lease");
+        handed.extend(accepted.jobs);
+    }
+    // A backend may hand out fewer, never more.
+    assert!(handed.len() <= 4, "2 × max_in_flight 2: {}", handed.len());
+    let windowed_claim = Claim {
+        lease_window: 2,
+        ..claim(10)
+    };
+    let claimed = claim_ids(store, &windowed_claim).await;
+    assert_eq!(handed.len() + claimed.len(), 4, "4 leased in all");
+    assert!(
+        claimed
+            .iter()
+            .all(|id| handed.iter().all(|j| j.delivery.id != *id))
+    );
+    assert!(
+        store
+            .publish_and_lease(&event("a.b", Some(&tenant.id), 11), &windowed(11))
+            .await
+            .expect("publish_and_lease")
+            .jobs
+            .is_empty(),
+        "the window is full"
+    );
 }
 
 /// Paused and rate-limited subscriptions get nothing handed out: paused ones are not sent

@@ -66,6 +66,42 @@ pub async fn in_flight_counts_unexpired_leases_from_any_claimer<S: Store>(store:
     assert_eq!(claim_ids(store, &claim(71)).await.len(), 1);
 }
 
+/// A claim's `lease_window` multiplies what a subscription may hold leased: up to
+/// `max_in_flight × lease_window` unexpired leases, whichever window took them; a window of 1
+/// never goes past `max_in_flight`.
+pub async fn lease_window_lets_a_subscription_hold_that_many_max_in_flights<S: Store>(store: &S) {
+    let tenant = new_tenant(store, "Acme").await;
+    let three = limited(store, &tenant.id, 3, None).await;
+    let two = limited(store, &tenant.id, 2, None).await;
+    backlog(store, &tenant.id, 10).await;
+    let windowed = |now| Claim {
+        lease_window: 2,
+        ..claim(now)
+    };
+    let per_subscription = |jobs: &[DeliveryJob]| {
+        let count = |id: &SubscriptionId| {
+            jobs.iter()
+                .filter(|j| &j.delivery.subscription_id == id)
+                .count()
+        };
+        (count(&three.id), count(&two.id))
+    };
+    let jobs = store.claim_due(&windowed(10)).await.unwrap();
+    assert_eq!(per_subscription(&jobs), (6, 4), "twice max_in_flight");
+    assert!(
+        claim_ids(store, &claim(11)).await.is_empty(),
+        "a window of 1 adds nothing above max_in_flight"
+    );
+    assert!(claim_ids(store, &windowed(11)).await.is_empty(), "all held");
+
+    // The leases end at 70: a window of 1 takes max_in_flight, a window of 2 as many again.
+    let jobs = store.claim_due(&claim(70)).await.unwrap();
+    assert_eq!(per_subscription(&jobs), (3, 2));
+    let jobs = store.claim_due(&windowed(71)).await.unwrap();
+    assert_eq!(per_subscription(&jobs), (3, 2));
+    assert!(claim_ids(store, &windowed(72)).await.is_empty());
+}
+
 /// A lease that ended without an attempt (its node died) no longer counts as in flight.
 pub async fn expired_lease_frees_capacity<S: Store>(store: &S) {
     let tenant = new_tenant(store, "Acme").await;

@@ -99,11 +99,13 @@ macro_rules! store_conformance_tests {
             in_flight_counts_unexpired_leases_from_any_claimer,
             expired_lease_frees_capacity,
             manual_lease_counts_toward_in_flight,
+            lease_window_lets_a_subscription_hold_that_many_max_in_flights,
             rate_limited_claims_are_spaced_by_the_rate,
             rate_slots_continue_across_claims,
             concurrent_claims_never_return_the_same_delivery,
             // dispatch: deliveries handed out at publish, attempts recorded together
             publish_and_lease_hands_out_up_to_max_in_flight,
+            publish_and_lease_hands_out_up_to_the_lease_window,
             publish_and_lease_skips_paused_and_rate_limited_subscriptions,
             publish_and_lease_hands_out_nothing_for_a_duplicate,
             concurrent_completions_are_each_recorded,
@@ -224,6 +226,7 @@ fn claim(now: i64) -> Claim {
         lease_until: at(now + 60),
         limit: 100,
         rate_horizon: std::time::Duration::from_secs(1),
+        lease_window: 1,
     }
 }
 

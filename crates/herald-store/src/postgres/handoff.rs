@@ -1,7 +1,8 @@
 //! `publish_and_lease` on PostgreSQL: the publish's own transaction leases to the publishing
 //! node what each new delivery's subscription has free.
 //!
-//! The accounting is the claim's ([`super::claim`]): the subscriptions are locked `FOR NO KEY
+//! The accounting is the claim's ([`super::claim`]), room included (`max_in_flight ×
+//! lease.lease_window` leases per subscription): the subscriptions are locked `FOR NO KEY
 //! UPDATE` (in id order) before their in-flight counts are read, so a claim or another
 //! hand-off on any node cannot count the same free places. Unlike a claim, a publish never
 //! waits for that lock: `SKIP LOCKED` leaves a subscription that someone is claiming or
@@ -13,6 +14,7 @@ use std::collections::BTreeSet;
 use sqlx::PgConnection;
 
 use super::{claim, events};
+use crate::claiming::lease_cap;
 use crate::error::StoreError;
 use crate::model::*;
 use crate::rows::{self, micros};
@@ -53,7 +55,7 @@ pub(super) async fn publish_and_lease(
     let mut chosen = Vec::new();
     for (id, subscription_id) in &created {
         if let Some(capacity) = capacities.get_mut(subscription_id)
-            && capacity.in_flight < i64::from(capacity.max_in_flight)
+            && capacity.in_flight < lease_cap(capacity.max_in_flight, lease.lease_window)
         {
             capacity.in_flight += 1;
             chosen.push(id.as_str());

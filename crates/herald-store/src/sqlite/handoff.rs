@@ -3,13 +3,16 @@
 //!
 //! It runs on the writer's connection inside the publish batch's transaction, and every claim
 //! runs on that same connection, so no claim interleaves between this count and the inserts
-//! that lease: the room read here is exactly the room `claim_due` would compute.
+//! that lease: the room read here is exactly the room `claim_due` would compute. The count is
+//! read once per batch; the room it leaves (`max_in_flight × lease_window` minus it) is
+//! worked out per event in [`take`], which has the event's lease and so its window.
 
 use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::{Connection, params};
 use time::OffsetDateTime;
 
+use crate::claiming::lease_cap;
 use crate::error::StoreError;
 use crate::ids::DeliveryId;
 use crate::model::{Delivery, DeliveryJob, DeliveryStatus, Event, Subscription};
@@ -18,14 +21,16 @@ use crate::store::PublishLease;
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-/// An open subscription and how many more deliveries it may have in flight.
+/// An open subscription and how many of its deliveries are in flight (this batch's hand-outs
+/// included).
 pub(super) struct Open {
     subscription: Subscription,
-    room: u32,
+    in_flight: i64,
 }
 
-/// The active, unthrottled subscriptions among `ids` with free `max_in_flight` room at `now`
-/// (leases ending after `now` count as in flight, as in `claim_due`).
+/// The active, unthrottled subscriptions among `ids`, with what they have in flight at `now`
+/// (leases ending after `now` count as in flight, as in `claim_due`). Full ones are kept too:
+/// whether one has room depends on the window of the lease [`take`] is given.
 pub(super) fn open_subscriptions(
     conn: &Connection,
     ids: &BTreeSet<&str>,
@@ -48,16 +53,20 @@ pub(super) fn open_subscriptions(
     while let Some(row) = found.next()? {
         let subscription = rows::subscription(row)?;
         let in_flight: i64 = rows::get(row, "in_flight")?;
-        let room = i64::from(subscription.max_in_flight).saturating_sub(in_flight);
-        if let Ok(room @ 1..) = u32::try_from(room) {
-            open.insert(subscription.id.to_string(), Open { subscription, room });
-        }
+        open.insert(
+            subscription.id.to_string(),
+            Open {
+                subscription,
+                in_flight,
+            },
+        );
     }
     Ok(open)
 }
 
-/// Takes one place of `subscription_id` for a delivery of `event`, if it has one: the job to
-/// hand out (the caller inserts the delivery leased until `lease.lease_until`).
+/// Takes one place of `subscription_id` for a delivery of `event`, if it has one under
+/// `max_in_flight × lease.lease_window`: the job to hand out (the caller inserts the delivery
+/// leased until `lease.lease_until`).
 pub(super) fn take(
     open: &mut HashMap<String, Open>,
     subscription_id: &str,
@@ -66,8 +75,11 @@ pub(super) fn take(
     lease: &PublishLease,
 ) -> Option<DeliveryJob> {
     let entry = open.get_mut(subscription_id)?;
-    // A full subscription keeps its entry (room 0), so later events in the batch find it so.
-    entry.room = entry.room.checked_sub(1)?;
+    // A full subscription keeps its entry, so later events in the batch find it so.
+    if entry.in_flight >= lease_cap(entry.subscription.max_in_flight, lease.lease_window) {
+        return None;
+    }
+    entry.in_flight += 1;
     Some(DeliveryJob {
         delivery: new_delivery(id.clone(), event, &entry.subscription),
         event: event.clone(),

@@ -334,4 +334,10 @@ impl Store for SqliteStore {
     async fn queue_stats(&self) -> Result<QueueStats> {
         dispatch::queue_stats(&mut *self.reader().await?).await
     }
+
+    /// One SQLite file serves one Herald process by design (`herald serve` drops every lease
+    /// at start-up, which is only sound because no other process can hold a live one).
+    fn single_process(&self) -> bool {
+        true
+    }
 }
