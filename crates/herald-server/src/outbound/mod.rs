@@ -88,6 +88,9 @@ pub enum UrlError {
     Credentials,
 }
 
+/// Idle keep-alive connections kept per host (see [`Outbound::new`]).
+const IDLE_CONNECTIONS_PER_HOST: usize = 512;
+
 impl Outbound {
     /// Builds the client. `dev` allows http and loopback targets.
     pub fn new(
@@ -102,7 +105,11 @@ impl Outbound {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(64)
+            // Enough idle connections for every attempt the dispatcher runs at once (its
+            // 512 permits) to find one: with fewer, a burst to one host closes the surplus
+            // and the next burst pays a TCP connect (and a TLS handshake) per request. Idle
+            // ones are closed after `pool_idle_timeout` anyway.
+            .pool_max_idle_per_host(IDLE_CONNECTIONS_PER_HOST)
             .tcp_nodelay(true)
             // A proxy would resolve names itself, out of reach of the address checks below.
             .no_proxy()
