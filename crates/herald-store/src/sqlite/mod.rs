@@ -144,9 +144,17 @@ fn write_connection(path: &Path) -> Result<rusqlite::Connection> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // Checkpoints run on their own thread (see `checkpoint`), not inside our commits.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // Every write runs in a savepoint, whose undo copies (the statement journal) spilled to a
+    // temporary file past 64 KiB: write syscalls for pages that are thrown away at RELEASE.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // A page cache big enough for the hot end of every index (SQLite's default is 2 MiB).
+    conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
+
+/// The writer's page cache, in KiB (negative: SQLite's unit for sizes in KiB).
+const WRITER_CACHE_KIB: i64 = -16_384;
 
 /// Prepared statements the writer keeps: more than the distinct statements it runs.
 const STATEMENT_CACHE: usize = 128;
