@@ -1,7 +1,7 @@
 //! The store for more than one node: every node runs against one PostgreSQL database.
 //!
 //! Every operation is one transaction on a pooled connection; PostgreSQL's own concurrency
-//! control does what the SQLite writer task does there, so there is no writer here. What
+//! control does what the SQLite writer thread does there, so there is no writer here. What
 //! several nodes need from each other lives in the database, never in one node's memory:
 //! leases (a delivery is attempted by one node at a time), in-flight counts and rate slots
 //! (limits hold across the cluster; see [`claim`]), and idempotency (a unique index that

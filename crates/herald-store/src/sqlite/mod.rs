@@ -1,10 +1,11 @@
 //! The embedded default store: one SQLite file in WAL mode.
 //!
 //! Reads go to a small pool of sqlx connections; every write goes to the single [`writer`]
-//! thread, which owns the only write connection (rusqlite) and commits queued writes together (group commit), so
-//! concurrent `publish` calls share one fsync while each still answers only once durable
-//! (`synchronous=FULL`: a committed transaction survives kill -9 and power loss). Routing all
-//! writes through one connection is also what keeps `SQLITE_BUSY` away: SQLite has one writer.
+//! thread, which owns the only write connection (rusqlite) and commits queued writes together
+//! (group commit), so concurrent `publish` calls share one fsync while each still answers only
+//! once durable (`synchronous=FULL`: a committed transaction survives kill -9 and power loss).
+//! Routing all writes through one connection is also what keeps `SQLITE_BUSY` away: SQLite has
+//! one writer. Only this process may use the file (`Store::single_process`).
 //! Migrations in `migrations/sqlite/` are applied by [`SqliteStore::open`].
 
 mod catalog;
@@ -51,7 +52,7 @@ const READ_CONNECTIONS: u32 = 4;
 pub struct SqliteStore {
     /// Reads (every `get`/`list`, stats): served concurrently from WAL snapshots.
     read: SqlitePool,
-    /// Writes: queued to the single writer task, which commits them in batches.
+    /// Writes: queued to the single writer thread, which commits them in batches.
     writer: Writer,
     /// The writer thread, joined by [`SqliteStore::close`] so a caller can know the file is
     /// released (tests reopen the same file).
@@ -160,7 +161,7 @@ const WRITER_CACHE_KIB: i64 = -16_384;
 const STATEMENT_CACHE: usize = 128;
 
 /// Sends a write to the writer: `write!(self, |conn| (captures) => call(conn, …))` moves the
-/// captured values into the job, because it runs later on the writer task.
+/// captured values into the job, because it runs later on the writer thread.
 macro_rules! write {
     ($store:expr, ($($capture:ident),*) => |$conn:ident| $body:expr) => {{
         $(let $capture = $capture.clone();)*

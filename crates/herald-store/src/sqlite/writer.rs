@@ -9,7 +9,9 @@
 //! the rest of the batch still commits. A caller hears back only after the commit.
 //!
 //! Publishes and attempt completions, the two writes of the hot path, are not run one by one:
-//! they are gathered and written in bulk (a few statements for the whole group). Completions
+//! each group is written together in one savepoint (a publish group matches subscriptions and
+//! reads hand-off room once for all its events), falling back to one savepoint each only if
+//! the group fails. Completions
 //! are flushed before any other write runs, so a claim queued after them sees their leases
 //! released, exactly as if each had run in turn. Claims run last in their batch, after its
 //! completions and publishes: a claim queued while attempts are being recorded then sees their
