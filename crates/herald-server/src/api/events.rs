@@ -85,17 +85,7 @@ pub async fn publish(
         .ok_or_else(|| ApiError::unknown_event_type(&body.event_type))?;
     state.schemas.check(&event_type, payload)?;
     let tenant_id = match body.tenant_id {
-        Some(text) => {
-            let id = TenantId::parse(&text).map_err(|e| ApiError::validation(e.to_string()))?;
-            if !state
-                .catalog
-                .tenant_exists(state.store.as_ref(), &id)
-                .await?
-            {
-                return Err(ApiError::validation(format!("no tenant '{text}' exists")));
-            }
-            Some(id)
-        }
+        Some(text) => Some(existing_tenant(&state, &text).await?),
         None => None,
     };
     if let Some(key) = &body.idempotency_key
@@ -125,6 +115,20 @@ pub async fn publish(
             duplicate: published.duplicate,
         }),
     ))
+}
+
+/// The tenant a publish names, which must exist (read through the catalog cache).
+async fn existing_tenant(state: &AppState, text: &str) -> Result<TenantId, ApiError> {
+    let id = TenantId::parse(text).map_err(|e| ApiError::validation(e.to_string()))?;
+    if state
+        .catalog
+        .tenant_exists(state.store.as_ref(), &id)
+        .await?
+    {
+        Ok(id)
+    } else {
+        Err(ApiError::validation(format!("no tenant '{text}' exists")))
+    }
 }
 
 fn view(event: Event) -> Result<EventView, ApiError> {

@@ -3,14 +3,20 @@
 //!
 //! How a delivery moves, from publish to recorded attempt, including the lease window and why
 //! a job can be dropped without an attempt, is told once, in [`lease`]. This module only
-//! wires the parts: [`clock`] (the one source of time), [`job`] (one job's steps), [`gates`]
-//! (per-subscription `max_in_flight`), [`attempt`] (send and record), [`schedule`] (what
-//! follows a failure) and [`intake`] (publish).
+//! wires the parts: [`clock`] (the one source of time), `job` (one job's steps), [`gates`]
+//! (per-subscription `max_in_flight`), [`Deliverer`] (send and record), [`schedule`] (what
+//! follows a failure) and [`Intake`] (publish).
 //!
 //! [`Dispatcher::step`] is one claim and the start of what it claimed; [`Dispatcher::run`]
 //! only repeats it and waits (for a wake-up, another node's commit, the next due time). Tests
 //! call `step` on a [`ManualClock`] instead of polling a running server. Each job runs as its
 //! own task, tracked so shutdown waits for attempts in flight.
+//!
+//! It must never hold a fact the store does not: every job it runs is leased in the database,
+//! so a job it gives up (shutdown, patience) only leaves a lease to expire. Publishes go
+//! through the dispatcher's [`Intake`] rather than from the API to the store, because the
+//! lease a publish takes is the dispatcher's (its length, window and the job's start time):
+//! one owner, not a handler wiring the two together.
 
 mod attempt;
 pub mod clock;
@@ -129,11 +135,6 @@ impl Dispatcher {
     /// The publish side of this dispatcher, for the API.
     pub fn intake(&self) -> Intake {
         Intake::new(Arc::clone(&self.core))
-    }
-
-    /// The lease terms this dispatcher claims with.
-    pub fn terms(&self) -> LeaseTerms {
-        self.core.terms
     }
 
     /// Claims once (at the clock's now, up to the free places in `max_concurrency`, at most
