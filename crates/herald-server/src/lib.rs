@@ -27,13 +27,12 @@ use herald_store::Store;
 use herald_store::postgres::{PgOptions, PgStore};
 use herald_store::sqlite::SqliteStore;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, LogFormat, ServeArgs};
 
 use dispatch::schedule::RetrySchedule;
-use dispatch::{Deliverer, DispatchSettings, Dispatcher};
+use dispatch::{Clock, Deliverer, DispatchSettings, Dispatcher, SystemClock};
 use outbound::{AddressPolicy, Outbound};
 
 /// Runs Herald on `listener` until `shutdown` is cancelled: the API and the dispatcher.
@@ -61,27 +60,26 @@ pub async fn run(
     )
     .context("building the HTTP client")?;
     let metrics = Arc::new(metrics::Metrics::new());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let deliverer = Arc::new(Deliverer::new(
         Arc::clone(&store),
         outbound,
         RetrySchedule::new(config.retry_schedule.clone()),
         Arc::clone(&metrics),
+        Arc::clone(&clock),
     ));
-    let wake = Arc::new(Notify::new());
-    let (handoff, handed) =
-        dispatch::handoff::channel(config.lease(), dispatch::lease_window(store.as_ref()));
     let dispatcher = Dispatcher::new(
         Arc::clone(&store),
         Arc::clone(&deliverer),
-        Arc::clone(&wake),
+        clock,
         DispatchSettings {
             max_concurrency: 512,
             batch_size: 256,
             lease: config.lease(),
             request_timeout: config.request_timeout,
         },
-    )
-    .with_handoff(handed);
+    );
+    let intake = dispatcher.intake();
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.child_token()));
 
     let state = api::AppState::new(
@@ -90,9 +88,8 @@ pub async fn run(
         admin_token,
         metrics,
         deliverer,
-        wake,
-    )
-    .with_handoff(handoff);
+        intake,
+    );
     let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
     tracing::info!(address = %listener.local_addr()?, "herald is serving");
     axum::serve(listener, app)

@@ -1,8 +1,9 @@
 //! `/api/v1/events`: the operator's services publish here; everyone reads what concerns them.
 //!
 //! A publish answers 202 only after the store committed the event and its deliveries (promise
-//! 1). The deliveries the store leased to this node in that transaction go straight to the
-//! dispatcher (no claim query); if any were left unleased, the dispatcher is woken to claim.
+//! 1). The handler validates and hands the event to the dispatcher's intake
+//! (`dispatch::Intake`), which commits it and starts or wakes the dispatch; the handler never
+//! orchestrates the dispatcher.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -84,17 +85,7 @@ pub async fn publish(
         .ok_or_else(|| ApiError::unknown_event_type(&body.event_type))?;
     state.schemas.check(&event_type, payload)?;
     let tenant_id = match body.tenant_id {
-        Some(text) => {
-            let id = TenantId::parse(&text).map_err(|e| ApiError::validation(e.to_string()))?;
-            if !state
-                .catalog
-                .tenant_exists(state.store.as_ref(), &id)
-                .await?
-            {
-                return Err(ApiError::validation(format!("no tenant '{text}' exists")));
-            }
-            Some(id)
-        }
+        Some(text) => Some(existing_tenant(&state, &text).await?),
         None => None,
     };
     if let Some(key) = &body.idempotency_key
@@ -112,23 +103,9 @@ pub async fn publish(
         idempotency_key: body.idempotency_key,
         created_at: herald_store::timestamp_now(),
     };
-    let (published, handed) = match &state.handoff {
-        Some(handoff) => {
-            let accepted = state
-                .store
-                .publish_and_lease(&event, &handoff.lease())
-                .await?;
-            let handed = accepted.jobs.len() as u64;
-            handoff.send(accepted.jobs);
-            (accepted.published, handed)
-        }
-        None => (state.store.publish(&event).await?, 0),
-    };
+    let published = state.intake.publish(&event).await?;
     if !published.duplicate {
         state.metrics.events_accepted(1);
-        if published.deliveries > handed {
-            state.wake.notify_one();
-        }
     }
     Ok((
         StatusCode::ACCEPTED,
@@ -138,6 +115,20 @@ pub async fn publish(
             duplicate: published.duplicate,
         }),
     ))
+}
+
+/// The tenant a publish names, which must exist (read through the catalog cache).
+async fn existing_tenant(state: &AppState, text: &str) -> Result<TenantId, ApiError> {
+    let id = TenantId::parse(text).map_err(|e| ApiError::validation(e.to_string()))?;
+    if state
+        .catalog
+        .tenant_exists(state.store.as_ref(), &id)
+        .await?
+    {
+        Ok(id)
+    } else {
+        Err(ApiError::validation(format!("no tenant '{text}' exists")))
+    }
 }
 
 fn view(event: Event) -> Result<EventView, ApiError> {

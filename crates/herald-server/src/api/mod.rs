@@ -21,11 +21,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use herald_store::{PageRequest, Store};
-use tokio::sync::Notify;
 
 use crate::catalog_cache::{CatalogCache, InvalidatingStore};
 use crate::config::Config;
-use crate::dispatch::{Deliverer, Handoff};
+use crate::dispatch::{Deliverer, Intake};
 use crate::metrics::Metrics;
 use error::ApiError;
 
@@ -42,15 +41,12 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Makes attempts for redelivery and the connectivity test.
     pub deliverer: Arc<Deliverer>,
-    /// Wakes the dispatcher when new deliveries are committed.
-    pub wake: Arc<Notify>,
+    /// The dispatcher's publish side: publishes go through it, and it wakes the dispatcher.
+    pub intake: Intake,
     /// Compiled event type schemas.
     pub schemas: Arc<schema::SchemaCache>,
     /// Event types and tenants as publishes read them (short-lived; see the module).
     pub catalog: Arc<CatalogCache>,
-    /// Where publishes send the deliveries leased to this node's dispatcher; `None` publishes
-    /// without leasing (every delivery is then claimed).
-    pub handoff: Option<Handoff>,
 }
 
 impl AppState {
@@ -61,7 +57,7 @@ impl AppState {
         admin_token: String,
         metrics: Arc<Metrics>,
         deliverer: Arc<Deliverer>,
-        wake: Arc<Notify>,
+        intake: Intake,
     ) -> Self {
         // Every API write goes through the invalidating store, so this node's own changes to
         // event types and tenants reach the cache at once.
@@ -73,17 +69,10 @@ impl AppState {
             admin_token: Arc::new(admin_token),
             metrics,
             deliverer,
-            wake,
+            intake,
             schemas: Arc::new(schema::SchemaCache::default()),
             catalog,
-            handoff: None,
         }
-    }
-
-    /// Publishes lease fresh deliveries to this node's dispatcher through `handoff`.
-    pub fn with_handoff(mut self, handoff: Handoff) -> Self {
-        self.handoff = Some(handoff);
-        self
     }
 }
 

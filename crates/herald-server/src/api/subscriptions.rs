@@ -353,7 +353,7 @@ pub async fn update(
         return Err(ApiError::not_found("subscription", &id));
     }
     if was_paused && sub.status == SubscriptionStatus::Active {
-        state.wake.notify_one(); // its waiting deliveries are due now
+        state.intake.wake(); // its waiting deliveries are due now
     }
     Ok(JsonResponse(sub.into()))
 }

@@ -1,17 +1,23 @@
 //! One attempt: build the signed request, send it, record what happened.
 //!
 //! Shared by the dispatcher (scheduled attempts) and the API (redelivery and the connectivity
-//! test), so every attempt, whatever triggered it, is made and recorded the same way.
+//! test), so every attempt, whatever triggered it, is made and recorded the same way. It never
+//! decides whether to attempt (that is the job's business, see `lease`); it sends and writes.
+//! Sending and recording are two steps so the dispatcher can free the subscription's gate
+//! between them.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use herald_signature::Secret;
-use herald_store::{Attempt, AttemptId, AttemptTrigger, DeliveryJob, Event, Store};
+use herald_store::{
+    Attempt, AttemptId, AttemptTrigger, DeliveryJob, DeliveryProgress, Event, Store,
+};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use time::format_description::well_known::Rfc3339;
 
+use super::clock::Clock;
 use super::schedule::RetrySchedule;
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
@@ -22,6 +28,8 @@ pub struct Deliverer {
     outbound: Outbound,
     schedule: RetrySchedule,
     metrics: Arc<Metrics>,
+    /// Attempt times and the next retry's due time (the dispatcher's clock).
+    clock: Arc<dyn Clock>,
 }
 
 impl Deliverer {
@@ -31,12 +39,14 @@ impl Deliverer {
         outbound: Outbound,
         schedule: RetrySchedule,
         metrics: Arc<Metrics>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             store,
             outbound,
             schedule,
             metrics,
+            clock,
         }
     }
 
@@ -49,23 +59,24 @@ impl Deliverer {
     /// lease). Returns the recorded attempt. If recording fails even after retries, the lease
     /// expires and the delivery is attempted again: at least once, never lost.
     pub async fn attempt(&self, job: &DeliveryJob, trigger: AttemptTrigger) -> Attempt {
-        self.attempt_then(job, trigger, || {}).await
+        let (attempt, progress) = self.send(job, trigger).await;
+        self.record(job, &attempt, &progress).await;
+        attempt
     }
 
-    /// [`Self::attempt`], calling `responded` as soon as the outcome is known (the request is
-    /// over), before it is recorded. The dispatcher gives back the subscription's gate permit
-    /// there, so a delivery already leased goes out at once, and wakes the claim loop, which
-    /// then queues its next claim while this attempt is being recorded, so both share one
-    /// commit (the store runs a batch's claims after its completions) instead of the claim
-    /// waiting a commit more.
-    pub async fn attempt_then(
+    /// Sends the signed request and decides what follows (the retry schedule, on this
+    /// deliverer's clock), without recording it yet. The dispatcher gives back the
+    /// subscription's gate between the two steps, so a delivery already leased goes out at
+    /// once, and wakes the claim loop, which then queues its next claim while this attempt is
+    /// being recorded, so both share one commit (the store runs a batch's claims after its
+    /// completions) instead of the claim waiting a commit more.
+    pub async fn send(
         &self,
         job: &DeliveryJob,
         trigger: AttemptTrigger,
-        responded: impl FnOnce() + Send,
-    ) -> Attempt {
+    ) -> (Attempt, DeliveryProgress) {
         let subscription = &job.subscription;
-        let started_at = herald_store::timestamp_now();
+        let started_at = self.clock.now();
         let body = envelope(&job.event);
         let headers = self.headers(job, started_at, &body);
         let outcome = self.outbound.post(&subscription.url, headers, body).await;
@@ -86,16 +97,22 @@ impl Deliverer {
             trigger,
             outcome.succeeded(),
             outcome.retry_after,
-            herald_store::timestamp_now(),
+            self.clock.now(),
         );
         self.metrics
             .record_attempt(&attempt, &progress, subscription.id.as_str());
-        responded();
+        (attempt, progress)
+    }
 
+    /// Records a sent attempt and moves its delivery on, releasing the lease, in one
+    /// transaction. A failing store is retried a few times on real time (it is I/O, not the
+    /// dispatcher's schedule); if it keeps failing the lease expires and the delivery is
+    /// attempted again.
+    pub async fn record(&self, job: &DeliveryJob, attempt: &Attempt, progress: &DeliveryProgress) {
         let mut wait = Duration::from_millis(50);
         for _ in 0..5 {
-            match self.store.complete_attempt(&attempt, &progress).await {
-                Ok(()) => break,
+            match self.store.complete_attempt(attempt, progress).await {
+                Ok(()) => return,
                 Err(error) => {
                     tracing::warn!(%error, delivery = %job.delivery.id, "recording an attempt failed; retrying");
                     tokio::time::sleep(wait).await;
@@ -103,7 +120,6 @@ impl Deliverer {
                 }
             }
         }
-        attempt
     }
 
     fn headers(&self, job: &DeliveryJob, now: time::OffsetDateTime, body: &[u8]) -> HeaderMap {

@@ -1,77 +1,50 @@
-//! The dispatcher: claims due deliveries from the store and works them with attempts.
+//! The dispatcher: takes leased deliveries (claimed by its own [`Dispatcher::step`], or
+//! handed over by the [`Intake`] at publish) and works each with an attempt.
 //!
-//! One loop per process claims batches (leased, so a crash never strands a delivery: the lease
-//! expires and the work is claimed again), and each claimed delivery runs as its own task. The
-//! loop sleeps until it is woken (a publish committed new deliveries, or an attempt freed
-//! capacity) or the next delivery falls due, so a fresh event's first attempt never waits for a
-//! poll interval.
+//! How a delivery moves, from publish to recorded attempt, including the lease window and why
+//! a job can be dropped without an attempt, is told once, in [`lease`]. This module only
+//! wires the parts: [`clock`] (the one source of time), `job` (one job's steps), [`gates`]
+//! (per-subscription `max_in_flight`), [`Deliverer`] (send and record), [`schedule`] (what
+//! follows a failure) and [`Intake`] (publish).
 //!
-//! Isolation (promise 5) comes from the claim and from [`gates`]. The store never leases a
-//! subscription more than `max_in_flight × lease_window` deliveries (counted from leases in
-//! the database, so across every node), so a blackholed endpoint holds at most that many
-//! tasks while every other subscription's deliveries keep being claimed; and in this process
-//! a job waits for its subscription's gate (`max_in_flight` permits) before it is sent, so an
-//! endpoint never sees more than `max_in_flight` concurrent requests from this node. The
-//! window is 1 unless the store is this process's alone ([`Store::single_process`], SQLite),
-//! where it is [`SINGLE_PROCESS_LEASE_WINDOW`]: the next deliveries are then already leased
-//! when a response comes back, and go out at once instead of waiting for the commit that
-//! records the attempt and releases its lease. With several nodes each could hold leases, so
-//! only the database's count, window 1, keeps the endpoint at `max_in_flight`. A job that
-//! waited so long for its gate that its lease could end during its attempt is dropped
-//! unattempted: its lease expires and it is claimed again (at least once, never two
-//! concurrent sends of it). Rate limits are send slots the store hands out with each claim
-//! (`not_before`), so they too hold across nodes.
+//! [`Dispatcher::step`] is one claim and the start of what it claimed; [`Dispatcher::run`]
+//! only repeats it and waits (for a wake-up, another node's commit, the next due time). Tests
+//! call `step` on a [`ManualClock`] instead of polling a running server. Each job runs as its
+//! own task, tracked so shutdown waits for attempts in flight.
 //!
-//! Fresh deliveries mostly skip the claim: the API's publish leases them to this node in its
-//! own transaction (under the same window) and hands them over through [`handoff`]; they run
-//! like claimed ones.
+//! It must never hold a fact the store does not: every job it runs is leased in the database,
+//! so a job it gives up (shutdown, patience) only leaves a lease to expire. Publishes go
+//! through the dispatcher's [`Intake`] rather than from the API to the store, because the
+//! lease a publish takes is the dispatcher's (its length, window and the job's start time):
+//! one owner, not a handler wiring the two together.
 
 mod attempt;
+pub mod clock;
 pub mod gates;
-pub mod handoff;
+mod intake;
+mod job;
+pub mod lease;
 pub mod schedule;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use herald_store::{AttemptTrigger, Claim, DeliveryJob, Store};
-use time::OffsetDateTime;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
-use tokio::time::Instant;
+use herald_store::{DeliveryJob, Store, StoreError};
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use attempt::Deliverer;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use intake::Intake;
+pub use lease::{LeaseTerms, SINGLE_PROCESS_LEASE_WINDOW, lease_window};
+
 use gates::Gates;
-pub use handoff::{Handoff, HandoffReceiver};
 
 /// How long the loop sleeps at most when nothing wakes it (a safety net, not the mechanism).
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
-/// How far ahead rate-limited send slots are claimed: enough to keep a limited subscription
-/// busy between two claims, short enough that leases stay fresh.
-const RATE_HORIZON: Duration = Duration::from_secs(1);
-
-/// The lease window where this process is the database's only claimer: a subscription may
-/// hold twice its `max_in_flight` in leases, so that as many deliveries as can run are leased
-/// again while the finished ones are being recorded.
-pub const SINGLE_PROCESS_LEASE_WINDOW: u32 = 2;
-
-/// What a job must have left of its lease, beyond the request timeout, to be attempted: the
-/// time to sign, send and record around the request, and the hand-off's commit (a handed-over
-/// job's lease starts before its publish commits, its wait is counted from its arrival).
-const LEASE_MARGIN: Duration = Duration::from_secs(5);
-
-/// The lease window for `store`: see the module documentation.
-pub fn lease_window(store: &dyn Store) -> u32 {
-    if store.single_process() {
-        SINGLE_PROCESS_LEASE_WINDOW
-    } else {
-        1
-    }
-}
-
-/// Tunables of the dispatch loop.
+/// Tunables of the dispatcher.
 #[derive(Clone, Debug)]
 pub struct DispatchSettings {
     /// Attempts in flight at once across all subscriptions.
@@ -86,131 +59,149 @@ pub struct DispatchSettings {
     pub request_timeout: Duration,
 }
 
-/// The claim loop. Cloning shares the wake-up signal.
+/// What one [`Dispatcher::step`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// Deliveries claimed and started.
+    pub claimed: u32,
+    /// The most it could claim (free places in `max_concurrency`, at most a batch).
+    pub limit: u32,
+}
+
+impl Step {
+    /// A full batch: more may be due right now, so the loop claims again at once.
+    pub fn full(&self) -> bool {
+        self.claimed > 0 && self.claimed == self.limit
+    }
+}
+
+/// The claim loop and the jobs it runs. Cloning shares them.
+#[derive(Clone)]
 pub struct Dispatcher {
-    deliverer: Arc<Deliverer>,
+    core: Arc<Core>,
+}
+
+/// What the dispatcher, its jobs and its intake share.
+struct Core {
     store: Arc<dyn Store>,
-    wake: Arc<Notify>,
+    deliverer: Arc<Deliverer>,
+    clock: Arc<dyn Clock>,
     settings: DispatchSettings,
-    /// Jobs the API leased to this node at publish time (none without [`Self::with_handoff`]).
-    handoff: Option<HandoffReceiver>,
+    /// Lease, window and patience of every lease this dispatcher takes.
+    terms: LeaseTerms,
+    /// Places in `max_concurrency`: a job holds one from its start until it is recorded.
+    permits: Arc<Semaphore>,
+    /// Per-subscription `max_in_flight` in this process.
+    gates: Gates,
+    /// Every job's task, so shutdown (and tests) can wait for them.
+    tasks: TaskTracker,
+    /// Wakes the loop: a publish left deliveries unleased, capacity freed, a subscription
+    /// resumed.
+    wake: Notify,
+    /// Cancelled once the loop stopped: the intake then leaves its leases to expire.
+    stopped: CancellationToken,
 }
 
 impl Dispatcher {
-    /// A dispatcher over `store`, making attempts with `deliverer`.
+    /// A dispatcher over `store`, making attempts with `deliverer`, on `clock`.
     pub fn new(
         store: Arc<dyn Store>,
         deliverer: Arc<Deliverer>,
-        wake: Arc<Notify>,
+        clock: Arc<dyn Clock>,
         settings: DispatchSettings,
     ) -> Self {
-        Self {
-            deliverer,
+        let terms = LeaseTerms::new(store.as_ref(), settings.lease, settings.request_timeout);
+        if terms.patience.is_zero() {
+            tracing::warn!(lease = ?settings.lease, request_timeout = ?settings.request_timeout,
+                "the lease leaves no time to wait for a subscription's gate");
+        }
+        let core = Core {
+            permits: Arc::new(Semaphore::new(settings.max_concurrency)),
             store,
-            wake,
+            deliverer,
+            clock,
             settings,
-            handoff: None,
-        }
-    }
-
-    /// Also runs the jobs the API hands over (see [`handoff`]).
-    pub fn with_handoff(mut self, jobs: HandoffReceiver) -> Self {
-        self.handoff = Some(jobs);
-        self
-    }
-
-    /// Runs until `shutdown`, then waits for attempts in flight (bounded by their timeout).
-    pub async fn run(mut self, shutdown: CancellationToken) {
-        let permits = Arc::new(Semaphore::new(self.settings.max_concurrency));
-        let tasks = TaskTracker::new();
-        let lease_window = lease_window(self.store.as_ref());
-        let worker = Arc::new(Worker {
-            deliverer: Arc::clone(&self.deliverer),
-            wake: Arc::clone(&self.wake),
+            terms,
             gates: Gates::new(),
-            patience: self
-                .settings
-                .lease
-                .saturating_sub(self.settings.request_timeout + LEASE_MARGIN),
-        });
-        if worker.patience.is_zero() {
-            tracing::warn!(
-                lease = ?self.settings.lease,
-                request_timeout = ?self.settings.request_timeout,
-                "the lease leaves no time to wait for a subscription's gate"
-            );
+            tasks: TaskTracker::new(),
+            wake: Notify::new(),
+            stopped: CancellationToken::new(),
+        };
+        Self {
+            core: Arc::new(core),
         }
-        if let Some(jobs) = self.handoff.take() {
-            tasks.spawn(run_handed(
-                jobs,
-                Arc::clone(&permits),
-                tasks.clone(),
-                Arc::clone(&worker),
-                shutdown.clone(),
-            ));
+    }
+
+    /// The publish side of this dispatcher, for the API.
+    pub fn intake(&self) -> Intake {
+        Intake::new(Arc::clone(&self.core))
+    }
+
+    /// Claims once (at the clock's now, up to the free places in `max_concurrency`, at most
+    /// a batch) and starts every claimed job. Returns without waiting for them.
+    pub async fn step(&self) -> Result<Step, StoreError> {
+        let core = &self.core;
+        let free = u32::try_from(core.permits.available_permits()).unwrap_or(u32::MAX);
+        let limit = free.min(core.settings.batch_size);
+        if limit == 0 {
+            return Ok(Step { claimed: 0, limit });
         }
+        // Read before the lease starts, so a job's wait is never undercounted.
+        let leased = core.clock.instant();
+        let claim = core.terms.claim(core.clock.now(), limit);
+        let jobs = core.store.claim_due(&claim).await?;
+        let claimed = u32::try_from(jobs.len()).unwrap_or(u32::MAX);
+        for job in jobs {
+            core.start(job, leased);
+        }
+        Ok(Step { claimed, limit })
+    }
+
+    /// Waits until every job started so far is done (attempted and recorded, or dropped).
+    pub async fn settle(&self) {
+        let tasks = &self.core.tasks;
+        tasks.close();
+        tasks.wait().await;
+        tasks.reopen();
+    }
+
+    /// Steps until `shutdown`, then waits for attempts in flight (bounded by their timeout).
+    pub async fn run(self, shutdown: CancellationToken) {
+        let remote = self.core.store.work_notifier();
         let mut backoff = Duration::from_millis(100);
-        let remote = self.store.work_notifier();
         while !shutdown.is_cancelled() {
-            let available = permits.available_permits() as u32;
-            let limit = available.min(self.settings.batch_size);
-            let mut claimed = 0;
-            if limit > 0 {
-                // Taken before the lease starts, so a job's wait is never undercounted.
-                let received = Instant::now();
-                let now = OffsetDateTime::now_utc();
-                let claim = Claim {
-                    now,
-                    lease_until: now + self.settings.lease,
-                    limit,
-                    rate_horizon: RATE_HORIZON,
-                    lease_window,
-                };
-                match self.store.claim_due(&claim).await {
-                    Ok(jobs) => {
-                        backoff = Duration::from_millis(100);
-                        claimed = jobs.len() as u32;
-                        for job in jobs {
-                            let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-                                break; // cannot happen: we claimed no more than were free
-                            };
-                            tasks.spawn(work(job, received, permit, Arc::clone(&worker)));
-                        }
+            let wait = match self.step().await {
+                Ok(step) if step.full() => continue,
+                Ok(_) => self.idle_wait().await,
+                Err(error) => {
+                    tracing::warn!(%error, retry_in = ?backoff, "claiming deliveries failed");
+                    tokio::select! {
+                        () = self.core.clock.sleep(backoff) => {}
+                        () = shutdown.cancelled() => break,
                     }
-                    Err(error) => {
-                        tracing::warn!(%error, retry_in = ?backoff, "claiming deliveries failed");
-                        tokio::select! {
-                            () = tokio::time::sleep(backoff) => {}
-                            () = shutdown.cancelled() => break,
-                        }
-                        backoff = (backoff * 2).min(Duration::from_secs(10));
-                        continue;
-                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    continue;
                 }
-            }
-            if claimed > 0 && claimed == limit {
-                continue; // a full batch: more may be due right now
-            }
-            let wait = self.idle_wait().await;
+            };
+            backoff = Duration::from_millis(100);
             tokio::select! {
-                () = self.wake.notified() => {}
+                () = self.core.wake.notified() => {}
                 () = other_nodes_wrote(remote.as_deref()) => {}
-                () = tokio::time::sleep(wait) => {}
+                () = self.core.clock.sleep(wait) => {}
                 () = shutdown.cancelled() => break,
             }
         }
-        tasks.close();
-        tasks.wait().await;
+        self.core.stopped.cancel();
+        self.settle().await;
     }
 
-    /// How long to sleep when nothing more can be claimed now.
-    ///
-    /// A due delivery that cannot be claimed (its subscription holds all its leases, or all
-    /// permits are taken) is picked up when a finishing attempt wakes the loop.
+    /// How long to sleep when nothing more can be claimed now: until the next delivery falls
+    /// due, at most [`IDLE_POLL`]. A due delivery that cannot be claimed (its subscription
+    /// holds all its leases, or all places are taken) is picked up when a finishing job wakes
+    /// the loop.
     async fn idle_wait(&self) -> Duration {
-        let now = OffsetDateTime::now_utc();
-        match self.store.next_due_at().await {
-            // Due in the future: sleep until then.
+        let now = self.core.clock.now();
+        match self.core.store.next_due_at().await {
             Ok(Some(due)) if due > now => {
                 Duration::try_from(due - now).map_or(IDLE_POLL, |d| d.min(IDLE_POLL))
             }
@@ -219,89 +210,25 @@ impl Dispatcher {
     }
 }
 
-/// What every job's task needs.
-struct Worker {
-    deliverer: Arc<Deliverer>,
-    /// Woken when capacity frees up (a response came in, an attempt was recorded, a job was
-    /// dropped): its subscription may have more due work.
-    wake: Arc<Notify>,
-    /// Per-subscription `max_in_flight` in this process.
-    gates: Gates,
-    /// How long after it was received a job may still be attempted: its lease minus the
-    /// request timeout and [`LEASE_MARGIN`].
-    patience: Duration,
-}
-
-/// One leased job: wait for its slot and its subscription's gate, attempt it, free the permits,
-/// wake the claim loop. `received` is when it was claimed or handed over, about when its lease
-/// began; `permit` is its place in the global `max_concurrency`.
-async fn work(
-    job: DeliveryJob,
-    received: Instant,
-    permit: OwnedSemaphorePermit,
-    worker: Arc<Worker>,
-) {
-    wait_until(job.not_before).await;
-    let subscription = &job.subscription;
-    let gate = worker
-        .gates
-        .acquire(subscription.id.as_str(), subscription.max_in_flight)
-        .await;
-    if received.elapsed() > worker.patience {
-        // Its lease could end while the request runs, and another claim send it meanwhile:
-        // leave it to expire and be claimed again instead (at least once, never twice at
-        // the same time).
-        tracing::debug!(
-            delivery = %job.delivery.id,
-            waited = ?received.elapsed(),
-            "a delivery waited too long for its subscription; it is retried when its lease ends"
-        );
-        drop(gate);
-        drop(permit);
-        worker.wake.notify_one();
-        return;
-    }
-    let wake = &worker.wake;
-    worker
-        .deliverer
-        .attempt_then(&job, AttemptTrigger::Scheduled, move || {
-            // The request is over: the subscription's next leased job may go now.
-            drop(gate);
-            wake.notify_one();
-        })
-        .await;
-    drop(permit);
-    // Capacity freed (now committed): its subscription may have more due work.
-    worker.wake.notify_one();
-}
-
-/// Runs handed-over jobs until `shutdown`. Each waits for a permit in its own task, so a full
-/// dispatcher delays them (their leases keep them from being claimed twice meanwhile) without
-/// ever blocking the channel.
-async fn run_handed(
-    mut jobs: HandoffReceiver,
-    permits: Arc<Semaphore>,
-    tasks: TaskTracker,
-    worker: Arc<Worker>,
-    shutdown: CancellationToken,
-) {
-    loop {
-        let job = tokio::select! {
-            job = jobs.recv() => job,
-            () = shutdown.cancelled() => None,
-        };
-        let Some(job) = job else {
-            return;
-        };
-        let received = Instant::now();
-        let permits = Arc::clone(&permits);
-        let worker = Arc::clone(&worker);
-        tasks.spawn(async move {
-            // Closed only if the dispatcher is gone; the lease then expires as after a crash.
-            if let Ok(permit) = permits.acquire_owned().await {
-                work(job, received, permit, worker).await;
+impl Core {
+    /// Starts a leased job (whose lease began at `leased`) in its own task. It takes a free
+    /// place in `max_concurrency` now if there is one (so the next step's limit counts it),
+    /// else waits for one in its task; its lease keeps it from being claimed twice meanwhile.
+    fn start(self: &Arc<Self>, job: DeliveryJob, leased: Instant) {
+        let core = Arc::clone(self);
+        match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(permit) => {
+                self.tasks.spawn(job::work(job, leased, permit, core));
             }
-        });
+            Err(_) => {
+                self.tasks.spawn(async move {
+                    // The semaphore is never closed: the wait ends with a permit.
+                    if let Ok(permit) = Arc::clone(&core.permits).acquire_owned().await {
+                        job::work(job, leased, permit, core).await;
+                    }
+                });
+            }
+        }
     }
 }
 
@@ -310,15 +237,5 @@ async fn other_nodes_wrote(notifier: Option<&Notify>) {
     match notifier {
         Some(notify) => notify.notified().await,
         None => std::future::pending().await,
-    }
-}
-
-/// Sleeps until `at` (a rate-limit slot); returns at once for a time in the past.
-async fn wait_until(at: OffsetDateTime) {
-    let ahead = at - OffsetDateTime::now_utc();
-    if let Ok(ahead) = Duration::try_from(ahead)
-        && !ahead.is_zero()
-    {
-        tokio::time::sleep(ahead).await;
     }
 }
