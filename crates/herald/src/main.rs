@@ -50,7 +50,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => wiring::serve(args).await,
         Command::Listen(args) => {
-            let shutdown = signals::shutdown_token();
+            // The receiver prints its own notice when it stops.
+            let shutdown = signals::shutdown_token(None);
             herald_listen::run(args, shutdown.cancelled_owned()).await?;
             Ok(())
         }
@@ -73,7 +74,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
 /// kills the servers it spawned and removes their data directories, which a signal's default
 /// (ending the process) would leave behind.
 async fn bench(args: herald_bench::BenchArgs) -> anyhow::Result<()> {
-    let shutdown = signals::shutdown_token();
+    let shutdown = signals::shutdown_token(Some("stopping the bench and the servers it started"));
     tokio::select! {
         result = herald_bench::run(args) => Ok(result?),
         () = shutdown.cancelled() => {

@@ -69,3 +69,31 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     file.write_all(b"\n")?;
     file.sync_all()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configured_token_wins_and_no_file_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            admin_token: Some("configured-token-0123".into()),
+            ..Config::default()
+        };
+        assert_eq!(load_or_generate(&config).unwrap(), "configured-token-0123");
+        assert!(!dir.path().join("admin-token").exists());
+    }
+
+    #[test]
+    fn a_saved_token_is_read_back_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("admin-token"), "hadm_saved\n").unwrap();
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
+        assert_eq!(load_or_generate(&config).unwrap(), "hadm_saved");
+    }
+}

@@ -20,3 +20,24 @@ pub fn prepare(path: &Path) -> anyhow::Result<()> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_data_dir_is_created_with_its_parents_private_to_the_user() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("a/b/herald-data");
+        prepare(&path).unwrap();
+        assert!(path.is_dir());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        // An existing directory is fine.
+        prepare(&path).unwrap();
+    }
+}

@@ -30,7 +30,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     // Installed last: until the server runs, a signal should end a slow start (a PostgreSQL
     // that does not answer) at once, as it did before the handler existed.
-    let shutdown = signals::shutdown_token();
+    let shutdown = signals::shutdown_token(Some("shutting down: finishing attempts in flight"));
     herald_server::run(config, store, admin_token, listener, shutdown).await?;
     Ok(())
 }

@@ -8,15 +8,19 @@
 
 use tokio_util::sync::CancellationToken;
 
-/// A token cancelled at the first SIGINT or SIGTERM. Must be called inside the runtime; the
-/// handlers are registered before it returns, so a signal sent right after is not lost.
-pub fn shutdown_token() -> CancellationToken {
+/// A token cancelled at the first SIGINT or SIGTERM, after logging `announce` (if any) at
+/// `info`: the subcommand says what stopping means for it (`listen` prints its own notice, so
+/// it passes none). Must be called inside the runtime; the handlers are registered before it
+/// returns, so a signal sent right after is not lost.
+pub fn shutdown_token(announce: Option<&'static str>) -> CancellationToken {
     let token = CancellationToken::new();
     let wait = stop_requested();
     let cancel = token.clone();
     tokio::spawn(async move {
         wait.await;
-        tracing::info!("stop requested: finishing the work in flight");
+        if let Some(announce) = announce {
+            tracing::info!("{announce}");
+        }
         cancel.cancel();
     });
     token
