@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::BenchError;
 use crate::publish::{self, EventBody};
 use crate::receiver::{Mode, Receiver};
 use crate::report::{Latency, ScenarioReport};
@@ -30,7 +31,7 @@ const RETRY_STEP: &str = "1s";
 const RETRY_STEPS: usize = 30;
 
 /// Runs `backlog` with `ctx.backlog` deliveries.
-pub async fn backlog(ctx: &Ctx) -> anyhow::Result<ScenarioReport> {
+pub async fn backlog(ctx: &Ctx) -> Result<ScenarioReport, BenchError> {
     let started = Instant::now();
     // Three phases (queue, fail, drain), each given the scenario deadline.
     let deadline = started + ctx.deadline * 3;

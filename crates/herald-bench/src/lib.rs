@@ -12,13 +12,14 @@
 //! - `publish`: concurrent, bounded publishers (burst and paced).
 //! - `scenarios`: `steady`, `fanout`, `noisy`, `latency`; `backlog`: the drain.
 //! - `procstats`: peak RSS and CPU from `/proc`.
-//! - `report`: JSON and tables.
+//! - `report`: JSON and tables; `error`: [`BenchError`], why a measurement was impossible.
 //!
 //! Everything runs on 127.0.0.1, and every loop is bounded by a count and a deadline.
 
 #![deny(missing_docs)]
 
 mod backlog;
+mod error;
 pub mod limit;
 pub mod procstats;
 mod publish;
@@ -30,8 +31,7 @@ mod setup;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-
+pub use crate::error::BenchError;
 use crate::report::{Report, ScenarioReport};
 use crate::scenarios::{Ctx, ratio};
 
@@ -100,10 +100,11 @@ pub struct BenchArgs {
 
 /// Runs the bench and prints its report (a table, or JSON with `--json`) on stdout;
 /// progress goes to stderr.
-pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     let report = measure(&args).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let json = serde_json::to_string_pretty(&report).map_err(BenchError::Report)?;
+        println!("{json}");
     } else {
         print!("{}", report.table());
     }
@@ -111,7 +112,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 /// Runs the bench and returns its report without printing it.
-pub async fn measure(args: &BenchArgs) -> anyhow::Result<Report> {
+pub async fn measure(args: &BenchArgs) -> Result<Report, BenchError> {
     let ctx = context(args)?;
     let wanted: Vec<Scenario> = if args.scenario.contains(&Scenario::All) {
         ORDER.to_vec()
@@ -169,10 +170,10 @@ pub async fn measure(args: &BenchArgs) -> anyhow::Result<Report> {
     })
 }
 
-fn context(args: &BenchArgs) -> anyhow::Result<Ctx> {
+fn context(args: &BenchArgs) -> Result<Ctx, BenchError> {
     let herald_bin = match &args.herald_bin {
         Some(path) => path.clone(),
-        None => std::env::current_exe().context("cannot find the current executable")?,
+        None => std::env::current_exe().map_err(BenchError::CurrentExe)?,
     };
     let remote = match (&args.url, &args.token) {
         (Some(url), Some(token)) => Some((url.clone(), token.clone())),

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
+use crate::BenchError;
 use crate::receiver::{Mode, Receiver};
 
 /// Size of the request body, like a delivery of the bench's events.
@@ -58,9 +59,9 @@ pub async fn measure(
     requests: usize,
     concurrency: usize,
     deadline: Instant,
-) -> anyhow::Result<LimitReport> {
+) -> Result<LimitReport, BenchError> {
     let receiver = Receiver::start(Mode::Answer)?;
-    let client = delivery_like_client(Duration::from_secs(15))?;
+    let client = delivery_like_client(Duration::from_secs(15)).map_err(BenchError::HttpClient)?;
     let url: Arc<str> = Arc::from(receiver.url(0));
     let body = body();
     let next = Arc::new(AtomicUsize::new(0));

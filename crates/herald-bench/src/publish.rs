@@ -90,7 +90,7 @@ impl Sink {
                     .first_error
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner);
-                first.get_or_insert_with(|| format!("{error:#}"));
+                first.get_or_insert_with(|| crate::error::chain(&error));
             }
         }
     }

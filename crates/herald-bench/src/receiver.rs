@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
@@ -24,6 +23,8 @@ use hyper_util::rt::TokioIo;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
+
+use crate::BenchError;
 
 /// How the receiver treats requests once it listens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,16 +61,19 @@ pub struct Receiver {
 
 impl Receiver {
     /// A receiver listening on a free port of 127.0.0.1.
-    pub fn start(mode: Mode) -> anyhow::Result<Self> {
+    pub fn start(mode: Mode) -> Result<Self, BenchError> {
         let mut receiver = Self::down(mode)?;
         receiver.up()?;
         Ok(receiver)
     }
 
     /// A receiver that holds a free port but does not listen yet: connections are refused.
-    pub fn down(mode: Mode) -> anyhow::Result<Self> {
-        let probe = StdListener::bind("127.0.0.1:0").context("no free port on 127.0.0.1")?;
-        let addr = probe.local_addr()?;
+    pub fn down(mode: Mode) -> Result<Self, BenchError> {
+        let probe = StdListener::bind("127.0.0.1:0")
+            .map_err(BenchError::local("find a free port on 127.0.0.1"))?;
+        let addr = probe
+            .local_addr()
+            .map_err(BenchError::local("read the receiver's address"))?;
         Ok(Self {
             addr,
             mode,
@@ -79,7 +83,7 @@ impl Receiver {
     }
 
     /// Starts listening (again) on the receiver's port.
-    pub fn up(&mut self) -> anyhow::Result<()> {
+    pub fn up(&mut self) -> Result<(), BenchError> {
         if self.runtime.is_some() {
             return Ok(());
         }
@@ -88,13 +92,13 @@ impl Receiver {
             .thread_name("bench-receiver")
             .enable_all()
             .build()
-            .context("cannot start the receiver's runtime")?;
-        let std_listener = StdListener::bind(self.addr)
-            .with_context(|| format!("cannot listen on {} again", self.addr))?;
-        std_listener.set_nonblocking(true)?;
+            .map_err(BenchError::local("start the receiver's runtime"))?;
+        let again = || BenchError::local(format!("listen on {} again", self.addr));
+        let std_listener = StdListener::bind(self.addr).map_err(again())?;
+        std_listener.set_nonblocking(true).map_err(again())?;
         let listener = {
             let _guard = runtime.enter();
-            TcpListener::from_std(std_listener)?
+            TcpListener::from_std(std_listener).map_err(again())?
         };
         runtime.spawn(accept_loop(listener, self.mode, Arc::clone(&self.shared)));
         self.runtime = Some(runtime);

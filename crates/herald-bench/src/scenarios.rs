@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::BenchError;
 use crate::publish::{self, EventBody, Published};
 use crate::receiver::{Mode, Receiver};
 use crate::report::{Latency, Ratio, ScenarioReport};
@@ -36,7 +37,7 @@ pub struct Ctx {
 
 impl Ctx {
     /// A fresh Herald for one scenario (or the remote one), started with `extra` flags.
-    pub async fn target(&self, extra: &[String]) -> anyhow::Result<Target> {
+    pub async fn target(&self, extra: &[String]) -> Result<Target, BenchError> {
         match &self.remote {
             Some((url, token)) => Target::remote(url, token),
             None => Target::spawn(&self.herald_bin, extra).await,
@@ -50,7 +51,7 @@ pub async fn throughput(
     name: &str,
     subscriptions: u16,
     blackhole: bool,
-) -> anyhow::Result<ScenarioReport> {
+) -> Result<ScenarioReport, BenchError> {
     let started = Instant::now();
     let deadline = started + ctx.deadline;
     let receiver = Receiver::start(Mode::Answer)?;
@@ -99,7 +100,7 @@ pub async fn throughput(
 }
 
 /// `latency`: paced publishing at 1,000 events/s and at half of `steady`'s rate (when known).
-pub async fn latency(ctx: &Ctx, steady_rate: Option<f64>) -> anyhow::Result<ScenarioReport> {
+pub async fn latency(ctx: &Ctx, steady_rate: Option<f64>) -> Result<ScenarioReport, BenchError> {
     let started = Instant::now();
     let deadline = started + ctx.deadline;
     let receiver = Receiver::start(Mode::Answer)?;

@@ -35,8 +35,6 @@ mod verify;
 
 use std::future::Future;
 
-use anyhow::Context;
-
 pub use args::ListenArgs;
 pub use config::{Config, ConfigError};
 pub use hooks::{Hooks, HooksError, Pattern, Program, Rule};
@@ -46,15 +44,72 @@ pub use runner::{OUTPUT_TAIL, RunOutcome, RunReport};
 pub use server::{ServeError, serve};
 pub use verify::Verdict;
 
+/// Why [`run`] could not start or did not stop cleanly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ListenError {
+    /// The flags cannot make a receiver (the message names the flag).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// `--host`:`--port` cannot be bound.
+    #[error(
+        "cannot listen on {host}:{port}; is another program using that port? (choose another \
+         with --port)"
+    )]
+    Bind {
+        /// `--host` as given.
+        host: String,
+        /// `--port` as given.
+        port: u16,
+        /// Why binding failed.
+        source: std::io::Error,
+    },
+    /// The receiver failed while serving or stopping.
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+}
+
 /// Runs `herald listen` with these flags until `shutdown` completes.
 ///
 /// Checks the flags, binds `--host`:`--port`, then [`serve`]s. The `herald` binary passes a
-/// future that completes on SIGINT or SIGTERM.
-pub async fn run(args: ListenArgs, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+/// future that completes on SIGINT or SIGTERM; this crate installs no signal handler itself.
+pub async fn run(args: ListenArgs, shutdown: impl Future<Output = ()>) -> Result<(), ListenError> {
     let config = Config::from_args(&args)?;
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
-        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+        .map_err(|source| ListenError::Bind {
+            host: args.host.clone(),
+            port: args.port,
+            source,
+        })?;
     serve(listener, config, shutdown).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ListenArgs,
+    }
+
+    #[tokio::test]
+    async fn a_port_in_use_is_a_bind_error_naming_host_and_port() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port().to_string();
+        let args = Cli::try_parse_from(["listen", "--port", &port])
+            .unwrap()
+            .args;
+        let error = run(args, async {}).await.unwrap_err();
+        assert!(
+            matches!(&error, ListenError::Bind { host, .. } if host == "127.0.0.1"),
+            "{error}"
+        );
+        assert!(error.to_string().contains(&format!(":{port}")), "{error}");
+    }
 }

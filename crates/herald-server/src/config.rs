@@ -1,127 +1,26 @@
 //! Configuration: documented defaults, then a TOML file, then `HERALD_*` environment variables,
 //! then flags, each layer overriding the one before. Validation happens once, here, at start,
-//! so a bad value stops the server with a message instead of surfacing later as odd behaviour.
+//! so a bad value stops the server with a [`ConfigError`] that names the setting instead of
+//! surfacing later as odd behaviour. This module only reads and checks settings: it never opens
+//! the data dir, a database or a port (the binary does that with the checked [`Config`]).
 //!
-//! clap reads flags and environment variables together (a flag wins over its variable); the
-//! file fills only what neither gave.
+//! clap reads flags and environment variables together (a flag wins over its variable), so
+//! [`ServeArgs`] holds both; the file fills only what neither gave. Every tunable of the
+//! server lives here, including the dispatcher's `max_concurrency` and `claim_batch_size`,
+//! so `herald serve --help` and `docs/configuration.md` list everything an operator can set.
+
+mod args;
+mod error;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use clap::builder::BoolishValueParser;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-/// `herald serve`: run the sender (HTTP API and dispatcher), on SQLite or PostgreSQL.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(
-    after_help = "Each setting can also come from a TOML file (--config) using the flag's name with \
-underscores (e.g. retry_schedule = \"5s,5m,30m\"). Precedence: flag > environment > file > default."
-)]
-pub struct ServeArgs {
-    /// TOML configuration file; its keys are the flag names with underscores.
-    #[arg(long, env = "HERALD_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Address and port the HTTP API listens on. [default: 127.0.0.1:8080]
-    #[arg(long, env = "HERALD_LISTEN", value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
-
-    /// Directory for the SQLite database and the generated admin token. [default: ./herald-data]
-    #[arg(long, env = "HERALD_DATA_DIR", value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-
-    /// Run on PostgreSQL instead of the embedded SQLite file (postgres://user:pass@host/db).
-    /// Every node given the same URL shares the work. [default: none, SQLite in --data-dir]
-    #[arg(
-        long,
-        env = "HERALD_DATABASE_URL",
-        value_name = "URL",
-        hide_env_values = true
-    )]
-    pub database_url: Option<String>,
-
-    /// PostgreSQL connections per node (the API and the dispatcher share them). [default: 16]
-    #[arg(long, env = "HERALD_DB_MAX_CONNECTIONS", value_name = "N")]
-    pub db_max_connections: Option<u32>,
-
-    /// How long a request waits for a free PostgreSQL connection before failing with 503.
-    /// [default: 5s]
-    #[arg(long, env = "HERALD_DB_ACQUIRE_TIMEOUT", value_name = "DURATION")]
-    pub db_acquire_timeout: Option<String>,
-
-    /// Development mode: allows http:// subscription URLs and loopback targets (127.0.0.0/8,
-    /// ::1). Never use it in production. [default: false]
-    #[arg(long, env = "HERALD_DEV", num_args = 0..=1, default_missing_value = "true",
-          value_parser = BoolishValueParser::new(), value_name = "BOOL")]
-    pub dev: Option<bool>,
-
-    /// Delays between retries after a failed first attempt, comma-separated (each gets ±10 %
-    /// jitter). An empty value means no retries. [default: 5s,5m,30m]
-    #[arg(long, env = "HERALD_RETRY_SCHEDULE", value_name = "DURATIONS")]
-    pub retry_schedule: Option<String>,
-
-    /// How long one delivery attempt may take, connection to last byte. [default: 15s]
-    #[arg(long, env = "HERALD_REQUEST_TIMEOUT", value_name = "DURATION")]
-    pub request_timeout: Option<String>,
-
-    /// Networks (CIDR, comma-separated) that deliveries may reach even though they are not
-    /// public, e.g. 10.1.0.0/16 for an internal subscriber. [default: none]
-    #[arg(long, env = "HERALD_ALLOW_NETWORKS", value_name = "CIDRS")]
-    pub allow_networks: Option<String>,
-
-    /// Use this admin token instead of generating one at first start.
-    #[arg(
-        long,
-        env = "HERALD_ADMIN_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
-    pub admin_token: Option<String>,
-
-    /// Log format: text (for people) or json (one object per line). [default: text]
-    #[arg(long, env = "HERALD_LOG_FORMAT", value_name = "FORMAT")]
-    pub log_format: Option<LogFormat>,
-
-    /// Bytes of each response body kept with its attempt. [default: 4096]
-    #[arg(long, env = "HERALD_RESPONSE_BODY_LIMIT", value_name = "BYTES")]
-    pub response_body_limit: Option<usize>,
-
-    /// Largest accepted event payload, in bytes; larger ones get 413. [default: 262144]
-    #[arg(long, env = "HERALD_MAX_PAYLOAD_SIZE", value_name = "BYTES")]
-    pub max_payload_size: Option<usize>,
-
-    /// Requests in flight per subscription when the subscription does not set its own.
-    /// [default: 16]
-    #[arg(long, env = "HERALD_DEFAULT_MAX_IN_FLIGHT", value_name = "N")]
-    pub default_max_in_flight: Option<u32>,
-
-    /// Requests per second given to subscriptions created without their own limit; 0 means
-    /// unlimited. [default: 0]
-    #[arg(long, env = "HERALD_DEFAULT_RATE_LIMIT", value_name = "N")]
-    pub default_rate_limit: Option<u32>,
-
-    /// How long a rotated-out signing secret keeps signing beside the new one. [default: 24h]
-    #[arg(long, env = "HERALD_SECRET_GRACE_PERIOD", value_name = "DURATION")]
-    pub secret_grace_period: Option<String>,
-
-    /// Lifetime of tenant access tokens issued at /oauth2/token. [default: 1h]
-    #[arg(long, env = "HERALD_TOKEN_TTL", value_name = "DURATION")]
-    pub token_ttl: Option<String>,
-}
-
-/// How log lines look.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable lines.
-    #[default]
-    Text,
-    /// One JSON object per line.
-    Json,
-}
+pub use args::{LogFormat, ServeArgs};
+pub use error::ConfigError;
 
 /// The file layer: the same settings, all optional.
 #[derive(Debug, Default, Deserialize)]
@@ -141,6 +40,8 @@ struct FileConfig {
     response_body_limit: Option<usize>,
     max_payload_size: Option<usize>,
     default_max_in_flight: Option<u32>,
+    max_concurrency: Option<usize>,
+    claim_batch_size: Option<u32>,
     default_rate_limit: Option<u32>,
     secret_grace_period: Option<String>,
     token_ttl: Option<String>,
@@ -194,6 +95,12 @@ pub struct Config {
     pub max_payload_size: usize,
     /// Per-subscription in-flight default.
     pub default_max_in_flight: u32,
+    /// Attempts in flight at once on this node across all subscriptions: the dispatcher's
+    /// global permits, which bound outbound connections and memory whatever the backlog.
+    pub max_concurrency: usize,
+    /// Deliveries the dispatcher claims per store query: fewer queries under load against
+    /// fairer sharing between nodes.
+    pub claim_batch_size: u32,
     /// Per-subscription rate default (None: unlimited).
     pub default_rate_limit: Option<u32>,
     /// Grace period of rotated-out secrets.
@@ -223,6 +130,8 @@ impl Default for Config {
             response_body_limit: 4096,
             max_payload_size: 256 * 1024,
             default_max_in_flight: 16,
+            max_concurrency: 512,
+            claim_batch_size: 256,
             default_rate_limit: None,
             secret_grace_period: Duration::from_secs(24 * 3600),
             token_ttl: Duration::from_secs(3600),
@@ -230,90 +139,91 @@ impl Default for Config {
     }
 }
 
+/// Upper bound of `max_concurrency`: far above what one node's sockets and memory sustain,
+/// and far below the most permits a tokio `Semaphore` can hold.
+const MAX_CONCURRENCY_LIMIT: usize = 100_000;
+/// Upper bound of `claim_batch_size`: one claim query's rows stay a bounded piece of memory.
+const CLAIM_BATCH_SIZE_LIMIT: u32 = 10_000;
+
 impl Config {
-    /// Layers defaults, the file named by `--config`, and the flags/environment in `args`.
-    pub fn load(args: &ServeArgs) -> anyhow::Result<Self> {
+    /// Layers defaults, the file named by `--config`, and the flags/environment in `args`,
+    /// then checks the result.
+    pub fn load(args: &ServeArgs) -> Result<Self, ConfigError> {
         let file = match &args.config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
+        let config = Self::layer(args.clone(), file)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Flag (or variable) first, then the file, then the default: for each setting.
+    fn layer(args: ServeArgs, file: FileConfig) -> Result<Self, ConfigError> {
         let defaults = Config::default();
+        let duration = |setting, flag: Option<String>, file: Option<String>, default| {
+            duration_setting(setting, flag.or(file), default)
+        };
         let retry_schedule = args
             .retry_schedule
-            .clone()
             .or(file.retry_schedule.map(StringOrList::joined));
         let allow_networks = args
             .allow_networks
-            .clone()
             .or(file.allow_networks.map(StringOrList::joined));
-        let config = Config {
+        Ok(Config {
             listen: args.listen.or(file.listen).unwrap_or(defaults.listen),
-            data_dir: args
-                .data_dir
-                .clone()
-                .or(file.data_dir)
-                .unwrap_or(defaults.data_dir),
-            database_url: args.database_url.clone().or(file.database_url),
-            db_max_connections: args
-                .db_max_connections
-                .or(file.db_max_connections)
+            data_dir: args.data_dir.or(file.data_dir).unwrap_or(defaults.data_dir),
+            database_url: args.database_url.or(file.database_url),
+            db_max_connections: (args.db_max_connections.or(file.db_max_connections))
                 .unwrap_or(defaults.db_max_connections),
-            db_acquire_timeout: duration_setting(
+            db_acquire_timeout: duration(
                 "db_acquire_timeout",
-                args.db_acquire_timeout
-                    .as_ref()
-                    .or(file.db_acquire_timeout.as_ref()),
+                args.db_acquire_timeout,
+                file.db_acquire_timeout,
                 defaults.db_acquire_timeout,
             )?,
             dev: args.dev.or(file.dev).unwrap_or(defaults.dev),
             retry_schedule: match retry_schedule {
-                Some(text) => parse_schedule(&text).context("invalid retry_schedule")?,
+                Some(text) => parse_schedule(&text)?,
                 None => defaults.retry_schedule,
             },
-            request_timeout: duration_setting(
+            request_timeout: duration(
                 "request_timeout",
-                args.request_timeout
-                    .as_ref()
-                    .or(file.request_timeout.as_ref()),
+                args.request_timeout,
+                file.request_timeout,
                 defaults.request_timeout,
             )?,
             allow_networks: match allow_networks {
-                Some(text) => parse_networks(&text).context("invalid allow_networks")?,
+                Some(text) => parse_networks(&text)?,
                 None => defaults.allow_networks,
             },
-            admin_token: args.admin_token.clone().or(file.admin_token),
+            admin_token: args.admin_token.or(file.admin_token),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
-            response_body_limit: args
-                .response_body_limit
-                .or(file.response_body_limit)
+            response_body_limit: (args.response_body_limit.or(file.response_body_limit))
                 .unwrap_or(defaults.response_body_limit),
-            max_payload_size: args
-                .max_payload_size
-                .or(file.max_payload_size)
+            max_payload_size: (args.max_payload_size.or(file.max_payload_size))
                 .unwrap_or(defaults.max_payload_size),
-            default_max_in_flight: args
-                .default_max_in_flight
-                .or(file.default_max_in_flight)
+            default_max_in_flight: (args.default_max_in_flight.or(file.default_max_in_flight))
                 .unwrap_or(defaults.default_max_in_flight),
-            default_rate_limit: args
-                .default_rate_limit
-                .or(file.default_rate_limit)
+            max_concurrency: (args.max_concurrency.or(file.max_concurrency))
+                .unwrap_or(defaults.max_concurrency),
+            claim_batch_size: (args.claim_batch_size.or(file.claim_batch_size))
+                .unwrap_or(defaults.claim_batch_size),
+            default_rate_limit: (args.default_rate_limit.or(file.default_rate_limit))
                 .filter(|&n| n > 0),
-            secret_grace_period: duration_setting(
+            secret_grace_period: duration(
                 "secret_grace_period",
-                args.secret_grace_period
-                    .as_ref()
-                    .or(file.secret_grace_period.as_ref()),
+                args.secret_grace_period,
+                file.secret_grace_period,
                 defaults.secret_grace_period,
             )?,
-            token_ttl: duration_setting(
+            token_ttl: duration(
                 "token_ttl",
-                args.token_ttl.as_ref().or(file.token_ttl.as_ref()),
+                args.token_ttl,
+                file.token_ttl,
                 defaults.token_ttl,
             )?,
-        };
-        config.validate()?;
-        Ok(config)
+        })
     }
 
     /// How long a claim or a manual attempt holds a delivery: long enough for an attempt
@@ -323,78 +233,96 @@ impl Config {
         self.request_timeout + Duration::from_secs(15)
     }
 
-    fn validate(&self) -> anyhow::Result<()> {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let out_of_range = |setting, expected| Err(ConfigError::OutOfRange { setting, expected });
         if self.request_timeout.is_zero() {
-            bail!("request_timeout must be greater than zero");
+            return out_of_range("request_timeout", "greater than zero");
         }
-        if self.default_max_in_flight == 0 || self.default_max_in_flight > 1000 {
-            bail!("default_max_in_flight must be between 1 and 1000 (as max_in_flight in the API)");
+        if !(1..=1000).contains(&self.default_max_in_flight) {
+            return out_of_range(
+                "default_max_in_flight",
+                "between 1 and 1000 (as max_in_flight in the API)",
+            );
+        }
+        if !(1..=MAX_CONCURRENCY_LIMIT).contains(&self.max_concurrency) {
+            return out_of_range("max_concurrency", "between 1 and 100000");
+        }
+        if !(1..=CLAIM_BATCH_SIZE_LIMIT).contains(&self.claim_batch_size) {
+            return out_of_range("claim_batch_size", "between 1 and 10000");
         }
         if self.db_max_connections == 0 {
-            bail!("db_max_connections must be at least 1");
+            return out_of_range("db_max_connections", "at least 1");
+        }
+        if self.max_payload_size == 0 {
+            return out_of_range("max_payload_size", "at least 1 byte");
         }
         if let Some(url) = &self.database_url {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                bail!("database_url must be a postgres:// URL");
+                return Err(ConfigError::DatabaseUrl);
             }
             // A generated token lives in one node's data dir; the others would not know it.
             if self.admin_token.is_none() {
-                bail!(
-                    "with database_url, set admin_token (--admin-token or HERALD_ADMIN_TOKEN) to \
-                     the same value on every node"
-                );
+                return Err(ConfigError::AdminTokenRequired);
             }
-        }
-        if self.max_payload_size == 0 {
-            bail!("max_payload_size must be at least 1 byte");
         }
         if let Some(token) = &self.admin_token
             && token.len() < 16
         {
-            bail!("admin_token must be at least 16 characters long");
+            return out_of_range("admin_token", "at least 16 characters long");
         }
         Ok(())
     }
 }
 
-fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the config file {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::ParseFile {
+        path: path.to_owned(),
+        source: Box::new(source),
+    })
 }
 
 fn duration_setting(
-    name: &str,
-    value: Option<&String>,
+    setting: &'static str,
+    value: Option<String>,
     default: Duration,
-) -> anyhow::Result<Duration> {
+) -> Result<Duration, ConfigError> {
     match value {
-        Some(text) => humantime::parse_duration(text.trim())
-            .with_context(|| format!("invalid {name} '{text}' (expected e.g. 15s, 2m, 1h)")),
+        Some(text) => parse_duration(setting, &text),
         None => Ok(default),
     }
 }
 
+fn parse_duration(setting: &'static str, text: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(text.trim()).map_err(|source| ConfigError::Duration {
+        setting,
+        value: text.to_owned(),
+        source,
+    })
+}
+
 /// Parses `5s,5m,30m`; an empty string means no retries.
-pub fn parse_schedule(text: &str) -> anyhow::Result<Vec<Duration>> {
+pub fn parse_schedule(text: &str) -> Result<Vec<Duration>, ConfigError> {
     text.split(',')
         .map(str::trim)
         .filter(|part| !part.is_empty())
-        .map(|part| {
-            humantime::parse_duration(part)
-                .with_context(|| format!("'{part}' is not a duration (expected e.g. 5s, 5m, 1h)"))
-        })
+        .map(|part| parse_duration("retry_schedule", part))
         .collect()
 }
 
-fn parse_networks(text: &str) -> anyhow::Result<Vec<IpNet>> {
+fn parse_networks(text: &str) -> Result<Vec<IpNet>, ConfigError> {
     text.split(',')
         .map(str::trim)
         .filter(|part| !part.is_empty())
         .map(|part| {
             part.parse::<IpNet>()
                 .or_else(|_| part.parse::<std::net::IpAddr>().map(IpNet::from))
-                .with_context(|| format!("'{part}' is not a CIDR network such as 10.0.0.0/8"))
+                .map_err(|_| ConfigError::Network {
+                    value: part.to_owned(),
+                })
         })
         .collect()
 }
@@ -441,5 +369,62 @@ mod tests {
             ..ServeArgs::default()
         };
         assert!(Config::load(&args).is_err());
+    }
+
+    #[test]
+    fn dispatcher_sizes_default_to_512_and_256_and_come_from_file_then_flags() {
+        let defaults = Config::load(&ServeArgs::default()).unwrap();
+        assert_eq!(defaults.max_concurrency, 512);
+        assert_eq!(defaults.claim_batch_size, 256);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("herald.toml");
+        std::fs::write(&path, "max_concurrency = 64\nclaim_batch_size = 32\n").unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            claim_batch_size: Some(8),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.max_concurrency, 64);
+        assert_eq!(config.claim_batch_size, 8);
+    }
+
+    #[test]
+    fn zero_dispatcher_sizes_are_refused_naming_the_setting() {
+        for args in [
+            ServeArgs {
+                max_concurrency: Some(0),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                claim_batch_size: Some(0),
+                ..ServeArgs::default()
+            },
+        ] {
+            let error = Config::load(&args).unwrap_err();
+            let expected = if args.max_concurrency.is_some() {
+                "max_concurrency"
+            } else {
+                "claim_batch_size"
+            };
+            assert!(
+                matches!(error, ConfigError::OutOfRange { setting, .. } if setting == expected),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_duration_names_its_setting_and_value() {
+        let args = ServeArgs {
+            request_timeout: Some("soon".into()),
+            ..ServeArgs::default()
+        };
+        let error = Config::load(&args).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid request_timeout 'soon' (expected a duration such as 5s, 2m, 1h)"
+        );
     }
 }

@@ -1,27 +1,34 @@
 //! `herald`: the one binary of Herald.
 //!
-//! Wiring only: `serve` hands its flags to `herald_server::serve_main`,
-//! `listen` to `herald_listen::run` with a shutdown signal, and the client
-//! commands talk to a running server over the HTTP API.
-//!
+//! Wiring only. The libraries own the behaviour: `herald-server` serves (`herald_server::run`),
+//! `herald-listen` receives, `herald-bench` measures. This crate owns the process around them:
+//! - `wiring`: the one signal handler, the one log setup, the data dir, the admin token file
+//!   and store selection, and the `serve` start sequence built from them.
 //! - `cli`: the command tree (clap).
-//! - `commands`: one module per resource group of the API.
+//! - `commands`: the client commands, one module per resource group of the API.
 //! - `client`: the HTTP client and its error kinds.
 //! - `table`: tables and `field: value` output for people.
 //! - `exit`: exit codes, and the mapping from errors to them.
+//!
+//! `anyhow` lives here and nowhere else: the libraries return typed errors, and this binary
+//! only adds context and turns them into one printed sentence and an exit code.
 
 mod cli;
 mod client;
 mod commands;
 mod exit;
 mod table;
+mod wiring;
 
 use std::process::ExitCode;
 
+use anyhow::bail;
 use clap::Parser;
+use herald_server::LogFormat;
 
 use crate::cli::{Cli, Command};
 use crate::commands::{Ctx, deliveries, event_types, events, subscriptions, tenants};
+use crate::wiring::{logging, signals};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -36,10 +43,19 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {
+    // `serve` sets up logging itself, once its config says which format.
+    if !matches!(command, Command::Serve(_)) {
+        logging::init(LogFormat::Text);
+    }
     match command {
-        Command::Serve(args) => herald_server::serve_main(args).await,
-        Command::Listen(args) => herald_listen::run(args, shutdown_signal()).await,
-        Command::Bench(args) => herald_bench::run(args).await,
+        Command::Serve(args) => wiring::serve(args).await,
+        Command::Listen(args) => {
+            // The receiver prints its own notice when it stops.
+            let shutdown = signals::shutdown_token(None);
+            herald_listen::run(args, shutdown.cancelled_owned()).await?;
+            Ok(())
+        }
+        Command::Bench(args) => bench(args).await,
         Command::Tenants { client, command } => tenants::run(&Ctx::new(client)?, command).await,
         Command::EventTypes { client, command } => {
             event_types::run(&Ctx::new(client)?, command).await
@@ -54,28 +70,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
-/// Resolves on ctrl-c or, on Unix, SIGTERM: what a terminal and a service
-/// manager send to ask for a clean stop.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        // If the handler cannot be installed, never resolve rather than stop.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
+/// `herald bench` until it finishes or a signal stops it. Dropping the bench on a signal
+/// kills the servers it spawned and removes their data directories, which a signal's default
+/// (ending the process) would leave behind.
+async fn bench(args: herald_bench::BenchArgs) -> anyhow::Result<()> {
+    let shutdown = signals::shutdown_token(Some("stopping the bench and the servers it started"));
     tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+        result = herald_bench::run(args) => Ok(result?),
+        () = shutdown.cancelled() => {
+            bail!("the bench was stopped by a signal before it finished; no report was made")
+        }
     }
 }

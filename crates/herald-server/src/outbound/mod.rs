@@ -98,7 +98,7 @@ impl Outbound {
         dev: bool,
         timeout: Duration,
         body_limit: usize,
-    ) -> anyhow::Result<Self> {
+    ) -> reqwest::Result<Self> {
         let policy = Arc::new(policy);
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
