@@ -41,7 +41,10 @@ where
 /// # Panics
 /// When `within` passes first, naming `what`.
 pub async fn wait_until(what: &str, within: Duration, mut condition: impl FnMut() -> bool) {
-    wait_for(what, within, || std::future::ready(condition().then_some(()))).await;
+    wait_for(what, within, || {
+        std::future::ready(condition().then_some(()))
+    })
+    .await;
 }
 
 /// A port on 127.0.0.1 where nothing listens right now: bound, then released (the kernel does

@@ -144,9 +144,9 @@ impl Drop for TestDatabase {
 }
 
 async fn drop_database(admin_url: &str, name: &str) -> Result<(), Error> {
-    let ours = name.strip_prefix(PREFIX).is_some_and(|rest| {
-        !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric())
-    });
+    let ours = name
+        .strip_prefix(PREFIX)
+        .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()));
     if !ours {
         return Err(Error::NotATestDatabase(name.to_owned()));
     }
@@ -215,7 +215,9 @@ mod tests {
         };
         let name = database.name().to_owned();
         let admin = database.admin_url.clone();
-        let mut conn = PgConnection::connect(database.url()).await.expect("connect");
+        let mut conn = PgConnection::connect(database.url())
+            .await
+            .expect("connect");
         drop(database);
         let mut admin = PgConnection::connect(&admin).await.expect("connect admin");
         let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")

@@ -111,7 +111,9 @@ impl Receiver {
     /// the same route). Routes come before per-call replies.
     pub fn on(&self, method: Method, path: &str, reply: Reply) -> &Self {
         let mut script = lock(&self.shared.script);
-        script.routes.retain(|(m, p, _)| !(*m == method && p == path));
+        script
+            .routes
+            .retain(|(m, p, _)| !(*m == method && p == path));
         script.routes.push((method, path.to_owned(), reply));
         self
     }
@@ -321,7 +323,11 @@ mod tests {
         let client = reqwest::Client::new();
         let status = |path: &'static str, get: bool| {
             let url = format!("{}{path}", receiver.base_url());
-            let request = if get { client.get(url) } else { client.post(url) };
+            let request = if get {
+                client.get(url)
+            } else {
+                client.post(url)
+            };
             async move { request.send().await.expect("send").status().as_u16() }
         };
         assert_eq!(status("/fixed", true).await, 201);
@@ -341,13 +347,8 @@ mod tests {
             let request = client.post(receiver.url()).header("webhook-id", "msg_1");
             tokio::spawn(request.send());
         }
-        receiver
-            .wait_for_count(2, Duration::from_secs(10))
-            .await;
-        assert_eq!(
-            (receiver.in_flight(), receiver.max_in_flight()),
-            (2, 2)
-        );
+        receiver.wait_for_count(2, Duration::from_secs(10)).await;
+        assert_eq!((receiver.in_flight(), receiver.max_in_flight()), (2, 2));
         assert_eq!(receiver.overlaps(), 1);
         assert_eq!(receiver.succeeded_count(), 0);
     }
