@@ -89,9 +89,7 @@ async fn receiver_failing_twice_then_succeeding_gives_three_attempts_and_success
     let receiver = Receiver::scripted(vec![Reply::status(500), Reply::status(500)], Reply::ok())
         .await
         .expect("receiver");
-    server.create_event_type("a.b").await;
-    let (tenant, _) = server.subscribe(&receiver.url(), "a.b").await;
-    let event_id = server.publish("a.b", json!({}), Some(&tenant)).await;
+    let (_, _, event_id) = server.one_event_to(&receiver.url()).await;
 
     let delivery = server
         .wait_delivery_status(&event_id, "succeeded", WAIT)
@@ -118,9 +116,7 @@ async fn failed_delivery_leaves_subscription_active_after_four_attempts(backend:
     let receiver = Receiver::answering(Reply::status(500))
         .await
         .expect("receiver");
-    server.create_event_type("a.b").await;
-    let (tenant, sub) = server.subscribe(&receiver.url(), "a.b").await;
-    let event_id = server.publish("a.b", json!({}), Some(&tenant)).await;
+    let (_, sub, event_id) = server.one_event_to(&receiver.url()).await;
 
     let delivery = server.wait_delivery_status(&event_id, "failed", WAIT).await;
     assert_eq!(delivery["attempts"].as_array().unwrap().len(), 4);
@@ -143,9 +139,7 @@ async fn hanging_receiver_gives_a_timeout_attempt(backend: Backend) {
     config.retry_schedule = vec![];
     let server = TestServer::start_on(backend, config).await;
     let receiver = Receiver::answering(Reply::hang()).await.expect("receiver");
-    server.create_event_type("a.b").await;
-    let (tenant, _) = server.subscribe(&receiver.url(), "a.b").await;
-    let event_id = server.publish("a.b", json!({}), Some(&tenant)).await;
+    let (_, _, event_id) = server.one_event_to(&receiver.url()).await;
 
     let delivery = server.wait_delivery_status(&event_id, "failed", WAIT).await;
     let attempt = &delivery["attempts"][0];
@@ -162,9 +156,7 @@ async fn redirect_is_not_followed(backend: Backend) {
     let receiver = Receiver::answering(Reply::redirect(&target.url()))
         .await
         .expect("receiver");
-    server.create_event_type("a.b").await;
-    let (tenant, _) = server.subscribe(&receiver.url(), "a.b").await;
-    let event_id = server.publish("a.b", json!({}), Some(&tenant)).await;
+    let (_, _, event_id) = server.one_event_to(&receiver.url()).await;
 
     let delivery = server.wait_delivery_status(&event_id, "failed", WAIT).await;
     assert_eq!(delivery["attempts"][0]["response_status"], 302);
@@ -179,9 +171,7 @@ async fn redelivery_of_a_failed_delivery_succeeds_and_is_recorded(backend: Backe
     let receiver = Receiver::scripted(vec![Reply::status(503)], Reply::status(204))
         .await
         .expect("receiver");
-    server.create_event_type("a.b").await;
-    let (tenant, _) = server.subscribe(&receiver.url(), "a.b").await;
-    let event_id = server.publish("a.b", json!({}), Some(&tenant)).await;
+    let (_, _, event_id) = server.one_event_to(&receiver.url()).await;
     let delivery = server.wait_delivery_status(&event_id, "failed", WAIT).await;
     let id = delivery["id"].as_str().unwrap();
 
@@ -239,9 +229,7 @@ async fn paused_subscription_receives_nothing_until_resumed_then_everything(back
         )
         .await;
 
-    for n in 0..5 {
-        server.publish("a.b", json!({"n": n}), Some(&tenant)).await;
-    }
+    server.publish_numbered("a.b", 5, &tenant).await;
     // The other subscription got all five, so the dispatcher has run past them.
     witness.wait_for_count(5, WAIT).await;
     assert_eq!(paused.count(), 0, "a paused subscription receives nothing");
@@ -273,9 +261,7 @@ async fn blackholed_subscription_does_not_slow_a_healthy_one(backend: Backend) {
         .await;
 
     // Fill the blackhole's in-flight slots (16) and queue more behind them.
-    for n in 0..100 {
-        server.publish("a.b", json!({"n": n}), Some(&tenant)).await;
-    }
+    server.publish_numbered("a.b", 100, &tenant).await;
     healthy.wait_for_count(100, WAIT).await;
     // Every healthy delivery arrived while every request to the blackhole was still hanging:
     // none waited behind one.
@@ -409,21 +395,11 @@ async fn max_in_flight_caps_concurrent_requests_to_a_subscription(backend: Backe
     let hanging = Receiver::answering(Reply::hang()).await.expect("receiver");
     let witness = Receiver::start().await.expect("receiver");
     server.create_event_type("a.b").await;
-    let tenant = server.create_tenant("t").await;
-    let tenant_id = tenant["id"].as_str().unwrap();
-    server
-        .subscribe_with(
-            tenant_id,
-            &hanging.url(),
-            "a.b",
-            json!({"max_in_flight": 3}),
-        )
+    let (tenant_id, _) = server
+        .subscribe_new_tenant(&hanging.url(), "a.b", json!({"max_in_flight": 3}))
         .await;
-    for n in 0..10 {
-        server
-            .publish("a.b", json!({"n": n}), Some(tenant_id))
-            .await;
-    }
+    let tenant_id = tenant_id.as_str();
+    server.publish_numbered("a.b", 10, tenant_id).await;
     hanging.wait_for_count(3, WAIT).await;
     // Another subscription receiving a later event proves the dispatcher ran past the first ten.
     server
@@ -444,21 +420,10 @@ async fn rate_limit_spaces_requests_to_a_subscription(backend: Backend) {
     let server = TestServer::start_on(backend, test_config()).await;
     let receiver = Receiver::start().await.expect("receiver");
     server.create_event_type("a.b").await;
-    let tenant = server.create_tenant("t").await;
-    let tenant_id = tenant["id"].as_str().unwrap();
-    server
-        .subscribe_with(
-            tenant_id,
-            &receiver.url(),
-            "a.b",
-            json!({"rate_limit_per_second": 20}),
-        )
+    let (tenant_id, _) = server
+        .subscribe_new_tenant(&receiver.url(), "a.b", json!({"rate_limit_per_second": 20}))
         .await;
-    for n in 0..11 {
-        server
-            .publish("a.b", json!({"n": n}), Some(tenant_id))
-            .await;
-    }
+    server.publish_numbered("a.b", 11, &tenant_id).await;
     let got = receiver.wait_for_count(11, WAIT).await;
     // 11 requests at 20 per second span at least 10 intervals of 50 ms.
     let span = got.last().unwrap().at - got.first().unwrap().at;

@@ -195,7 +195,7 @@ async fn deliveries_show_prints_the_delivery_and_a_table_of_its_attempts() {
     api.on(
         Method::GET,
         "/api/v1/deliveries/dlv_1",
-        Reply::json(200, &delivery.to_string()),
+        Reply::json(200, delivery.to_string()),
     );
 
     let run = herald(&api.base_url(), &["deliveries", "show", "dlv_1"]).await;

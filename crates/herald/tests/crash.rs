@@ -44,16 +44,8 @@ async fn every_accepted_event_is_delivered_after_a_sigkill_and_restart() {
     );
 
     let herald = Herald::start(data.path(), port).await;
-    wait_for(
-        "every accepted event at the receiver",
-        Duration::from_secs(60),
-        || async {
-            receiver
-                .succeeded_ids()
-                .is_superset(&accepted)
-                .then_some(())
-        },
-    )
-    .await;
+    receiver
+        .wait_for_succeeded_ids(&accepted, Duration::from_secs(60))
+        .await;
     herald.kill().await;
 }

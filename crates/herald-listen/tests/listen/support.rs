@@ -152,13 +152,25 @@ pub fn signed_at(
     let body = body.into();
     let secret = Secret::parse(secret).unwrap();
     let signature = herald_signature::sign(&secret, id, timestamp, &body);
+    with_signature(client, url, id, timestamp, &signature, body)
+}
+
+/// A POST carrying `signature` as given (any shape, valid or not) with its webhook headers.
+pub fn with_signature(
+    client: &reqwest::Client,
+    url: &str,
+    id: &str,
+    timestamp: i64,
+    signature: &str,
+    body: impl Into<Vec<u8>>,
+) -> reqwest::RequestBuilder {
     client
         .post(url)
         .header("content-type", "application/json")
         .header("webhook-id", id)
         .header("webhook-timestamp", timestamp.to_string())
         .header("webhook-signature", signature)
-        .body(body)
+        .body(body.into())
 }
 
 /// A POST signed with `secret` now.

@@ -201,9 +201,22 @@ impl TestServer {
 
     /// A tenant with one subscription to `url` for `event_type`; returns (tenant id, subscription).
     pub async fn subscribe(&self, url: &str, event_type: &str) -> (String, Value) {
+        self.subscribe_new_tenant(url, event_type, json!({})).await
+    }
+
+    /// A tenant with one subscription with extra fields (`{"max_in_flight": 3}`, …); returns
+    /// (tenant id, subscription).
+    pub async fn subscribe_new_tenant(
+        &self,
+        url: &str,
+        event_type: &str,
+        extra: Value,
+    ) -> (String, Value) {
         let tenant = self.create_tenant("Acme").await;
         let tenant_id = tenant["id"].as_str().expect("tenant id").to_owned();
-        let subscription = self.subscribe_tenant(&tenant_id, url, event_type).await;
+        let subscription = self
+            .subscribe_with(&tenant_id, url, event_type, extra)
+            .await;
         (tenant_id, subscription)
     }
 
@@ -243,6 +256,23 @@ impl TestServer {
         let body = json!({"type": event_type, "payload": payload, "tenant_id": tenant_id});
         let value = self.publish_body(body).await;
         value["id"].as_str().expect("event id").to_owned()
+    }
+
+    /// Registers `a.b`, subscribes a new tenant to it at `url` and publishes one event of it;
+    /// returns (tenant id, subscription, event id).
+    pub async fn one_event_to(&self, url: &str) -> (String, Value, String) {
+        self.create_event_type("a.b").await;
+        let (tenant, subscription) = self.subscribe(url, "a.b").await;
+        let event_id = self.publish("a.b", json!({}), Some(&tenant)).await;
+        (tenant, subscription, event_id)
+    }
+
+    /// Publishes `count` events of `event_type` for `tenant_id`, with payloads `{"n": 0}`, ….
+    pub async fn publish_numbered(&self, event_type: &str, count: usize, tenant_id: &str) {
+        for n in 0..count {
+            self.publish(event_type, json!({"n": n}), Some(tenant_id))
+                .await;
+        }
     }
 
     /// Publishes a whole request body (with an idempotency key, say) and returns the answer.

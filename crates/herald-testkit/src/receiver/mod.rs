@@ -198,6 +198,19 @@ impl Receiver {
             .collect()
     }
 
+    /// Waits until every one of `ids` was answered with a 2xx (as a `webhook-id`).
+    ///
+    /// # Panics
+    /// When `within` passes first.
+    pub async fn wait_for_succeeded_ids(&self, ids: &HashSet<String>, within: Duration) {
+        crate::wait_until(
+            &format!("{} webhook-ids answered 2xx", ids.len()),
+            within,
+            || self.succeeded_ids().is_superset(ids),
+        )
+        .await;
+    }
+
     /// Requests open (arrived, not answered) right now.
     pub fn in_flight(&self) -> usize {
         lock(&self.shared.log).open
