@@ -27,8 +27,8 @@ pub const DATABASE_URL_VAR: &str = "HERALD_TEST_DATABASE_URL";
 /// The prefix of every database this kit creates (and the only ones it drops).
 const PREFIX: &str = "herald_test_";
 
-/// Whether the tests run under CI (`CI` set and not empty, `false` or `0`), where every
-/// PostgreSQL test must run.
+/// Whether the tests run under CI (`CI` set and not empty, `false` or `0`), where every test
+/// that needs something outside Rust (PostgreSQL, the Python interop library) must run.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|ci| !matches!(ci.trim(), "" | "false" | "0"))
 }
