@@ -3,21 +3,22 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use herald_signature::{Secret, Verifier};
+use herald_testkit::{Receiver, Reply, unused_port, wait_for};
 use reqwest::Method;
 use reqwest::StatusCode;
 use serde_json::json;
-use support::{Backend, Receiver, Reply, TestServer, test_config, wait_for};
+use support::{Backend, TestServer, test_config};
 
 const WAIT: Duration = Duration::from_secs(15);
 
 async fn delivery_arrives_with_a_signature_that_verifies(backend: Backend) {
     let server = TestServer::start_on(backend, test_config()).await;
-    let receiver = Receiver::ok().await;
+    let receiver = Receiver::start().await.expect("receiver");
     server.create_event_type("consent.revoked").await;
-    let (tenant, sub) = server.subscribe(&receiver.url, "consent.*").await;
+    let (tenant, sub) = server.subscribe(&receiver.url(), "consent.*").await;
     let event_id = server
         .publish(
             "consent.revoked",
@@ -60,9 +61,9 @@ async fn delivery_arrives_with_a_signature_that_verifies(backend: Backend) {
 
 async fn payload_is_delivered_byte_for_byte(backend: Backend) {
     let server = TestServer::start_on(backend, test_config()).await;
-    let receiver = Receiver::ok().await;
+    let receiver = Receiver::start().await.expect("receiver");
     server.create_event_type("a.b").await;
-    let (tenant, _) = server.subscribe(&receiver.url, "a.b").await;
+    let (tenant, _) = server.subscribe(&receiver.url(), "a.b").await;
     let raw = r#"{"type":"a.b","tenant_id":"TENANT","payload":{"z": 1,   "a":[1.50, "é"]}}"#
         .replace("TENANT", &tenant);
     let response = server
@@ -85,14 +86,10 @@ async fn payload_is_delivered_byte_for_byte(backend: Backend) {
 
 async fn receiver_failing_twice_then_succeeding_gives_three_attempts_and_success(backend: Backend) {
     let server = TestServer::start_on(backend, test_config()).await;
-    let receiver = Receiver::start(
-        vec![Reply::Status(500), Reply::Status(500)],
-        Reply::Status(200),
-    )
-    .await;
-    server.create_event_type("a.b").await;
-    let (tenant, _) = server.subscribe(&receiver.url, "a.b").await;
-    let event_id = server.publish("a.b", json!({}), Some(&tenant)).await;
+    let receiver = Receiver::scripted(vec![Reply::status(500), Reply::status(500)], Reply::ok())
+        .await
+        .expect("receiver");
+    let (_, _, event_id) = server.one_event_to(&receiver.url()).await;
 
     let delivery = server
         .wait_delivery_status(&event_id, "succeeded", WAIT)
@@ -104,9 +101,9 @@ async fn receiver_failing_twice_then_succeeding_gives_three_attempts_and_success
     assert_eq!(attempts[2]["response_status"], 200);
     assert_eq!(delivery["attempt_count"], 3);
     let ids: Vec<_> = receiver
-        .received()
+        .requests()
         .iter()
-        .map(|r| r.headers["webhook-id"].clone())
+        .map(|r| r.webhook_id().unwrap_or_default().to_owned())
         .collect();
     assert!(
         ids.iter().all(|id| id == event_id.as_str()),
@@ -116,10 +113,10 @@ async fn receiver_failing_twice_then_succeeding_gives_three_attempts_and_success
 
 async fn failed_delivery_leaves_subscription_active_after_four_attempts(backend: Backend) {
     let server = TestServer::start_on(backend, test_config()).await;
-    let receiver = Receiver::start(vec![], Reply::Status(500)).await;
-    server.create_event_type("a.b").await;
-    let (tenant, sub) = server.subscribe(&receiver.url, "a.b").await;
-    let event_id = server.publish("a.b", json!({}), Some(&tenant)).await;
+    let receiver = Receiver::answering(Reply::status(500))
+        .await
+        .expect("receiver");
+    let (_, sub, event_id) = server.one_event_to(&receiver.url()).await;
 
     let delivery = server.wait_delivery_status(&event_id, "failed", WAIT).await;
     assert_eq!(delivery["attempts"].as_array().unwrap().len(), 4);
@@ -141,10 +138,8 @@ async fn hanging_receiver_gives_a_timeout_attempt(backend: Backend) {
     config.request_timeout = Duration::from_millis(300);
     config.retry_schedule = vec![];
     let server = TestServer::start_on(backend, config).await;
-    let receiver = Receiver::start(vec![], Reply::Hang).await;
-    server.create_event_type("a.b").await;
-    let (tenant, _) = server.subscribe(&receiver.url, "a.b").await;
-    let event_id = server.publish("a.b", json!({}), Some(&tenant)).await;
+    let receiver = Receiver::answering(Reply::hang()).await.expect("receiver");
+    let (_, _, event_id) = server.one_event_to(&receiver.url()).await;
 
     let delivery = server.wait_delivery_status(&event_id, "failed", WAIT).await;
     let attempt = &delivery["attempts"][0];
@@ -157,11 +152,11 @@ async fn redirect_is_not_followed(backend: Backend) {
     let mut config = test_config();
     config.retry_schedule = vec![];
     let server = TestServer::start_on(backend, config).await;
-    let target = Receiver::ok().await;
-    let receiver = Receiver::start(vec![], Reply::Redirect(target.url.clone())).await;
-    server.create_event_type("a.b").await;
-    let (tenant, _) = server.subscribe(&receiver.url, "a.b").await;
-    let event_id = server.publish("a.b", json!({}), Some(&tenant)).await;
+    let target = Receiver::start().await.expect("receiver");
+    let receiver = Receiver::answering(Reply::redirect(&target.url()))
+        .await
+        .expect("receiver");
+    let (_, _, event_id) = server.one_event_to(&receiver.url()).await;
 
     let delivery = server.wait_delivery_status(&event_id, "failed", WAIT).await;
     assert_eq!(delivery["attempts"][0]["response_status"], 302);
@@ -173,10 +168,10 @@ async fn redelivery_of_a_failed_delivery_succeeds_and_is_recorded(backend: Backe
     let mut config = test_config();
     config.retry_schedule = vec![];
     let server = TestServer::start_on(backend, config).await;
-    let receiver = Receiver::start(vec![Reply::Status(503)], Reply::Status(204)).await;
-    server.create_event_type("a.b").await;
-    let (tenant, _) = server.subscribe(&receiver.url, "a.b").await;
-    let event_id = server.publish("a.b", json!({}), Some(&tenant)).await;
+    let receiver = Receiver::scripted(vec![Reply::status(503)], Reply::status(204))
+        .await
+        .expect("receiver");
+    let (_, _, event_id) = server.one_event_to(&receiver.url()).await;
     let delivery = server.wait_delivery_status(&event_id, "failed", WAIT).await;
     let id = delivery["id"].as_str().unwrap();
 
@@ -198,26 +193,12 @@ async fn redelivery_of_a_failed_delivery_succeeds_and_is_recorded(backend: Backe
 
 async fn idempotency_key_never_creates_a_second_event(backend: Backend) {
     let server = TestServer::start_on(backend, test_config()).await;
-    let receiver = Receiver::ok().await;
+    let receiver = Receiver::start().await.expect("receiver");
     server.create_event_type("a.b").await;
-    let (tenant, _) = server.subscribe(&receiver.url, "a.b").await;
+    let (tenant, _) = server.subscribe(&receiver.url(), "a.b").await;
     let body = json!({"type": "a.b", "payload": {"n": 1}, "tenant_id": tenant, "idempotency_key": "order-42"});
-    let first = server
-        .expect(
-            StatusCode::ACCEPTED,
-            Method::POST,
-            "/api/v1/events",
-            Some(body.clone()),
-        )
-        .await;
-    let second = server
-        .expect(
-            StatusCode::ACCEPTED,
-            Method::POST,
-            "/api/v1/events",
-            Some(body),
-        )
-        .await;
+    let first = server.publish_body(body.clone()).await;
+    let second = server.publish_body(body).await;
     assert_eq!(first["id"], second["id"]);
     assert_eq!(second["duplicate"], true);
     let events = server
@@ -231,11 +212,13 @@ async fn idempotency_key_never_creates_a_second_event(backend: Backend) {
 
 async fn paused_subscription_receives_nothing_until_resumed_then_everything(backend: Backend) {
     let server = TestServer::start_on(backend, test_config()).await;
-    let paused = Receiver::ok().await;
-    let witness = Receiver::ok().await;
+    let paused = Receiver::start().await.expect("receiver");
+    let witness = Receiver::start().await.expect("receiver");
     server.create_event_type("a.b").await;
-    let (tenant, sub) = server.subscribe(&paused.url, "a.b").await;
-    server.subscribe_tenant(&tenant, &witness.url, "a.b").await;
+    let (tenant, sub) = server.subscribe(&paused.url(), "a.b").await;
+    server
+        .subscribe_tenant(&tenant, &witness.url(), "a.b")
+        .await;
     let sub_path = format!("/api/v1/subscriptions/{}", sub["id"].as_str().unwrap());
     server
         .expect(
@@ -246,9 +229,7 @@ async fn paused_subscription_receives_nothing_until_resumed_then_everything(back
         )
         .await;
 
-    for n in 0..5 {
-        server.publish("a.b", json!({"n": n}), Some(&tenant)).await;
-    }
+    server.publish_numbered("a.b", 5, &tenant).await;
     // The other subscription got all five, so the dispatcher has run past them.
     witness.wait_for_count(5, WAIT).await;
     assert_eq!(paused.count(), 0, "a paused subscription receives nothing");
@@ -266,48 +247,42 @@ async fn paused_subscription_receives_nothing_until_resumed_then_everything(back
 }
 
 async fn blackholed_subscription_does_not_slow_a_healthy_one(backend: Backend) {
+    // Longer than the test may take: a healthy delivery that waited behind a hanging request
+    // could only arrive after every hanging request had timed out.
     let mut config = test_config();
-    config.request_timeout = Duration::from_secs(10);
+    config.request_timeout = Duration::from_secs(600);
     let server = TestServer::start_on(backend, config).await;
-    let blackhole = Receiver::start(vec![], Reply::Hang).await;
-    let healthy = Receiver::ok().await;
+    let blackhole = Receiver::answering(Reply::hang()).await.expect("receiver");
+    let healthy = Receiver::start().await.expect("receiver");
     server.create_event_type("a.b").await;
-    let (tenant, _) = server.subscribe(&blackhole.url, "a.b").await;
-    server.subscribe_tenant(&tenant, &healthy.url, "a.b").await;
+    let (tenant, _) = server.subscribe(&blackhole.url(), "a.b").await;
+    server
+        .subscribe_tenant(&tenant, &healthy.url(), "a.b")
+        .await;
 
     // Fill the blackhole's in-flight slots (16) and queue more behind them.
-    let started = Instant::now();
-    for n in 0..100 {
-        server.publish("a.b", json!({"n": n}), Some(&tenant)).await;
-    }
+    server.publish_numbered("a.b", 100, &tenant).await;
     healthy.wait_for_count(100, WAIT).await;
-    let elapsed = started.elapsed();
-    // Every healthy delivery arrived well within one request timeout of the blackhole: none
-    // waited behind a hanging request.
-    assert!(
-        elapsed < Duration::from_secs(8),
-        "healthy deliveries took {elapsed:?}"
+    // Every healthy delivery arrived while every request to the blackhole was still hanging:
+    // none waited behind one.
+    assert_eq!(
+        blackhole.in_flight(),
+        blackhole.count(),
+        "no request to the blackhole has ended"
     );
     assert!(
-        blackhole.count() <= 16,
+        blackhole.max_in_flight() <= 16,
         "at most max_in_flight requests hang: {}",
-        blackhole.count()
+        blackhole.max_in_flight()
     );
 }
 
 async fn connectivity_test_reports_the_attempt(backend: Backend) {
     let server = TestServer::start_on(backend, test_config()).await;
-    let receiver = Receiver::ok().await;
+    let receiver = Receiver::start().await.expect("receiver");
     server.create_event_type("a.b").await;
-    let (_, sub) = server.subscribe(&receiver.url, "a.b").await;
-    let result = server
-        .expect(
-            StatusCode::OK,
-            Method::POST,
-            &format!("/api/v1/subscriptions/{}/test", sub["id"].as_str().unwrap()),
-            None,
-        )
-        .await;
+    let (_, sub) = server.subscribe(&receiver.url(), "a.b").await;
+    let result = server.test_subscription(&sub).await;
     assert_eq!(result["succeeded"], true);
     assert_eq!(result["attempt"]["trigger"], "test");
     let got = receiver.wait_for_count(1, WAIT).await;
@@ -315,18 +290,9 @@ async fn connectivity_test_reports_the_attempt(backend: Backend) {
     assert_eq!(body["type"], "herald.test");
 
     // A closed port: the test names the failing step.
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", closed.local_addr().unwrap());
-    drop(closed);
+    let url = format!("http://127.0.0.1:{}/", unused_port().unwrap());
     let (_, sub) = server.subscribe(&url, "a.b").await;
-    let result = server
-        .expect(
-            StatusCode::OK,
-            Method::POST,
-            &format!("/api/v1/subscriptions/{}/test", sub["id"].as_str().unwrap()),
-            None,
-        )
-        .await;
+    let result = server.test_subscription(&sub).await;
     assert_eq!(result["succeeded"], false);
     assert_eq!(result["attempt"]["error"], "connect");
     assert!(
@@ -339,9 +305,9 @@ async fn connectivity_test_reports_the_attempt(backend: Backend) {
 
 async fn rotated_secret_signs_beside_the_new_one(backend: Backend) {
     let server = TestServer::start_on(backend, test_config()).await;
-    let receiver = Receiver::ok().await;
+    let receiver = Receiver::start().await.expect("receiver");
     server.create_event_type("a.b").await;
-    let (tenant, sub) = server.subscribe(&receiver.url, "a.b").await;
+    let (tenant, sub) = server.subscribe(&receiver.url(), "a.b").await;
     let old = Secret::parse(sub["secret"].as_str().unwrap()).unwrap();
     let rotated = server
         .expect(
@@ -376,11 +342,13 @@ async fn rotated_secret_signs_beside_the_new_one(backend: Backend) {
 
 async fn broadcast_reaches_every_tenant_and_tenant_events_only_theirs(backend: Backend) {
     let server = TestServer::start_on(backend, test_config()).await;
-    let a = Receiver::ok().await;
-    let b = Receiver::ok().await;
+    let a = Receiver::start().await.expect("receiver");
+    let b = Receiver::start().await.expect("receiver");
     server.create_event_type("maintenance.planned_outage").await;
-    let (tenant_a, _) = server.subscribe(&a.url, "maintenance.*").await;
-    server.subscribe(&b.url, "maintenance.planned_outage").await;
+    let (tenant_a, _) = server.subscribe(&a.url(), "maintenance.*").await;
+    server
+        .subscribe(&b.url(), "maintenance.planned_outage")
+        .await;
     server
         .publish("maintenance.planned_outage", json!({"at": "tonight"}), None)
         .await;
@@ -412,42 +380,30 @@ async fn broadcast_reaches_every_tenant_and_tenant_events_only_theirs(backend: B
 
 async fn tls_failure_is_reported_as_the_tls_step(backend: Backend) {
     let server = TestServer::start_on(backend, test_config()).await;
-    let plain = Receiver::ok().await;
+    let plain = Receiver::start().await.expect("receiver");
     server.create_event_type("a.b").await;
     // An https URL to a server that speaks plain HTTP: the handshake fails.
-    let url = plain.url.replace("http://", "https://");
+    let url = plain.url().replace("http://", "https://");
     let (_, sub) = server.subscribe(&url, "a.b").await;
-    let result = server
-        .expect(
-            StatusCode::OK,
-            Method::POST,
-            &format!("/api/v1/subscriptions/{}/test", sub["id"].as_str().unwrap()),
-            None,
-        )
-        .await;
+    let result = server.test_subscription(&sub).await;
     assert_eq!(result["succeeded"], false);
     assert_eq!(result["attempt"]["error"], "tls", "{result}");
 }
 
 async fn max_in_flight_caps_concurrent_requests_to_a_subscription(backend: Backend) {
     let server = TestServer::start_on(backend, test_config()).await;
-    let hanging = Receiver::start(vec![], Reply::Hang).await;
-    let witness = Receiver::ok().await;
+    let hanging = Receiver::answering(Reply::hang()).await.expect("receiver");
+    let witness = Receiver::start().await.expect("receiver");
     server.create_event_type("a.b").await;
-    let tenant = server.create_tenant("t").await;
-    let tenant_id = tenant["id"].as_str().unwrap();
-    server
-        .subscribe_with(tenant_id, &hanging.url, "a.b", json!({"max_in_flight": 3}))
+    let (tenant_id, _) = server
+        .subscribe_new_tenant(&hanging.url(), "a.b", json!({"max_in_flight": 3}))
         .await;
-    for n in 0..10 {
-        server
-            .publish("a.b", json!({"n": n}), Some(tenant_id))
-            .await;
-    }
+    let tenant_id = tenant_id.as_str();
+    server.publish_numbered("a.b", 10, tenant_id).await;
     hanging.wait_for_count(3, WAIT).await;
     // Another subscription receiving a later event proves the dispatcher ran past the first ten.
     server
-        .subscribe_tenant(tenant_id, &witness.url, "a.b")
+        .subscribe_tenant(tenant_id, &witness.url(), "a.b")
         .await;
     server
         .publish("a.b", json!({"n": "witness"}), Some(tenant_id))
@@ -462,23 +418,12 @@ async fn max_in_flight_caps_concurrent_requests_to_a_subscription(backend: Backe
 
 async fn rate_limit_spaces_requests_to_a_subscription(backend: Backend) {
     let server = TestServer::start_on(backend, test_config()).await;
-    let receiver = Receiver::ok().await;
+    let receiver = Receiver::start().await.expect("receiver");
     server.create_event_type("a.b").await;
-    let tenant = server.create_tenant("t").await;
-    let tenant_id = tenant["id"].as_str().unwrap();
-    server
-        .subscribe_with(
-            tenant_id,
-            &receiver.url,
-            "a.b",
-            json!({"rate_limit_per_second": 20}),
-        )
+    let (tenant_id, _) = server
+        .subscribe_new_tenant(&receiver.url(), "a.b", json!({"rate_limit_per_second": 20}))
         .await;
-    for n in 0..11 {
-        server
-            .publish("a.b", json!({"n": n}), Some(tenant_id))
-            .await;
-    }
+    server.publish_numbered("a.b", 11, &tenant_id).await;
     let got = receiver.wait_for_count(11, WAIT).await;
     // 11 requests at 20 per second span at least 10 intervals of 50 ms.
     let span = got.last().unwrap().at - got.first().unwrap().at;

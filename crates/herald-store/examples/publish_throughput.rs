@@ -10,10 +10,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use herald_store::postgres::testing::TestDatabase;
 use herald_store::postgres::{PgOptions, PgStore};
 use herald_store::sqlite::SqliteStore;
 use herald_store::*;
+use herald_testkit::TestDatabase;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,8 +23,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let subscriptions = args.next().transpose()?.unwrap_or(1);
 
     if std::env::var("HERALD_BENCH_POSTGRES").is_ok_and(|v| v == "1") {
-        let admin = std::env::var(postgres::testing::DATABASE_URL_VAR)?;
-        let database = TestDatabase::create(&admin).await?;
+        let admin = std::env::var(herald_testkit::DATABASE_URL_VAR)?;
+        let database = TestDatabase::create_on(&admin).await?;
         let options = PgOptions {
             max_connections: 32,
             ..PgOptions::default()

@@ -6,8 +6,7 @@
 //!   backend runs; the dispatcher's scheduling decisions (what status follows an attempt, when
 //!   the next one is due) are made above it and handed down, so backends only persist.
 //! - [`sqlite`]: the embedded default.
-//! - [`postgres`]: for more than one node on one database; [`postgres::testing`] gives tests
-//!   a fresh database each.
+//! - [`postgres`]: for more than one node on one database.
 //! - [`conformance`]: the test suite every implementation must pass, run by each backend's tests.
 //!
 //! The store is the only source of truth: callers may cache, but every fact lives here first.

@@ -1,28 +1,26 @@
 //! The conformance suite and multi-node behaviour against PostgreSQL: two or more `PgStore`s on
 //! one database stand for nodes. Each test gets a database of its own, so they run in parallel.
 //!
-//! Needs `HERALD_TEST_DATABASE_URL` (an admin URL; `source .ci/postgres.sh` starts a private
-//! server and sets it). Without it every test prints that it was skipped and passes, except
-//! under `CI`, where it fails.
+//! Needs `HERALD_TEST_DATABASE_URL` (see `herald_testkit::postgres_url`): skipped without it,
+//! except under CI, where it fails.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use herald_store::postgres::testing::{TestDatabase, admin_url_or_skip};
+use herald_store::conformance::{self, new_tenant};
 use herald_store::postgres::{PgOptions, PgStore};
 use herald_store::{
-    Attempt, AttemptId, AttemptTrigger, Claim, DeliveryProgress, DeliveryStatus, Event, EventId,
-    Store, StoreError, Subscription, SubscriptionId, SubscriptionStatus, Tenant, TenantId,
-    timestamp_now,
+    AttemptTrigger, Claim, DeliveryStatus, Event, Store, StoreError, Subscription, SubscriptionId,
+    SubscriptionStatus, TenantId,
 };
+use herald_testkit::TestDatabase;
 
 /// A fresh store on a database of its own, dropped with the guard; `None` skips the test.
 async fn fresh() -> Option<(PgStore, TestDatabase)> {
-    let admin = admin_url_or_skip()?;
-    let database = TestDatabase::create(&admin)
+    let database = TestDatabase::create()
         .await
-        .expect("create a test database");
+        .expect("create a test database")?;
     let store = PgStore::connect(database.url(), PgOptions::default())
         .await
         .expect("connect");
@@ -39,33 +37,14 @@ async fn node(database: &TestDatabase) -> PgStore {
 }
 
 async fn tenant(store: &PgStore) -> TenantId {
-    let id = TenantId::generate();
-    let tenant = Tenant {
-        client_id: format!("client_{id}"),
-        id: id.clone(),
-        name: "Acme".into(),
-        client_secret_hash: "0".repeat(64),
-        created_at: timestamp_now(),
-    };
-    store.create_tenant(&tenant).await.expect("tenant");
-    id
+    new_tenant(store, "Acme").await.id
 }
 
+/// A subscription to every event type allowing `max_in_flight`.
 async fn subscription(store: &PgStore, tenant_id: &TenantId, max_in_flight: u32) -> Subscription {
     let subscription = Subscription {
-        id: SubscriptionId::generate(),
-        tenant_id: tenant_id.clone(),
-        url: "https://receiver.example/".into(),
-        event_types: vec!["*".into()],
-        status: SubscriptionStatus::Active,
-        description: None,
-        headers: Default::default(),
-        rate_limit_per_second: None,
         max_in_flight,
-        contact_email: None,
-        secrets: vec![],
-        created_at: timestamp_now(),
-        updated_at: timestamp_now(),
+        ..conformance::subscription(tenant_id, &["*"])
     };
     store
         .create_subscription(&subscription)
@@ -76,23 +55,16 @@ async fn subscription(store: &PgStore, tenant_id: &TenantId, max_in_flight: u32)
 
 fn event(tenant_id: &TenantId, key: Option<String>) -> Event {
     Event {
-        id: EventId::generate(),
-        event_type: "load.test".into(),
-        payload_json: r#"{"n":1}"#.into(),
-        tenant_id: Some(tenant_id.clone()),
         idempotency_key: key,
-        created_at: timestamp_now(),
+        ..conformance::event("load.test", Some(tenant_id), 0)
     }
 }
 
+/// A claim of at most `limit` at the suite's fixed time, when every event here is due.
 fn claim(limit: u32) -> Claim {
-    let now = timestamp_now();
     Claim {
-        now,
-        lease_until: now + time::Duration::minutes(5),
         limit,
-        rate_horizon: Duration::from_secs(1),
-        lease_window: 1,
+        ..conformance::claim(0)
     }
 }
 
@@ -170,22 +142,13 @@ async fn two_nodes_claiming_concurrently_never_exceed_max_in_flight_nor_share_a_
                             .expect("lock")
                             .get_mut(&job.subscription.id)
                             .expect("counted") -= 1;
-                        let attempt = Attempt {
-                            id: AttemptId::generate(),
-                            delivery_id: job.delivery.id.clone(),
-                            started_at: timestamp_now(),
-                            duration_ms: 1,
-                            response_status: Some(200),
-                            response_body: None,
-                            error: None,
-                            error_message: None,
-                            trigger: AttemptTrigger::Scheduled,
-                        };
-                        let progress = DeliveryProgress {
-                            status: DeliveryStatus::Succeeded,
-                            next_attempt_at: None,
-                            counts_for_schedule: true,
-                        };
+                        let attempt = conformance::attempt(
+                            &job.delivery.id,
+                            1,
+                            Some(200),
+                            AttemptTrigger::Scheduled,
+                        );
+                        let progress = conformance::finished(DeliveryStatus::Succeeded);
                         node.complete_attempt(&attempt, &progress)
                             .await
                             .expect("complete");
@@ -218,10 +181,9 @@ async fn two_nodes_claiming_concurrently_never_exceed_max_in_flight_nor_share_a_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nodes_starting_at_once_apply_the_migrations_once() {
-    let Some(admin) = admin_url_or_skip() else {
+    let Some(database) = TestDatabase::create().await.expect("database") else {
         return;
     };
-    let database = TestDatabase::create(&admin).await.expect("database");
     let mut starting = tokio::task::JoinSet::new();
     for _ in 0..6 {
         let url = database.url().to_owned();
@@ -306,10 +268,7 @@ async fn concurrent_publishes_with_one_idempotency_key_on_two_nodes_create_one_e
 #[tokio::test]
 async fn an_unreachable_database_is_unavailable() {
     // Nothing listens on a port the kernel just handed out and took back.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
+    let port = herald_testkit::unused_port().expect("a free port");
     let options = PgOptions {
         max_connections: 1,
         acquire_timeout: Duration::from_secs(1),

@@ -6,66 +6,28 @@
 
 use std::time::Duration;
 
-use herald_store::postgres::testing::{TestDatabase, TestServer, admin_url_or_skip};
+use herald_store::conformance::{self, new_subscription, new_tenant};
 use herald_store::postgres::{PgOptions, PgStore};
-use herald_store::{
-    Claim, Event, EventId, Store, StoreError, Subscription, SubscriptionId, SubscriptionStatus,
-    Tenant, TenantId, timestamp_now,
-};
+use herald_store::{Claim, Event, Store, StoreError, TenantId};
+use herald_testkit::{PostgresServer, TestDatabase, postgres_url};
 use tokio::time::{Instant, timeout};
 
+/// A tenant with a subscription to every event type.
 async fn setup(store: &PgStore) -> TenantId {
-    let id = TenantId::generate();
-    let tenant = Tenant {
-        client_id: format!("client_{id}"),
-        id: id.clone(),
-        name: "Acme".into(),
-        client_secret_hash: "0".repeat(64),
-        created_at: timestamp_now(),
-    };
-    store.create_tenant(&tenant).await.expect("tenant");
-    let subscription = Subscription {
-        id: SubscriptionId::generate(),
-        tenant_id: id.clone(),
-        url: "https://receiver.example/".into(),
-        event_types: vec!["*".into()],
-        status: SubscriptionStatus::Active,
-        description: None,
-        headers: Default::default(),
-        rate_limit_per_second: None,
-        max_in_flight: 16,
-        contact_email: None,
-        secrets: vec![],
-        created_at: timestamp_now(),
-        updated_at: timestamp_now(),
-    };
-    store
-        .create_subscription(&subscription)
-        .await
-        .expect("subscription");
-    id
+    let tenant = new_tenant(store, "Acme").await;
+    new_subscription(store, &tenant.id, &["*"]).await;
+    tenant.id
 }
 
 fn event(tenant_id: &TenantId) -> Event {
-    Event {
-        id: EventId::generate(),
-        event_type: "restart.test".into(),
-        payload_json: "{}".into(),
-        tenant_id: Some(tenant_id.clone()),
-        idempotency_key: None,
-        created_at: timestamp_now(),
-    }
+    conformance::event("restart.test", Some(tenant_id), 0)
 }
 
-/// A claim of everything due now.
+/// A claim of everything due at the suite's fixed time (every event here).
 fn claim_now() -> Claim {
-    let now = timestamp_now();
     Claim {
-        now,
-        lease_until: now + time::Duration::minutes(1),
         limit: 10,
-        rate_horizon: Duration::from_secs(1),
-        lease_window: 1,
+        ..conformance::claim(0)
     }
 }
 
@@ -86,10 +48,10 @@ async fn listening(database_url: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_database_is_unavailable_meanwhile_then_everything_resumes() {
-    let (Some(admin), Some(server)) = (admin_url_or_skip(), TestServer::from_env()) else {
+    let (Some(admin), Some(server)) = (postgres_url(), PostgresServer::from_env()) else {
         return;
     };
-    let database = TestDatabase::create(&admin).await.expect("database");
+    let database = TestDatabase::create_on(&admin).await.expect("database");
     let options = PgOptions {
         max_connections: 4,
         acquire_timeout: Duration::from_secs(2),

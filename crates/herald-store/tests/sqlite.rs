@@ -3,12 +3,9 @@
 
 use std::sync::Arc;
 
+use herald_store::conformance::{self, new_subscription, new_tenant};
 use herald_store::sqlite::SqliteStore;
-use herald_store::{
-    Event, EventId, PageRequest, Store, StoreError, Subscription, SubscriptionStatus, Tenant,
-    TenantId,
-};
-use time::OffsetDateTime;
+use herald_store::{Event, PageRequest, Store, StoreError, TenantId};
 
 /// A fresh store on a new file; the directory lives as long as the returned guard.
 async fn fresh() -> (SqliteStore, tempfile::TempDir) {
@@ -21,50 +18,19 @@ async fn fresh() -> (SqliteStore, tempfile::TempDir) {
 
 herald_store::store_conformance_tests!(fresh);
 
-fn now() -> OffsetDateTime {
-    herald_store::timestamp_now()
-}
-
+/// A tenant with a subscription to every event type.
 async fn tenant_with_subscription(store: &SqliteStore) -> TenantId {
-    let id = TenantId::generate();
-    let tenant = Tenant {
-        client_id: format!("client_{id}"),
-        id: id.clone(),
-        name: "Acme".into(),
-        client_secret_hash: "0".repeat(64),
-        created_at: now(),
-    };
-    store.create_tenant(&tenant).await.expect("tenant");
-    let subscription = Subscription {
-        id: herald_store::SubscriptionId::generate(),
-        tenant_id: id.clone(),
-        url: "https://receiver.example/".into(),
-        event_types: vec!["*".into()],
-        status: SubscriptionStatus::Active,
-        description: None,
-        headers: Default::default(),
-        rate_limit_per_second: None,
-        max_in_flight: 16,
-        contact_email: None,
-        secrets: vec![],
-        created_at: now(),
-        updated_at: now(),
-    };
-    store
-        .create_subscription(&subscription)
-        .await
-        .expect("subscription");
-    id
+    let tenant = new_tenant(store, "Acme").await;
+    new_subscription(store, &tenant.id, &["*"]).await;
+    tenant.id
 }
 
+/// Event `n`, with an idempotency key of its own.
 fn event(tenant: &TenantId, n: usize) -> Event {
     Event {
-        id: EventId::generate(),
-        event_type: "load.test".into(),
         payload_json: format!(r#"{{"n": {n}}}"#),
-        tenant_id: Some(tenant.clone()),
         idempotency_key: Some(format!("key-{n}")),
-        created_at: now(),
+        ..conformance::event("load.test", Some(tenant), 0)
     }
 }
 

@@ -4,28 +4,26 @@
 
 mod support;
 
-use axum::http::Method;
+use herald_testkit::Reply;
+use reqwest::Method;
 use serde_json::json;
-use support::{FakeApi, TOKEN, herald, herald_with, unused_address};
+use support::{TOKEN, fake_api, herald, herald_with, problem, unused_address};
 
 const TENANT: &str = r#"{"id":"ten_1","name":"Akoya","client_id":"cli_1","client_secret":"sec_1","created_at":"2025-01-01T00:00:00Z"}"#;
 
 #[tokio::test]
 async fn tenants_create_posts_the_name_with_the_bearer_token() {
-    let api = FakeApi::start().await;
-    api.reply(Method::POST, "/api/v1/tenants", 201, TENANT);
+    let api = fake_api().await;
+    api.on(Method::POST, "/api/v1/tenants", Reply::json(201, TENANT));
 
-    let run = herald(&api.url, &["tenants", "create", "--name", "Akoya"]).await;
+    let run = herald(&api.base_url(), &["tenants", "create", "--name", "Akoya"]).await;
 
     assert_eq!(run.code, 0, "{run:?}");
     let request = api.only_request();
     assert_eq!(request.method, Method::POST);
     assert_eq!(request.path, "/api/v1/tenants");
-    assert_eq!(
-        request.authorization.as_deref(),
-        Some(&*format!("Bearer {TOKEN}"))
-    );
-    assert_eq!(request.json(), json!({"name": "Akoya"}));
+    assert_eq!(request.authorization(), Some(&*format!("Bearer {TOKEN}")));
+    assert_eq!(request.json().unwrap(), json!({"name": "Akoya"}));
     assert!(
         run.stdout.contains("client_secret: sec_1"),
         "{}",
@@ -35,10 +33,14 @@ async fn tenants_create_posts_the_name_with_the_bearer_token() {
 
 #[tokio::test]
 async fn json_flag_prints_the_api_body_as_is() {
-    let api = FakeApi::start().await;
-    api.reply(Method::GET, "/api/v1/tenants/ten_1", 200, TENANT);
+    let api = fake_api().await;
+    api.on(
+        Method::GET,
+        "/api/v1/tenants/ten_1",
+        Reply::json(200, TENANT),
+    );
 
-    let run = herald(&api.url, &["tenants", "show", "ten_1", "--json"]).await;
+    let run = herald(&api.base_url(), &["tenants", "show", "ten_1", "--json"]).await;
 
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.stdout, format!("{TENANT}\n"));
@@ -46,10 +48,10 @@ async fn json_flag_prints_the_api_body_as_is() {
 
 #[tokio::test]
 async fn payload_that_is_not_json_is_a_usage_error_and_sends_nothing() {
-    let api = FakeApi::start().await;
+    let api = fake_api().await;
 
     let run = herald(
-        &api.url,
+        &api.base_url(),
         &["events", "publish", "--type", "a.b", "--data", "{oops"],
     )
     .await;
@@ -61,17 +63,15 @@ async fn payload_that_is_not_json_is_a_usage_error_and_sends_nothing() {
 
 #[tokio::test]
 async fn api_problem_exits_1_with_its_detail_on_stderr() {
-    let api = FakeApi::start().await;
-    api.problem(
+    let api = fake_api().await;
+    api.on(
         Method::POST,
         "/api/v1/events",
-        422,
-        "Invalid payload",
-        "/amount: must be a number",
+        problem(422, "Invalid payload", "/amount: must be a number"),
     );
 
     let run = herald(
-        &api.url,
+        &api.base_url(),
         &[
             "events",
             "publish",
@@ -108,24 +108,27 @@ async fn unreachable_server_exits_3_with_a_hint() {
 
 #[tokio::test]
 async fn without_a_token_the_local_admin_token_file_is_used() {
-    let api = FakeApi::start().await;
-    api.reply(
+    let api = fake_api().await;
+    api.on(
         Method::GET,
         "/api/v1/event-types",
-        200,
-        r#"{"data":[],"next_cursor":null}"#,
+        Reply::json(200, r#"{"data":[],"next_cursor":null}"#),
     );
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("herald-data")).unwrap();
     std::fs::write(dir.path().join("herald-data/admin-token"), "from-file\n").unwrap();
 
-    let run = herald_with(&api.url, &["event-types", "list"], None, dir.path(), None).await;
+    let run = herald_with(
+        &api.base_url(),
+        &["event-types", "list"],
+        None,
+        dir.path(),
+        None,
+    )
+    .await;
 
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(
-        api.only_request().authorization.as_deref(),
-        Some("Bearer from-file")
-    );
+    assert_eq!(api.only_request().authorization(), Some("Bearer from-file"));
     assert!(
         run.stderr.contains("herald-data/admin-token"),
         "{}",

@@ -1,6 +1,5 @@
 //! Several `herald serve` nodes on one PostgreSQL database (issue 4). Skipped without
-//! `HERALD_TEST_DATABASE_URL` (an admin URL; `.ci/run` starts a private server and sets it),
-//! and required under CI.
+//! `HERALD_TEST_DATABASE_URL` (see `herald_testkit::postgres_url`), and required under CI.
 
 mod support;
 
@@ -8,38 +7,27 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::StreamExt;
-use herald_store::postgres::testing::fresh_database;
+use herald_testkit::{Receiver, Reply, TestDatabase, wait_for};
 use serde_json::json;
-use support::real::{ADMIN_TOKEN, Herald, IdRecorder, free_port, wait_for};
+use support::real::{ADMIN_TOKEN, Herald, free_port};
 
 const EVENTS: usize = 10_000;
 const SUBSCRIPTIONS: usize = 3;
 const MAX_IN_FLIGHT: usize = 16;
 
-fn admin_url() -> Option<String> {
-    match std::env::var("HERALD_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must set HERALD_TEST_DATABASE_URL"
-            );
-            eprintln!("skipped: HERALD_TEST_DATABASE_URL is not set");
-            None
-        }
-    }
-}
-
 struct Cluster {
     nodes: Vec<Option<Herald>>,
-    receivers: Vec<IdRecorder>,
+    receivers: Vec<Receiver>,
     tenant: String,
     _data: Vec<tempfile::TempDir>,
+    /// Dropped after the nodes were killed.
+    _database: TestDatabase,
 }
 
 impl Cluster {
     async fn start(nodes: usize, receiver_delay: Duration) -> Option<Cluster> {
-        let url = fresh_database(&admin_url()?).await.expect("fresh database");
+        let database = TestDatabase::create().await.expect("a test database")?;
+        let url = database.url().to_owned();
         let mut data = Vec::new();
         let mut started = Vec::new();
         for _ in 0..nodes {
@@ -58,11 +46,13 @@ impl Cluster {
         let tenant = tenant["id"].as_str().expect("tenant").to_owned();
         let mut receivers = Vec::new();
         for _ in 0..SUBSCRIPTIONS {
-            let receiver = IdRecorder::start(receiver_delay).await;
+            let receiver = Receiver::answering(Reply::ok().after(receiver_delay))
+                .await
+                .expect("receiver");
             first
                 .post(
                     "/api/v1/subscriptions",
-                    json!({"tenant_id": tenant, "url": receiver.url, "event_types": ["cluster.test"],
+                    json!({"tenant_id": tenant, "url": receiver.url(), "event_types": ["cluster.test"],
                            "max_in_flight": MAX_IN_FLIGHT}),
                 )
                 .await;
@@ -73,6 +63,7 @@ impl Cluster {
             receivers,
             tenant,
             _data: data,
+            _database: database,
         })
     }
 
@@ -114,14 +105,14 @@ impl Cluster {
         wait_for("every event at every subscription", within, || async {
             self.receivers
                 .iter()
-                .all(|r| r.distinct().is_superset(ids))
+                .all(|r| r.succeeded_ids().is_superset(ids))
                 .then_some(())
         })
         .await;
     }
 
     fn received(&self) -> usize {
-        self.receivers.iter().map(IdRecorder::count).sum()
+        self.receivers.iter().map(Receiver::succeeded_count).sum()
     }
 }
 
@@ -139,7 +130,7 @@ async fn three_nodes_deliver_every_event_once_at_a_time_and_share_the_work() {
         let attempts = node.metric("herald_attempts_total").await;
         assert!(attempts > 0.0, "node {n} made no attempt");
     }
-    let overlaps: usize = cluster.receivers.iter().map(IdRecorder::overlaps).sum();
+    let overlaps: usize = cluster.receivers.iter().map(Receiver::overlaps).sum();
     assert_eq!(
         overlaps, 0,
         "a delivery was attempted by two nodes at the same time"
@@ -168,7 +159,7 @@ async fn killing_a_node_half_way_loses_nothing_and_duplicates_only_its_in_flight
     let duplicates: usize = cluster
         .receivers
         .iter()
-        .map(|r| r.count() - r.distinct().len())
+        .map(|r| r.succeeded_count() - r.succeeded_ids().len())
         .sum();
     // Only what the killed node had in flight can be attempted again: at most max_in_flight
     // per subscription.

@@ -3,18 +3,21 @@
 
 mod support;
 
-use axum::http::Method;
+use herald_testkit::Reply;
+use reqwest::Method;
 use serde_json::json;
-use support::{FakeApi, TOKEN, herald, herald_with, words};
+use support::{TOKEN, fake_api, herald, herald_with, words};
 
 #[tokio::test]
 async fn subscriptions_create_sends_every_given_field() {
-    let api = FakeApi::start().await;
-    api.reply(
+    let api = fake_api().await;
+    api.on(
         Method::POST,
         "/api/v1/subscriptions",
-        201,
-        r#"{"id":"sub_1","secret":"whsec_x","status":"active"}"#,
+        Reply::json(
+            201,
+            r#"{"id":"sub_1","secret":"whsec_x","status":"active"}"#,
+        ),
     );
 
     let args = words(concat!(
@@ -22,11 +25,11 @@ async fn subscriptions_create_sends_every_given_field() {
         "--event-types consent.revoked,maintenance.* --header x-team=billing ",
         "--rate-limit 5 --max-in-flight 2 --contact-email ops@example.com",
     ));
-    let run = herald(&api.url, &args).await;
+    let run = herald(&api.base_url(), &args).await;
 
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
-        api.only_request().json(),
+        api.only_request().json().unwrap(),
         json!({
             "tenant_id": "ten_1",
             "url": "https://hooks.example.com/h",
@@ -46,15 +49,14 @@ async fn subscriptions_create_sends_every_given_field() {
 
 #[tokio::test]
 async fn subscriptions_pause_patches_only_the_status() {
-    let api = FakeApi::start().await;
-    api.reply(
+    let api = fake_api().await;
+    api.on(
         Method::PATCH,
         "/api/v1/subscriptions/sub_1",
-        200,
-        r#"{"id":"sub_1","status":"paused"}"#,
+        Reply::json(200, r#"{"id":"sub_1","status":"paused"}"#),
     );
 
-    let run = herald(&api.url, &["subscriptions", "pause", "sub_1"]).await;
+    let run = herald(&api.base_url(), &["subscriptions", "pause", "sub_1"]).await;
 
     assert_eq!(run.code, 0, "{run:?}");
     let request = api.only_request();
@@ -62,16 +64,20 @@ async fn subscriptions_pause_patches_only_the_status() {
         (&request.method, request.path.as_str()),
         (&Method::PATCH, "/api/v1/subscriptions/sub_1")
     );
-    assert_eq!(request.json(), json!({"status": "paused"}));
+    assert_eq!(request.json().unwrap(), json!({"status": "paused"}));
 }
 
 #[tokio::test]
 async fn subscriptions_test_with_a_failed_attempt_exits_4_and_names_the_step() {
-    let api = FakeApi::start().await;
+    let api = fake_api().await;
     let body = r#"{"succeeded":false,"event_id":"evt_t","delivery_id":"dlv_t","attempt":{"error":"connect","error_message":"connection refused by 203.0.113.9:443","response_status":null,"duration_ms":12}}"#;
-    api.reply(Method::POST, "/api/v1/subscriptions/sub_1/test", 200, body);
+    api.on(
+        Method::POST,
+        "/api/v1/subscriptions/sub_1/test",
+        Reply::json(200, body),
+    );
 
-    let run = herald(&api.url, &["subscriptions", "test", "sub_1"]).await;
+    let run = herald(&api.base_url(), &["subscriptions", "test", "sub_1"]).await;
 
     assert_eq!(run.code, 4, "{run:?}");
     assert!(
@@ -88,12 +94,11 @@ async fn subscriptions_test_with_a_failed_attempt_exits_4_and_names_the_step() {
 
 #[tokio::test]
 async fn events_publish_sends_the_payload_file_byte_for_byte() {
-    let api = FakeApi::start().await;
-    api.reply(
+    let api = fake_api().await;
+    api.on(
         Method::POST,
         "/api/v1/events",
-        202,
-        r#"{"id":"evt_1","deliveries":2}"#,
+        Reply::json(202, r#"{"id":"evt_1","deliveries":2}"#),
     );
     let dir = tempfile::tempdir().unwrap();
     let payload = r#"{"z": 1.50, "a": [1,2]}"#;
@@ -103,7 +108,7 @@ async fn events_publish_sends_the_payload_file_byte_for_byte() {
         "events publish --type consent.revoked --data @payload.json ",
         "--tenant ten_1 --idempotency-key k1",
     ));
-    let run = herald_with(&api.url, &args, Some(TOKEN), dir.path(), None).await;
+    let run = herald_with(&api.base_url(), &args, Some(TOKEN), dir.path(), None).await;
 
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.stdout, "accepted event evt_1 (2 deliveries)\n");
@@ -111,31 +116,30 @@ async fn events_publish_sends_the_payload_file_byte_for_byte() {
     assert_eq!(request.path, "/api/v1/events");
     assert!(
         request
-            .body
+            .text()
             .contains(r#""payload":{"z": 1.50, "a": [1,2]}"#),
         "{}",
-        request.body
+        request.text()
     );
     assert_eq!(
-        request.json(),
+        request.json().unwrap(),
         json!({"type": "consent.revoked", "payload": {"z": 1.50, "a": [1, 2]}, "tenant_id": "ten_1", "idempotency_key": "k1"})
     );
 }
 
 #[tokio::test]
 async fn events_publish_reads_the_payload_from_stdin() {
-    let api = FakeApi::start().await;
-    api.reply(
+    let api = fake_api().await;
+    api.on(
         Method::POST,
         "/api/v1/events",
-        202,
-        r#"{"id":"evt_2","deliveries":[]}"#,
+        Reply::json(202, r#"{"id":"evt_2","deliveries":[]}"#),
     );
     let dir = tempfile::tempdir().unwrap();
 
     let args = words("events publish --type maintenance.planned_outage");
     let run = herald_with(
-        &api.url,
+        &api.base_url(),
         &args,
         Some(TOKEN),
         dir.path(),
@@ -145,19 +149,19 @@ async fn events_publish_reads_the_payload_from_stdin() {
 
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
-        api.only_request().json(),
+        api.only_request().json().unwrap(),
         json!({"type": "maintenance.planned_outage", "payload": {"window": "PT2H"}})
     );
 }
 
 #[tokio::test]
 async fn list_sends_filters_and_paging_and_prints_the_next_cursor() {
-    let api = FakeApi::start().await;
+    let api = fake_api().await;
     let page = r#"{"data":[{"id":"dlv_1","status":"failed","attempt_count":4,"event_type":"a.b","event_id":"evt_1","subscription_id":"sub_1","next_attempt_at":null}],"next_cursor":"c2"}"#;
-    api.reply(Method::GET, "/api/v1/deliveries", 200, page);
+    api.on(Method::GET, "/api/v1/deliveries", Reply::json(200, page));
 
     let args = words("deliveries list --subscription sub_1 --status failed --limit 1 --cursor c1");
-    let run = herald(&api.url, &args).await;
+    let run = herald(&api.base_url(), &args).await;
 
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
@@ -180,7 +184,7 @@ async fn list_sends_filters_and_paging_and_prints_the_next_cursor() {
 
 #[tokio::test]
 async fn deliveries_show_prints_the_delivery_and_a_table_of_its_attempts() {
-    let api = FakeApi::start().await;
+    let api = fake_api().await;
     let delivery = json!({
         "id": "dlv_1", "status": "succeeded", "event_id": "evt_1",
         "attempts": [
@@ -188,14 +192,13 @@ async fn deliveries_show_prints_the_delivery_and_a_table_of_its_attempts() {
             {"id": "att_2", "started_at": "t2", "trigger": "redelivery", "response_status": 200, "duration_ms": 12, "error": null, "error_message": null},
         ],
     });
-    api.reply(
+    api.on(
         Method::GET,
         "/api/v1/deliveries/dlv_1",
-        200,
-        &delivery.to_string(),
+        Reply::json(200, delivery.to_string()),
     );
 
-    let run = herald(&api.url, &["deliveries", "show", "dlv_1"]).await;
+    let run = herald(&api.base_url(), &["deliveries", "show", "dlv_1"]).await;
 
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("status:   succeeded"), "{}", run.stdout);
@@ -220,16 +223,15 @@ async fn deliveries_show_prints_the_delivery_and_a_table_of_its_attempts() {
 
 #[tokio::test]
 async fn deliveries_redeliver_posts_and_prints_the_new_attempt() {
-    let api = FakeApi::start().await;
+    let api = fake_api().await;
     let attempt = r#"{"id":"att_3","succeeded":true,"response_status":204,"duration_ms":9,"error":null,"trigger":"redelivery"}"#;
-    api.reply(
+    api.on(
         Method::POST,
         "/api/v1/deliveries/dlv_1/redeliver",
-        200,
-        attempt,
+        Reply::json(200, attempt),
     );
 
-    let run = herald(&api.url, &["deliveries", "redeliver", "dlv_1"]).await;
+    let run = herald(&api.base_url(), &["deliveries", "redeliver", "dlv_1"]).await;
 
     assert_eq!(run.code, 0, "{run:?}");
     let request = api.only_request();
@@ -242,12 +244,11 @@ async fn deliveries_redeliver_posts_and_prints_the_new_attempt() {
 
 #[tokio::test]
 async fn events_publish_with_a_repeated_idempotency_key_says_nothing_was_created() {
-    let api = FakeApi::start().await;
-    api.reply(
+    let api = fake_api().await;
+    api.on(
         Method::POST,
         "/api/v1/events",
-        200,
-        r#"{"id":"evt_1","deliveries":2,"duplicate":true}"#,
+        Reply::json(200, r#"{"id":"evt_1","deliveries":2,"duplicate":true}"#),
     );
 
     let args = [
@@ -260,7 +261,7 @@ async fn events_publish_with_a_repeated_idempotency_key_says_nothing_was_created
         "--idempotency-key",
         "k1",
     ];
-    let run = herald(&api.url, &args).await;
+    let run = herald(&api.base_url(), &args).await;
 
     assert_eq!(run.code, 0, "{run:?}");
     assert!(

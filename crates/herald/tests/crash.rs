@@ -6,16 +6,19 @@ mod support;
 use std::collections::HashSet;
 use std::time::Duration;
 
+use herald_testkit::{Receiver, Reply, wait_for};
 use serde_json::json;
-use support::real::{Herald, IdRecorder, free_port, wait_for};
+use support::real::{Herald, free_port};
 
 #[tokio::test]
 async fn every_accepted_event_is_delivered_after_a_sigkill_and_restart() {
     let data = tempfile::tempdir().expect("temp dir");
     let port = free_port();
-    let receiver = IdRecorder::start(Duration::from_millis(30)).await;
+    let receiver = Receiver::answering(Reply::ok().after(Duration::from_millis(30)))
+        .await
+        .expect("receiver");
     let herald = Herald::start(data.path(), port).await;
-    let tenant = herald.subscribe("crash.test", &receiver.url).await;
+    let tenant = herald.subscribe("crash.test", &receiver.url()).await;
 
     let mut accepted = HashSet::new();
     for n in 0..400 {
@@ -29,11 +32,11 @@ async fn every_accepted_event_is_delivered_after_a_sigkill_and_restart() {
     }
     // Kill it mid-delivery: some events arrived, most have not.
     wait_for("the first deliveries", Duration::from_secs(30), || async {
-        (receiver.count() >= 20).then_some(())
+        (receiver.succeeded_count() >= 20).then_some(())
     })
     .await;
     herald.kill().await;
-    let delivered_before_restart = receiver.distinct().len();
+    let delivered_before_restart = receiver.succeeded_ids().len();
     assert!(
         delivered_before_restart < accepted.len(),
         "the kill must land during delivery ({delivered_before_restart} of {} delivered)",
@@ -41,11 +44,8 @@ async fn every_accepted_event_is_delivered_after_a_sigkill_and_restart() {
     );
 
     let herald = Herald::start(data.path(), port).await;
-    wait_for(
-        "every accepted event at the receiver",
-        Duration::from_secs(60),
-        || async { receiver.distinct().is_superset(&accepted).then_some(()) },
-    )
-    .await;
+    receiver
+        .wait_for_succeeded_ids(&accepted, Duration::from_secs(60))
+        .await;
     herald.kill().await;
 }

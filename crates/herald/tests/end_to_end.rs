@@ -4,8 +4,9 @@ mod support;
 
 use std::time::Duration;
 
+use herald_testkit::{Receiver, Reply, wait_for};
 use serde_json::Value;
-use support::real::{ADMIN_TOKEN, Herald, IdRecorder, free_port, wait_for};
+use support::real::{ADMIN_TOKEN, Herald, free_port};
 use support::{herald_with, words};
 
 async fn cli(herald: &Herald, dir: &std::path::Path, args: &[&str]) -> Value {
@@ -18,7 +19,9 @@ async fn cli(herald: &Herald, dir: &std::path::Path, args: &[&str]) -> Value {
 async fn quickstart_with_the_cli_reaches_a_succeeded_delivery() {
     let data = tempfile::tempdir().expect("temp dir");
     let work = tempfile::tempdir().expect("temp dir");
-    let receiver = IdRecorder::start(Duration::ZERO).await;
+    let receiver = Receiver::answering(Reply::ok().after(Duration::ZERO))
+        .await
+        .expect("receiver");
     let herald = Herald::start(data.path(), free_port()).await;
 
     cli(
@@ -36,7 +39,7 @@ async fn quickstart_with_the_cli_reaches_a_succeeded_delivery() {
     let tenant_id = tenant["id"].as_str().expect("tenant id");
     let create = format!(
         "subscriptions create --tenant {tenant_id} --url {} --event-types consent.* --json",
-        receiver.url
+        receiver.url()
     );
     let subscription = cli(&herald, work.path(), &words(&create)).await;
     assert!(
@@ -59,7 +62,7 @@ async fn quickstart_with_the_cli_reaches_a_succeeded_delivery() {
         (first["status"] == "succeeded").then_some(first)
     })
     .await;
-    assert!(receiver.distinct().contains(&event_id));
+    assert!(receiver.succeeded_ids().contains(&event_id));
 
     let show = format!(
         "deliveries show {} --json",

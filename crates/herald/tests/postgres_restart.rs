@@ -8,68 +8,9 @@ mod support;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use herald_store::postgres::testing::fresh_database;
+use herald_testkit::{PostgresServer, Receiver, Reply, TestDatabase, wait_for};
 use serde_json::json;
-use support::real::{ADMIN_TOKEN, Herald, IdRecorder, free_port, wait_for};
-
-struct PgControl {
-    pg_ctl: String,
-    data: String,
-    /// The OS user that owns the cluster; `None`: the current user.
-    user: Option<String>,
-}
-
-impl PgControl {
-    fn from_env() -> Option<PgControl> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        match (var("HERALD_TEST_PG_CTL"), var("HERALD_TEST_PG_DATA")) {
-            (Some(pg_ctl), Some(data)) => Some(PgControl {
-                pg_ctl,
-                data,
-                user: var("HERALD_TEST_PG_USER"),
-            }),
-            _ => {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "CI must set the HERALD_TEST_PG_* variables"
-                );
-                eprintln!("skipped: HERALD_TEST_PG_CTL and HERALD_TEST_PG_DATA are not set");
-                None
-            }
-        }
-    }
-
-    fn run(&self, action: &str) {
-        let pg_ctl_args = [
-            self.pg_ctl.as_str(),
-            "-D",
-            &self.data,
-            "-w",
-            "-t",
-            "60",
-            "-m",
-            "fast",
-            action,
-        ];
-        let mut command = match &self.user {
-            Some(user) => {
-                let mut command = std::process::Command::new("runuser");
-                command.args(["-u", user, "--"]).args(pg_ctl_args);
-                command
-            }
-            None => {
-                let mut command = std::process::Command::new(pg_ctl_args[0]);
-                command.args(&pg_ctl_args[1..]);
-                command
-            }
-        };
-        let status = command
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("run pg_ctl");
-        assert!(status.success(), "pg_ctl {action} failed");
-    }
-}
+use support::real::{ADMIN_TOKEN, Herald, free_port};
 
 async fn publish(herald: &Herald, tenant: &str, n: usize) -> reqwest::Response {
     herald
@@ -92,19 +33,21 @@ async fn accepted_id(response: reqwest::Response) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restart_under_load_loses_no_accepted_event() {
-    let (Some(admin), Some(control)) = (
-        std::env::var("HERALD_TEST_DATABASE_URL").ok(),
-        PgControl::from_env(),
-    ) else {
+    let Some(database) = TestDatabase::create().await.expect("a test database") else {
         return;
     };
-    let url = fresh_database(&admin).await.expect("fresh database");
+    let Some(server) = PostgresServer::from_env() else {
+        return;
+    };
+    let url = database.url().to_owned();
     let data = tempfile::tempdir().expect("temp dir");
     let args = ["--database-url", url.as_str(), "--db-acquire-timeout", "1s"];
     let herald = Herald::start_with(data.path(), free_port(), &args).await;
     // A slow receiver keeps deliveries in flight and pending while the database goes away.
-    let receiver = IdRecorder::start(Duration::from_millis(5)).await;
-    let tenant = herald.subscribe("pg.restart", &receiver.url).await;
+    let receiver = Receiver::answering(Reply::ok().after(Duration::from_millis(5)))
+        .await
+        .expect("receiver");
+    let tenant = herald.subscribe("pg.restart", &receiver.url()).await;
 
     let mut accepted = HashSet::new();
     for n in 0..300 {
@@ -114,7 +57,7 @@ async fn postgres_restart_under_load_loses_no_accepted_event() {
                 .expect("accepted"),
         );
     }
-    control.run("stop");
+    server.stop().await.expect("stop PostgreSQL");
 
     let response = publish(&herald, &tenant, 1_000).await;
     assert_eq!(response.status(), 503, "a write without a database is 503");
@@ -132,7 +75,7 @@ async fn postgres_restart_under_load_loses_no_accepted_event() {
         .expect("readyz");
     assert_eq!(ready.status(), 503);
 
-    control.run("start");
+    server.start().await.expect("start PostgreSQL");
     // Herald reconnects by itself: publishing works again without restarting it.
     let mut n = 2_000;
     let first = wait_for("publishing to work again", Duration::from_secs(60), || {
@@ -151,11 +94,8 @@ async fn postgres_restart_under_load_loses_no_accepted_event() {
                 .expect("accepted"),
         );
     }
-    wait_for(
-        "every accepted event delivered",
-        Duration::from_secs(120),
-        || async { receiver.distinct().is_superset(&accepted).then_some(()) },
-    )
-    .await;
+    receiver
+        .wait_for_succeeded_ids(&accepted, Duration::from_secs(120))
+        .await;
     herald.kill().await;
 }

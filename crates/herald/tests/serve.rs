@@ -5,7 +5,8 @@ mod support;
 use std::process::Stdio;
 use std::time::Duration;
 
-use support::real::{free_port, wait_for};
+use herald_testkit::wait_for;
+use support::real::free_port;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 

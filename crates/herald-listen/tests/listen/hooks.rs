@@ -103,16 +103,27 @@ async fn a_hook_that_exits_non_zero_answers_500_so_the_sender_retries() {
 #[tokio::test]
 async fn a_hook_that_outlives_its_timeout_is_killed_and_answered_500() {
     let dir = tempfile::tempdir().unwrap();
+    // The shell writes its pid, then becomes `sleep 30` (exec keeps the pid).
     let hooks = hooks_file(
         dir.path(),
-        "[[hook]]\nname = \"slow\"\nevents = [\"*\"]\ncommand = [\"sleep\", \"30\"]\ntimeout = \"200ms\"\n",
+        "[[hook]]\nname = \"slow\"\nevents = [\"*\"]\nshell = \"echo $$ > pid; exec sleep 30\"\n\
+         timeout = \"1s\"\n",
     );
     let server = Server::start(&["--hooks", &hooks]).await;
-    let started = std::time::Instant::now();
     let (status, problem) = send(client().post(server.url("/")).body("{}")).await;
     assert_eq!(status, 500);
     assert_eq!(problem_slug(&problem), "hook-timed-out");
-    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let pid = std::fs::read_to_string(dir.path().join("pid")).unwrap();
+    let alive = std::process::Command::new("kill")
+        .args(["-0", pid.trim()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(
+        !alive.success(),
+        "the command ({}) was killed before the answer",
+        pid.trim()
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,12 @@
 //! Graceful shutdown: a running command finishes; one that will not is reported and stopped.
 
+use std::time::Duration;
+
+use herald_testkit::wait_until;
+
 use crate::support::*;
+
+const WAIT: Duration = Duration::from_secs(10);
 
 /// A hook that writes `started` and then blocks until `release` is created.
 fn blocking_hooks(dir: &std::path::Path) -> String {
@@ -18,10 +24,13 @@ async fn shutdown_lets_a_running_hook_finish_and_answers_its_request() {
     let mut server = Server::start(&["--hooks", &hooks]).await;
     let url = server.url("/");
     let request = tokio::spawn(async move { send(client().post(url).body("{}")).await });
-    eventually("the hook started", || dir.path().join("started").exists()).await;
+    wait_until("the hook started", WAIT, || {
+        dir.path().join("started").exists()
+    })
+    .await;
 
     server.begin_shutdown();
-    eventually("shutdown began", || {
+    wait_until("shutdown began", WAIT, || {
         server.notices.text().contains("shutting down")
     })
     .await;
@@ -43,7 +52,10 @@ async fn a_hook_still_running_after_the_grace_period_is_reported_and_stopped() {
     let server = Server::start(&["--hooks", &hooks, "--shutdown-grace", "200ms"]).await;
     let url = server.url("/");
     let _request = tokio::spawn(async move { client().post(url).body("{}").send().await });
-    eventually("the hook started", || dir.path().join("started").exists()).await;
+    wait_until("the hook started", WAIT, || {
+        dir.path().join("started").exists()
+    })
+    .await;
 
     let notices = server.notices.clone();
     let err = server.stop().await.unwrap_err();

@@ -1,5 +1,6 @@
-//! Test support shared by every test: a real receiver on 127.0.0.1:0 with captured output,
-//! signing helpers, and waiting on a condition with a deadline (never a bare sleep).
+//! Test support shared by every test: a real `herald listen` on 127.0.0.1:0 with captured
+//! output, and signing helpers. Waiting with a deadline and recording apps come from
+//! `herald-testkit`.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -151,13 +152,25 @@ pub fn signed_at(
     let body = body.into();
     let secret = Secret::parse(secret).unwrap();
     let signature = herald_signature::sign(&secret, id, timestamp, &body);
+    with_signature(client, url, id, timestamp, &signature, body)
+}
+
+/// A POST carrying `signature` as given (any shape, valid or not) with its webhook headers.
+pub fn with_signature(
+    client: &reqwest::Client,
+    url: &str,
+    id: &str,
+    timestamp: i64,
+    signature: &str,
+    body: impl Into<Vec<u8>>,
+) -> reqwest::RequestBuilder {
     client
         .post(url)
         .header("content-type", "application/json")
         .header("webhook-id", id)
         .header("webhook-timestamp", timestamp.to_string())
         .header("webhook-signature", signature)
-        .body(body)
+        .body(body.into())
 }
 
 /// A POST signed with `secret` now.
@@ -186,18 +199,6 @@ pub fn problem_slug(problem: &serde_json::Value) -> &str {
         .as_str()
         .and_then(|t| t.strip_prefix(herald_listen::PROBLEM_TYPE_PREFIX))
         .unwrap_or("<not a problem>")
-}
-
-/// Waits until `condition` holds, checking every 10 ms, failing after 10 s.
-pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !condition() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// Writes a hooks file into `dir` and returns its path as a string.

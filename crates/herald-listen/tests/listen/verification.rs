@@ -86,15 +86,15 @@ async fn unknown_signature_versions_beside_a_valid_one_are_ignored() {
     let secret = Secret::parse(SECRET).unwrap();
     let timestamp = now();
     let valid = herald_signature::sign(&secret, "m", timestamp, b"{}");
-    let request = client()
-        .post(server.url("/"))
-        .header("webhook-id", "m")
-        .header("webhook-timestamp", timestamp.to_string())
-        .header(
-            "webhook-signature",
-            format!("v9,c29tZXRoaW5n v1a,!!! {valid}"),
-        )
-        .body("{}");
+    let signatures = format!("v9,c29tZXRoaW5n v1a,!!! {valid}");
+    let request = with_signature(
+        &client(),
+        &server.url("/"),
+        "m",
+        timestamp,
+        &signatures,
+        "{}",
+    );
     assert_eq!(send(request).await.0, 200);
 }
 
@@ -104,15 +104,15 @@ async fn an_ed25519_signature_verifies_with_a_whpk_public_key() {
     let public = key.public_key().to_string();
     let server = Server::start(&["--secret", &public]).await;
     let timestamp = now();
-    let request = client()
-        .post(server.url("/"))
-        .header("webhook-id", "m")
-        .header("webhook-timestamp", timestamp.to_string())
-        .header(
-            "webhook-signature",
-            herald_signature::sign_asymmetric(&key, "m", timestamp, b"{}"),
-        )
-        .body("{}");
+    let signature = herald_signature::sign_asymmetric(&key, "m", timestamp, b"{}");
+    let request = with_signature(
+        &client(),
+        &server.url("/"),
+        "m",
+        timestamp,
+        &signature,
+        "{}",
+    );
     assert_eq!(send(request).await.0, 200);
 }
 

@@ -1,47 +1,24 @@
 //! Test support shared by every integration test of the sender: a real Herald on 127.0.0.1:0
-//! over a real SQLite file, a real receiver that records what it gets and answers as scripted,
-//! and a deadline-bounded wait (never a sleep) for asynchronous outcomes.
+//! over a real SQLite file or a PostgreSQL test database of its own, and the API calls tests
+//! make. Receivers, waiting with a deadline and PostgreSQL databases come from
+//! `herald-testkit`; what is here knows Herald's API.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
-use std::collections::VecDeque;
-use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use herald_server::Config;
 use herald_store::Store;
-use herald_store::postgres::testing::fresh_database;
 use herald_store::postgres::{PgOptions, PgStore};
 use herald_store::sqlite::SqliteStore;
+use herald_testkit::{TestDatabase, wait_for};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
-
-/// Waits until `check` returns `Some`, polling every 10 ms, failing the test after `within`.
-pub async fn wait_for<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 /// Which store a test server runs on.
 #[derive(Clone, Debug)]
@@ -52,20 +29,9 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// PostgreSQL from `HERALD_TEST_DATABASE_URL`, or `None` (and a note) when it is unset.
-    /// Under CI the variable must be set: `.ci/run` starts a private PostgreSQL.
+    /// PostgreSQL at `herald_testkit::postgres_url()`: `None` skips (never under CI).
     pub fn postgres() -> Option<Backend> {
-        match std::env::var("HERALD_TEST_DATABASE_URL") {
-            Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
-            _ => {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "CI must run the PostgreSQL tests: HERALD_TEST_DATABASE_URL is not set"
-                );
-                eprintln!("skipped on PostgreSQL: HERALD_TEST_DATABASE_URL is not set");
-                None
-            }
-        }
+        herald_testkit::postgres_url().map(Backend::Postgres)
     }
 }
 
@@ -94,12 +60,15 @@ macro_rules! on_both_stores {
     };
 }
 
-/// A Herald server for one test.
+/// A Herald server for one test. Dropping it stops the server, then drops its database.
 pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
+    /// The PostgreSQL database it runs on, if any; declared after `shutdown` so it is dropped
+    /// after the server was told to stop.
+    _database: Option<TestDatabase>,
 }
 
 impl Drop for TestServer {
@@ -131,19 +100,21 @@ impl TestServer {
     /// A server on the given store backend.
     pub async fn start_on(backend: Backend, config: Config) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store: Arc<dyn Store> = match backend {
-            Backend::Sqlite => Arc::new(
-                SqliteStore::open(&dir.path().join("herald.db"))
+        let (store, database): (Arc<dyn Store>, _) = match backend {
+            Backend::Sqlite => {
+                let store = SqliteStore::open(&dir.path().join("herald.db"))
                     .await
-                    .expect("open store"),
-            ),
+                    .expect("open store");
+                (Arc::new(store), None)
+            }
             Backend::Postgres(admin_url) => {
-                let url = fresh_database(&admin_url).await.expect("fresh database");
-                Arc::new(
-                    PgStore::connect(&url, PgOptions::default())
-                        .await
-                        .expect("connect"),
-                )
+                let database = TestDatabase::create_on(&admin_url)
+                    .await
+                    .expect("a test database");
+                let store = PgStore::connect(database.url(), PgOptions::default())
+                    .await
+                    .expect("connect");
+                (Arc::new(store), Some(database))
             }
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -161,6 +132,7 @@ impl TestServer {
             client: reqwest::Client::new(),
             shutdown,
             _dir: dir,
+            _database: database,
         }
     }
 
@@ -229,9 +201,22 @@ impl TestServer {
 
     /// A tenant with one subscription to `url` for `event_type`; returns (tenant id, subscription).
     pub async fn subscribe(&self, url: &str, event_type: &str) -> (String, Value) {
+        self.subscribe_new_tenant(url, event_type, json!({})).await
+    }
+
+    /// A tenant with one subscription with extra fields (`{"max_in_flight": 3}`, …); returns
+    /// (tenant id, subscription).
+    pub async fn subscribe_new_tenant(
+        &self,
+        url: &str,
+        event_type: &str,
+        extra: Value,
+    ) -> (String, Value) {
         let tenant = self.create_tenant("Acme").await;
         let tenant_id = tenant["id"].as_str().expect("tenant id").to_owned();
-        let subscription = self.subscribe_tenant(&tenant_id, url, event_type).await;
+        let subscription = self
+            .subscribe_with(&tenant_id, url, event_type, extra)
+            .await;
         (tenant_id, subscription)
     }
 
@@ -269,15 +254,48 @@ impl TestServer {
         tenant_id: Option<&str>,
     ) -> String {
         let body = json!({"type": event_type, "payload": payload, "tenant_id": tenant_id});
-        let value = self
-            .expect(
-                StatusCode::ACCEPTED,
-                Method::POST,
-                "/api/v1/events",
-                Some(body),
-            )
-            .await;
+        let value = self.publish_body(body).await;
         value["id"].as_str().expect("event id").to_owned()
+    }
+
+    /// Registers `a.b`, subscribes a new tenant to it at `url` and publishes one event of it;
+    /// returns (tenant id, subscription, event id).
+    pub async fn one_event_to(&self, url: &str) -> (String, Value, String) {
+        self.create_event_type("a.b").await;
+        let (tenant, subscription) = self.subscribe(url, "a.b").await;
+        let event_id = self.publish("a.b", json!({}), Some(&tenant)).await;
+        (tenant, subscription, event_id)
+    }
+
+    /// Publishes `count` events of `event_type` for `tenant_id`, with payloads `{"n": 0}`, ….
+    pub async fn publish_numbered(&self, event_type: &str, count: usize, tenant_id: &str) {
+        for n in 0..count {
+            self.publish(event_type, json!({"n": n}), Some(tenant_id))
+                .await;
+        }
+    }
+
+    /// Publishes a whole request body (with an idempotency key, say) and returns the answer.
+    pub async fn publish_body(&self, body: Value) -> Value {
+        self.expect(
+            StatusCode::ACCEPTED,
+            Method::POST,
+            "/api/v1/events",
+            Some(body),
+        )
+        .await
+    }
+
+    /// Runs the connectivity test of `subscription` and returns its result.
+    pub async fn test_subscription(&self, subscription: &Value) -> Value {
+        let id = subscription["id"].as_str().expect("subscription id");
+        self.expect(
+            StatusCode::OK,
+            Method::POST,
+            &format!("/api/v1/subscriptions/{id}/test"),
+            None,
+        )
+        .await
     }
 
     /// The deliveries of one event.
@@ -325,105 +343,6 @@ impl TestServer {
             },
         )
         .await
-    }
-}
-
-/// How the receiver answers one request.
-#[derive(Clone, Debug)]
-pub enum Reply {
-    Status(u16),
-    /// Accept the request and never answer.
-    Hang,
-    /// 302 to this location.
-    Redirect(String),
-}
-
-/// One request the receiver got.
-#[derive(Clone, Debug)]
-pub struct Received {
-    pub headers: HeaderMap,
-    pub body: Bytes,
-    pub at: Instant,
-}
-
-#[derive(Default)]
-struct ReceiverState {
-    received: Mutex<Vec<Received>>,
-    script: Mutex<VecDeque<Reply>>,
-    default: Mutex<Option<Reply>>,
-}
-
-/// A real HTTP receiver on 127.0.0.1 that records every request.
-#[derive(Clone)]
-pub struct Receiver {
-    pub url: String,
-    state: Arc<ReceiverState>,
-}
-
-impl Receiver {
-    /// A receiver that answers `script` in order, then `default`.
-    pub async fn start(script: Vec<Reply>, default: Reply) -> Self {
-        let state = Arc::new(ReceiverState::default());
-        *state.script.lock().expect("lock") = script.into();
-        *state.default.lock().expect("lock") = Some(default);
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind receiver");
-        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-        let app = axum::Router::new()
-            .fallback(receive)
-            .with_state(Arc::clone(&state));
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, state }
-    }
-
-    pub async fn ok() -> Self {
-        Self::start(vec![], Reply::Status(200)).await
-    }
-
-    pub fn received(&self) -> Vec<Received> {
-        self.state.received.lock().expect("lock").clone()
-    }
-
-    pub fn count(&self) -> usize {
-        self.state.received.lock().expect("lock").len()
-    }
-
-    /// Waits until at least `n` requests arrived and returns them.
-    pub async fn wait_for_count(&self, n: usize, within: Duration) -> Vec<Received> {
-        wait_for(&format!("{n} requests at the receiver"), within, || async {
-            let got = self.received();
-            (got.len() >= n).then_some(got)
-        })
-        .await
-    }
-}
-
-async fn receive(
-    State(state): State<Arc<ReceiverState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    state.received.lock().expect("lock").push(Received {
-        headers,
-        body,
-        at: Instant::now(),
-    });
-    let reply = {
-        let next = state.script.lock().expect("lock").pop_front();
-        next.or_else(|| state.default.lock().expect("lock").clone())
-            .unwrap_or(Reply::Status(200))
-    };
-    match reply {
-        Reply::Status(code) => (
-            StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
-            "reply body",
-        )
-            .into_response(),
-        Reply::Hang => std::future::pending().await,
-        Reply::Redirect(location) => {
-            (StatusCode::FOUND, [("location", location)], "").into_response()
-        }
     }
 }
 

@@ -42,7 +42,7 @@ use crate::store::Store;
 ///     (store, dir)
 /// });
 /// herald_store::store_conformance_tests!(optional || async {
-///     let admin = herald_store::postgres::testing::admin_url_or_skip()?;
+///     let database = herald_testkit::TestDatabase::create().await.ok()??;
 ///     // …
 /// #   None::<((), ())>
 /// });
@@ -141,11 +141,12 @@ macro_rules! store_conformance_tests {
 }
 
 /// The suite's fixed "now": every time in a case is this plus some seconds.
-fn at(seconds: i64) -> OffsetDateTime {
+pub fn at(seconds: i64) -> OffsetDateTime {
     datetime!(2030-01-01 00:00 UTC) + Duration::seconds(seconds)
 }
 
-fn tenant(name: &str) -> Tenant {
+/// A tenant named `name`, created at [`at`]`(0)`, not stored.
+pub fn tenant(name: &str) -> Tenant {
     let id = TenantId::generate();
     Tenant {
         client_id: format!("client_{id}"),
@@ -156,13 +157,16 @@ fn tenant(name: &str) -> Tenant {
     }
 }
 
-async fn new_tenant<S: Store>(store: &S, name: &str) -> Tenant {
+/// A [`tenant`] stored in `store`.
+pub async fn new_tenant<S: Store>(store: &S, name: &str) -> Tenant {
     let tenant = tenant(name);
     store.create_tenant(&tenant).await.expect("create tenant");
     tenant
 }
 
-fn subscription(tenant_id: &TenantId, patterns: &[&str]) -> Subscription {
+/// An active subscription of `tenant_id` to `patterns` (max 16 in flight, one secret), not
+/// stored.
+pub fn subscription(tenant_id: &TenantId, patterns: &[&str]) -> Subscription {
     Subscription {
         id: SubscriptionId::generate(),
         tenant_id: tenant_id.clone(),
@@ -183,7 +187,8 @@ fn subscription(tenant_id: &TenantId, patterns: &[&str]) -> Subscription {
     }
 }
 
-async fn new_subscription<S: Store>(
+/// A [`subscription`] stored in `store`.
+pub async fn new_subscription<S: Store>(
     store: &S,
     tenant_id: &TenantId,
     patterns: &[&str],
@@ -196,7 +201,9 @@ async fn new_subscription<S: Store>(
     subscription
 }
 
-fn event(event_type: &str, tenant_id: Option<&TenantId>, seconds: i64) -> Event {
+/// An event of `event_type` for `tenant_id` (`None`: a broadcast) created at
+/// [`at`]`(seconds)`, not published.
+pub fn event(event_type: &str, tenant_id: Option<&TenantId>, seconds: i64) -> Event {
     Event {
         id: EventId::generate(),
         event_type: event_type.to_owned(),
@@ -220,7 +227,7 @@ async fn publish<S: Store>(
 }
 
 /// A claim at `now` leasing for 60 s, with a limit too high to matter and a 1 s rate horizon.
-fn claim(now: i64) -> Claim {
+pub fn claim(now: i64) -> Claim {
     Claim {
         now: at(now),
         lease_until: at(now + 60),
@@ -261,7 +268,8 @@ async fn only_delivery<S: Store>(store: &S, event_id: &EventId) -> Delivery {
     all.remove(0)
 }
 
-fn attempt(
+/// An attempt of `delivery_id` at [`at`]`(seconds)` that got `status` (`None`: a timeout).
+pub fn attempt(
     delivery_id: &DeliveryId,
     seconds: i64,
     status: Option<u16>,
@@ -302,7 +310,8 @@ fn retry_at(next: i64) -> DeliveryProgress {
     }
 }
 
-fn finished(status: DeliveryStatus) -> DeliveryProgress {
+/// Progress that ends a delivery with `status`.
+pub fn finished(status: DeliveryStatus) -> DeliveryProgress {
     DeliveryProgress {
         status,
         next_attempt_at: None,

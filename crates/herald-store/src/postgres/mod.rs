@@ -25,7 +25,6 @@ mod events;
 mod handoff;
 mod listener;
 mod queue;
-pub mod testing;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
-//! Test support: a fake Herald API that answers canned replies and records
-//! every request, and a builder that runs the `herald` binary against it.
+//! Test support: a fake Herald API (a `herald-testkit` receiver with canned replies) and a
+//! builder that runs the `herald` binary against it.
 //!
 //! The fake knows nothing of Herald: each test states the replies it needs,
 //! so a test reads as "the server says X; the CLI must send Y and print Z".
@@ -11,161 +11,29 @@
 
 pub mod real;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use herald_testkit::{Receiver, Reply};
 use tokio::io::AsyncWriteExt;
 
-/// One request as the fake API received it.
-#[derive(Clone, Debug)]
-pub struct Recorded {
-    pub method: Method,
-    pub path: String,
-    pub query: Option<String>,
-    pub authorization: Option<String>,
-    pub body: String,
+/// A fake API on 127.0.0.1: answers what a test routes with [`Receiver::on`], and 404 to
+/// anything else.
+pub async fn fake_api() -> Receiver {
+    let api = Receiver::start().await.expect("a fake API");
+    api.otherwise(Reply::status(404).with_body("text/plain", "no canned reply"));
+    api
 }
 
-impl Recorded {
-    /// The body parsed as JSON.
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).expect("request body is JSON")
-    }
-}
-
-/// A canned answer for one method and path.
-#[derive(Clone)]
-struct Reply {
-    method: Method,
-    path: String,
-    status: StatusCode,
-    content_type: &'static str,
-    body: String,
-}
-
-#[derive(Clone, Default)]
-struct Shared {
-    replies: Arc<Mutex<Vec<Reply>>>,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-}
-
-/// A fake API on 127.0.0.1, port chosen by the OS.
-pub struct FakeApi {
-    pub url: String,
-    shared: Shared,
-}
-
-impl FakeApi {
-    pub async fn start() -> FakeApi {
-        let shared = Shared::default();
-        let app = Router::new().fallback(answer).with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr: SocketAddr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        FakeApi {
-            url: format!("http://{addr}"),
-            shared,
-        }
-    }
-
-    /// Answers `method path` with `status` and a JSON body.
-    pub fn reply(&self, method: Method, path: &str, status: u16, body: &str) -> &Self {
-        self.push(method, path, status, "application/json", body)
-    }
-
-    /// Answers `method path` with `status` and an RFC 9457 problem body.
-    pub fn problem(
-        &self,
-        method: Method,
-        path: &str,
-        status: u16,
-        title: &str,
-        detail: &str,
-    ) -> &Self {
-        let body = serde_json::json!({
-            "type": "https://herald.dev/problems/test",
-            "title": title,
-            "status": status,
-            "detail": detail,
-        });
-        self.push(
-            method,
-            path,
-            status,
-            "application/problem+json",
-            &body.to_string(),
-        )
-    }
-
-    fn push(
-        &self,
-        method: Method,
-        path: &str,
-        status: u16,
-        content_type: &'static str,
-        body: &str,
-    ) -> &Self {
-        self.shared.replies.lock().unwrap().push(Reply {
-            method,
-            path: path.to_owned(),
-            status: StatusCode::from_u16(status).unwrap(),
-            content_type,
-            body: body.to_owned(),
-        });
-        self
-    }
-
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.requests.lock().unwrap().clone()
-    }
-
-    /// The only request received; fails the test if there were others.
-    pub fn only_request(&self) -> Recorded {
-        let requests = self.requests();
-        assert_eq!(
-            requests.len(),
-            1,
-            "expected exactly one request, got {requests:#?}"
-        );
-        requests.into_iter().next().unwrap()
-    }
-}
-
-async fn answer(
-    State(shared): State<Shared>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    shared.requests.lock().unwrap().push(Recorded {
-        method: method.clone(),
-        path: uri.path().to_owned(),
-        query: uri.query().map(str::to_owned),
-        authorization: headers
-            .get(header::AUTHORIZATION)
-            .map(|v| v.to_str().unwrap().to_owned()),
-        body: String::from_utf8(body.to_vec()).unwrap(),
+/// An RFC 9457 problem answer.
+pub fn problem(status: u16, title: &str, detail: &str) -> Reply {
+    let body = serde_json::json!({
+        "type": "https://herald.dev/problems/test",
+        "title": title,
+        "status": status,
+        "detail": detail,
     });
-    let reply = shared
-        .replies
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|r| r.method == method && r.path == uri.path())
-        .cloned();
-    match reply {
-        Some(r) => (r.status, [(header::CONTENT_TYPE, r.content_type)], r.body).into_response(),
-        None => (StatusCode::NOT_FOUND, "no canned reply").into_response(),
-    }
+    Reply::status(status).with_body("application/problem+json", body.to_string())
 }
 
 /// What a run of the binary produced.
@@ -226,10 +94,8 @@ pub fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
 }
 
-/// A local address where nothing listens: bound, then released.
+/// A local address where nothing listens.
 pub fn unused_address() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}")
+    let port = herald_testkit::unused_port().expect("a free port");
+    format!("http://127.0.0.1:{port}")
 }

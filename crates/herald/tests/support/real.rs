@@ -1,42 +1,20 @@
-//! The real thing: a `herald serve` child process on a data directory, and a receiver that
-//! records the `webhook-id` of every delivery it gets. For end-to-end tests of the binary
-//! (crash safety, the CLI against a real server).
+//! The real thing: a `herald serve` child process on a data directory, for end-to-end tests
+//! of the binary (crash safety, the CLI against a real server). Receivers come from
+//! `herald-testkit`.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::http::HeaderMap;
+use herald_testkit::wait_for;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
 pub const ADMIN_TOKEN: &str = "e2e-admin-token-0123456789abcdef";
 
-/// Waits until `check` returns `Some`, polling every 20 ms, failing after `within`.
-pub async fn wait_for<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// A free port on 127.0.0.1 (bound and released; the OS does not hand it out again at once).
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
+    herald_testkit::unused_port().expect("a free port")
 }
 
 /// A running `herald serve`.
@@ -141,79 +119,5 @@ impl Herald {
         )
         .await;
         tenant_id
-    }
-}
-
-/// What a receiver has seen.
-#[derive(Default)]
-struct Seen {
-    ids: Vec<String>,
-    /// Requests being answered now, by `webhook-id`.
-    active: HashSet<String>,
-    /// Requests that arrived while another with the same id was still being answered.
-    overlaps: usize,
-}
-
-/// A receiver that answers 200 after `delay` and records every `webhook-id`, and notices two
-/// concurrent requests for the same id (the same delivery attempted twice at once).
-#[derive(Clone)]
-pub struct IdRecorder {
-    pub url: String,
-    seen: Arc<Mutex<Seen>>,
-}
-
-impl IdRecorder {
-    pub async fn start(delay: Duration) -> IdRecorder {
-        let seen: Arc<Mutex<Seen>> = Arc::default();
-        let recorded = Arc::clone(&seen);
-        let app = axum::Router::new().fallback(move |headers: HeaderMap| {
-            let recorded = Arc::clone(&recorded);
-            async move {
-                let id = headers
-                    .get("webhook-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                {
-                    let mut seen = recorded.lock().expect("lock");
-                    if !seen.active.insert(id.clone()) {
-                        seen.overlaps += 1;
-                    }
-                }
-                // A slow endpoint, so that a kill lands while deliveries are in flight.
-                tokio::time::sleep(delay).await;
-                let mut seen = recorded.lock().expect("lock");
-                seen.active.remove(&id);
-                seen.ids.push(id);
-                "ok"
-            }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        IdRecorder { url, seen }
-    }
-
-    /// Requests answered.
-    pub fn count(&self) -> usize {
-        self.seen.lock().expect("lock").ids.len()
-    }
-
-    /// Distinct `webhook-id`s answered.
-    pub fn distinct(&self) -> HashSet<String> {
-        self.seen
-            .lock()
-            .expect("lock")
-            .ids
-            .iter()
-            .cloned()
-            .collect()
-    }
-
-    /// Requests that overlapped another for the same id.
-    pub fn overlaps(&self) -> usize {
-        self.seen.lock().expect("lock").overlaps
     }
 }
