@@ -23,9 +23,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use herald_store::Store;
 use herald_store::postgres::{PgOptions, PgStore};
 use herald_store::sqlite::SqliteStore;
+use herald_store::{DeliveryQueue, Store};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;

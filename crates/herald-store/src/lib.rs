@@ -20,10 +20,10 @@ pub mod ids;
 pub mod model;
 pub mod postgres;
 mod rows;
+mod seam;
 pub mod sqlite;
-mod store;
 
 pub use error::{Cause, StoreError};
 pub use ids::{AttemptId, DeliveryId, EventId, IdError, SubscriptionId, TenantId};
 pub use model::*;
-pub use store::{Accepted, PublishLease, Result, Store};
+pub use seam::{Accepted, Catalog, DeliveryQueue, PublishLease, Result, Store};

@@ -12,9 +12,9 @@ use std::time::Duration;
 use herald_store::postgres::testing::{TestDatabase, admin_url_or_skip};
 use herald_store::postgres::{PgOptions, PgStore};
 use herald_store::{
-    Attempt, AttemptId, AttemptTrigger, Claim, DeliveryProgress, DeliveryStatus, Event, EventId,
-    Store, StoreError, Subscription, SubscriptionId, SubscriptionStatus, Tenant, TenantId,
-    timestamp_now,
+    Attempt, AttemptId, AttemptTrigger, Catalog, Claim, DeliveryProgress, DeliveryQueue,
+    DeliveryStatus, Event, EventId, StoreError, Subscription, SubscriptionId, SubscriptionStatus,
+    Tenant, TenantId, timestamp_now,
 };
 
 /// A fresh store on a database of its own, dropped with the guard; `None` skips the test.

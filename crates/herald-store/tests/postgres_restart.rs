@@ -9,8 +9,8 @@ use std::time::Duration;
 use herald_store::postgres::testing::{TestDatabase, TestServer, admin_url_or_skip};
 use herald_store::postgres::{PgOptions, PgStore};
 use herald_store::{
-    Claim, Event, EventId, Store, StoreError, Subscription, SubscriptionId, SubscriptionStatus,
-    Tenant, TenantId, timestamp_now,
+    Catalog, Claim, DeliveryQueue, Event, EventId, StoreError, Subscription, SubscriptionId,
+    SubscriptionStatus, Tenant, TenantId, timestamp_now,
 };
 use tokio::time::{Instant, timeout};
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use herald_store::sqlite::SqliteStore;
 use herald_store::{
-    Event, EventId, PageRequest, Store, StoreError, Subscription, SubscriptionStatus, Tenant,
-    TenantId,
+    Catalog, DeliveryQueue, Event, EventId, PageRequest, StoreError, Subscription,
+    SubscriptionStatus, Tenant, TenantId,
 };
 use time::OffsetDateTime;
 

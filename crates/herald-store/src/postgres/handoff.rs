@@ -18,7 +18,7 @@ use crate::claiming::lease_cap;
 use crate::error::StoreError;
 use crate::model::*;
 use crate::rows::{self, micros};
-use crate::store::{Accepted, PublishLease};
+use crate::seam::{Accepted, PublishLease};
 
 type Result<T> = std::result::Result<T, StoreError>;
 

@@ -6,7 +6,7 @@
 //! leases (a delivery is attempted by one node at a time), in-flight counts and rate slots
 //! (limits hold across the cluster; see [`claim`]), and idempotency (a unique index that
 //! concurrent publishes wait on). A [`listener`] task turns `NOTIFY`s from publishing nodes
-//! into [`Store::work_notifier`] wake-ups.
+//! into [`DeliveryQueue::work_notifier`] wake-ups.
 //!
 //! Times are stored as BIGINT unix microseconds, as on SQLite, so both backends keep the same
 //! precision and share one set of row builders. Migrations in `migrations/postgres/` are
@@ -14,7 +14,7 @@
 //! once apply them exactly once. Losing the database makes calls fail with
 //! [`StoreError::Unavailable`]; the pool reconnects by itself when it is back.
 //!
-//! One method means something else with several nodes: [`Store::release_all_leases`] drops
+//! One method means something else with several nodes: [`DeliveryQueue::release_all_leases`] drops
 //! every node's leases, not only this one's, so a node must not call it at start-up while
 //! others run (their deliveries in flight would be claimed again); expired leases already
 //! free a dead node's work.
@@ -40,7 +40,7 @@ use tokio::sync::Notify;
 use crate::error::StoreError;
 use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
-use crate::store::{Accepted, PublishLease, Result, Store};
+use crate::seam::{Accepted, Catalog, DeliveryQueue, PublishLease, Result};
 use catalog::TenantKey;
 use listener::Listener;
 
@@ -136,7 +136,7 @@ macro_rules! in_transaction {
 }
 
 #[async_trait]
-impl Store for PgStore {
+impl Catalog for PgStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
             .execute(&mut *self.conn().await?)
@@ -244,7 +244,10 @@ impl Store for PgStore {
     async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool> {
         catalog::delete_subscription(&mut *self.conn().await?, id).await
     }
+}
 
+#[async_trait]
+impl DeliveryQueue for PgStore {
     async fn publish(&self, event: &Event) -> Result<Published> {
         in_transaction!(self, |conn| events::publish(conn, event))
     }
@@ -326,6 +329,11 @@ impl Store for PgStore {
 
     async fn queue_stats(&self) -> Result<QueueStats> {
         queue::queue_stats(&mut *self.conn().await?).await
+    }
+
+    /// Other nodes may claim from the same database: only the count in it is shared.
+    fn single_process(&self) -> bool {
+        false
     }
 
     fn work_notifier(&self) -> Option<Arc<Notify>> {

@@ -1,5 +1,5 @@
 //! Which subscriptions may take a publish's deliveries straight away (SQLite side of
-//! `Store::publish_and_lease`).
+//! `DeliveryQueue::publish_and_lease`).
 //!
 //! It runs on the writer's connection inside the publish batch's transaction, and every claim
 //! runs on that same connection, so no claim interleaves between this count and the inserts
@@ -17,7 +17,7 @@ use crate::error::StoreError;
 use crate::ids::DeliveryId;
 use crate::model::{Delivery, DeliveryJob, DeliveryStatus, Event, Subscription};
 use crate::rows::{self, micros, to_json};
-use crate::store::PublishLease;
+use crate::seam::PublishLease;
 
 type Result<T> = std::result::Result<T, StoreError>;
 

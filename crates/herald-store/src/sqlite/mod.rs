@@ -5,7 +5,7 @@
 //! (group commit), so concurrent `publish` calls share one fsync while each still answers only
 //! once durable (`synchronous=FULL`: a committed transaction survives kill -9 and power loss).
 //! Routing all writes through one connection is also what keeps `SQLITE_BUSY` away: SQLite has
-//! one writer. Only this process may use the file (`Store::single_process`).
+//! one writer. Only this process may use the file (`DeliveryQueue::single_process`).
 //! Migrations in `migrations/sqlite/` are applied by [`SqliteStore::open`].
 
 mod catalog;
@@ -33,7 +33,7 @@ use time::OffsetDateTime;
 use crate::error::StoreError;
 use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
-use crate::store::{Accepted, PublishLease, Result, Store};
+use crate::seam::{Accepted, Catalog, DeliveryQueue, PublishLease, Result};
 use writer::Writer;
 
 /// The schema, embedded at build time.
@@ -173,7 +173,7 @@ macro_rules! write {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Catalog for SqliteStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
             .execute(&mut *self.reader().await?)
@@ -268,7 +268,10 @@ impl Store for SqliteStore {
     async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool> {
         write!(self, (id) => |conn| catalog::delete_subscription(conn, &id))
     }
+}
 
+#[async_trait]
+impl DeliveryQueue for SqliteStore {
     async fn publish(&self, event: &Event) -> Result<Published> {
         Ok(self.writer.publish(event.clone(), None).await?.published)
     }
@@ -348,5 +351,10 @@ impl Store for SqliteStore {
     /// at start-up, which is only sound because no other process can hold a live one).
     fn single_process(&self) -> bool {
         true
+    }
+
+    /// Nothing but this process writes the file: the API wakes the dispatcher directly.
+    fn work_notifier(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
     }
 }

@@ -7,7 +7,7 @@
 //! savepoint per event, if the batch as a whole fails (and then hands no deliveries out: they
 //! are claimed as usual).
 //!
-//! Events published with a lease (`Store::publish_and_lease`) get their deliveries to open
+//! Events published with a lease (`DeliveryQueue::publish_and_lease`) get their deliveries to open
 //! subscriptions inserted already leased ([`super::handoff`]), so handing them out costs one
 //! query per batch and no extra write.
 
@@ -22,7 +22,7 @@ use crate::error::StoreError;
 use crate::ids::{DeliveryId, TenantId};
 use crate::model::{Event, Published};
 use crate::rows::micros;
-use crate::store::{Accepted, PublishLease};
+use crate::seam::{Accepted, PublishLease};
 
 type Result<T> = std::result::Result<T, StoreError>;
 

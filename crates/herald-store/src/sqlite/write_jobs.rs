@@ -10,7 +10,7 @@ use super::dispatch;
 use super::events;
 use crate::error::StoreError;
 use crate::model::{Attempt, DeliveryProgress, Event};
-use crate::store::{Accepted, PublishLease};
+use crate::seam::{Accepted, PublishLease};
 
 /// One queued write, type-erased so that writes of every result type share the queue.
 pub(super) trait WriteJob: Send {

@@ -32,7 +32,7 @@ use super::write_jobs::{CompleteJob, Job, PublishJob, Queued, WriteJob, writer_g
 use super::{dispatch, publish};
 use crate::error::StoreError;
 use crate::model::{Attempt, DeliveryProgress, Event};
-use crate::store::{Accepted, PublishLease};
+use crate::seam::{Accepted, PublishLease};
 
 /// At most this many writes share one transaction, so a flood of writes still commits (and
 /// answers) regularly instead of growing one transaction without bound.
