@@ -22,6 +22,7 @@ pub mod postgres;
 mod rows;
 mod seam;
 pub mod sqlite;
+mod statements;
 
 pub use error::{Cause, StoreError};
 pub use ids::{AttemptId, DeliveryId, EventId, IdError, SubscriptionId, TenantId};

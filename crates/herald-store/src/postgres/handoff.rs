@@ -9,7 +9,7 @@
 //! handing out right now to the normal claims (its deliveries stay unleased), so concurrent
 //! publishes to one subscription do not queue behind each other's commits.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use sqlx::PgConnection;
 
@@ -17,7 +17,7 @@ use super::{claim, events};
 use crate::claiming::lease_cap;
 use crate::error::StoreError;
 use crate::model::*;
-use crate::rows::{self, micros};
+use crate::rows::{self, delivery_columns, micros};
 use crate::seam::{Accepted, PublishLease};
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -67,19 +67,18 @@ pub(super) async fn publish_and_lease(
             jobs: Vec::new(),
         });
     }
-    let sql = format!(
-        "UPDATE deliveries SET lease_until = $2 WHERE id = ANY($1) RETURNING {}",
-        rows::DELIVERY_COLUMNS
-    );
-    let leased = sqlx::query(&sql)
-        .bind(&chosen)
-        .bind(micros(lease.lease_until))
-        .fetch_all(&mut *conn)
-        .await?;
+    let leased = sqlx::query(concat!(
+        "UPDATE deliveries SET lease_until = $2 WHERE id = ANY($1) RETURNING ",
+        delivery_columns!()
+    ))
+    .bind(&chosen)
+    .bind(micros(lease.lease_until))
+    .fetch_all(&mut *conn)
+    .await?;
     let deliveries = leased
         .iter()
         .map(rows::delivery)
         .collect::<Result<Vec<_>>>()?;
-    let jobs = claim::jobs(conn, deliveries, lease.now).await?;
+    let jobs = claim::jobs(conn, deliveries, lease.now, &HashMap::new()).await?;
     Ok(Accepted { published, jobs })
 }

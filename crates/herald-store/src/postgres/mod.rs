@@ -25,6 +25,7 @@ mod events;
 mod handoff;
 mod listener;
 mod queue;
+mod run;
 pub mod testing;
 
 use std::str::FromStr;
@@ -41,7 +42,6 @@ use crate::error::StoreError;
 use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
 use crate::seam::{Accepted, Catalog, DeliveryQueue, PublishLease, Result};
-use catalog::TenantKey;
 use listener::Listener;
 
 /// The schema, embedded at build time.
@@ -138,9 +138,11 @@ macro_rules! in_transaction {
 #[async_trait]
 impl Catalog for PgStore {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&mut *self.conn().await?)
-            .await?;
+        run::execute(
+            &mut *self.conn().await?,
+            &crate::statements::catalog::ping(),
+        )
+        .await?;
         Ok(())
     }
 
@@ -149,11 +151,11 @@ impl Catalog for PgStore {
     }
 
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>> {
-        catalog::get_tenant_by(&mut *self.conn().await?, TenantKey::Id, id.as_str()).await
+        catalog::get_tenant(&mut *self.conn().await?, id.as_str()).await
     }
 
     async fn get_tenant_by_client_id(&self, client_id: &str) -> Result<Option<Tenant>> {
-        catalog::get_tenant_by(&mut *self.conn().await?, TenantKey::ClientId, client_id).await
+        catalog::get_tenant_by_client_id(&mut *self.conn().await?, client_id).await
     }
 
     async fn list_tenants(&self, page: &PageRequest) -> Result<Page<Tenant>> {
@@ -231,10 +233,7 @@ impl Catalog for PgStore {
             if resumed == Some(true) {
                 // Its waiting deliveries just became claimable: wake every node (delivered
                 // at commit, like a publish's).
-                sqlx::query("SELECT pg_notify($1, '')")
-                    .bind(events::WORK_CHANNEL)
-                    .execute(&mut *conn)
-                    .await?;
+                events::notify_work(&mut *conn).await?;
             }
             Ok::<_, StoreError>(resumed)
         })?;

@@ -14,9 +14,9 @@
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
-use super::events::{first_with_key, insert_event, matching_subscriptions};
+use super::events::{first_with_key, insert_delivery, insert_event, matching_subscriptions};
 use super::handoff;
 use crate::error::StoreError;
 use crate::ids::{DeliveryId, TenantId};
@@ -92,15 +92,9 @@ pub(super) fn publish_batch(
     };
     let mut handed: Vec<Vec<crate::model::DeliveryJob>> = vec![Vec::new(); events.len()];
 
-    let mut insert_delivery = conn.prepare_cached(
-        "INSERT INTO deliveries (id, event_id, subscription_id, tenant_id, event_type, status, \
-         attempts, scheduled_attempts, next_attempt_at, lease_until, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, 0, ?6, ?7, ?6, ?6)",
-    )?;
     for &index in &fresh {
         let (event, lease) = events[index];
         insert_event(conn, event)?;
-        let at = micros(event.created_at);
         let subscriptions = targets
             .get(&(event.event_type.as_str(), event.tenant_id.as_ref()))
             .map_or(&[][..], Vec::as_slice);
@@ -113,15 +107,7 @@ pub(super) fn publish_batch(
                 lease_until = Some(micros(lease.lease_until));
                 handed[index].push(job);
             }
-            insert_delivery.execute(params![
-                id.as_str(),
-                event.id.as_str(),
-                subscription_id,
-                tenant_id,
-                &event.event_type,
-                at,
-                lease_until,
-            ])?;
+            insert_delivery(conn, &id, event, subscription_id, tenant_id, lease_until)?;
         }
         answers[index] = Some(Published {
             event_id: event.id.clone(),

@@ -29,7 +29,7 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
 use super::write_jobs::{CompleteJob, Job, PublishJob, Queued, WriteJob, writer_gone};
-use super::{dispatch, publish};
+use super::{publish, queue};
 use crate::error::StoreError;
 use crate::model::{Attempt, DeliveryProgress, Event};
 use crate::seam::{Accepted, PublishLease};
@@ -317,7 +317,7 @@ fn complete_together(conn: &Connection, jobs: &mut [CompleteJob]) -> Result<(), 
     execute(conn, "SAVEPOINT completions")?;
     let together = jobs
         .iter()
-        .try_for_each(|job| dispatch::complete_attempt(conn, &job.attempt, &job.progress, job.now));
+        .try_for_each(|job| queue::complete_attempt(conn, &job.attempt, &job.progress, job.now));
     match together {
         Ok(()) => {
             for job in jobs.iter_mut() {
