@@ -1,4 +1,5 @@
-//! Turning rows into domain types and domain values into bind parameters, for every backend.
+//! Turning rows into domain types, for every backend; and the column lists that the
+//! statements ([`crate::statements`]) splice in, so that a column is named in one place.
 //!
 //! Both backends store the same shapes: ids and names as text, times as integer unix
 //! microseconds (the precision PostgreSQL keeps, so both round-trip alike), counts as 64-bit
@@ -6,35 +7,27 @@
 //! [`Columns`] each backend's row type implements. Everything read back goes through [`get`],
 //! which turns a decode failure into [`StoreError::Corrupt`] naming the column: a row that does
 //! not decode is a bug or a manual edit, never something a client did, and it must not panic
-//! the server.
+//! the server. A schema change is one migration per backend plus this file and the
+//! statements that write the column.
 
 use std::collections::BTreeMap;
 
-use sqlx::{Decode, Postgres, Row, Sqlite, Type};
+use sqlx::{Decode, Postgres, Row, Type};
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::ids::{AttemptId, DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
 
-/// A value both backends decode (text, integers, and their options).
+/// A value both backends decode (text, integers, and their options): through sqlx on
+/// PostgreSQL, through rusqlite on SQLite.
 pub(crate) trait Column:
-    Sized
-    + for<'r> Decode<'r, Sqlite>
-    + Type<Sqlite>
-    + for<'r> Decode<'r, Postgres>
-    + Type<Postgres>
-    + rusqlite::types::FromSql
+    Sized + for<'r> Decode<'r, Postgres> + Type<Postgres> + rusqlite::types::FromSql
 {
 }
 
 impl<T> Column for T where
-    T: Sized
-        + for<'r> Decode<'r, Sqlite>
-        + Type<Sqlite>
-        + for<'r> Decode<'r, Postgres>
-        + Type<Postgres>
-        + rusqlite::types::FromSql
+    T: Sized + for<'r> Decode<'r, Postgres> + Type<Postgres> + rusqlite::types::FromSql
 {
 }
 
@@ -44,13 +37,6 @@ pub(crate) trait Columns {
     fn column<T: Column>(&self, column: &str) -> Result<T, StoreError>;
 }
 
-impl Columns for sqlx::sqlite::SqliteRow {
-    fn column<T: Column>(&self, column: &str) -> Result<T, StoreError> {
-        self.try_get(column)
-            .map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
-    }
-}
-
 impl Columns for sqlx::postgres::PgRow {
     fn column<T: Column>(&self, column: &str) -> Result<T, StoreError> {
         self.try_get(column)
@@ -58,7 +44,7 @@ impl Columns for sqlx::postgres::PgRow {
     }
 }
 
-/// Rows read on the SQLite writer's own connection (see `sqlite::writer`).
+/// SQLite's rows, on the writer's connection and the readers' alike.
 impl Columns for rusqlite::Row<'_> {
     fn column<T: Column>(&self, column: &str) -> Result<T, StoreError> {
         self.get(column)

@@ -17,6 +17,7 @@
 //!    subscriptions (still locked, so consistent with the claim).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
 
 use sqlx::PgConnection;
 use time::OffsetDateTime;
@@ -46,12 +47,11 @@ fn due_of_kind(kind: &str, retry: u8) -> String {
     )
 }
 
-/// Runs inside the caller's transaction; see the module documentation.
-pub(super) async fn claim_due(conn: &mut PgConnection, claim: &Claim) -> Result<Vec<DeliveryJob>> {
-    let now = micros(claim.now);
-    // Scalar subqueries with LIMIT 1, not EXISTS: PostgreSQL turns two OR-ed EXISTS into a
-    // hashed subplan that reads every due delivery; these stay one index probe per
-    // subscription (its first due row of each kind), however large the backlog.
+/// Step 1: locks every active subscription with due, unleased work, in id order. Scalar
+/// subqueries with LIMIT 1, not EXISTS: PostgreSQL turns two OR-ed EXISTS into a hashed
+/// subplan that reads every due delivery; these stay one index probe per subscription (its
+/// first due row of each kind), however large the backlog.
+static LOCK_DUE: LazyLock<String> = LazyLock::new(|| {
     let due = |kind: &str| {
         format!(
             "(SELECT 1 FROM deliveries x WHERE x.subscription_id = s.id \
@@ -59,31 +59,18 @@ pub(super) async fn claim_due(conn: &mut PgConnection, claim: &Claim) -> Result<
                AND (x.lease_until IS NULL OR x.lease_until <= $1) LIMIT 1) IS NOT NULL"
         )
     };
-    let lock = format!(
+    format!(
         "SELECT s.id FROM subscriptions s WHERE s.status = 'active' AND ({} OR {}) \
          ORDER BY s.id FOR NO KEY UPDATE OF s",
         due("attempts = 0"),
         due("attempts > 0"),
-    );
-    let locked: Vec<String> = sqlx::query_scalar(&lock)
-        .bind(now)
-        .fetch_all(&mut *conn)
-        .await?;
-    if locked.is_empty() || claim.limit == 0 {
-        return Ok(Vec::new());
-    }
+    )
+});
 
-    let capacities = capacities(conn, &locked, now).await?;
-    let (capped, caps): (Vec<&str>, Vec<i64>) = capacities
-        .iter()
-        .map(|(id, capacity)| (id.as_str(), i64::from(capacity.room(claim))))
-        .filter(|&(_, cap)| cap > 0)
-        .unzip();
-    if capped.is_empty() {
-        return Ok(Vec::new());
-    }
-
-    let sql = format!(
+/// Step 3: leases each capped subscription's first due deliveries up to its cap, fresh before
+/// retries, at most `$4` in all, until `$5`.
+static LEASE_CAPPED: LazyLock<String> = LazyLock::new(|| {
+    format!(
         "WITH caps AS ( \
            SELECT * FROM unnest($1::text[], $2::int8[]) AS c (subscription_id, cap)), \
          due AS ({fresh} UNION ALL {retries}), \
@@ -100,14 +87,52 @@ pub(super) async fn claim_due(conn: &mut PgConnection, claim: &Claim) -> Result<
         fresh = due_of_kind("attempts = 0", 0),
         retries = due_of_kind("attempts > 0", 1),
         columns = delivery_columns!(),
-    );
-    let claimed = sqlx::query(&sql)
-        .bind(&capped)
-        .bind(&caps)
+    )
+});
+
+/// Runs inside the caller's transaction; see the module documentation.
+pub(super) async fn claim_due(conn: &mut PgConnection, claim: &Claim) -> Result<Vec<DeliveryJob>> {
+    let now = micros(claim.now);
+    let locked: Vec<String> = sqlx::query_scalar(LOCK_DUE.as_str())
         .bind(now)
+        .fetch_all(&mut *conn)
+        .await?;
+    if locked.is_empty() || claim.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let capacities = capacities(conn, &locked, now).await?;
+    let (capped, caps): (Vec<&str>, Vec<i64>) = capacities
+        .iter()
+        .map(|(id, capacity)| (id.as_str(), i64::from(capacity.room(claim))))
+        .filter(|&(_, cap)| cap > 0)
+        .unzip();
+    if capped.is_empty() {
+        return Ok(Vec::new());
+    }
+    let deliveries = lease_capped(conn, claim, &capped, &caps).await?;
+    let claiming::Assigned {
+        not_before,
+        next_slots,
+    } = claiming::assign_slots(claim, &capacities, &deliveries)?;
+    advance_slots(conn, &next_slots).await?;
+    drop(next_slots);
+    jobs(conn, deliveries, claim.now, &not_before).await
+}
+
+/// Step 3 ([`LEASE_CAPPED`]): the leased deliveries, in the order they were chosen.
+async fn lease_capped(
+    conn: &mut PgConnection,
+    claim: &Claim,
+    capped: &[&str],
+    caps: &[i64],
+) -> Result<Vec<Delivery>> {
+    let claimed = sqlx::query(LEASE_CAPPED.as_str())
+        .bind(capped)
+        .bind(caps)
+        .bind(micros(claim.now))
         .bind(i64::from(claim.limit))
         .bind(micros(claim.lease_until))
-        .fetch_all(&mut *conn)
+        .fetch_all(conn)
         .await?;
     let mut deliveries = claimed
         .iter()
@@ -117,14 +142,7 @@ pub(super) async fn claim_due(conn: &mut PgConnection, claim: &Claim) -> Result<
     deliveries.sort_by(|a, b| {
         (a.attempts > 0, a.next_attempt_at, &a.id).cmp(&(b.attempts > 0, b.next_attempt_at, &b.id))
     });
-
-    let claiming::Assigned {
-        not_before,
-        next_slots,
-    } = claiming::assign_slots(claim, &capacities, &deliveries)?;
-    advance_slots(conn, &next_slots).await?;
-    drop(next_slots);
-    jobs(conn, deliveries, claim.now, &not_before).await
+    Ok(deliveries)
 }
 
 /// The locked subscriptions' in-flight counts and rate state, read after the locks were

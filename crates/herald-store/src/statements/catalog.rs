@@ -5,7 +5,7 @@
 //! PostgreSQL, a cached single-row insert on SQLite) and the row locks PostgreSQL takes
 //! before deleting a tenant or updating a subscription.
 
-use super::{Statement, statement};
+use super::{Arg, Statement, statement};
 use crate::error::StoreError;
 use crate::model::{EventType, PageRequest, Subscription, Tenant};
 use crate::rows::{
@@ -164,6 +164,17 @@ pub(crate) fn delete_event_type(name: &str) -> Statement<'_, 1> {
 }
 
 pub(crate) fn insert_subscription(sub: &Subscription) -> Result<Statement<'_, 13>, StoreError> {
+    let [
+        url,
+        patterns,
+        status,
+        description,
+        headers,
+        rate,
+        max,
+        contact,
+        secrets,
+    ] = subscription_fields(sub)?;
     Ok(statement!(
         "INSERT INTO subscriptions (id, tenant_id, url, event_types_json, status, description, \
          headers_json, rate_limit_per_second, max_in_flight, contact_email, secrets_json, \
@@ -171,18 +182,34 @@ pub(crate) fn insert_subscription(sub: &Subscription) -> Result<Statement<'_, 13
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         sub.id.as_str(),
         sub.tenant_id.as_str(),
-        sub.url.as_str(),
-        to_json(&sub.event_types)?,
-        sub.status.as_str(),
-        sub.description.as_deref(),
-        to_json(&sub.headers)?,
-        sub.rate_limit_per_second.map(i64::from),
-        i64::from(sub.max_in_flight),
-        sub.contact_email.as_deref(),
-        to_json(&sub.secrets)?,
+        url,
+        patterns,
+        status,
+        description,
+        headers,
+        rate,
+        max,
+        contact,
+        secrets,
         micros(sub.created_at),
         micros(sub.updated_at),
     ))
+}
+
+/// The fields a subscription's owner may change, in the column order both the insert and
+/// the update list them (`url` … `secrets_json`).
+fn subscription_fields(sub: &Subscription) -> Result<[Arg<'_>; 9], StoreError> {
+    Ok([
+        sub.url.as_str().into(),
+        to_json(&sub.event_types)?.into(),
+        sub.status.as_str().into(),
+        sub.description.as_deref().into(),
+        to_json(&sub.headers)?.into(),
+        sub.rate_limit_per_second.map(i64::from).into(),
+        i64::from(sub.max_in_flight).into(),
+        sub.contact_email.as_deref().into(),
+        to_json(&sub.secrets)?.into(),
+    ])
 }
 
 pub(crate) fn subscription_by_id(id: &str) -> Statement<'_, 1> {
@@ -216,19 +243,30 @@ pub(crate) fn list_subscriptions<'a>(
 
 /// Replaces every mutable field; the patterns are rewritten apart (see the module docs).
 pub(crate) fn update_subscription(sub: &Subscription) -> Result<Statement<'_, 11>, StoreError> {
+    let [
+        url,
+        patterns,
+        status,
+        description,
+        headers,
+        rate,
+        max,
+        contact,
+        secrets,
+    ] = subscription_fields(sub)?;
     Ok(statement!(
         "UPDATE subscriptions SET url = $1, event_types_json = $2, status = $3, \
          description = $4, headers_json = $5, rate_limit_per_second = $6, max_in_flight = $7, \
          contact_email = $8, secrets_json = $9, updated_at = $10 WHERE id = $11",
-        sub.url.as_str(),
-        to_json(&sub.event_types)?,
-        sub.status.as_str(),
-        sub.description.as_deref(),
-        to_json(&sub.headers)?,
-        sub.rate_limit_per_second.map(i64::from),
-        i64::from(sub.max_in_flight),
-        sub.contact_email.as_deref(),
-        to_json(&sub.secrets)?,
+        url,
+        patterns,
+        status,
+        description,
+        headers,
+        rate,
+        max,
+        contact,
+        secrets,
         micros(sub.updated_at),
         sub.id.as_str(),
     ))
