@@ -4,8 +4,8 @@
 //! control does what the SQLite writer thread does there, so there is no writer here. What
 //! several nodes need from each other lives in the database, never in one node's memory:
 //! leases (a delivery is attempted by one node at a time), in-flight counts and rate slots
-//! (limits hold across the cluster; see [`claim`]), and idempotency (a unique index that
-//! concurrent publishes wait on). A [`listener`] task turns `NOTIFY`s from publishing nodes
+//! (limits hold across the cluster; see `claim`), and idempotency (a unique index that
+//! concurrent publishes wait on). A `listener` task turns `NOTIFY`s from publishing nodes
 //! into [`DeliveryQueue::work_notifier`] wake-ups.
 //!
 //! Times are stored as BIGINT unix microseconds, as on SQLite, so both backends keep the same

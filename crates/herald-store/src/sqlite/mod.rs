@@ -1,14 +1,15 @@
 //! The embedded default store: one SQLite file in WAL mode.
 //!
-//! Reads go to a few [`readers`] (rusqlite connections on the blocking pool); every write goes
-//! to the single [`writer`] thread, which owns the only write connection (rusqlite) and commits queued writes together
-//! (group commit), so concurrent `publish` calls share one fsync while each still answers only
-//! once durable (`synchronous=FULL`: a committed transaction survives kill -9 and power loss).
-//! Routing all writes through one connection is also what keeps `SQLITE_BUSY` away: SQLite has
-//! one writer. Only this process may use the file (`DeliveryQueue::single_process`).
-//! Migrations in `migrations/sqlite/` are applied by [`SqliteStore::open`], through sqlx's
-//! migrator: the only thing sqlx still does on SQLite. Every statement runs through [`run`]
-//! on rusqlite: the shared ones from [`crate::statements`], SQLite's own beside their use.
+//! Reads go to a few `readers` (rusqlite connections on the blocking pool); every write goes
+//! to the single `writer` thread, which owns the only write connection and commits queued
+//! writes together (group commit), so concurrent `publish` calls share one fsync while each
+//! still answers only once durable (`synchronous=FULL`: a committed transaction survives
+//! kill -9 and power loss). Routing all writes through one connection is also what keeps
+//! `SQLITE_BUSY` away: SQLite has one writer. Only this process may use the file
+//! (`DeliveryQueue::single_process`). Every statement runs through `run` on rusqlite: the
+//! shared ones from `statements`, SQLite's own beside their use. Migrations in
+//! `migrations/sqlite/` are applied by [`SqliteStore::open`] through sqlx's migrator, the one
+//! thing sqlx still does on SQLite.
 
 mod catalog;
 mod checkpoint;
@@ -128,8 +129,8 @@ impl SqliteStore {
     }
 }
 
-/// The writer's connection, set up as the read pool's are (WAL is a property of the file,
-/// already set; the rest holds per connection). Its statement cache keeps every statement
+/// The writer's connection (WAL is a property of the file, already set by the migrating
+/// connection; the rest holds per connection). Its statement cache keeps every statement
 /// the writer runs prepared.
 fn write_connection(path: &Path) -> Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open_with_flags(

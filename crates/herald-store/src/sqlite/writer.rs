@@ -19,10 +19,11 @@
 //! commit is an fsync in the cycle attempt → record → claim → attempt).
 //!
 //! The connection is a `rusqlite` one on a dedicated OS thread, and a whole batch runs there
-//! in one go with cached prepared statements. (sqlx, which serves the reads, runs each
+//! in one go with cached prepared statements. (sqlx, which served the reads before, runs each
 //! statement on a worker thread of its own and hands every statement and result across
 //! threads; for the writer, which runs tens of thousands of small statements a second, those
-//! hand-offs were a fifth of Herald's CPU.) Both use the same `libsqlite3-sys`.
+//! hand-offs were a fifth of Herald's CPU.) sqlx only applies the migrations, on the same
+//! `libsqlite3-sys`.
 
 use rusqlite::Connection;
 use time::OffsetDateTime;
