@@ -164,42 +164,21 @@ pub(crate) fn delete_event_type(name: &str) -> Statement<'_, 1> {
 }
 
 pub(crate) fn insert_subscription(sub: &Subscription) -> Result<Statement<'_, 13>, StoreError> {
-    let [
-        url,
-        patterns,
-        status,
-        description,
-        headers,
-        rate,
-        max,
-        contact,
-        secrets,
-    ] = subscription_fields(sub)?;
-    Ok(statement!(
-        "INSERT INTO subscriptions (id, tenant_id, url, event_types_json, status, description, \
-         headers_json, rate_limit_per_second, max_in_flight, contact_email, secrets_json, \
-         created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        sub.id.as_str(),
-        sub.tenant_id.as_str(),
-        url,
-        patterns,
-        status,
-        description,
-        headers,
-        rate,
-        max,
-        contact,
-        secrets,
-        micros(sub.created_at),
-        micros(sub.updated_at),
-    ))
+    Ok(Statement {
+        sql: "INSERT INTO subscriptions (id, tenant_id, url, event_types_json, status, \
+              description, headers_json, rate_limit_per_second, max_in_flight, contact_email, \
+              secrets_json, created_at, updated_at) \
+              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        args: subscription_args(sub)?,
+    })
 }
 
-/// The fields a subscription's owner may change, in the column order both the insert and
-/// the update list them (`url` … `secrets_json`).
-fn subscription_fields(sub: &Subscription) -> Result<[Arg<'_>; 9], StoreError> {
+/// A subscription's columns in table order: the arguments of both [`insert_subscription`]
+/// and [`update_subscription`], so each column's value is bound in one place.
+fn subscription_args(sub: &Subscription) -> Result<[Arg<'_>; 13], StoreError> {
     Ok([
+        sub.id.as_str().into(),
+        sub.tenant_id.as_str().into(),
         sub.url.as_str().into(),
         to_json(&sub.event_types)?.into(),
         sub.status.as_str().into(),
@@ -209,6 +188,8 @@ fn subscription_fields(sub: &Subscription) -> Result<[Arg<'_>; 9], StoreError> {
         i64::from(sub.max_in_flight).into(),
         sub.contact_email.as_deref().into(),
         to_json(&sub.secrets)?.into(),
+        micros(sub.created_at).into(),
+        micros(sub.updated_at).into(),
     ])
 }
 
@@ -241,35 +222,17 @@ pub(crate) fn list_subscriptions<'a>(
     )
 }
 
-/// Replaces every mutable field; the patterns are rewritten apart (see the module docs).
-pub(crate) fn update_subscription(sub: &Subscription) -> Result<Statement<'_, 11>, StoreError> {
-    let [
-        url,
-        patterns,
-        status,
-        description,
-        headers,
-        rate,
-        max,
-        contact,
-        secrets,
-    ] = subscription_fields(sub)?;
-    Ok(statement!(
-        "UPDATE subscriptions SET url = $1, event_types_json = $2, status = $3, \
-         description = $4, headers_json = $5, rate_limit_per_second = $6, max_in_flight = $7, \
-         contact_email = $8, secrets_json = $9, updated_at = $10 WHERE id = $11",
-        url,
-        patterns,
-        status,
-        description,
-        headers,
-        rate,
-        max,
-        contact,
-        secrets,
-        micros(sub.updated_at),
-        sub.id.as_str(),
-    ))
+/// Replaces every mutable field; the patterns are rewritten apart (see the module docs). It
+/// binds [`insert_subscription`]'s arguments: `$2` (tenant) and `$12` (creation time) never
+/// change and go unused.
+pub(crate) fn update_subscription(sub: &Subscription) -> Result<Statement<'_, 13>, StoreError> {
+    Ok(Statement {
+        sql: "UPDATE subscriptions SET url = $3, event_types_json = $4, status = $5, \
+              description = $6, headers_json = $7, rate_limit_per_second = $8, \
+              max_in_flight = $9, contact_email = $10, secrets_json = $11, updated_at = $13 \
+              WHERE id = $1",
+        args: subscription_args(sub)?,
+    })
 }
 
 pub(crate) fn delete_patterns(subscription_id: &str) -> Statement<'_, 1> {
