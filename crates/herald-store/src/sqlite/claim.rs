@@ -106,10 +106,10 @@ fn choose(conn: &Connection, claim: &Claim, caps: &BTreeMap<&str, u32>) -> Resul
 fn lease(conn: &Connection, claim: &Claim, chosen: &[Chosen]) -> Result<Vec<Delivery>> {
     let lease_until = micros(claim.lease_until);
     let mut deliveries = Vec::with_capacity(chosen.len());
+    let mut lease_one = run::Repeated::new(conn);
     for (_, _, id) in chosen {
-        let leased = run::optional(conn, &sql::lease_one(id, lease_until), |row| {
-            rows::delivery(row)
-        })?;
+        let leased =
+            lease_one.optional(&sql::lease_one(id, lease_until), |row| rows::delivery(row))?;
         deliveries.extend(leased);
     }
     Ok(deliveries)

@@ -17,13 +17,15 @@ use std::collections::{BTreeSet, HashMap};
 use rusqlite::Connection;
 use time::OffsetDateTime;
 
-use super::events::{first_with_key, insert_delivery, insert_event, matching_subscriptions};
+use super::events::{first_with_key, insert_event, matching_subscriptions};
 use super::handoff;
+use super::run;
 use crate::error::StoreError;
 use crate::ids::{DeliveryId, TenantId};
 use crate::model::{DeliveryJob, Event, Published};
 use crate::rows::micros;
 use crate::seam::{Accepted, PublishLease};
+use crate::statements::events as sql;
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -45,6 +47,7 @@ pub(super) fn publish_batch(conn: &Connection, events: &Batch<'_>) -> Result<Vec
     let targets = match_targets(conn, events, &fresh)?;
     let mut open = hand_off_room(conn, events, &fresh, &targets)?;
     let mut handed: Vec<Vec<DeliveryJob>> = vec![Vec::new(); events.len()];
+    let mut insert_delivery = run::Repeated::new(conn);
     for &index in &fresh {
         let (event, lease) = events[index];
         insert_event(conn, event)?;
@@ -58,7 +61,9 @@ pub(super) fn publish_batch(conn: &Connection, events: &Batch<'_>) -> Result<Vec
                 lease_until = Some(micros(lease.lease_until));
                 handed[index].push(job);
             }
-            insert_delivery(conn, &id, event, subscription_id, tenant_id, lease_until)?;
+            let row =
+                sql::insert_delivery(id.as_str(), event, subscription_id, tenant_id, lease_until);
+            insert_delivery.execute(&row)?;
         }
         answers[index] = Some(Published {
             event_id: event.id.clone(),

@@ -27,6 +27,12 @@ impl ToSql for Arg<'_> {
 /// The statement, prepared (from the cache) with its arguments bound.
 fn prepared<'c>(conn: &'c Connection, sql: &impl Sql) -> Result<CachedStatement<'c>> {
     let mut statement = conn.prepare_cached(sql.text())?;
+    bind(&mut statement, sql)?;
+    Ok(statement)
+}
+
+/// Binds each `$N` parameter of `statement` to `sql`'s N-th argument.
+fn bind(statement: &mut rusqlite::Statement<'_>, sql: &impl Sql) -> Result<()> {
     let args = sql.args();
     for index in 1..=statement.parameter_count() {
         let number = statement.parameter_name(index).and_then(placeholder_number);
@@ -40,12 +46,62 @@ fn prepared<'c>(conn: &'c Connection, sql: &impl Sql) -> Result<CachedStatement<
             })?;
         statement.raw_bind_parameter(index, arg)?;
     }
-    Ok(statement)
+    Ok(())
 }
 
 /// Runs a statement that returns no rows; the number of rows it changed.
 pub(super) fn execute(conn: &Connection, sql: &impl Sql) -> Result<usize> {
     Ok(prepared(conn, sql)?.raw_execute()?)
+}
+
+/// Runs many statements of one text (a batch's rows) on one prepared statement, so each row
+/// costs its binding and its step, not a statement-cache lookup of the whole text too.
+pub(super) struct Repeated<'c> {
+    conn: &'c Connection,
+    /// The statement prepared last, with its text.
+    current: Option<(String, CachedStatement<'c>)>,
+}
+
+impl<'c> Repeated<'c> {
+    pub(super) fn new(conn: &'c Connection) -> Self {
+        Self {
+            conn,
+            current: None,
+        }
+    }
+
+    /// Runs `sql` (preparing it only if its text differs from the last one's).
+    pub(super) fn execute(&mut self, sql: &impl Sql) -> Result<usize> {
+        let statement = self.bound(sql)?;
+        Ok(statement.raw_execute()?)
+    }
+
+    /// The statement of `sql`'s text (prepared only if it differs from the last one's), bound.
+    fn bound(&mut self, sql: &impl Sql) -> Result<&mut CachedStatement<'c>> {
+        let same = matches!(&self.current, Some((text, _)) if text == sql.text());
+        if !same {
+            let statement = self.conn.prepare_cached(sql.text())?;
+            self.current = Some((sql.text().to_owned(), statement));
+        }
+        match &mut self.current {
+            Some((_, statement)) => {
+                bind(statement, sql)?;
+                Ok(statement)
+            }
+            None => Err(StoreError::Corrupt("no statement was prepared".into())),
+        }
+    }
+
+    /// Like [`optional`].
+    pub(super) fn optional<T>(
+        &mut self,
+        sql: &impl Sql,
+        map: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let statement = self.bound(sql)?;
+        let mut rows = statement.raw_query();
+        rows.next()?.map(map).transpose()
+    }
 }
 
 /// The first row, mapped (`None` if there is none).
