@@ -16,6 +16,7 @@ use sqlx::PgConnection;
 use super::{claim, events};
 use crate::claiming::lease_cap;
 use crate::error::StoreError;
+use crate::ids::DeliveryId;
 use crate::model::*;
 use crate::rows::{self, delivery_columns, micros};
 use crate::seam::{Accepted, PublishLease};
@@ -29,38 +30,7 @@ pub(super) async fn publish_and_lease(
     lease: &PublishLease,
 ) -> Result<Accepted> {
     let (published, created) = events::publish_with_deliveries(conn, event).await?;
-    if created.is_empty() {
-        return Ok(Accepted {
-            published,
-            jobs: Vec::new(),
-        });
-    }
-    let wanted: BTreeSet<&str> = created.iter().map(|(_, s)| s.as_str()).collect();
-    let wanted: Vec<&str> = wanted.into_iter().collect();
-    let locked: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM subscriptions WHERE id = ANY($1) AND status = 'active' \
-           AND rate_limit_per_second IS NULL \
-         ORDER BY id FOR NO KEY UPDATE SKIP LOCKED",
-    )
-    .bind(&wanted)
-    .fetch_all(&mut *conn)
-    .await?;
-    if locked.is_empty() {
-        return Ok(Accepted {
-            published,
-            jobs: Vec::new(),
-        });
-    }
-    let mut capacities = claim::capacities(conn, &locked, micros(lease.now)).await?;
-    let mut chosen = Vec::new();
-    for (id, subscription_id) in &created {
-        if let Some(capacity) = capacities.get_mut(subscription_id)
-            && capacity.in_flight < lease_cap(capacity.max_in_flight, lease.lease_window)
-        {
-            capacity.in_flight += 1;
-            chosen.push(id.as_str());
-        }
-    }
+    let chosen = choose(conn, &created, lease).await?;
     if chosen.is_empty() {
         return Ok(Accepted {
             published,
@@ -81,4 +51,40 @@ pub(super) async fn publish_and_lease(
         .collect::<Result<Vec<_>>>()?;
     let jobs = claim::jobs(conn, deliveries, lease.now, &HashMap::new()).await?;
     Ok(Accepted { published, jobs })
+}
+
+/// The new deliveries (`(id, subscription id)`) to hand out: those of open subscriptions
+/// that no one else is claiming or handing out right now, up to each one's free room.
+async fn choose<'d>(
+    conn: &mut PgConnection,
+    created: &'d [(DeliveryId, String)],
+    lease: &PublishLease,
+) -> Result<Vec<&'d str>> {
+    if created.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted: BTreeSet<&str> = created.iter().map(|(_, s)| s.as_str()).collect();
+    let wanted: Vec<&str> = wanted.into_iter().collect();
+    let locked: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM subscriptions WHERE id = ANY($1) AND status = 'active' \
+           AND rate_limit_per_second IS NULL \
+         ORDER BY id FOR NO KEY UPDATE SKIP LOCKED",
+    )
+    .bind(&wanted)
+    .fetch_all(&mut *conn)
+    .await?;
+    if locked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut capacities = claim::capacities(conn, &locked, micros(lease.now)).await?;
+    let mut chosen = Vec::new();
+    for (id, subscription_id) in created {
+        if let Some(capacity) = capacities.get_mut(subscription_id)
+            && capacity.in_flight < lease_cap(capacity.max_in_flight, lease.lease_window)
+        {
+            capacity.in_flight += 1;
+            chosen.push(id.as_str());
+        }
+    }
+    Ok(chosen)
 }

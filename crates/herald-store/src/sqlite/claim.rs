@@ -84,14 +84,7 @@ fn choose(conn: &Connection, claim: &Claim, caps: &BTreeMap<&str, u32>) -> Resul
             if room == 0 {
                 break;
             }
-            let due = crate::statements::Statement {
-                sql,
-                args: [
-                    subscription_id.into(),
-                    micros(claim.now).into(),
-                    i64::from(room).into(),
-                ],
-            };
+            let due = statement!(sql, subscription_id, micros(claim.now), i64::from(room));
             let found = run::all(conn, &due, |row| Ok((retry, row.get(1)?, row.get(0)?)))?;
             room = room.saturating_sub(u32::try_from(found.len()).unwrap_or(u32::MAX));
             chosen.extend(found);
@@ -131,10 +124,7 @@ const CAPACITIES: &str = "SELECT s.id, s.max_in_flight, s.rate_limit_per_second,
          AND (x.lease_until IS NULL OR x.lease_until <= $1)))";
 
 fn capacities(conn: &Connection, now: time::OffsetDateTime) -> Result<BTreeMap<String, Capacity>> {
-    let read = crate::statements::Statement {
-        sql: CAPACITIES,
-        args: [micros(now).into()],
-    };
+    let read = statement!(CAPACITIES, micros(now));
     Ok(run::all(conn, &read, |row| claiming::capacity(row))?
         .into_iter()
         .collect())
