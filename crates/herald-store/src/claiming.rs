@@ -6,12 +6,19 @@
 //! transaction, after serialising claims per subscription), ask it for its [`Capacity::room`],
 //! claim at most that many deliveries, then hand the claimed count to [`Capacity::slots`] and
 //! persist the returned next free slot. Keeping the arithmetic here, in plain integers, is
-//! what keeps SQLite and PostgreSQL from disagreeing by a microsecond about a slot.
+//! what keeps SQLite and PostgreSQL from disagreeing by a microsecond about a slot. The
+//! steps after the SQL are shared too: a capacity read from a row ([`capacity`]), the slots
+//! of a claim's deliveries grouped by subscription ([`assign_slots`]), and the jobs put
+//! together from the claimed deliveries, their events and subscriptions ([`jobs`]).
+
+use std::collections::{BTreeMap, HashMap};
 
 use time::OffsetDateTime;
 
-use crate::model::Claim;
-use crate::rows::micros;
+use crate::error::StoreError;
+use crate::ids::{DeliveryId, EventId, SubscriptionId};
+use crate::model::{Claim, Delivery, DeliveryJob, Event, Subscription};
+use crate::rows::{Columns, get, micros};
 
 /// What the database says about one subscription at claim time.
 #[derive(Clone, Debug)]
@@ -90,6 +97,119 @@ impl Capacity {
             next_slot_us: Some(start.saturating_add(count_i64.saturating_mul(interval))),
         }
     }
+}
+
+/// A subscription's id and [`Capacity`] from a row with the columns `id`, `max_in_flight`,
+/// `rate_limit_per_second`, `rate_next_slot_us` and `in_flight`.
+pub(crate) fn capacity(row: &impl Columns) -> Result<(String, Capacity), StoreError> {
+    let id: String = get(row, "id")?;
+    let max_in_flight: i64 = get(row, "max_in_flight")?;
+    let rate: Option<i64> = get(row, "rate_limit_per_second")?;
+    let capacity = Capacity {
+        max_in_flight: u32::try_from(max_in_flight)
+            .map_err(|_| StoreError::Corrupt(format!("max_in_flight {max_in_flight} of {id}")))?,
+        in_flight: get(row, "in_flight")?,
+        rate_limit_per_second: rate
+            .map(u32::try_from)
+            .transpose()
+            .map_err(|_| StoreError::Corrupt(format!("rate limit of {id}")))?,
+        next_slot_us: get(row, "rate_next_slot_us")?,
+    };
+    Ok((id, capacity))
+}
+
+/// What a claim's slots come to: each claimed delivery's `not_before`, and the next free slot
+/// to persist per rate-limited subscription (`(subscription id, unix µs)`).
+pub(crate) struct Assigned<'a> {
+    /// Each claimed delivery's send slot.
+    pub not_before: HashMap<DeliveryId, OffsetDateTime>,
+    /// The next free slots to write back.
+    pub next_slots: Vec<(&'a str, i64)>,
+}
+
+/// Gives each claimed delivery its send slot, per subscription in claim order.
+pub(crate) fn assign_slots<'a>(
+    claim: &Claim,
+    capacities: &BTreeMap<String, Capacity>,
+    deliveries: &'a [Delivery],
+) -> Result<Assigned<'a>, StoreError> {
+    let mut by_subscription: BTreeMap<&str, Vec<&DeliveryId>> = BTreeMap::new();
+    for delivery in deliveries {
+        by_subscription
+            .entry(delivery.subscription_id.as_str())
+            .or_default()
+            .push(&delivery.id);
+    }
+    let mut assigned = Assigned {
+        not_before: HashMap::with_capacity(deliveries.len()),
+        next_slots: Vec::new(),
+    };
+    for (subscription_id, ids) in by_subscription {
+        let Some(capacity) = capacities.get(subscription_id) else {
+            return Err(StoreError::Corrupt(format!(
+                "claimed a delivery of {subscription_id}, which had no capacity"
+            )));
+        };
+        let slots = capacity.slots(claim, ids.len());
+        for (id, slot) in ids.into_iter().zip(slots.not_before) {
+            assigned.not_before.insert(id.clone(), slot);
+        }
+        if let Some(next) = slots.next_slot_us {
+            assigned.next_slots.push((subscription_id, next));
+        }
+    }
+    Ok(assigned)
+}
+
+/// Puts deliveries together with their events and subscriptions (read by the caller in one
+/// statement each). Every job's `not_before` is `now`, or its slot from `not_before`.
+pub(crate) fn jobs(
+    deliveries: Vec<Delivery>,
+    events: Vec<Event>,
+    subscriptions: Vec<Subscription>,
+    now: OffsetDateTime,
+    not_before: &HashMap<DeliveryId, OffsetDateTime>,
+) -> Result<Vec<DeliveryJob>, StoreError> {
+    let events: HashMap<EventId, Event> = events.into_iter().map(|e| (e.id.clone(), e)).collect();
+    let subscriptions: HashMap<SubscriptionId, Subscription> = subscriptions
+        .into_iter()
+        .map(|s| (s.id.clone(), s))
+        .collect();
+    deliveries
+        .into_iter()
+        .map(|delivery| {
+            // The caller holds the deliveries (leased in its transaction), so their event and
+            // subscription cannot have been deleted; absence would be a broken foreign key.
+            let event = events.get(&delivery.event_id).cloned();
+            let subscription = subscriptions.get(&delivery.subscription_id).cloned();
+            match (event, subscription) {
+                (Some(event), Some(subscription)) => Ok(DeliveryJob {
+                    not_before: not_before.get(&delivery.id).copied().unwrap_or(now),
+                    delivery,
+                    event,
+                    subscription,
+                }),
+                _ => Err(StoreError::Corrupt(format!(
+                    "delivery {} lost its event or subscription",
+                    delivery.id
+                ))),
+            }
+        })
+        .collect()
+}
+
+/// The distinct event and subscription ids of some deliveries, sorted (for one read each).
+pub(crate) fn job_ids(deliveries: &[Delivery]) -> (Vec<&str>, Vec<&str>) {
+    let mut events: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
+    events.sort_unstable();
+    events.dedup();
+    let mut subscriptions: Vec<&str> = deliveries
+        .iter()
+        .map(|d| d.subscription_id.as_str())
+        .collect();
+    subscriptions.sort_unstable();
+    subscriptions.dedup();
+    (events, subscriptions)
 }
 
 /// How many unexpired leases a subscription may hold: `max_in_flight × lease_window`, a

@@ -390,7 +390,7 @@ pub struct Claim {
     /// the dispatcher itself keeps at most `max_in_flight` attempts running per subscription.
     /// A window above 1 lets the next deliveries be leased while earlier attempts are still
     /// being recorded, so a finished attempt's slot never idles for a commit; it is only
-    /// sound where one process claims from the database (see `Store::single_process`).
+    /// sound where one process claims from the database (see `DeliveryQueue::single_process`).
     pub lease_window: u32,
 }
 

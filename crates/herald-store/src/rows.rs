@@ -1,4 +1,5 @@
-//! Turning rows into domain types and domain values into bind parameters, for every backend.
+//! Turning rows into domain types, for every backend; and the column lists that the
+//! statements ([`crate::statements`]) splice in, so that a column is named in one place.
 //!
 //! Both backends store the same shapes: ids and names as text, times as integer unix
 //! microseconds (the precision PostgreSQL keeps, so both round-trip alike), counts as 64-bit
@@ -6,35 +7,27 @@
 //! [`Columns`] each backend's row type implements. Everything read back goes through [`get`],
 //! which turns a decode failure into [`StoreError::Corrupt`] naming the column: a row that does
 //! not decode is a bug or a manual edit, never something a client did, and it must not panic
-//! the server.
+//! the server. A schema change is one migration per backend plus this file and the
+//! statements that write the column.
 
 use std::collections::BTreeMap;
 
-use sqlx::{Decode, Postgres, Row, Sqlite, Type};
+use sqlx::{Decode, Postgres, Row, Type};
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::ids::{AttemptId, DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
 
-/// A value both backends decode (text, integers, and their options).
+/// A value both backends decode (text, integers, and their options): through sqlx on
+/// PostgreSQL, through rusqlite on SQLite.
 pub(crate) trait Column:
-    Sized
-    + for<'r> Decode<'r, Sqlite>
-    + Type<Sqlite>
-    + for<'r> Decode<'r, Postgres>
-    + Type<Postgres>
-    + rusqlite::types::FromSql
+    Sized + for<'r> Decode<'r, Postgres> + Type<Postgres> + rusqlite::types::FromSql
 {
 }
 
 impl<T> Column for T where
-    T: Sized
-        + for<'r> Decode<'r, Sqlite>
-        + Type<Sqlite>
-        + for<'r> Decode<'r, Postgres>
-        + Type<Postgres>
-        + rusqlite::types::FromSql
+    T: Sized + for<'r> Decode<'r, Postgres> + Type<Postgres> + rusqlite::types::FromSql
 {
 }
 
@@ -44,13 +37,6 @@ pub(crate) trait Columns {
     fn column<T: Column>(&self, column: &str) -> Result<T, StoreError>;
 }
 
-impl Columns for sqlx::sqlite::SqliteRow {
-    fn column<T: Column>(&self, column: &str) -> Result<T, StoreError> {
-        self.try_get(column)
-            .map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
-    }
-}
-
 impl Columns for sqlx::postgres::PgRow {
     fn column<T: Column>(&self, column: &str) -> Result<T, StoreError> {
         self.try_get(column)
@@ -58,7 +44,7 @@ impl Columns for sqlx::postgres::PgRow {
     }
 }
 
-/// Rows read on the SQLite writer's own connection (see `sqlite::writer`).
+/// SQLite's rows, on the writer's connection and the readers' alike.
 impl Columns for rusqlite::Row<'_> {
     fn column<T: Column>(&self, column: &str) -> Result<T, StoreError> {
         self.get(column)
@@ -128,8 +114,13 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreErr
         .map_err(|error| StoreError::Corrupt(format!("encoding JSON: {error}")))
 }
 
-/// Column list matching [`tenant`].
-pub(crate) const TENANT_COLUMNS: &str = "id, name, client_id, client_secret_hash, created_at";
+/// Column list matching [`tenant`], as a literal for `concat!`.
+macro_rules! tenant_columns {
+    () => {
+        "id, name, client_id, client_secret_hash, created_at"
+    };
+}
+pub(crate) use tenant_columns;
 
 pub(crate) fn tenant(row: &impl Columns) -> Result<Tenant, StoreError> {
     Ok(Tenant {
@@ -141,9 +132,13 @@ pub(crate) fn tenant(row: &impl Columns) -> Result<Tenant, StoreError> {
     })
 }
 
-/// Column list matching [`event_type`].
-pub(crate) const EVENT_TYPE_COLUMNS: &str =
-    "name, description, schema_json, created_at, updated_at";
+/// Column list matching [`event_type`], as a literal for `concat!`.
+macro_rules! event_type_columns {
+    () => {
+        "name, description, schema_json, created_at, updated_at"
+    };
+}
+pub(crate) use event_type_columns;
 
 pub(crate) fn event_type(row: &impl Columns) -> Result<EventType, StoreError> {
     let schema: Option<String> = get(row, "schema_json")?;
@@ -160,10 +155,15 @@ pub(crate) fn event_type(row: &impl Columns) -> Result<EventType, StoreError> {
     })
 }
 
-/// Column list matching [`subscription`].
-pub(crate) const SUBSCRIPTION_COLUMNS: &str = "id, tenant_id, url, event_types_json, status, \
+/// Column list matching [`subscription`], as a literal for `concat!`.
+macro_rules! subscription_columns {
+    () => {
+        "id, tenant_id, url, event_types_json, status, \
     description, headers_json, rate_limit_per_second, max_in_flight, contact_email, \
-    secrets_json, created_at, updated_at";
+    secrets_json, created_at, updated_at"
+    };
+}
+pub(crate) use subscription_columns;
 
 pub(crate) fn subscription(row: &impl Columns) -> Result<Subscription, StoreError> {
     let rate_limit: Option<i64> = get(row, "rate_limit_per_second")?;
@@ -189,9 +189,13 @@ pub(crate) fn subscription(row: &impl Columns) -> Result<Subscription, StoreErro
     })
 }
 
-/// Column list matching [`event`].
-pub(crate) const EVENT_COLUMNS: &str =
-    "id, event_type, payload_json, tenant_id, idempotency_key, created_at";
+/// Column list matching [`event`], as a literal for `concat!`.
+macro_rules! event_columns {
+    () => {
+        "id, event_type, payload_json, tenant_id, idempotency_key, created_at"
+    };
+}
+pub(crate) use event_columns;
 
 pub(crate) fn event(row: &impl Columns) -> Result<Event, StoreError> {
     Ok(Event {
@@ -204,9 +208,14 @@ pub(crate) fn event(row: &impl Columns) -> Result<Event, StoreError> {
     })
 }
 
-/// Column list matching [`delivery`].
-pub(crate) const DELIVERY_COLUMNS: &str = "id, event_id, subscription_id, tenant_id, event_type, \
-    status, attempts, scheduled_attempts, next_attempt_at, created_at, updated_at";
+/// Column list matching [`delivery`], as a literal for `concat!`.
+macro_rules! delivery_columns {
+    () => {
+        "id, event_id, subscription_id, tenant_id, event_type, \
+    status, attempts, scheduled_attempts, next_attempt_at, created_at, updated_at"
+    };
+}
+pub(crate) use delivery_columns;
 
 pub(crate) fn delivery(row: &impl Columns) -> Result<Delivery, StoreError> {
     Ok(Delivery {
@@ -224,9 +233,14 @@ pub(crate) fn delivery(row: &impl Columns) -> Result<Delivery, StoreError> {
     })
 }
 
-/// Column list matching [`attempt`].
-pub(crate) const ATTEMPT_COLUMNS: &str = "id, delivery_id, started_at, duration_ms, \
-    response_status, response_body, error, error_message, triggered_by";
+/// Column list matching [`attempt`], as a literal for `concat!`.
+macro_rules! attempt_columns {
+    () => {
+        "id, delivery_id, started_at, duration_ms, \
+    response_status, response_body, error, error_message, triggered_by"
+    };
+}
+pub(crate) use attempt_columns;
 
 pub(crate) fn attempt(row: &impl Columns) -> Result<Attempt, StoreError> {
     let duration: i64 = get(row, "duration_ms")?;
@@ -255,6 +269,38 @@ pub(crate) fn attempt(row: &impl Columns) -> Result<Attempt, StoreError> {
     })
 }
 
+/// A duplicate publish's answer from [`crate::statements::events::first_with_key`]'s row.
+pub(crate) fn duplicate(row: &impl Columns) -> Result<Published, StoreError> {
+    let deliveries: i64 = get(row, "deliveries")?;
+    Ok(Published {
+        event_id: EventId::from_trusted(get(row, "id")?),
+        deliveries: u64::try_from(deliveries).unwrap_or(0),
+        duplicate: true,
+    })
+}
+
+/// The earlier of the unleased and the leased next due times, as `next_due_at` answers.
+pub(crate) fn earliest_due(
+    unleased: Option<i64>,
+    leased: Option<i64>,
+) -> Result<Option<OffsetDateTime>, StoreError> {
+    let earliest = match (unleased, leased) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    earliest
+        .map(|at| from_micros(at, "next_attempt_at"))
+        .transpose()
+}
+
+/// Queue statistics from the pending count and the oldest pending creation time.
+pub(crate) fn queue_stats(pending: i64, oldest: Option<i64>) -> Result<QueueStats, StoreError> {
+    Ok(QueueStats {
+        pending: u64::try_from(pending).unwrap_or(0),
+        oldest_pending_created_at: oldest.map(|at| from_micros(at, "created_at")).transpose()?,
+    })
+}
+
 /// Splits a subscription pattern into what `subscription_event_types` stores.
 pub(crate) fn pattern_row(pattern: &str) -> (&str, bool) {
     match pattern.strip_suffix('*') {
@@ -273,6 +319,34 @@ pub(crate) fn page<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> S
         None
     };
     Page { items, next_cursor }
+}
+
+/// A page of tenants (newest first; the cursor is the last id).
+pub(crate) fn tenant_page(items: Vec<Tenant>, request: &PageRequest) -> Page<Tenant> {
+    page(items, page_limit(request), |t| t.id.to_string())
+}
+
+/// A page of event types (by name; the cursor is the last name).
+pub(crate) fn event_type_page(items: Vec<EventType>, request: &PageRequest) -> Page<EventType> {
+    page(items, page_limit(request), |t| t.name.clone())
+}
+
+/// A page of subscriptions (newest first; the cursor is the last id).
+pub(crate) fn subscription_page(
+    items: Vec<Subscription>,
+    request: &PageRequest,
+) -> Page<Subscription> {
+    page(items, page_limit(request), |s| s.id.to_string())
+}
+
+/// A page of events (newest first; the cursor is the last id).
+pub(crate) fn event_page(items: Vec<Event>, request: &PageRequest) -> Page<Event> {
+    page(items, page_limit(request), |e| e.id.to_string())
+}
+
+/// A page of deliveries (newest first; the cursor is the last id).
+pub(crate) fn delivery_page(items: Vec<Delivery>, request: &PageRequest) -> Page<Delivery> {
+    page(items, page_limit(request), |d| d.id.to_string())
 }
 
 /// The effective page size: a limit of 0 would make a page that can never advance.

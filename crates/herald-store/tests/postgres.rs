@@ -11,8 +11,8 @@ use std::time::Duration;
 use herald_store::conformance::{self, new_tenant};
 use herald_store::postgres::{PgOptions, PgStore};
 use herald_store::{
-    AttemptTrigger, Claim, DeliveryStatus, Event, Store, StoreError, Subscription, SubscriptionId,
-    SubscriptionStatus, TenantId,
+    AttemptTrigger, Catalog, Claim, DeliveryQueue, DeliveryStatus, Event, StoreError, Subscription,
+    SubscriptionId, SubscriptionStatus, TenantId,
 };
 use herald_testkit::TestDatabase;
 

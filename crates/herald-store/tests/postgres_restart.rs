@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use herald_store::conformance::{self, new_subscription, new_tenant};
 use herald_store::postgres::{PgOptions, PgStore};
-use herald_store::{Claim, Event, Store, StoreError, TenantId};
+use herald_store::{Claim, DeliveryQueue, Event, StoreError, TenantId};
 use herald_testkit::{PostgresServer, TestDatabase, postgres_url};
 use tokio::time::{Instant, timeout};
 

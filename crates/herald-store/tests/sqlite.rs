@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use herald_store::conformance::{self, new_subscription, new_tenant};
 use herald_store::sqlite::SqliteStore;
-use herald_store::{Event, PageRequest, Store, StoreError, TenantId};
+use herald_store::{Catalog, DeliveryQueue, Event, PageRequest, StoreError, TenantId};
 
 /// A fresh store on a new file; the directory lives as long as the returned guard.
 async fn fresh() -> (SqliteStore, tempfile::TempDir) {

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::CatalogCache;
 
-/// A [`Store`] that forwards to `inner` and keeps `cache` honest about local changes.
+/// A [`Store`] (both halves) that forwards to `inner` and keeps `cache` honest about local changes.
 pub struct InvalidatingStore {
     /// The real store.
     inner: Arc<dyn Store>,
@@ -26,7 +26,7 @@ impl InvalidatingStore {
 }
 
 #[async_trait]
-impl Store for InvalidatingStore {
+impl Catalog for InvalidatingStore {
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }
@@ -129,7 +129,10 @@ impl Store for InvalidatingStore {
     async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool> {
         self.inner.delete_subscription(id).await
     }
+}
 
+#[async_trait]
+impl DeliveryQueue for InvalidatingStore {
     async fn publish(&self, event: &Event) -> Result<Published> {
         self.inner.publish(event).await
     }

@@ -3,7 +3,7 @@
 //! the same `max_in_flight` accounting as claims, whoever holds the leases.
 
 use super::*;
-use crate::store::PublishLease;
+use crate::seam::PublishLease;
 
 /// A lease taken at `now` seconds, for a minute.
 fn lease(now: i64) -> PublishLease {

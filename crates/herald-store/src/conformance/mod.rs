@@ -27,7 +27,7 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 
 use crate::ids::{AttemptId, DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
-use crate::store::Store;
+use crate::seam::Store;
 
 /// Expands to one `#[tokio::test]` per conformance case. `$factory` is called once per test
 /// and returns a future of `(store, guard)`: the store to test, fresh and empty, and a value

@@ -17,16 +17,18 @@
 //!    subscriptions (still locked, so consistent with the claim).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
 
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 
-use super::{catalog, events};
-use crate::claiming::Capacity;
+use super::{catalog, events, run};
+use crate::claiming::{self, Capacity};
 use crate::error::StoreError;
-use crate::ids::{DeliveryId, EventId, SubscriptionId};
+use crate::ids::DeliveryId;
 use crate::model::*;
-use crate::rows::{self, from_micros, micros};
+use crate::rows::{self, delivery_columns, from_micros, micros};
+use crate::statements::queue as sql;
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -45,12 +47,11 @@ fn due_of_kind(kind: &str, retry: u8) -> String {
     )
 }
 
-/// Runs inside the caller's transaction; see the module documentation.
-pub(super) async fn claim_due(conn: &mut PgConnection, claim: &Claim) -> Result<Vec<DeliveryJob>> {
-    let now = micros(claim.now);
-    // Scalar subqueries with LIMIT 1, not EXISTS: PostgreSQL turns two OR-ed EXISTS into a
-    // hashed subplan that reads every due delivery; these stay one index probe per
-    // subscription (its first due row of each kind), however large the backlog.
+/// Step 1: locks every active subscription with due, unleased work, in id order. Scalar
+/// subqueries with LIMIT 1, not EXISTS: PostgreSQL turns two OR-ed EXISTS into a hashed
+/// subplan that reads every due delivery; these stay one index probe per subscription (its
+/// first due row of each kind), however large the backlog.
+static LOCK_DUE: LazyLock<String> = LazyLock::new(|| {
     let due = |kind: &str| {
         format!(
             "(SELECT 1 FROM deliveries x WHERE x.subscription_id = s.id \
@@ -58,31 +59,18 @@ pub(super) async fn claim_due(conn: &mut PgConnection, claim: &Claim) -> Result<
                AND (x.lease_until IS NULL OR x.lease_until <= $1) LIMIT 1) IS NOT NULL"
         )
     };
-    let lock = format!(
+    format!(
         "SELECT s.id FROM subscriptions s WHERE s.status = 'active' AND ({} OR {}) \
          ORDER BY s.id FOR NO KEY UPDATE OF s",
         due("attempts = 0"),
         due("attempts > 0"),
-    );
-    let locked: Vec<String> = sqlx::query_scalar(&lock)
-        .bind(now)
-        .fetch_all(&mut *conn)
-        .await?;
-    if locked.is_empty() || claim.limit == 0 {
-        return Ok(Vec::new());
-    }
+    )
+});
 
-    let capacities = capacities(conn, &locked, now).await?;
-    let (capped, caps): (Vec<&str>, Vec<i64>) = capacities
-        .iter()
-        .map(|(id, capacity)| (id.as_str(), i64::from(capacity.room(claim))))
-        .filter(|&(_, cap)| cap > 0)
-        .unzip();
-    if capped.is_empty() {
-        return Ok(Vec::new());
-    }
-
-    let sql = format!(
+/// Step 3: leases each capped subscription's first due deliveries up to its cap, fresh before
+/// retries, at most `$4` in all, until `$5`.
+static LEASE_CAPPED: LazyLock<String> = LazyLock::new(|| {
+    format!(
         "WITH caps AS ( \
            SELECT * FROM unnest($1::text[], $2::int8[]) AS c (subscription_id, cap)), \
          due AS ({fresh} UNION ALL {retries}), \
@@ -98,15 +86,53 @@ pub(super) async fn claim_due(conn: &mut PgConnection, claim: &Claim) -> Result<
          RETURNING {columns}",
         fresh = due_of_kind("attempts = 0", 0),
         retries = due_of_kind("attempts > 0", 1),
-        columns = rows::DELIVERY_COLUMNS,
-    );
-    let claimed = sqlx::query(&sql)
-        .bind(&capped)
-        .bind(&caps)
+        columns = delivery_columns!(),
+    )
+});
+
+/// Runs inside the caller's transaction; see the module documentation.
+pub(super) async fn claim_due(conn: &mut PgConnection, claim: &Claim) -> Result<Vec<DeliveryJob>> {
+    let now = micros(claim.now);
+    let locked: Vec<String> = sqlx::query_scalar(LOCK_DUE.as_str())
         .bind(now)
+        .fetch_all(&mut *conn)
+        .await?;
+    if locked.is_empty() || claim.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let capacities = capacities(conn, &locked, now).await?;
+    let (capped, caps): (Vec<&str>, Vec<i64>) = capacities
+        .iter()
+        .map(|(id, capacity)| (id.as_str(), i64::from(capacity.room(claim))))
+        .filter(|&(_, cap)| cap > 0)
+        .unzip();
+    if capped.is_empty() {
+        return Ok(Vec::new());
+    }
+    let deliveries = lease_capped(conn, claim, &capped, &caps).await?;
+    let claiming::Assigned {
+        not_before,
+        next_slots,
+    } = claiming::assign_slots(claim, &capacities, &deliveries)?;
+    advance_slots(conn, &next_slots).await?;
+    drop(next_slots);
+    jobs(conn, deliveries, claim.now, &not_before).await
+}
+
+/// Step 3 ([`LEASE_CAPPED`]): the leased deliveries, in the order they were chosen.
+async fn lease_capped(
+    conn: &mut PgConnection,
+    claim: &Claim,
+    capped: &[&str],
+    caps: &[i64],
+) -> Result<Vec<Delivery>> {
+    let claimed = sqlx::query(LEASE_CAPPED.as_str())
+        .bind(capped)
+        .bind(caps)
+        .bind(micros(claim.now))
         .bind(i64::from(claim.limit))
         .bind(micros(claim.lease_until))
-        .fetch_all(&mut *conn)
+        .fetch_all(conn)
         .await?;
     let mut deliveries = claimed
         .iter()
@@ -116,15 +142,7 @@ pub(super) async fn claim_due(conn: &mut PgConnection, claim: &Claim) -> Result<
     deliveries.sort_by(|a, b| {
         (a.attempts > 0, a.next_attempt_at, &a.id).cmp(&(b.attempts > 0, b.next_attempt_at, &b.id))
     });
-
-    let not_before = assign_slots(conn, claim, &capacities, &deliveries).await?;
-    let mut jobs = jobs(conn, deliveries, claim.now).await?;
-    for job in &mut jobs {
-        if let Some(slot) = not_before.get(&job.delivery.id) {
-            job.not_before = *slot;
-        }
-    }
-    Ok(jobs)
+    Ok(deliveries)
 }
 
 /// The locked subscriptions' in-flight counts and rate state, read after the locks were
@@ -134,131 +152,51 @@ pub(super) async fn capacities(
     locked: &[String],
     now: i64,
 ) -> Result<BTreeMap<String, Capacity>> {
-    let found: Vec<(String, i64, Option<i64>, i64, i64)> = sqlx::query_as(
+    let found = sqlx::query(
         "SELECT s.id, s.max_in_flight, s.rate_limit_per_second, s.rate_next_slot_us, \
            (SELECT count(*) FROM deliveries l WHERE l.subscription_id = s.id \
-              AND l.lease_until IS NOT NULL AND l.lease_until > $2) \
+              AND l.lease_until IS NOT NULL AND l.lease_until > $2) AS in_flight \
          FROM subscriptions s WHERE s.id = ANY($1)",
     )
     .bind(locked)
     .bind(now)
     .fetch_all(conn)
     .await?;
-    found
-        .into_iter()
-        .map(|(id, max_in_flight, rate, next_slot_us, in_flight)| {
-            let capacity = Capacity {
-                max_in_flight: u32::try_from(max_in_flight).map_err(|_| {
-                    StoreError::Corrupt(format!("max_in_flight {max_in_flight} of {id}"))
-                })?,
-                in_flight,
-                rate_limit_per_second: rate
-                    .map(u32::try_from)
-                    .transpose()
-                    .map_err(|_| StoreError::Corrupt(format!("rate limit of {id}")))?,
-                next_slot_us,
-            };
-            Ok((id, capacity))
-        })
-        .collect()
+    found.iter().map(claiming::capacity).collect()
 }
 
-/// Gives each claimed delivery its send slot and moves the subscriptions' next free slots on
-/// (one statement for all of them).
-async fn assign_slots(
-    conn: &mut PgConnection,
-    claim: &Claim,
-    capacities: &BTreeMap<String, Capacity>,
-    deliveries: &[Delivery],
-) -> Result<HashMap<DeliveryId, OffsetDateTime>> {
-    let mut by_subscription: BTreeMap<&str, Vec<&DeliveryId>> = BTreeMap::new();
-    for delivery in deliveries {
-        by_subscription
-            .entry(delivery.subscription_id.as_str())
-            .or_default()
-            .push(&delivery.id);
+/// Moves the rate-limited subscriptions' next free slots on (one statement for all).
+async fn advance_slots(conn: &mut PgConnection, next_slots: &[(&str, i64)]) -> Result<()> {
+    if next_slots.is_empty() {
+        return Ok(());
     }
-    let mut not_before = HashMap::with_capacity(deliveries.len());
-    let mut moved: (Vec<&str>, Vec<i64>) = (Vec::new(), Vec::new());
-    for (subscription_id, ids) in by_subscription {
-        let Some(capacity) = capacities.get(subscription_id) else {
-            return Err(StoreError::Corrupt(format!(
-                "claimed a delivery of {subscription_id}, which had no capacity"
-            )));
-        };
-        let slots = capacity.slots(claim, ids.len());
-        for (id, slot) in ids.into_iter().zip(slots.not_before) {
-            not_before.insert(id.clone(), slot);
-        }
-        if let Some(next) = slots.next_slot_us {
-            moved.0.push(subscription_id);
-            moved.1.push(next);
-        }
-    }
-    if !moved.0.is_empty() {
-        sqlx::query(
-            "UPDATE subscriptions s SET rate_next_slot_us = m.next \
-             FROM unnest($1::text[], $2::int8[]) AS m (id, next) WHERE s.id = m.id",
-        )
-        .bind(&moved.0)
-        .bind(&moved.1)
-        .execute(conn)
-        .await?;
-    }
-    Ok(not_before)
+    let (ids, next): (Vec<&str>, Vec<i64>) = next_slots.iter().copied().unzip();
+    sqlx::query(
+        "UPDATE subscriptions s SET rate_next_slot_us = m.next \
+         FROM unnest($1::text[], $2::int8[]) AS m (id, next) WHERE s.id = m.id",
+    )
+    .bind(&ids)
+    .bind(&next)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
-/// Completes deliveries with their events and subscriptions (two queries in all). `now` is
-/// every job's `not_before` until a claim sets its slot.
+/// Completes deliveries with their events and subscriptions (two queries in all); each job's
+/// `not_before` is its slot in `not_before`, else `now`.
 pub(super) async fn jobs(
     conn: &mut PgConnection,
     deliveries: Vec<Delivery>,
     now: OffsetDateTime,
+    not_before: &HashMap<DeliveryId, OffsetDateTime>,
 ) -> Result<Vec<DeliveryJob>> {
     if deliveries.is_empty() {
         return Ok(Vec::new());
     }
-    let mut event_ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
-    event_ids.sort_unstable();
-    event_ids.dedup();
-    let mut subscription_ids: Vec<&str> = deliveries
-        .iter()
-        .map(|d| d.subscription_id.as_str())
-        .collect();
-    subscription_ids.sort_unstable();
-    subscription_ids.dedup();
-    let events: HashMap<EventId, Event> = events::get_events(conn, &event_ids)
-        .await?
-        .into_iter()
-        .map(|event| (event.id.clone(), event))
-        .collect();
-    let subscriptions: HashMap<SubscriptionId, Subscription> =
-        catalog::get_subscriptions(conn, &subscription_ids)
-            .await?
-            .into_iter()
-            .map(|subscription| (subscription.id.clone(), subscription))
-            .collect();
-    deliveries
-        .into_iter()
-        .map(|delivery| {
-            // The deliveries are locked by this transaction, so their event and subscription
-            // cannot have been deleted; absence would be a broken foreign key.
-            let event = events.get(&delivery.event_id).cloned();
-            let subscription = subscriptions.get(&delivery.subscription_id).cloned();
-            match (event, subscription) {
-                (Some(event), Some(subscription)) => Ok(DeliveryJob {
-                    delivery,
-                    event,
-                    subscription,
-                    not_before: now,
-                }),
-                _ => Err(StoreError::Corrupt(format!(
-                    "delivery {} lost its event or subscription",
-                    delivery.id
-                ))),
-            }
-        })
-        .collect()
+    let (event_ids, subscription_ids) = claiming::job_ids(&deliveries);
+    let events = events::get_events(conn, &event_ids).await?;
+    let subscriptions = catalog::get_subscriptions(conn, &subscription_ids).await?;
+    claiming::jobs(deliveries, events, subscriptions, now, not_before)
 }
 
 /// Runs inside the caller's transaction.
@@ -283,17 +221,12 @@ pub(super) async fn lease_delivery(
             "delivery {id} is being attempted (leased until {until})"
         )));
     }
-    let sql = format!(
-        "UPDATE deliveries SET lease_until = $1 WHERE id = $2 RETURNING {}",
-        rows::DELIVERY_COLUMNS
-    );
-    let row = sqlx::query(&sql)
-        .bind(micros(lease_until))
-        .bind(id.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(delivery) = row.as_ref().map(rows::delivery).transpose()? else {
+    let leased = sql::lease_one(id.as_str(), micros(lease_until));
+    let delivery = run::optional(conn, &leased, rows::delivery).await?;
+    let Some(delivery) = delivery else {
         return Ok(None);
     };
-    Ok(jobs(conn, vec![delivery], now).await?.pop())
+    Ok(jobs(conn, vec![delivery], now, &HashMap::new())
+        .await?
+        .pop())
 }

@@ -5,20 +5,32 @@
 //! index, so two nodes publishing one key at once wait for each other and the second answers
 //! with the first's event instead of failing), then every delivery in one multi-row insert,
 //! then `pg_notify`, which PostgreSQL delivers to every listening node only at commit, so a
-//! node woken by it always finds the deliveries committed.
+//! node woken by it always finds the deliveries committed. Those three statements are
+//! PostgreSQL's own; the rest are [`crate::statements`]'s, shared with SQLite.
 
-use sqlx::{PgConnection, Postgres, QueryBuilder};
+use sqlx::PgConnection;
 use time::OffsetDateTime;
 
+use super::run;
 use crate::error::StoreError;
-use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
+use crate::ids::{DeliveryId, SubscriptionId, TenantId};
 use crate::model::*;
-use crate::rows::{self, micros};
+use crate::rows::{self, event_columns, micros};
+use crate::statements::{events as sql, queue};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
 /// The channel every node listens on; the payload is empty (the wake-up is the message).
 pub(super) const WORK_CHANNEL: &str = "herald_work";
+
+/// Wakes every listening node when the transaction commits.
+pub(super) async fn notify_work(conn: &mut PgConnection) -> Result<()> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(WORK_CHANNEL)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
 
 /// Runs inside the caller's transaction.
 pub(super) async fn publish(conn: &mut PgConnection, event: &Event) -> Result<Published> {
@@ -31,40 +43,26 @@ pub(super) async fn publish_with_deliveries(
     conn: &mut PgConnection,
     event: &Event,
 ) -> Result<(Published, Vec<(DeliveryId, String)>)> {
-    let inserted: Option<String> = sqlx::query_scalar(
-        "INSERT INTO events (id, event_type, payload_json, tenant_id, idempotency_key, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT ((coalesce(tenant_id, '')), idempotency_key) \
-           WHERE idempotency_key IS NOT NULL DO NOTHING \
-         RETURNING id",
-    )
-    .bind(event.id.as_str())
-    .bind(&event.event_type)
-    .bind(&event.payload_json)
-    .bind(event.tenant_id.as_ref().map(TenantId::as_str))
-    .bind(event.idempotency_key.as_deref())
-    .bind(micros(event.created_at))
-    .fetch_optional(&mut *conn)
-    .await?;
-    if inserted.is_none() {
+    if !insert_event_once(conn, event).await? {
         // Only the idempotency index arbitrates DO NOTHING, so the key is taken by a committed
         // event (ON CONFLICT waited for its transaction), which this statement's fresh
         // snapshot sees.
         let key = event.idempotency_key.as_deref().unwrap_or_default();
-        let first = first_with_key(conn, event.tenant_id.as_ref(), key)
-            .await?
-            .ok_or_else(|| {
-                StoreError::Conflict(format!("idempotency key {key:?} is being published"))
-            })?;
+        let first = run::optional(
+            conn,
+            &sql::first_with_key(event.tenant_id.as_ref(), key),
+            rows::duplicate,
+        )
+        .await?
+        .ok_or_else(|| {
+            StoreError::Conflict(format!("idempotency key {key:?} is being published"))
+        })?;
         return Ok((first, Vec::new()));
     }
     let targets = matching_subscriptions(conn, &event.event_type, event.tenant_id.as_ref()).await?;
     let ids = insert_deliveries(conn, event, &targets, None).await?;
     if !targets.is_empty() {
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(WORK_CHANNEL)
-            .execute(&mut *conn)
-            .await?;
+        notify_work(conn).await?;
     }
     let published = Published {
         event_id: event.id.clone(),
@@ -78,27 +76,24 @@ pub(super) async fn publish_with_deliveries(
     Ok((published, created))
 }
 
-/// The event already published under `(tenant, key)`, as a duplicate's answer.
-async fn first_with_key(
-    conn: &mut PgConnection,
-    tenant_id: Option<&TenantId>,
-    key: &str,
-) -> Result<Option<Published>> {
-    // The same expression as the unique index, so the index answers this lookup.
-    let first: Option<(String, i64)> = sqlx::query_as(
-        "SELECT e.id, (SELECT count(*) FROM deliveries d WHERE d.event_id = e.id) \
-         FROM events e WHERE coalesce(e.tenant_id, '') = $1 AND e.idempotency_key = $2 \
-           AND e.idempotency_key IS NOT NULL",
+/// Inserts the event unless its idempotency key is taken; whether it was inserted.
+async fn insert_event_once(conn: &mut PgConnection, event: &Event) -> Result<bool> {
+    let inserted: Option<String> = sqlx::query_scalar(
+        "INSERT INTO events (id, event_type, payload_json, tenant_id, idempotency_key, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT ((coalesce(tenant_id, '')), idempotency_key) \
+           WHERE idempotency_key IS NOT NULL DO NOTHING \
+         RETURNING id",
     )
-    .bind(tenant_id.map_or("", TenantId::as_str))
-    .bind(key)
+    .bind(event.id.as_str())
+    .bind(&event.event_type)
+    .bind(&event.payload_json)
+    .bind(event.tenant_id.as_ref().map(TenantId::as_str))
+    .bind(event.idempotency_key.as_deref())
+    .bind(micros(event.created_at))
     .fetch_optional(conn)
     .await?;
-    Ok(first.map(|(id, deliveries)| Published {
-        event_id: EventId::from_trusted(id),
-        deliveries: u64::try_from(deliveries).unwrap_or(0),
-        duplicate: true,
-    }))
+    Ok(inserted.is_some())
 }
 
 /// `(subscription id, its tenant id)` of every subscription, active or paused, that wants
@@ -165,48 +160,43 @@ pub(super) async fn publish_to(
     lease_until: OffsetDateTime,
 ) -> Result<Delivery> {
     let tenant_id: Option<String> =
-        sqlx::query_scalar("SELECT tenant_id FROM subscriptions WHERE id = $1")
-            .bind(subscription_id.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
+        run::optional(conn, &sql::subscription_tenant(subscription_id), |row| {
+            rows::get(row, "tenant_id")
+        })
+        .await?;
     // The trait returns a delivery, not an option: a subscription deleted since the caller
     // looked it up is the database's "no such row".
     let tenant_id = tenant_id.ok_or(StoreError::Database(sqlx::Error::RowNotFound.into()))?;
-    sqlx::query(
-        "INSERT INTO events (id, event_type, payload_json, tenant_id, idempotency_key, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(event.id.as_str())
-    .bind(&event.event_type)
-    .bind(&event.payload_json)
-    .bind(event.tenant_id.as_ref().map(TenantId::as_str))
-    .bind(event.idempotency_key.as_deref())
-    .bind(micros(event.created_at))
-    .execute(&mut *conn)
-    .await?;
-    let target = [(subscription_id.as_str().to_owned(), tenant_id)];
-    let ids = insert_deliveries(conn, event, &target, Some(lease_until)).await?;
-    let id = ids
-        .first()
-        .ok_or(StoreError::Database(sqlx::Error::RowNotFound.into()))?;
+    run::execute(conn, &sql::insert_event(event)).await?;
+    let id = DeliveryId::generate();
+    let lease = Some(micros(lease_until));
+    let insert = sql::insert_delivery(
+        id.as_str(),
+        event,
+        subscription_id.as_str(),
+        &tenant_id,
+        lease,
+    );
+    run::execute(conn, &insert).await?;
     get_delivery(conn, id.as_str())
         .await?
         .ok_or(StoreError::Database(sqlx::Error::RowNotFound.into()))
 }
 
 pub(super) async fn get_event(conn: &mut PgConnection, id: &str) -> Result<Option<Event>> {
-    let sql = format!("SELECT {} FROM events WHERE id = $1", rows::EVENT_COLUMNS);
-    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
-    row.as_ref().map(rows::event).transpose()
+    run::optional(conn, &sql::event_by_id(id), rows::event).await
 }
 
 /// Several events by id (for claimed jobs); missing ones are simply absent.
 pub(super) async fn get_events(conn: &mut PgConnection, ids: &[&str]) -> Result<Vec<Event>> {
-    let sql = format!(
-        "SELECT {} FROM events WHERE id = ANY($1)",
-        rows::EVENT_COLUMNS
-    );
-    let found = sqlx::query(&sql).bind(ids).fetch_all(conn).await?;
+    let found = sqlx::query(concat!(
+        "SELECT ",
+        event_columns!(),
+        " FROM events WHERE id = ANY($1)"
+    ))
+    .bind(ids)
+    .fetch_all(conn)
+    .await?;
     found.iter().map(rows::event).collect()
 }
 
@@ -215,48 +205,12 @@ pub(super) async fn list_events(
     filter: &EventFilter,
     page: &PageRequest,
 ) -> Result<Page<Event>> {
-    let limit = rows::page_limit(page);
-    let mut query = QueryBuilder::<Postgres>::new(format!(
-        "SELECT {} FROM events WHERE 1 = 1",
-        rows::EVENT_COLUMNS
-    ));
-    if let Some(event_type) = &filter.event_type {
-        query
-            .push(" AND event_type = ")
-            .push_bind(event_type.clone());
-    }
-    if let Some(tenant) = &filter.tenant_id {
-        query
-            .push(" AND (tenant_id = ")
-            .push_bind(tenant.as_str().to_owned());
-        if filter.include_broadcasts {
-            query.push(" OR tenant_id IS NULL");
-        }
-        query.push(")");
-    }
-    push_page(&mut query, page, limit);
-    let found = query.build().fetch_all(conn).await?;
-    let items = found.iter().map(rows::event).collect::<Result<Vec<_>>>()?;
-    Ok(rows::page(items, limit, |e| e.id.to_string()))
-}
-
-/// Appends the newest-first cursor condition, order and `limit + 1`.
-fn push_page(query: &mut QueryBuilder<'_, Postgres>, page: &PageRequest, limit: u32) {
-    if let Some(cursor) = &page.cursor {
-        query.push(" AND id < ").push_bind(cursor.clone());
-    }
-    query
-        .push(" ORDER BY id DESC LIMIT ")
-        .push_bind(i64::from(limit) + 1);
+    let items = run::all(conn, &sql::list_events(filter, page), rows::event).await?;
+    Ok(rows::event_page(items, page))
 }
 
 pub(super) async fn get_delivery(conn: &mut PgConnection, id: &str) -> Result<Option<Delivery>> {
-    let sql = format!(
-        "SELECT {} FROM deliveries WHERE id = $1",
-        rows::DELIVERY_COLUMNS
-    );
-    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
-    row.as_ref().map(rows::delivery).transpose()
+    run::optional(conn, &sql::delivery_by_id(id), rows::delivery).await
 }
 
 pub(super) async fn list_deliveries(
@@ -264,46 +218,13 @@ pub(super) async fn list_deliveries(
     filter: &DeliveryFilter,
     page: &PageRequest,
 ) -> Result<Page<Delivery>> {
-    let limit = rows::page_limit(page);
-    let mut query = QueryBuilder::<Postgres>::new(format!(
-        "SELECT {} FROM deliveries WHERE 1 = 1",
-        rows::DELIVERY_COLUMNS
-    ));
-    let ids: [(&str, Option<&str>); 3] = [
-        ("tenant_id", filter.tenant_id.as_ref().map(TenantId::as_str)),
-        (
-            "subscription_id",
-            filter.subscription_id.as_ref().map(SubscriptionId::as_str),
-        ),
-        ("event_id", filter.event_id.as_ref().map(EventId::as_str)),
-    ];
-    for (column, value) in ids {
-        if let Some(value) = value {
-            query
-                .push(format!(" AND {column} = "))
-                .push_bind(value.to_owned());
-        }
-    }
-    if let Some(status) = filter.status {
-        query.push(" AND status = ").push_bind(status.as_str());
-    }
-    push_page(&mut query, page, limit);
-    let found = query.build().fetch_all(conn).await?;
-    let items = found
-        .iter()
-        .map(rows::delivery)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(rows::page(items, limit, |d| d.id.to_string()))
+    let items = run::all(conn, &sql::list_deliveries(filter, page), rows::delivery).await?;
+    Ok(rows::delivery_page(items, page))
 }
 
 pub(super) async fn list_attempts(
     conn: &mut PgConnection,
     delivery_id: &str,
 ) -> Result<Vec<Attempt>> {
-    let sql = format!(
-        "SELECT {} FROM attempts WHERE delivery_id = $1 ORDER BY started_at, id",
-        rows::ATTEMPT_COLUMNS
-    );
-    let found = sqlx::query(&sql).bind(delivery_id).fetch_all(conn).await?;
-    found.iter().map(rows::attempt).collect()
+    run::all(conn, &queue::list_attempts(delivery_id), rows::attempt).await
 }

@@ -9,16 +9,17 @@
 //! handing out right now to the normal claims (its deliveries stay unleased), so concurrent
 //! publishes to one subscription do not queue behind each other's commits.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use sqlx::PgConnection;
 
 use super::{claim, events};
 use crate::claiming::lease_cap;
 use crate::error::StoreError;
+use crate::ids::DeliveryId;
 use crate::model::*;
-use crate::rows::{self, micros};
-use crate::store::{Accepted, PublishLease};
+use crate::rows::{self, delivery_columns, micros};
+use crate::seam::{Accepted, PublishLease};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -29,11 +30,38 @@ pub(super) async fn publish_and_lease(
     lease: &PublishLease,
 ) -> Result<Accepted> {
     let (published, created) = events::publish_with_deliveries(conn, event).await?;
-    if created.is_empty() {
+    let chosen = choose(conn, &created, lease).await?;
+    if chosen.is_empty() {
         return Ok(Accepted {
             published,
             jobs: Vec::new(),
         });
+    }
+    let leased = sqlx::query(concat!(
+        "UPDATE deliveries SET lease_until = $2 WHERE id = ANY($1) RETURNING ",
+        delivery_columns!()
+    ))
+    .bind(&chosen)
+    .bind(micros(lease.lease_until))
+    .fetch_all(&mut *conn)
+    .await?;
+    let deliveries = leased
+        .iter()
+        .map(rows::delivery)
+        .collect::<Result<Vec<_>>>()?;
+    let jobs = claim::jobs(conn, deliveries, lease.now, &HashMap::new()).await?;
+    Ok(Accepted { published, jobs })
+}
+
+/// The new deliveries (`(id, subscription id)`) to hand out: those of open subscriptions
+/// that no one else is claiming or handing out right now, up to each one's free room.
+async fn choose<'d>(
+    conn: &mut PgConnection,
+    created: &'d [(DeliveryId, String)],
+    lease: &PublishLease,
+) -> Result<Vec<&'d str>> {
+    if created.is_empty() {
+        return Ok(Vec::new());
     }
     let wanted: BTreeSet<&str> = created.iter().map(|(_, s)| s.as_str()).collect();
     let wanted: Vec<&str> = wanted.into_iter().collect();
@@ -46,14 +74,11 @@ pub(super) async fn publish_and_lease(
     .fetch_all(&mut *conn)
     .await?;
     if locked.is_empty() {
-        return Ok(Accepted {
-            published,
-            jobs: Vec::new(),
-        });
+        return Ok(Vec::new());
     }
     let mut capacities = claim::capacities(conn, &locked, micros(lease.now)).await?;
     let mut chosen = Vec::new();
-    for (id, subscription_id) in &created {
+    for (id, subscription_id) in created {
         if let Some(capacity) = capacities.get_mut(subscription_id)
             && capacity.in_flight < lease_cap(capacity.max_in_flight, lease.lease_window)
         {
@@ -61,25 +86,5 @@ pub(super) async fn publish_and_lease(
             chosen.push(id.as_str());
         }
     }
-    if chosen.is_empty() {
-        return Ok(Accepted {
-            published,
-            jobs: Vec::new(),
-        });
-    }
-    let sql = format!(
-        "UPDATE deliveries SET lease_until = $2 WHERE id = ANY($1) RETURNING {}",
-        rows::DELIVERY_COLUMNS
-    );
-    let leased = sqlx::query(&sql)
-        .bind(&chosen)
-        .bind(micros(lease.lease_until))
-        .fetch_all(&mut *conn)
-        .await?;
-    let deliveries = leased
-        .iter()
-        .map(rows::delivery)
-        .collect::<Result<Vec<_>>>()?;
-    let jobs = claim::jobs(conn, deliveries, lease.now).await?;
-    Ok(Accepted { published, jobs })
+    Ok(chosen)
 }

@@ -4,9 +4,9 @@
 //! control does what the SQLite writer thread does there, so there is no writer here. What
 //! several nodes need from each other lives in the database, never in one node's memory:
 //! leases (a delivery is attempted by one node at a time), in-flight counts and rate slots
-//! (limits hold across the cluster; see [`claim`]), and idempotency (a unique index that
-//! concurrent publishes wait on). A [`listener`] task turns `NOTIFY`s from publishing nodes
-//! into [`Store::work_notifier`] wake-ups.
+//! (limits hold across the cluster; see `claim`), and idempotency (a unique index that
+//! concurrent publishes wait on). A `listener` task turns `NOTIFY`s from publishing nodes
+//! into [`DeliveryQueue::work_notifier`] wake-ups.
 //!
 //! Times are stored as BIGINT unix microseconds, as on SQLite, so both backends keep the same
 //! precision and share one set of row builders. Migrations in `migrations/postgres/` are
@@ -14,7 +14,7 @@
 //! once apply them exactly once. Losing the database makes calls fail with
 //! [`StoreError::Unavailable`]; the pool reconnects by itself when it is back.
 //!
-//! One method means something else with several nodes: [`Store::release_all_leases`] drops
+//! One method means something else with several nodes: [`DeliveryQueue::release_all_leases`] drops
 //! every node's leases, not only this one's, so a node must not call it at start-up while
 //! others run (their deliveries in flight would be claimed again); expired leases already
 //! free a dead node's work.
@@ -25,6 +25,7 @@ mod events;
 mod handoff;
 mod listener;
 mod queue;
+mod run;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -39,8 +40,7 @@ use tokio::sync::Notify;
 use crate::error::StoreError;
 use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
-use crate::store::{Accepted, PublishLease, Result, Store};
-use catalog::TenantKey;
+use crate::seam::{Accepted, Catalog, DeliveryQueue, PublishLease, Result};
 use listener::Listener;
 
 /// The schema, embedded at build time.
@@ -135,11 +135,13 @@ macro_rules! in_transaction {
 }
 
 #[async_trait]
-impl Store for PgStore {
+impl Catalog for PgStore {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&mut *self.conn().await?)
-            .await?;
+        run::execute(
+            &mut *self.conn().await?,
+            &crate::statements::catalog::ping(),
+        )
+        .await?;
         Ok(())
     }
 
@@ -148,11 +150,11 @@ impl Store for PgStore {
     }
 
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>> {
-        catalog::get_tenant_by(&mut *self.conn().await?, TenantKey::Id, id.as_str()).await
+        catalog::get_tenant(&mut *self.conn().await?, id.as_str()).await
     }
 
     async fn get_tenant_by_client_id(&self, client_id: &str) -> Result<Option<Tenant>> {
-        catalog::get_tenant_by(&mut *self.conn().await?, TenantKey::ClientId, client_id).await
+        catalog::get_tenant_by_client_id(&mut *self.conn().await?, client_id).await
     }
 
     async fn list_tenants(&self, page: &PageRequest) -> Result<Page<Tenant>> {
@@ -230,10 +232,7 @@ impl Store for PgStore {
             if resumed == Some(true) {
                 // Its waiting deliveries just became claimable: wake every node (delivered
                 // at commit, like a publish's).
-                sqlx::query("SELECT pg_notify($1, '')")
-                    .bind(events::WORK_CHANNEL)
-                    .execute(&mut *conn)
-                    .await?;
+                events::notify_work(&mut *conn).await?;
             }
             Ok::<_, StoreError>(resumed)
         })?;
@@ -243,7 +242,10 @@ impl Store for PgStore {
     async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool> {
         catalog::delete_subscription(&mut *self.conn().await?, id).await
     }
+}
 
+#[async_trait]
+impl DeliveryQueue for PgStore {
     async fn publish(&self, event: &Event) -> Result<Published> {
         in_transaction!(self, |conn| events::publish(conn, event))
     }
@@ -325,6 +327,11 @@ impl Store for PgStore {
 
     async fn queue_stats(&self) -> Result<QueueStats> {
         queue::queue_stats(&mut *self.conn().await?).await
+    }
+
+    /// Other nodes may claim from the same database: only the count in it is shared.
+    fn single_process(&self) -> bool {
+        false
     }
 
     fn work_notifier(&self) -> Option<Arc<Notify>> {

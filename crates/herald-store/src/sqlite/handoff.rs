@@ -1,5 +1,5 @@
 //! Which subscriptions may take a publish's deliveries straight away (SQLite side of
-//! `Store::publish_and_lease`).
+//! `DeliveryQueue::publish_and_lease`).
 //!
 //! It runs on the writer's connection inside the publish batch's transaction, and every claim
 //! runs on that same connection, so no claim interleaves between this count and the inserts
@@ -9,15 +9,18 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
+
+use super::run;
 use time::OffsetDateTime;
 
 use crate::claiming::lease_cap;
 use crate::error::StoreError;
 use crate::ids::DeliveryId;
 use crate::model::{Delivery, DeliveryJob, DeliveryStatus, Event, Subscription};
-use crate::rows::{self, micros, to_json};
-use crate::store::PublishLease;
+use crate::rows::{self, micros, subscription_columns, to_json};
+use crate::seam::PublishLease;
+use crate::statements::statement;
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -39,20 +42,27 @@ pub(super) fn open_subscriptions(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let sql = format!(
-        "SELECT {}, (SELECT count(*) FROM deliveries l INDEXED BY deliveries_leased_subscription \
-           WHERE l.subscription_id = s.id AND l.lease_until IS NOT NULL \
-             AND l.lease_until > ?2) AS in_flight \
-         FROM subscriptions s WHERE s.id IN (SELECT value FROM json_each(?1)) \
-           AND s.status = 'active' AND s.rate_limit_per_second IS NULL",
-        rows::SUBSCRIPTION_COLUMNS
+    let open_with_count = statement!(
+        concat!(
+            "SELECT ",
+            subscription_columns!(),
+            ", (SELECT count(*) FROM deliveries l INDEXED BY deliveries_leased_subscription \
+               WHERE l.subscription_id = s.id AND l.lease_until IS NOT NULL \
+                 AND l.lease_until > $2) AS in_flight \
+             FROM subscriptions s WHERE s.id IN (SELECT value FROM json_each($1)) \
+               AND s.status = 'active' AND s.rate_limit_per_second IS NULL"
+        ),
+        to_json(ids)?,
+        micros(now),
     );
-    let mut statement = conn.prepare_cached(&sql)?;
-    let mut found = statement.query(params![to_json(ids)?, micros(now)])?;
-    let mut open = HashMap::new();
-    while let Some(row) = found.next()? {
-        let subscription = rows::subscription(row)?;
-        let in_flight: i64 = rows::get(row, "in_flight")?;
+    let found = run::all(conn, &open_with_count, |row| {
+        Ok((
+            rows::subscription(row)?,
+            rows::get::<i64>(row, "in_flight")?,
+        ))
+    })?;
+    let mut open = HashMap::with_capacity(found.len());
+    for (subscription, in_flight) in found {
         open.insert(
             subscription.id.to_string(),
             Open {

@@ -1,19 +1,25 @@
 //! The embedded default store: one SQLite file in WAL mode.
 //!
-//! Reads go to a small pool of sqlx connections; every write goes to the single [`writer`]
-//! thread, which owns the only write connection (rusqlite) and commits queued writes together
-//! (group commit), so concurrent `publish` calls share one fsync while each still answers only
-//! once durable (`synchronous=FULL`: a committed transaction survives kill -9 and power loss).
-//! Routing all writes through one connection is also what keeps `SQLITE_BUSY` away: SQLite has
-//! one writer. Only this process may use the file (`Store::single_process`).
-//! Migrations in `migrations/sqlite/` are applied by [`SqliteStore::open`].
+//! Reads go to a few `readers` (rusqlite connections on the blocking pool); every write goes
+//! to the single `writer` thread, which owns the only write connection and commits queued
+//! writes together (group commit), so concurrent `publish` calls share one fsync while each
+//! still answers only once durable (`synchronous=FULL`: a committed transaction survives
+//! kill -9 and power loss). Routing all writes through one connection is also what keeps
+//! `SQLITE_BUSY` away: SQLite has one writer. Only this process may use the file
+//! (`DeliveryQueue::single_process`). Every statement runs through `run` on rusqlite: the
+//! shared ones from `statements`, SQLite's own beside their use. Migrations in
+//! `migrations/sqlite/` are applied by [`SqliteStore::open`] through sqlx's migrator, the one
+//! thing sqlx still does on SQLite.
 
 mod catalog;
 mod checkpoint;
-mod dispatch;
+mod claim;
 mod events;
 mod handoff;
 mod publish;
+mod queue;
+mod readers;
+mod run;
 mod write_jobs;
 mod writer;
 
@@ -22,9 +28,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, SqliteConnection};
 
 use rusqlite::OpenFlags;
@@ -33,7 +37,9 @@ use time::OffsetDateTime;
 use crate::error::StoreError;
 use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
-use crate::store::{Accepted, PublishLease, Result, Store};
+use crate::seam::{Accepted, Catalog, DeliveryQueue, PublishLease, Result};
+use crate::statements::catalog::ping;
+use readers::Readers;
 use writer::Writer;
 
 /// The schema, embedded at build time.
@@ -45,13 +51,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Read connections. WAL readers never block the writer or each other; a few cover the API's
 /// concurrent reads without holding many file handles.
-const READ_CONNECTIONS: u32 = 4;
+const READ_CONNECTIONS: usize = 4;
 
 /// Herald's store on a SQLite file. Share it behind an `Arc`; dropping the last handle stops
 /// the writer once it has committed what is queued.
 pub struct SqliteStore {
     /// Reads (every `get`/`list`, stats): served concurrently from WAL snapshots.
-    read: SqlitePool,
+    readers: Readers,
     /// Writes: queued to the single writer thread, which commits them in batches.
     writer: Writer,
     /// The writer thread, joined by [`SqliteStore::close`] so a caller can know the file is
@@ -88,15 +94,12 @@ impl SqliteStore {
         let mut migrate_conn: SqliteConnection = options.connect().await?;
         MIGRATOR.run(&mut migrate_conn).await?;
         sqlx::Connection::close(migrate_conn).await?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(READ_CONNECTIONS)
-            .connect_with(options)
-            .await?;
+        let readers = Readers::new(path, READ_CONNECTIONS, BUSY_TIMEOUT);
         let checkpointer = checkpoint::Checkpointer::spawn(path, BUSY_TIMEOUT)?;
         let (writer, writer_thread) = Writer::spawn(write_connection(path)?)
             .map_err(|error| StoreError::Unavailable(error.into()))?;
         Ok(Self {
-            read,
+            readers,
             writer,
             writer_thread,
             checkpointer,
@@ -106,7 +109,7 @@ impl SqliteStore {
     /// Stops the writer after it has committed everything queued, and closes every connection.
     pub async fn close(self) {
         let Self {
-            read,
+            readers,
             writer,
             writer_thread,
             checkpointer,
@@ -122,17 +125,12 @@ impl SqliteStore {
             Ok(Err(_)) => tracing::error!("the SQLite writer thread panicked"),
             Err(error) => tracing::error!(%error, "waiting for the SQLite writer thread failed"),
         }
-        read.close().await;
-    }
-
-    /// A connection for reading.
-    async fn reader(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>> {
-        Ok(self.read.acquire().await?)
+        readers.close();
     }
 }
 
-/// The writer's connection, set up as the read pool's are (WAL is a property of the file,
-/// already set; the rest holds per connection). Its statement cache keeps every statement
+/// The writer's connection (WAL is a property of the file, already set by the migrating
+/// connection; the rest holds per connection). Its statement cache keeps every statement
 /// the writer runs prepared.
 fn write_connection(path: &Path) -> Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open_with_flags(
@@ -160,11 +158,11 @@ const WRITER_CACHE_KIB: i64 = -16_384;
 /// Prepared statements the writer keeps: more than the distinct statements it runs.
 const STATEMENT_CACHE: usize = 128;
 
-/// Sends a write to the writer: `write!(self, |conn| (captures) => call(conn, …))` moves the
+/// Sends a write to the writer: `write!(self, (captures) => |conn| call(conn, …))` moves the
 /// captured values into the job, because it runs later on the writer thread.
 macro_rules! write {
     ($store:expr, ($($capture:ident),*) => |$conn:ident| $body:expr) => {{
-        $(let $capture = $capture.clone();)*
+        $(let $capture = $capture.to_owned();)*
         $store
             .writer
             .write(move |$conn: &rusqlite::Connection| $body)
@@ -172,13 +170,22 @@ macro_rules! write {
     }};
 }
 
+/// Runs a read on a reader: `read!(self, (captures) => |conn| call(conn, …))`, the captured
+/// values owned by the read, which runs on the blocking pool.
+macro_rules! read {
+    ($store:expr, ($($capture:ident),*) => |$conn:ident| $body:expr) => {{
+        $(let $capture = $capture.to_owned();)*
+        $store
+            .readers
+            .read(move |$conn: &rusqlite::Connection| $body)
+            .await
+    }};
+}
+
 #[async_trait]
-impl Store for SqliteStore {
+impl Catalog for SqliteStore {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&mut *self.reader().await?)
-            .await?;
-        Ok(())
+        read!(self, () => |conn| run::optional(conn, &ping(), |_| Ok(())).map(drop))
     }
 
     async fn create_tenant(&self, tenant: &Tenant) -> Result<()> {
@@ -186,19 +193,18 @@ impl Store for SqliteStore {
     }
 
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>> {
-        catalog::get_tenant(&mut *self.reader().await?, id.as_str()).await
+        read!(self, (id) => |conn| catalog::get_tenant(conn, id.as_str()))
     }
 
     async fn get_tenant_by_client_id(&self, client_id: &str) -> Result<Option<Tenant>> {
-        catalog::get_tenant_by_client_id(&mut *self.reader().await?, client_id).await
+        read!(self, (client_id) => |conn| catalog::get_tenant_by_client_id(conn, &client_id))
     }
 
     async fn list_tenants(&self, page: &PageRequest) -> Result<Page<Tenant>> {
-        catalog::list_tenants(&mut *self.reader().await?, page).await
+        read!(self, (page) => |conn| catalog::list_tenants(conn, &page))
     }
 
     async fn rename_tenant(&self, id: &TenantId, name: &str) -> Result<Option<Tenant>> {
-        let name = name.to_owned();
         write!(self, (id, name) => |conn| catalog::rename_tenant(conn, &id, &name))
     }
 
@@ -212,7 +218,6 @@ impl Store for SqliteStore {
         tenant_id: &TenantId,
         expires_at: OffsetDateTime,
     ) -> Result<()> {
-        let token_hash = token_hash.to_owned();
         write!(self, (token_hash, tenant_id) => |conn| catalog::insert_access_token(conn, &token_hash, &tenant_id, expires_at))
     }
 
@@ -221,7 +226,7 @@ impl Store for SqliteStore {
         token_hash: &str,
         now: OffsetDateTime,
     ) -> Result<Option<TenantId>> {
-        catalog::access_token_tenant(&mut *self.reader().await?, token_hash, now).await
+        read!(self, (token_hash) => |conn| catalog::access_token_tenant(conn, &token_hash, now))
     }
 
     async fn create_event_type(&self, event_type: &EventType) -> Result<()> {
@@ -229,11 +234,11 @@ impl Store for SqliteStore {
     }
 
     async fn get_event_type(&self, name: &str) -> Result<Option<EventType>> {
-        catalog::get_event_type(&mut *self.reader().await?, name).await
+        read!(self, (name) => |conn| catalog::get_event_type(conn, &name))
     }
 
     async fn list_event_types(&self, page: &PageRequest) -> Result<Page<EventType>> {
-        catalog::list_event_types(&mut *self.reader().await?, page).await
+        read!(self, (page) => |conn| catalog::list_event_types(conn, &page))
     }
 
     async fn update_event_type(&self, event_type: &EventType) -> Result<bool> {
@@ -241,7 +246,6 @@ impl Store for SqliteStore {
     }
 
     async fn delete_event_type(&self, name: &str) -> Result<bool> {
-        let name = name.to_owned();
         write!(self, (name) => |conn| catalog::delete_event_type(conn, &name))
     }
 
@@ -250,7 +254,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_subscription(&self, id: &SubscriptionId) -> Result<Option<Subscription>> {
-        catalog::get_subscription(&mut *self.reader().await?, id.as_str()).await
+        read!(self, (id) => |conn| catalog::get_subscription(conn, id.as_str()))
     }
 
     async fn list_subscriptions(
@@ -258,7 +262,7 @@ impl Store for SqliteStore {
         filter: &SubscriptionFilter,
         page: &PageRequest,
     ) -> Result<Page<Subscription>> {
-        catalog::list_subscriptions(&mut *self.reader().await?, filter, page).await
+        read!(self, (filter, page) => |conn| catalog::list_subscriptions(conn, &filter, &page))
     }
 
     async fn update_subscription(&self, subscription: &Subscription) -> Result<bool> {
@@ -268,7 +272,10 @@ impl Store for SqliteStore {
     async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool> {
         write!(self, (id) => |conn| catalog::delete_subscription(conn, &id))
     }
+}
 
+#[async_trait]
+impl DeliveryQueue for SqliteStore {
     async fn publish(&self, event: &Event) -> Result<Published> {
         Ok(self.writer.publish(event.clone(), None).await?.published)
     }
@@ -287,15 +294,15 @@ impl Store for SqliteStore {
     }
 
     async fn get_event(&self, id: &EventId) -> Result<Option<Event>> {
-        events::get_event(&mut *self.reader().await?, id.as_str()).await
+        read!(self, (id) => |conn| events::get_event(conn, id.as_str()))
     }
 
     async fn list_events(&self, filter: &EventFilter, page: &PageRequest) -> Result<Page<Event>> {
-        events::list_events(&mut *self.reader().await?, filter, page).await
+        read!(self, (filter, page) => |conn| events::list_events(conn, &filter, &page))
     }
 
     async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>> {
-        events::get_delivery(&mut *self.reader().await?, id.as_str()).await
+        read!(self, (id) => |conn| events::get_delivery(conn, id.as_str()))
     }
 
     async fn list_deliveries(
@@ -303,18 +310,18 @@ impl Store for SqliteStore {
         filter: &DeliveryFilter,
         page: &PageRequest,
     ) -> Result<Page<Delivery>> {
-        events::list_deliveries(&mut *self.reader().await?, filter, page).await
+        read!(self, (filter, page) => |conn| events::list_deliveries(conn, &filter, &page))
     }
 
     async fn list_attempts(&self, delivery_id: &DeliveryId) -> Result<Vec<Attempt>> {
-        events::list_attempts(&mut *self.reader().await?, delivery_id.as_str()).await
+        read!(self, (delivery_id) => |conn| events::list_attempts(conn, delivery_id.as_str()))
     }
 
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<DeliveryJob>> {
         // Last in its batch: it sees the places that batch's completions free.
         let claim = claim.clone();
         self.writer
-            .write_last(move |conn: &rusqlite::Connection| dispatch::claim_due(conn, &claim))
+            .write_last(move |conn: &rusqlite::Connection| claim::claim_due(conn, &claim))
             .await
     }
 
@@ -324,7 +331,7 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Option<DeliveryJob>> {
-        write!(self, (id) => |conn| dispatch::lease_delivery(conn, &id, now, lease_until))
+        write!(self, (id) => |conn| queue::lease_delivery(conn, &id, now, lease_until))
     }
 
     async fn complete_attempt(&self, attempt: &Attempt, progress: &DeliveryProgress) -> Result<()> {
@@ -333,20 +340,25 @@ impl Store for SqliteStore {
     }
 
     async fn next_due_at(&self) -> Result<Option<OffsetDateTime>> {
-        dispatch::next_due_at(&mut *self.reader().await?).await
+        read!(self, () => |conn| queue::next_due_at(conn))
     }
 
     async fn release_all_leases(&self) -> Result<u64> {
-        write!(self, () => |conn| dispatch::release_all_leases(conn))
+        write!(self, () => |conn| queue::release_all_leases(conn))
     }
 
     async fn queue_stats(&self) -> Result<QueueStats> {
-        dispatch::queue_stats(&mut *self.reader().await?).await
+        read!(self, () => |conn| queue::queue_stats(conn))
     }
 
     /// One SQLite file serves one Herald process by design (`herald serve` drops every lease
     /// at start-up, which is only sound because no other process can hold a live one).
     fn single_process(&self) -> bool {
         true
+    }
+
+    /// Nothing but this process writes the file: the API wakes the dispatcher directly.
+    fn work_notifier(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
     }
 }

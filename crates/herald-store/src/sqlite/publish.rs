@@ -7,22 +7,25 @@
 //! savepoint per event, if the batch as a whole fails (and then hands no deliveries out: they
 //! are claimed as usual).
 //!
-//! Events published with a lease (`Store::publish_and_lease`) get their deliveries to open
+//! Events published with a lease (`DeliveryQueue::publish_and_lease`) get their deliveries to open
 //! subscriptions inserted already leased ([`super::handoff`]), so handing them out costs one
 //! query per batch and no extra write.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
+use time::OffsetDateTime;
 
 use super::events::{first_with_key, insert_event, matching_subscriptions};
 use super::handoff;
+use super::run;
 use crate::error::StoreError;
 use crate::ids::{DeliveryId, TenantId};
-use crate::model::{Event, Published};
+use crate::model::{DeliveryJob, Event, Published};
 use crate::rows::micros;
-use crate::store::{Accepted, PublishLease};
+use crate::seam::{Accepted, PublishLease};
+use crate::statements::events as sql;
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -32,16 +35,74 @@ type Scope<'a> = (&'a str, Option<&'a TenantId>);
 /// `(subscription id, tenant id)` of the subscriptions a scope matches.
 type Targets = Vec<(String, String)>;
 
+/// A batch's events, each with the lease it asks for (`publish_and_lease`) or none.
+type Batch<'e> = [(&'e Event, Option<&'e PublishLease>)];
+
 /// Publishes `events` as if one after another, returning each one's answer in order; an event
 /// with a lease also gets the deliveries handed to it. Runs in the caller's transaction; on
 /// error nothing is undone here (the writer's savepoint does it).
-pub(super) fn publish_batch(
-    conn: &Connection,
-    events: &[(&Event, Option<&PublishLease>)],
-) -> Result<Vec<Accepted>> {
+pub(super) fn publish_batch(conn: &Connection, events: &Batch<'_>) -> Result<Vec<Accepted>> {
     let mut answers: Vec<Option<Published>> = vec![None; events.len()];
-    // Idempotency: a key already stored answers with its event; a key repeated within the
-    // batch answers with the batch's first event under it (filled in below).
+    let Deduplicated { fresh, repeats } = deduplicate(conn, events, &mut answers)?;
+    let targets = match_targets(conn, events, &fresh)?;
+    let mut open = hand_off_room(conn, events, &fresh, &targets)?;
+    let mut handed: Vec<Vec<DeliveryJob>> = vec![Vec::new(); events.len()];
+    let mut insert_delivery = run::Repeated::new(conn);
+    for &index in &fresh {
+        let (event, lease) = events[index];
+        insert_event(conn, event)?;
+        let subscriptions = targets_of(&targets, event);
+        for (subscription_id, tenant_id) in subscriptions {
+            let id = DeliveryId::generate();
+            let mut lease_until = None;
+            if let Some(lease) = lease
+                && let Some(job) = handoff::take(&mut open, subscription_id, &id, event, lease)
+            {
+                lease_until = Some(micros(lease.lease_until));
+                handed[index].push(job);
+            }
+            let row =
+                sql::insert_delivery(id.as_str(), event, subscription_id, tenant_id, lease_until);
+            insert_delivery.execute(&row)?;
+        }
+        answers[index] = Some(Published {
+            event_id: event.id.clone(),
+            deliveries: subscriptions.len() as u64,
+            duplicate: false,
+        });
+    }
+    for (index, first) in repeats {
+        answers[index] = answers[first].clone().map(|first| Published {
+            duplicate: true,
+            ..first
+        });
+    }
+    answers
+        .into_iter()
+        .zip(handed)
+        .map(|(answer, jobs)| {
+            let published = answer
+                .ok_or_else(|| StoreError::Corrupt("a batched publish got no answer".into()))?;
+            Ok(Accepted { published, jobs })
+        })
+        .collect()
+}
+
+/// Which events of a batch are new, and which repeat an earlier one's key.
+struct Deduplicated {
+    /// Indexes of the events to write.
+    fresh: Vec<usize>,
+    /// `(index, index of the batch's first event under the same key)`.
+    repeats: Vec<(usize, usize)>,
+}
+
+/// Idempotency: a key already stored answers (in `answers`) with its event; a key repeated
+/// within the batch answers with the batch's first event under it (a repeat).
+fn deduplicate(
+    conn: &Connection,
+    events: &Batch<'_>,
+    answers: &mut [Option<Published>],
+) -> Result<Deduplicated> {
     let mut first_in_batch: HashMap<(Option<&str>, &str), usize> = HashMap::new();
     let mut repeats = Vec::new();
     let mut fresh = Vec::with_capacity(events.len());
@@ -60,89 +121,58 @@ pub(super) fn publish_batch(
         }
         fresh.push(index);
     }
+    Ok(Deduplicated { fresh, repeats })
+}
 
-    // Matching: one query per distinct (type, tenant) in the batch, usually far fewer than
-    // events.
-    let mut targets: HashMap<Scope<'_>, Targets> = HashMap::new();
-    for &index in &fresh {
+/// Matching: one query per distinct (type, tenant) among the fresh events, usually far fewer
+/// than events.
+fn match_targets<'e>(
+    conn: &Connection,
+    events: &Batch<'e>,
+    fresh: &[usize],
+) -> Result<HashMap<Scope<'e>, Targets>> {
+    let mut targets: HashMap<Scope<'e>, Targets> = HashMap::new();
+    for &index in fresh {
         let event = events[index].0;
         let scope = (event.event_type.as_str(), event.tenant_id.as_ref());
         if let Entry::Vacant(slot) = targets.entry(scope) {
             slot.insert(matching_subscriptions(conn, scope.0, scope.1)?);
         }
     }
+    Ok(targets)
+}
 
-    // Hand-off: the subscriptions that leasing events reach, and their free room.
+/// The subscriptions an event's deliveries go to.
+fn targets_of<'t, 'e>(
+    targets: &'t HashMap<Scope<'e>, Targets>,
+    event: &'e Event,
+) -> &'t [(String, String)] {
+    targets
+        .get(&(event.event_type.as_str(), event.tenant_id.as_ref()))
+        .map_or(&[][..], Vec::as_slice)
+}
+
+/// Hand-off: the subscriptions that leasing events reach, and their free room (read once).
+fn hand_off_room<'e>(
+    conn: &Connection,
+    events: &Batch<'e>,
+    fresh: &[usize],
+    targets: &HashMap<Scope<'e>, Targets>,
+) -> Result<HashMap<String, handoff::Open>> {
     let mut wanted = BTreeSet::new();
-    let mut earliest = None;
-    for &index in &fresh {
+    let mut earliest: Option<OffsetDateTime> = None;
+    for &index in fresh {
         let (event, Some(lease)) = events[index] else {
             continue;
         };
         // The earliest `now` counts the most leases as unexpired: the cautious side.
-        earliest = Some(earliest.map_or(lease.now, |e: time::OffsetDateTime| e.min(lease.now)));
-        let scope = (event.event_type.as_str(), event.tenant_id.as_ref());
-        for (subscription_id, _) in targets.get(&scope).map_or(&[][..], Vec::as_slice) {
+        earliest = Some(earliest.map_or(lease.now, |e| e.min(lease.now)));
+        for (subscription_id, _) in targets_of(targets, event) {
             wanted.insert(subscription_id.as_str());
         }
     }
-    let mut open = match earliest {
-        Some(now) => handoff::open_subscriptions(conn, &wanted, now)?,
-        None => HashMap::new(),
-    };
-    let mut handed: Vec<Vec<crate::model::DeliveryJob>> = vec![Vec::new(); events.len()];
-
-    let mut insert_delivery = conn.prepare_cached(
-        "INSERT INTO deliveries (id, event_id, subscription_id, tenant_id, event_type, status, \
-         attempts, scheduled_attempts, next_attempt_at, lease_until, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, 0, ?6, ?7, ?6, ?6)",
-    )?;
-    for &index in &fresh {
-        let (event, lease) = events[index];
-        insert_event(conn, event)?;
-        let at = micros(event.created_at);
-        let subscriptions = targets
-            .get(&(event.event_type.as_str(), event.tenant_id.as_ref()))
-            .map_or(&[][..], Vec::as_slice);
-        for (subscription_id, tenant_id) in subscriptions {
-            let id = DeliveryId::generate();
-            let mut lease_until = None;
-            if let Some(lease) = lease
-                && let Some(job) = handoff::take(&mut open, subscription_id, &id, event, lease)
-            {
-                lease_until = Some(micros(lease.lease_until));
-                handed[index].push(job);
-            }
-            insert_delivery.execute(params![
-                id.as_str(),
-                event.id.as_str(),
-                subscription_id,
-                tenant_id,
-                &event.event_type,
-                at,
-                lease_until,
-            ])?;
-        }
-        answers[index] = Some(Published {
-            event_id: event.id.clone(),
-            deliveries: subscriptions.len() as u64,
-            duplicate: false,
-        });
+    match earliest {
+        Some(now) => handoff::open_subscriptions(conn, &wanted, now),
+        None => Ok(HashMap::new()),
     }
-
-    for (index, first) in repeats {
-        answers[index] = answers[first].clone().map(|first| Published {
-            duplicate: true,
-            ..first
-        });
-    }
-    answers
-        .into_iter()
-        .zip(handed)
-        .map(|(answer, jobs)| {
-            let published = answer
-                .ok_or_else(|| StoreError::Corrupt("a batched publish got no answer".into()))?;
-            Ok(Accepted { published, jobs })
-        })
-        .collect()
 }

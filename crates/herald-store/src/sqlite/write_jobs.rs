@@ -6,11 +6,11 @@ use rusqlite::Connection;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
-use super::dispatch;
 use super::events;
+use super::queue;
 use crate::error::StoreError;
 use crate::model::{Attempt, DeliveryProgress, Event};
-use crate::store::{Accepted, PublishLease};
+use crate::seam::{Accepted, PublishLease};
 
 /// One queued write, type-erased so that writes of every result type share the queue.
 pub(super) trait WriteJob: Send {
@@ -139,7 +139,7 @@ pub(super) struct CompleteJob {
 
 impl WriteJob for CompleteJob {
     fn run(&mut self, conn: &Connection) -> bool {
-        let output = dispatch::complete_attempt(conn, &self.attempt, &self.progress, self.now);
+        let output = queue::complete_attempt(conn, &self.attempt, &self.progress, self.now);
         let ok = output.is_ok();
         self.output = Some(output);
         ok

@@ -19,20 +19,21 @@
 //! commit is an fsync in the cycle attempt → record → claim → attempt).
 //!
 //! The connection is a `rusqlite` one on a dedicated OS thread, and a whole batch runs there
-//! in one go with cached prepared statements. (sqlx, which serves the reads, runs each
+//! in one go with cached prepared statements. (sqlx, which served the reads before, runs each
 //! statement on a worker thread of its own and hands every statement and result across
 //! threads; for the writer, which runs tens of thousands of small statements a second, those
-//! hand-offs were a fifth of Herald's CPU.) Both use the same `libsqlite3-sys`.
+//! hand-offs were a fifth of Herald's CPU.) sqlx only applies the migrations, on the same
+//! `libsqlite3-sys`.
 
 use rusqlite::Connection;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
 use super::write_jobs::{CompleteJob, Job, PublishJob, Queued, WriteJob, writer_gone};
-use super::{dispatch, publish};
+use super::{publish, queue};
 use crate::error::StoreError;
 use crate::model::{Attempt, DeliveryProgress, Event};
-use crate::store::{Accepted, PublishLease};
+use crate::seam::{Accepted, PublishLease};
 
 /// At most this many writes share one transaction, so a flood of writes still commits (and
 /// answers) regularly instead of growing one transaction without bound.
@@ -317,7 +318,7 @@ fn complete_together(conn: &Connection, jobs: &mut [CompleteJob]) -> Result<(), 
     execute(conn, "SAVEPOINT completions")?;
     let together = jobs
         .iter()
-        .try_for_each(|job| dispatch::complete_attempt(conn, &job.attempt, &job.progress, job.now));
+        .try_for_each(|job| queue::complete_attempt(conn, &job.attempt, &job.progress, job.now));
     match together {
         Ok(()) => {
             for job in jobs.iter_mut() {

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use herald_server::Config;
-use herald_store::Store;
 use herald_store::postgres::{PgOptions, PgStore};
 use herald_store::sqlite::SqliteStore;
+use herald_store::{DeliveryQueue, Store};
 
 /// Opens the configured store (applying its migrations).
 pub async fn open(config: &Config) -> anyhow::Result<Arc<dyn Store>> {

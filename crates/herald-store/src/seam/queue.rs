@@ -1,16 +1,21 @@
-//! The `Store` trait: everything Herald persists, and nothing it decides.
+//! The delivery-queue half of the store seam: how a delivery moves, from the publish that
+//! writes it, through the claim or lease that hands it to a dispatcher, to the attempt that
+//! completes it, with the reads of events, deliveries and attempts.
+//!
+//! It owns every write to events, deliveries and attempts; it must never decide anything (what
+//! status follows an attempt, when the next is due): the dispatcher decides and hands that
+//! down. No method has a default body: `publish_and_lease`, `single_process` and
+//! `work_notifier` change how the dispatcher behaves, so every backend (and every wrapper)
+//! states its answer, and forgetting one is a compile error.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::error::StoreError;
-use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
+use super::Result;
+use crate::ids::{DeliveryId, EventId, SubscriptionId};
 use crate::model::*;
 
-/// Shorthand for store results.
-pub type Result<T, E = StoreError> = std::result::Result<T, E>;
-
-/// What [`Store::publish_and_lease`] leases with.
+/// What [`DeliveryQueue::publish_and_lease`] leases with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PublishLease {
     /// Leases ending at or before this time are expired (not in flight).
@@ -26,81 +31,20 @@ pub struct PublishLease {
 /// An accepted event, and the deliveries leased to the publisher to attempt.
 #[derive(Clone, Debug)]
 pub struct Accepted {
-    /// What [`Store::publish`] answers.
+    /// What [`DeliveryQueue::publish`] answers.
     pub published: Published,
     /// Leased, committed deliveries to attempt now (none for a duplicate).
     pub jobs: Vec<DeliveryJob>,
 }
 
-/// Herald's persistence. Implementations: [`crate::sqlite::SqliteStore`] and
-/// [`crate::postgres::PgStore`].
+/// Events, deliveries, attempts and the dispatcher's side. Implementations:
+/// [`crate::sqlite::SqliteStore`] and [`crate::postgres::PgStore`].
 ///
-/// Every method is one transaction. Lookups of a missing row return `Ok(None)` / `Ok(false)`;
-/// a unique-key clash returns [`StoreError::Conflict`]. Times are kept to the microsecond
-/// (what PostgreSQL keeps too); [`crate::timestamp_now`] gives a "now" that reads back equal.
+/// Every method is one transaction. Lookups of a missing row return `Ok(None)`. Times are kept
+/// to the microsecond (what PostgreSQL keeps too); [`crate::timestamp_now`] gives a "now" that
+/// reads back equal.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Checks that the database answers (for `/readyz`).
-    async fn ping(&self) -> Result<()>;
-
-    // --- tenants ---------------------------------------------------------------------------
-    /// Inserts a tenant (its id and client id are unique).
-    async fn create_tenant(&self, tenant: &Tenant) -> Result<()>;
-    /// One tenant by id.
-    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>>;
-    /// One tenant by OAuth2 client id.
-    async fn get_tenant_by_client_id(&self, client_id: &str) -> Result<Option<Tenant>>;
-    /// Tenants, newest first.
-    async fn list_tenants(&self, page: &PageRequest) -> Result<Page<Tenant>>;
-    /// Changes a tenant's name; `None` if it does not exist.
-    async fn rename_tenant(&self, id: &TenantId, name: &str) -> Result<Option<Tenant>>;
-    /// Deletes a tenant with its subscriptions, their deliveries and attempts, its tokens, and
-    /// the events addressed to it (broadcasts stay).
-    async fn delete_tenant(&self, id: &TenantId) -> Result<bool>;
-
-    // --- access tokens (issued at /oauth2/token) ---------------------------------------------
-    /// Records an issued token by the SHA-256 hex of its value.
-    async fn insert_access_token(
-        &self,
-        token_hash: &str,
-        tenant_id: &TenantId,
-        expires_at: OffsetDateTime,
-    ) -> Result<()>;
-    /// The tenant of an unexpired token, by the SHA-256 hex of its value.
-    async fn access_token_tenant(
-        &self,
-        token_hash: &str,
-        now: OffsetDateTime,
-    ) -> Result<Option<TenantId>>;
-
-    // --- event types -----------------------------------------------------------------------
-    /// Inserts an event type (names are unique).
-    async fn create_event_type(&self, event_type: &EventType) -> Result<()>;
-    /// One event type by name.
-    async fn get_event_type(&self, name: &str) -> Result<Option<EventType>>;
-    /// Event types by name, ascending; the cursor is the last name.
-    async fn list_event_types(&self, page: &PageRequest) -> Result<Page<EventType>>;
-    /// Replaces description, schema and `updated_at`; false if it does not exist.
-    async fn update_event_type(&self, event_type: &EventType) -> Result<bool>;
-    /// Deletes an event type (subscriptions naming it are left as they are).
-    async fn delete_event_type(&self, name: &str) -> Result<bool>;
-
-    // --- subscriptions ---------------------------------------------------------------------
-    /// Inserts a subscription.
-    async fn create_subscription(&self, subscription: &Subscription) -> Result<()>;
-    /// One subscription by id.
-    async fn get_subscription(&self, id: &SubscriptionId) -> Result<Option<Subscription>>;
-    /// Subscriptions, newest first.
-    async fn list_subscriptions(
-        &self,
-        filter: &SubscriptionFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Subscription>>;
-    /// Replaces every mutable field (url, event types, status, secrets, …); false if missing.
-    async fn update_subscription(&self, subscription: &Subscription) -> Result<bool>;
-    /// Deletes a subscription with its deliveries and their attempts.
-    async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool>;
-
+pub trait DeliveryQueue: Send + Sync + 'static {
     // --- events ----------------------------------------------------------------------------
     /// Accepts an event: in one transaction, writes it and one `pending` delivery (due at
     /// `event.created_at`) per matching subscription, active or paused: the event's tenant's
@@ -108,7 +52,7 @@ pub trait Store: Send + Sync + 'static {
     /// idempotency_key)` writes nothing and returns the first event's id with `duplicate`.
     /// Returns only once committed (durable).
     async fn publish(&self, event: &Event) -> Result<Published>;
-    /// [`Store::publish`], and in the same transaction leases to the caller the new
+    /// [`DeliveryQueue::publish`], and in the same transaction leases to the caller the new
     /// deliveries it may start at once, so they need no claim (the dispatcher of the node
     /// that accepted the event gets them straight from the API).
     ///
@@ -118,14 +62,8 @@ pub trait Store: Send + Sync + 'static {
     /// (unexpired leases, any node), leased until `lease.lease_until` with `not_before =
     /// lease.now`. The rest
     /// stay unleased for `claim_due`. A backend may hand out fewer (never more), e.g. when
-    /// another node is claiming for that subscription right now; the default hands out none.
-    async fn publish_and_lease(&self, event: &Event, lease: &PublishLease) -> Result<Accepted> {
-        let _ = lease;
-        Ok(Accepted {
-            published: self.publish(event).await?,
-            jobs: Vec::new(),
-        })
-    }
+    /// another node is claiming for that subscription right now, or none at all.
+    async fn publish_and_lease(&self, event: &Event, lease: &PublishLease) -> Result<Accepted>;
     /// Writes an event and one delivery to the given subscription only (the connectivity
     /// test), returning the delivery. The delivery is leased until `lease_until`, so the
     /// dispatcher does not also pick it up. A subscription that does not exist (deleted since
@@ -162,7 +100,7 @@ pub trait Store: Send + Sync + 'static {
     /// - in flight = the subscription's deliveries (any status) holding an unexpired lease;
     ///   at most `max_in_flight × claim.lease_window - in flight` more are claimed for it
     ///   (with a window of 1, `max_in_flight` bounds the leases themselves; above 1 the
-    ///   claimer bounds its running attempts in memory, see [`Store::single_process`]);
+    ///   claimer bounds its running attempts in memory, see [`DeliveryQueue::single_process`]);
     /// - with `rate_limit_per_second = r`, each claimed delivery gets a send slot (its
     ///   `not_before`) spaced `1/r` s after the previous one handed out by any node (the
     ///   subscription's next free slot is persisted), and only slots before
@@ -196,15 +134,12 @@ pub trait Store: Send + Sync + 'static {
     /// Whether only this process uses the database, so in-memory limits hold for every
     /// claimer. A dispatcher may then claim with a [`Claim::lease_window`] above 1 and keep
     /// each subscription at `max_in_flight` attempts itself; with several processes only the
-    /// count in the database is shared, so it must claim with a window of 1. `false` unless
-    /// the backend knows better.
-    fn single_process(&self) -> bool {
-        false
-    }
+    /// count in the database is shared, so it must claim with a window of 1. Every backend
+    /// answers for itself (no default), so a wrapper cannot forget to pass the answer on.
+    fn single_process(&self) -> bool;
     /// Signalled when another process committed new work (PostgreSQL `LISTEN/NOTIFY`), so
     /// an idle dispatcher wakes without polling. `None` when only this process writes
-    /// (SQLite): the API wakes the dispatcher directly.
-    fn work_notifier(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
-        None
-    }
+    /// (SQLite): the API wakes the dispatcher directly. Required for the same reason as
+    /// [`DeliveryQueue::single_process`].
+    fn work_notifier(&self) -> Option<std::sync::Arc<tokio::sync::Notify>>;
 }

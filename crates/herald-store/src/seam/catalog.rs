@@ -1,0 +1,84 @@
+//! The catalog half of the store seam: the rows people manage (tenants, access tokens, event
+//! types, subscriptions), and `ping`.
+//!
+//! It owns what an operator or a tenant creates, reads and changes through the API; it must
+//! never move a delivery (that is [`super::DeliveryQueue`]'s). `ping` lives here because the
+//! catalog is what every API request reads first: a store whose catalog answers is ready.
+//! Kept apart so that a cache of catalog rows wraps this trait alone and cannot silently
+//! change how deliveries move.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::Result;
+use crate::ids::{SubscriptionId, TenantId};
+use crate::model::*;
+
+/// Tenants, access tokens, event types and subscriptions. Implementations:
+/// [`crate::sqlite::SqliteStore`] and [`crate::postgres::PgStore`].
+///
+/// Every method is one transaction. Lookups of a missing row return `Ok(None)` / `Ok(false)`;
+/// a unique-key clash returns [`crate::StoreError::Conflict`].
+#[async_trait]
+pub trait Catalog: Send + Sync + 'static {
+    /// Checks that the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<()>;
+
+    // --- tenants ---------------------------------------------------------------------------
+    /// Inserts a tenant (its id and client id are unique).
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<()>;
+    /// One tenant by id.
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>>;
+    /// One tenant by OAuth2 client id.
+    async fn get_tenant_by_client_id(&self, client_id: &str) -> Result<Option<Tenant>>;
+    /// Tenants, newest first.
+    async fn list_tenants(&self, page: &PageRequest) -> Result<Page<Tenant>>;
+    /// Changes a tenant's name; `None` if it does not exist.
+    async fn rename_tenant(&self, id: &TenantId, name: &str) -> Result<Option<Tenant>>;
+    /// Deletes a tenant with its subscriptions, their deliveries and attempts, its tokens, and
+    /// the events addressed to it (broadcasts stay).
+    async fn delete_tenant(&self, id: &TenantId) -> Result<bool>;
+
+    // --- access tokens (issued at /oauth2/token) ---------------------------------------------
+    /// Records an issued token by the SHA-256 hex of its value.
+    async fn insert_access_token(
+        &self,
+        token_hash: &str,
+        tenant_id: &TenantId,
+        expires_at: OffsetDateTime,
+    ) -> Result<()>;
+    /// The tenant of an unexpired token, by the SHA-256 hex of its value.
+    async fn access_token_tenant(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<TenantId>>;
+
+    // --- event types -----------------------------------------------------------------------
+    /// Inserts an event type (names are unique).
+    async fn create_event_type(&self, event_type: &EventType) -> Result<()>;
+    /// One event type by name.
+    async fn get_event_type(&self, name: &str) -> Result<Option<EventType>>;
+    /// Event types by name, ascending; the cursor is the last name.
+    async fn list_event_types(&self, page: &PageRequest) -> Result<Page<EventType>>;
+    /// Replaces description, schema and `updated_at`; false if it does not exist.
+    async fn update_event_type(&self, event_type: &EventType) -> Result<bool>;
+    /// Deletes an event type (subscriptions naming it are left as they are).
+    async fn delete_event_type(&self, name: &str) -> Result<bool>;
+
+    // --- subscriptions ---------------------------------------------------------------------
+    /// Inserts a subscription.
+    async fn create_subscription(&self, subscription: &Subscription) -> Result<()>;
+    /// One subscription by id.
+    async fn get_subscription(&self, id: &SubscriptionId) -> Result<Option<Subscription>>;
+    /// Subscriptions, newest first.
+    async fn list_subscriptions(
+        &self,
+        filter: &SubscriptionFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Subscription>>;
+    /// Replaces every mutable field (url, event types, status, secrets, …); false if missing.
+    async fn update_subscription(&self, subscription: &Subscription) -> Result<bool>;
+    /// Deletes a subscription with its deliveries and their attempts.
+    async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool>;
+}

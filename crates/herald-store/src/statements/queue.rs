@@ -1,0 +1,87 @@
+//! The statements of the queue both dialects say alike: recording an attempt, leasing one
+//! delivery, releasing leases, the next due time of unleased work, and reading attempts.
+//!
+//! Claims (which lock and rank differently: `FOR UPDATE SKIP LOCKED` on PostgreSQL, one writer
+//! and `INDEXED BY` on SQLite), the leased half of `next_due_at` (`greatest` against `max`)
+//! and the queue statistics (one statement against two index walks) stay in the backends.
+
+use super::{Statement, statement};
+use crate::model::{Attempt, AttemptError, DeliveryProgress};
+use crate::rows::{attempt_columns, delivery_columns, micros};
+
+/// Moves a delivery on after an attempt and releases its lease.
+pub(crate) fn complete_delivery<'a>(
+    delivery_id: &'a str,
+    progress: &DeliveryProgress,
+    now: time::OffsetDateTime,
+) -> Statement<'a, 5> {
+    statement!(
+        "UPDATE deliveries SET attempts = attempts + 1, \
+         scheduled_attempts = scheduled_attempts + $1, status = $2, next_attempt_at = $3, \
+         lease_until = NULL, updated_at = $4 WHERE id = $5",
+        i64::from(progress.counts_for_schedule),
+        progress.status.as_str(),
+        progress.next_attempt_at.map(micros),
+        micros(now),
+        delivery_id,
+    )
+}
+
+pub(crate) fn insert_attempt(attempt: &Attempt) -> Statement<'_, 9> {
+    statement!(
+        "INSERT INTO attempts (id, delivery_id, started_at, duration_ms, response_status, \
+         response_body, error, error_message, triggered_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        attempt.id.as_str(),
+        attempt.delivery_id.as_str(),
+        micros(attempt.started_at),
+        // Durations past i64::MAX milliseconds (292 million years) are clamped, not refused.
+        i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX),
+        attempt.response_status.map(i64::from),
+        attempt.response_body.as_deref(),
+        attempt.error.map(AttemptError::as_str),
+        attempt.error_message.as_deref(),
+        attempt.trigger.as_str(),
+    )
+}
+
+/// Leases one delivery until `lease_until` and answers with it (none if it does not exist).
+pub(crate) fn lease_one(id: &str, lease_until: i64) -> Statement<'_, 2> {
+    statement!(
+        concat!(
+            "UPDATE deliveries SET lease_until = $1 WHERE id = $2 RETURNING ",
+            delivery_columns!()
+        ),
+        lease_until,
+        id,
+    )
+}
+
+/// Drops every lease.
+pub(crate) fn release_all_leases() -> Statement<'static, 0> {
+    statement!("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL")
+}
+
+/// The earliest due time of an unleased pending delivery of an active subscription (walks the
+/// pending rows' index by due time).
+pub(crate) fn next_due_unleased() -> Statement<'static, 0> {
+    statement!(
+        "SELECT d.next_attempt_at FROM deliveries d \
+         JOIN subscriptions s ON s.id = d.subscription_id \
+         WHERE d.status = 'pending' AND d.lease_until IS NULL \
+           AND d.next_attempt_at IS NOT NULL AND s.status = 'active' \
+         ORDER BY d.next_attempt_at LIMIT 1"
+    )
+}
+
+/// A delivery's attempts, oldest first.
+pub(crate) fn list_attempts(delivery_id: &str) -> Statement<'_, 1> {
+    statement!(
+        concat!(
+            "SELECT ",
+            attempt_columns!(),
+            " FROM attempts WHERE delivery_id = $1 ORDER BY started_at, id"
+        ),
+        delivery_id
+    )
+}
