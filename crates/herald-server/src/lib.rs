@@ -24,7 +24,7 @@ pub mod outbound;
 
 use std::sync::Arc;
 
-use herald_store::Store;
+use herald_store::{DeliveryQueue, Store};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -78,16 +78,18 @@ pub async fn run(
     )
     .map_err(RunError::HttpClient)?;
     let metrics = Arc::new(metrics::Metrics::new());
+    // The dispatcher's side sees only the delivery queue; the API gets both halves.
+    let queue: Arc<dyn DeliveryQueue> = Arc::clone(&store) as Arc<dyn DeliveryQueue>;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let deliverer = Arc::new(Deliverer::new(
-        Arc::clone(&store),
+        Arc::clone(&queue),
         outbound,
         RetrySchedule::new(config.retry_schedule.clone()),
         Arc::clone(&metrics),
         Arc::clone(&clock),
     ));
     let dispatcher = Dispatcher::new(
-        Arc::clone(&store),
+        queue,
         Arc::clone(&deliverer),
         clock,
         DispatchSettings {

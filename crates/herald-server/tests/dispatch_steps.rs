@@ -16,8 +16,8 @@ use herald_server::metrics::Metrics;
 use herald_server::outbound::{AddressPolicy, Outbound};
 use herald_store::sqlite::SqliteStore;
 use herald_store::{
-    Delivery, DeliveryFilter, DeliveryStatus, Event, EventId, PageRequest, SigningSecret, Store,
-    Subscription, SubscriptionId, SubscriptionStatus, Tenant, TenantId,
+    Delivery, DeliveryFilter, DeliveryQueue, DeliveryStatus, Event, EventId, PageRequest,
+    SigningSecret, Store, Subscription, SubscriptionId, SubscriptionStatus, Tenant, TenantId,
 };
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -171,8 +171,9 @@ impl Setup {
             4096,
         )
         .unwrap();
+        let queue = Arc::clone(&store) as Arc<dyn DeliveryQueue>;
         let deliverer = Arc::new(Deliverer::new(
-            Arc::clone(&store),
+            Arc::clone(&queue),
             outbound,
             RetrySchedule::new(self.retry_schedule),
             Arc::new(Metrics::new()),
@@ -184,7 +185,7 @@ impl Setup {
             lease: self.lease,
             request_timeout: self.request_timeout,
         };
-        let dispatcher = Dispatcher::new(Arc::clone(&store), deliverer, clock.clone(), settings);
+        let dispatcher = Dispatcher::new(queue, deliverer, clock.clone(), settings);
         let tenant = create_tenant(store.as_ref(), &clock).await;
         let subscription = subscribe(
             store.as_ref(),

@@ -83,7 +83,7 @@ impl FromRequestParts<AppState> for Principal {
             return Ok(Principal::Admin);
         }
         let tenant = state
-            .store
+            .catalog
             .access_token_tenant(&hash_secret(token), OffsetDateTime::now_utc())
             .await?;
         tenant.map(Principal::Tenant).ok_or_else(|| {

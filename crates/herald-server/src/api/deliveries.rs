@@ -75,7 +75,7 @@ pub async fn list(
     let page = page_request(query.cursor, query.limit, |c| {
         DeliveryId::parse(c).map(|_| ())
     })?;
-    let page = state.store.list_deliveries(&filter, &page).await?;
+    let page = state.queue.list_deliveries(&filter, &page).await?;
     Ok(JsonResponse(List {
         data: page.items.into_iter().map(DeliveryView::from).collect(),
         next_cursor: page.next_cursor,
@@ -92,11 +92,11 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<JsonResponse<DeliveryView>, ApiError> {
     let parsed = DeliveryId::parse(&id).map_err(|_| ApiError::not_found("delivery", &id))?;
-    let delivery = match state.store.get_delivery(&parsed).await? {
+    let delivery = match state.queue.get_delivery(&parsed).await? {
         Some(d) if principal.can_see(&d.tenant_id) => d,
         _ => return Err(ApiError::not_found("delivery", &id)),
     };
-    let attempts = state.store.list_attempts(&parsed).await?;
+    let attempts = state.queue.list_attempts(&parsed).await?;
     let mut view = DeliveryView::from(delivery);
     view.attempts = Some(attempts.into_iter().map(AttemptView::from).collect());
     Ok(JsonResponse(view))
@@ -113,13 +113,13 @@ pub async fn redeliver(
     Path(id): Path<String>,
 ) -> Result<JsonResponse<AttemptView>, ApiError> {
     let parsed = DeliveryId::parse(&id).map_err(|_| ApiError::not_found("delivery", &id))?;
-    match state.store.get_delivery(&parsed).await? {
+    match state.queue.get_delivery(&parsed).await? {
         Some(d) if principal.can_see(&d.tenant_id) => {}
         _ => return Err(ApiError::not_found("delivery", &id)),
     }
     let now = OffsetDateTime::now_utc();
     let lease_until = now + state.config.lease();
-    let job = match state.store.lease_delivery(&parsed, now, lease_until).await {
+    let job = match state.queue.lease_delivery(&parsed, now, lease_until).await {
         Ok(Some(job)) => job,
         Ok(None) => return Err(ApiError::not_found("delivery", &id)),
         Err(StoreError::Conflict(_)) => {

@@ -99,7 +99,7 @@ pub async fn create(
         updated_at: now,
     };
     state
-        .store
+        .catalog
         .create_event_type(&event_type)
         .await
         .map_err(|e| match e {
@@ -121,7 +121,7 @@ pub async fn list(
     Query(query): Query<EventTypeQuery>,
 ) -> Result<JsonResponse<List<EventTypeView>>, ApiError> {
     let page = page_request(query.cursor, query.limit, check_name)?;
-    let page = state.store.list_event_types(&page).await?;
+    let page = state.catalog.list_event_types(&page).await?;
     Ok(JsonResponse(List {
         data: page.items.into_iter().map(EventTypeView::from).collect(),
         next_cursor: page.next_cursor,
@@ -130,7 +130,7 @@ pub async fn list(
 
 async fn load(state: &AppState, name: &str) -> Result<EventType, ApiError> {
     state
-        .store
+        .catalog
         .get_event_type(name)
         .await?
         .ok_or_else(|| ApiError::not_found("event type", name))
@@ -170,7 +170,7 @@ pub async fn update(
         event_type.schema = schema;
     }
     event_type.updated_at = herald_store::timestamp_now();
-    if !state.store.update_event_type(&event_type).await? {
+    if !state.catalog.update_event_type(&event_type).await? {
         return Err(ApiError::not_found("event type", &name));
     }
     Ok(JsonResponse(event_type.into()))
@@ -185,7 +185,7 @@ pub async fn remove(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     principal.require_admin()?;
-    if state.store.delete_event_type(&name).await? {
+    if state.catalog.delete_event_type(&name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("event type", &name))

@@ -79,8 +79,8 @@ pub async fn publish(
     // Cached for a second at most (see `catalog_cache`): these two lookups were a store round
     // trip each per publish.
     let event_type = state
-        .catalog
-        .event_type(state.store.as_ref(), &body.event_type)
+        .catalog_cache
+        .event_type(state.catalog.as_ref(), &body.event_type)
         .await?
         .ok_or_else(|| ApiError::unknown_event_type(&body.event_type))?;
     state.schemas.check(&event_type, payload)?;
@@ -121,8 +121,8 @@ pub async fn publish(
 async fn existing_tenant(state: &AppState, text: &str) -> Result<TenantId, ApiError> {
     let id = TenantId::parse(text).map_err(|e| ApiError::validation(e.to_string()))?;
     if state
-        .catalog
-        .tenant_exists(state.store.as_ref(), &id)
+        .catalog_cache
+        .tenant_exists(state.catalog.as_ref(), &id)
         .await?
     {
         Ok(id)
@@ -173,7 +173,7 @@ pub async fn list(
         },
     };
     let page = page_request(query.cursor, query.limit, |c| EventId::parse(c).map(|_| ()))?;
-    let page = state.store.list_events(&filter, &page).await?;
+    let page = state.queue.list_events(&filter, &page).await?;
     Ok(JsonResponse(List {
         data: page.items.into_iter().map(view).collect::<Result<_, _>>()?,
         next_cursor: page.next_cursor,
@@ -190,7 +190,7 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<JsonResponse<EventView>, ApiError> {
     let parsed = EventId::parse(&id).map_err(|_| ApiError::not_found("event", &id))?;
-    match state.store.get_event(&parsed).await? {
+    match state.queue.get_event(&parsed).await? {
         Some(event)
             if event
                 .tenant_id

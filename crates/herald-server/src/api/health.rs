@@ -26,7 +26,7 @@ pub async fn healthz() -> &'static str {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200), (status = 503, body = super::error::Problem)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    state.store.ping().await.map_err(|error| {
+    state.catalog.ping().await.map_err(|error| {
         tracing::warn!(%error, "readiness check failed");
         ApiError::unavailable()
     })?;
@@ -36,7 +36,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiEr
 /// Prometheus metrics (OpenMetrics text format).
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let stats = state.store.queue_stats().await?;
+    let stats = state.queue.queue_stats().await?;
     Ok((
         StatusCode::OK,
         [(

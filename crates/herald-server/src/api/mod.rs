@@ -20,9 +20,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use herald_store::{PageRequest, Store};
+use herald_store::{Catalog, DeliveryQueue, PageRequest, Store};
 
-use crate::catalog_cache::{CatalogCache, InvalidatingStore};
+use crate::catalog_cache::{CatalogCache, InvalidatingCatalog};
 use crate::config::Config;
 use crate::dispatch::{Deliverer, Intake};
 use crate::metrics::Metrics;
@@ -31,8 +31,12 @@ use error::ApiError;
 /// Everything a handler may use. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    /// The one source of truth.
-    pub store: Arc<dyn Store>,
+    /// Tenants, event types, subscriptions and tokens: the store's catalog half, through the
+    /// invalidating wrapper so this node's own changes reach [`Self::catalog_cache`] at once.
+    pub catalog: Arc<dyn Catalog>,
+    /// Events, deliveries and attempts: the store's delivery-queue half. (Publishes go
+    /// through [`Self::intake`], which holds the same queue.)
+    pub queue: Arc<dyn DeliveryQueue>,
     /// Validated settings.
     pub config: Arc<Config>,
     /// The admin bearer token.
@@ -46,7 +50,7 @@ pub struct AppState {
     /// Compiled event type schemas.
     pub schemas: Arc<schema::SchemaCache>,
     /// Event types and tenants as publishes read them (short-lived; see the module).
-    pub catalog: Arc<CatalogCache>,
+    pub catalog_cache: Arc<CatalogCache>,
 }
 
 impl AppState {
@@ -59,19 +63,24 @@ impl AppState {
         deliverer: Arc<Deliverer>,
         intake: Intake,
     ) -> Self {
-        // Every API write goes through the invalidating store, so this node's own changes to
-        // event types and tenants reach the cache at once.
-        let catalog = Arc::new(CatalogCache::default());
-        let store: Arc<dyn Store> = Arc::new(InvalidatingStore::new(store, Arc::clone(&catalog)));
+        // Every catalog write goes through the invalidating wrapper, so this node's own changes
+        // to event types and tenants reach the cache at once.
+        let catalog_cache = Arc::new(CatalogCache::default());
+        let queue: Arc<dyn DeliveryQueue> = Arc::clone(&store) as Arc<dyn DeliveryQueue>;
+        let catalog: Arc<dyn Catalog> = Arc::new(InvalidatingCatalog::new(
+            store as Arc<dyn Catalog>,
+            Arc::clone(&catalog_cache),
+        ));
         Self {
-            store,
+            catalog,
+            queue,
             config,
             admin_token: Arc::new(admin_token),
             metrics,
             deliverer,
             intake,
             schemas: Arc::new(schema::SchemaCache::default()),
-            catalog,
+            catalog_cache,
         }
     }
 }

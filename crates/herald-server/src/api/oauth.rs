@@ -90,7 +90,7 @@ pub async fn token(
         }
     }
     let tenant = state
-        .store
+        .catalog
         .get_tenant_by_client_id(&client_id)
         .await?
         .filter(|t| secrets_equal(&hash_secret(&client_secret), &t.client_secret_hash))
@@ -101,7 +101,7 @@ pub async fn token(
     let ttl = state.config.token_ttl;
     let expires_at = OffsetDateTime::now_utc() + ttl;
     state
-        .store
+        .catalog
         .insert_access_token(&hash_secret(&access_token), &tenant.id, expires_at)
         .await?;
     let mut response = Json(TokenResponse {

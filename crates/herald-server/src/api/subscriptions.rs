@@ -123,7 +123,7 @@ async fn check_event_types(state: &AppState, patterns: &[String]) -> Result<Vec<
             }
             None => {
                 super::event_types::check_name(pattern).map_err(ApiError::validation)?;
-                if state.store.get_event_type(pattern).await?.is_none() {
+                if state.catalog.get_event_type(pattern).await?.is_none() {
                     return Err(ApiError::unknown_event_type(pattern));
                 }
             }
@@ -190,7 +190,7 @@ async fn check_url(state: &AppState, url: &str) -> Result<String, ApiError> {
 /// Loads a subscription the caller may see, else 404.
 async fn load(state: &AppState, principal: &Principal, id: &str) -> Result<Subscription, ApiError> {
     let parsed = SubscriptionId::parse(id).map_err(|_| ApiError::not_found("subscription", id))?;
-    match state.store.get_subscription(&parsed).await? {
+    match state.catalog.get_subscription(&parsed).await? {
         Some(sub) if principal.can_see(&sub.tenant_id) => Ok(sub),
         _ => Err(ApiError::not_found("subscription", id)),
     }
@@ -220,7 +220,7 @@ pub async fn create(
         }
         (Principal::Admin, Some(given)) => {
             let id = TenantId::parse(&given).map_err(|e| ApiError::validation(e.to_string()))?;
-            if state.store.get_tenant(&id).await?.is_none() {
+            if state.catalog.get_tenant(&id).await?.is_none() {
                 return Err(ApiError::validation(format!("no tenant '{given}' exists")));
             }
             id
@@ -254,7 +254,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    state.store.create_subscription(&subscription).await?;
+    state.catalog.create_subscription(&subscription).await?;
     Ok((StatusCode::CREATED, JsonResponse(subscription.into())))
 }
 
@@ -285,7 +285,7 @@ pub async fn list(
         SubscriptionId::parse(c).map(|_| ())
     })?;
     let page = state
-        .store
+        .catalog
         .list_subscriptions(&SubscriptionFilter { tenant_id }, &page)
         .await?;
     Ok(JsonResponse(List {
@@ -349,7 +349,7 @@ pub async fn update(
         sub.contact_email = email;
     }
     sub.updated_at = herald_store::timestamp_now();
-    if !state.store.update_subscription(&sub).await? {
+    if !state.catalog.update_subscription(&sub).await? {
         return Err(ApiError::not_found("subscription", &id));
     }
     if was_paused && sub.status == SubscriptionStatus::Active {
@@ -367,7 +367,7 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let sub = load(&state, &principal, &id).await?;
-    if state.store.delete_subscription(&sub.id).await? {
+    if state.catalog.delete_subscription(&sub.id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("subscription", &id))
@@ -399,7 +399,7 @@ pub async fn test(
         created_at: now,
     };
     let lease_until = now + state.config.lease();
-    let delivery = state.store.publish_to(&event, &sub.id, lease_until).await?;
+    let delivery = state.queue.publish_to(&event, &sub.id, lease_until).await?;
     let job = herald_store::DeliveryJob {
         delivery,
         event,
@@ -441,7 +441,7 @@ pub async fn rotate_secret(
     }));
     sub.secrets = secrets;
     sub.updated_at = now;
-    if !state.store.update_subscription(&sub).await? {
+    if !state.catalog.update_subscription(&sub).await? {
         return Err(ApiError::not_found("subscription", &id));
     }
     Ok(JsonResponse(sub.into()))

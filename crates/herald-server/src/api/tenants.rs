@@ -85,7 +85,7 @@ pub async fn create(
         client_secret_hash: hash_secret(&client_secret),
         created_at: herald_store::timestamp_now(),
     };
-    state.store.create_tenant(&tenant).await?;
+    state.catalog.create_tenant(&tenant).await?;
     let mut view = TenantView::from(tenant);
     view.client_secret = Some(client_secret);
     Ok((StatusCode::CREATED, JsonResponse(view)))
@@ -103,7 +103,7 @@ pub async fn list(
     let page = page_request(query.cursor, query.limit, |c| {
         TenantId::parse(c).map(|_| ())
     })?;
-    let page = state.store.list_tenants(&page).await?;
+    let page = state.catalog.list_tenants(&page).await?;
     Ok(JsonResponse(List {
         data: page.items.into_iter().map(TenantView::from).collect(),
         next_cursor: page.next_cursor,
@@ -121,7 +121,7 @@ pub async fn show(
 ) -> Result<JsonResponse<TenantView>, ApiError> {
     principal.require_admin()?;
     let tenant = state
-        .store
+        .catalog
         .get_tenant(&parse_id(&id)?)
         .await?
         .ok_or_else(|| ApiError::not_found("tenant", &id))?;
@@ -143,11 +143,11 @@ pub async fn update(
     let tenant = match body.name {
         Some(name) => {
             state
-                .store
+                .catalog
                 .rename_tenant(&tenant_id, &check_name(&name)?)
                 .await?
         }
-        None => state.store.get_tenant(&tenant_id).await?,
+        None => state.catalog.get_tenant(&tenant_id).await?,
     };
     Ok(JsonResponse(
         tenant
@@ -166,7 +166,7 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     principal.require_admin()?;
-    if state.store.delete_tenant(&parse_id(&id)?).await? {
+    if state.catalog.delete_tenant(&parse_id(&id)?).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("tenant", &id))

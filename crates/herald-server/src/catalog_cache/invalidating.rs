@@ -1,6 +1,10 @@
-//! The store the API uses: every call forwarded to the real store, and the catalog cache told
-//! when this node changes or deletes an event type or a tenant, so that on one node a change
-//! is seen by the very next publish. (Other nodes' changes reach the cache by its TTL.)
+//! The catalog the API uses: every call forwarded to the store's [`Catalog`], and the catalog
+//! cache told when this node changes or deletes an event type or a tenant, so that on one node
+//! a change is seen by the very next publish. (Other nodes' changes reach the cache by its TTL.)
+//!
+//! It wraps the catalog half of the store only: the delivery queue has nothing to cache, so the
+//! API and the dispatcher use it directly, and a catalog method added to the seam is a compile
+//! error here until it is forwarded (no default can silently skip the cache).
 
 use std::sync::Arc;
 
@@ -10,23 +14,23 @@ use time::OffsetDateTime;
 
 use super::CatalogCache;
 
-/// A [`Store`] (both halves) that forwards to `inner` and keeps `cache` honest about local changes.
-pub struct InvalidatingStore {
+/// A [`Catalog`] that forwards to `inner` and keeps `cache` honest about local changes.
+pub struct InvalidatingCatalog {
     /// The real store.
-    inner: Arc<dyn Store>,
+    inner: Arc<dyn Catalog>,
     /// Told about every local event type and tenant change.
     cache: Arc<CatalogCache>,
 }
 
-impl InvalidatingStore {
+impl InvalidatingCatalog {
     /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn Store>, cache: Arc<CatalogCache>) -> Self {
+    pub fn new(inner: Arc<dyn Catalog>, cache: Arc<CatalogCache>) -> Self {
         Self { inner, cache }
     }
 }
 
 #[async_trait]
-impl Catalog for InvalidatingStore {
+impl Catalog for InvalidatingCatalog {
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }
@@ -128,87 +132,5 @@ impl Catalog for InvalidatingStore {
 
     async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool> {
         self.inner.delete_subscription(id).await
-    }
-}
-
-#[async_trait]
-impl DeliveryQueue for InvalidatingStore {
-    async fn publish(&self, event: &Event) -> Result<Published> {
-        self.inner.publish(event).await
-    }
-
-    async fn publish_and_lease(&self, event: &Event, lease: &PublishLease) -> Result<Accepted> {
-        self.inner.publish_and_lease(event, lease).await
-    }
-
-    async fn publish_to(
-        &self,
-        event: &Event,
-        subscription_id: &SubscriptionId,
-        lease_until: OffsetDateTime,
-    ) -> Result<Delivery> {
-        self.inner
-            .publish_to(event, subscription_id, lease_until)
-            .await
-    }
-
-    async fn get_event(&self, id: &EventId) -> Result<Option<Event>> {
-        self.inner.get_event(id).await
-    }
-
-    async fn list_events(&self, filter: &EventFilter, page: &PageRequest) -> Result<Page<Event>> {
-        self.inner.list_events(filter, page).await
-    }
-
-    async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>> {
-        self.inner.get_delivery(id).await
-    }
-
-    async fn list_deliveries(
-        &self,
-        filter: &DeliveryFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Delivery>> {
-        self.inner.list_deliveries(filter, page).await
-    }
-
-    async fn list_attempts(&self, delivery_id: &DeliveryId) -> Result<Vec<Attempt>> {
-        self.inner.list_attempts(delivery_id).await
-    }
-
-    async fn claim_due(&self, claim: &Claim) -> Result<Vec<DeliveryJob>> {
-        self.inner.claim_due(claim).await
-    }
-
-    async fn lease_delivery(
-        &self,
-        id: &DeliveryId,
-        now: OffsetDateTime,
-        lease_until: OffsetDateTime,
-    ) -> Result<Option<DeliveryJob>> {
-        self.inner.lease_delivery(id, now, lease_until).await
-    }
-
-    async fn complete_attempt(&self, attempt: &Attempt, progress: &DeliveryProgress) -> Result<()> {
-        self.inner.complete_attempt(attempt, progress).await
-    }
-
-    async fn next_due_at(&self) -> Result<Option<OffsetDateTime>> {
-        self.inner.next_due_at().await
-    }
-
-    async fn release_all_leases(&self) -> Result<u64> {
-        self.inner.release_all_leases().await
-    }
-
-    async fn queue_stats(&self) -> Result<QueueStats> {
-        self.inner.queue_stats().await
-    }
-    fn work_notifier(&self) -> Option<Arc<tokio::sync::Notify>> {
-        self.inner.work_notifier()
-    }
-
-    fn single_process(&self) -> bool {
-        self.inner.single_process()
     }
 }

@@ -5,7 +5,7 @@
 //! Why a TTL and not just invalidation: on PostgreSQL other nodes change and delete event
 //! types and tenants without this node hearing of it, so an entry is trusted for [`TTL`] (1 s)
 //! at most. Changes made through this node also drop the entry at once
-//! ([`InvalidatingStore`]), so one node behaves exactly as without the cache. What the TTL
+//! ([`InvalidatingCatalog`]), so one node behaves exactly as without the cache. What the TTL
 //! allows across nodes: for up to a second after another node changes an event type's schema,
 //! publishes here may be checked against the previous one; after another node deletes a
 //! tenant, a publish here may still be accepted for it (the event is stored, addressed to a
@@ -19,9 +19,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use herald_store::{EventType, Store, StoreError, TenantId};
+use herald_store::{Catalog, EventType, StoreError, TenantId};
 
-pub use invalidating::InvalidatingStore;
+pub use invalidating::InvalidatingCatalog;
 
 /// How long a cached row is trusted without asking the store again.
 pub const TTL: Duration = Duration::from_secs(1);
@@ -39,7 +39,7 @@ impl CatalogCache {
     /// The event type called `name`, from the cache if read less than [`TTL`] ago.
     pub async fn event_type(
         &self,
-        store: &dyn Store,
+        store: &dyn Catalog,
         name: &str,
     ) -> Result<Option<Arc<EventType>>, StoreError> {
         {
@@ -64,7 +64,7 @@ impl CatalogCache {
     /// Whether the tenant exists, from the cache if seen less than [`TTL`] ago.
     pub async fn tenant_exists(
         &self,
-        store: &dyn Store,
+        store: &dyn Catalog,
         id: &TenantId,
     ) -> Result<bool, StoreError> {
         {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use herald_signature::Secret;
 use herald_store::{
-    Attempt, AttemptId, AttemptTrigger, DeliveryJob, DeliveryProgress, Event, Store,
+    Attempt, AttemptId, AttemptTrigger, DeliveryJob, DeliveryProgress, DeliveryQueue, Event,
 };
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use time::format_description::well_known::Rfc3339;
@@ -24,7 +24,7 @@ use crate::outbound::Outbound;
 
 /// Makes and records attempts.
 pub struct Deliverer {
-    store: Arc<dyn Store>,
+    store: Arc<dyn DeliveryQueue>,
     outbound: Outbound,
     schedule: RetrySchedule,
     metrics: Arc<Metrics>,
@@ -35,7 +35,7 @@ pub struct Deliverer {
 impl Deliverer {
     /// Wires the parts.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn DeliveryQueue>,
         outbound: Outbound,
         schedule: RetrySchedule,
         metrics: Arc<Metrics>,

@@ -2,7 +2,7 @@
 //! in this process.
 //!
 //! With a lease window above 1 (only where this process is the database's only claimer, see
-//! `Store::single_process`) the store leases a subscription up to `max_in_flight × window`
+//! `DeliveryQueue::single_process`) the store leases a subscription up to `max_in_flight × window`
 //! deliveries, so that the next ones are already leased when an attempt's response comes
 //! back. The gate is what still keeps the subscription's endpoint at `max_in_flight`
 //! concurrent requests: a leased job waits here for a permit before it is sent, and gives it

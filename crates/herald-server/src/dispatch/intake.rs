@@ -2,7 +2,7 @@
 //! nothing else, so a fresh event's first attempt needs no claim query and the handler does
 //! not orchestrate the dispatcher.
 //!
-//! `publish` runs `Store::publish_and_lease` with the dispatcher's own lease terms: in the
+//! `publish` runs `DeliveryQueue::publish_and_lease` with the dispatcher's own lease terms: in the
 //! publish's transaction the store leases to this node what each subscription's `max_in_flight
 //! × window` leaves free (see `lease`, point 2). Those committed, leased jobs start here like
 //! claimed ones; if any delivery was left unleased, the dispatcher is woken to claim it.

@@ -1,7 +1,7 @@
 //! How a delivery moves, in one place: where it waits, who claims it, how long the claim
 //! holds, where its attempt is written, and why a job can be dropped without an attempt.
-//! (The other half is the store's side: `Store::publish_and_lease`, `Store::claim_due` and
-//! `Store::complete_attempt` in `herald_store::Store`.)
+//! (The other half is the store's side: `DeliveryQueue::publish_and_lease`, `DeliveryQueue::claim_due` and
+//! `DeliveryQueue::complete_attempt` in `herald_store::DeliveryQueue` (`crates/herald-store/src/seam/queue.rs`).)
 //!
 //! 1. **It waits in the store.** A publish writes one `pending` delivery per matching
 //!    subscription, due at once (`next_attempt_at` = the event's time). Nothing waits in
@@ -15,7 +15,7 @@
 //!    deliveries. The window is 1 wherever several processes share the database (only the
 //!    database's count is shared, so it must bound the requests themselves); it is
 //!    [`SINGLE_PROCESS_LEASE_WINDOW`] where this process is the only claimer
-//!    ([`Store::single_process`], SQLite), so the next deliveries are already leased when a
+//!    ([`DeliveryQueue::single_process`], SQLite), so the next deliveries are already leased when a
 //!    response comes back and go out at once instead of waiting for the commit that records
 //!    the attempt.
 //! 4. **In this process a job waits three times**: for a place in `max_concurrency`, for its
@@ -29,14 +29,14 @@
 //!    unattempted: no request, no attempt row. Its lease simply expires and it is claimed
 //!    again: at least once, never two concurrent sends of one delivery.
 //! 6. **Its attempt is written in one transaction** by `Deliverer::record`
-//!    (`Store::complete_attempt`): the attempt row, the delivery's new status and next due
+//!    (`DeliveryQueue::complete_attempt`): the attempt row, the delivery's new status and next due
 //!    time from the [retry schedule](super::schedule), and the lease released.
 //! 7. **A crash loses nothing**: leases of a dead process expire and are claimed again (on
 //!    SQLite, a fresh start releases them all at once).
 
 use std::time::{Duration, Instant};
 
-use herald_store::{Claim, PublishLease, Store};
+use herald_store::{Claim, DeliveryQueue, PublishLease};
 use time::OffsetDateTime;
 
 /// The lease window where this process is the database's only claimer: a subscription may
@@ -54,7 +54,7 @@ pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
 pub const RATE_HORIZON: Duration = Duration::from_secs(1);
 
 /// The lease window for `store`: see point 3 of the module documentation.
-pub fn lease_window(store: &dyn Store) -> u32 {
+pub fn lease_window(store: &dyn DeliveryQueue) -> u32 {
     if store.single_process() {
         SINGLE_PROCESS_LEASE_WINDOW
     } else {
@@ -75,7 +75,7 @@ pub struct LeaseTerms {
 
 impl LeaseTerms {
     /// The terms for leases of `lease` on `store`, with attempts of up to `request_timeout`.
-    pub fn new(store: &dyn Store, lease: Duration, request_timeout: Duration) -> Self {
+    pub fn new(store: &dyn DeliveryQueue, lease: Duration, request_timeout: Duration) -> Self {
         Self {
             lease,
             window: lease_window(store),

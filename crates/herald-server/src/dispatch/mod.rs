@@ -29,7 +29,7 @@ pub mod schedule;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use herald_store::{DeliveryJob, Store, StoreError};
+use herald_store::{DeliveryJob, DeliveryQueue, StoreError};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -83,7 +83,7 @@ pub struct Dispatcher {
 
 /// What the dispatcher, its jobs and its intake share.
 struct Core {
-    store: Arc<dyn Store>,
+    store: Arc<dyn DeliveryQueue>,
     deliverer: Arc<Deliverer>,
     clock: Arc<dyn Clock>,
     settings: DispatchSettings,
@@ -105,7 +105,7 @@ struct Core {
 impl Dispatcher {
     /// A dispatcher over `store`, making attempts with `deliverer`, on `clock`.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn DeliveryQueue>,
         deliverer: Arc<Deliverer>,
         clock: Arc<dyn Clock>,
         settings: DispatchSettings,
