@@ -148,9 +148,10 @@ impl Receiver {
         self
     }
 
-    /// Holds requests unanswered, those open now and those that arrive, until
-    /// [`release`](Self::release). They count as open ([`in_flight`](Self::in_flight)) while
-    /// held; their reply (and its delay) comes after the release.
+    /// Holds every request that arrives from now on unanswered until
+    /// [`release`](Self::release) (one already past the hold, in its reply's delay, is not
+    /// stopped). Held requests count as open ([`in_flight`](Self::in_flight)); their reply,
+    /// chosen at arrival, and its delay come after the release.
     pub fn hold(&self) -> &Self {
         self.shared.held.send_replace(true);
         self
