@@ -1,15 +1,12 @@
 //! The dispatcher driven step by step: a real SQLite store on a temporary file, a real HTTP
 //! receiver on 127.0.0.1:0, and a manual clock, so retries, gates, the lease window and
 //! "dropped because its lease would expire" are proven without real time and without sleeping.
-//! Every wait is on a condition with a deadline.
+//! Every wait is on a condition with a deadline. The receiver is the testkit's, held open where
+//! a test needs requests in flight.
 
-use std::collections::VecDeque;
-use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
 use herald_server::dispatch::schedule::RetrySchedule;
 use herald_server::dispatch::{Deliverer, DispatchSettings, Dispatcher, ManualClock, Step};
 use herald_server::metrics::Metrics;
@@ -19,106 +16,12 @@ use herald_store::{
     Delivery, DeliveryFilter, DeliveryQueue, DeliveryStatus, Event, EventId, PageRequest,
     SigningSecret, Store, Subscription, SubscriptionId, SubscriptionStatus, Tenant, TenantId,
 };
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use herald_testkit::{Receiver, Reply, await_within, wait_until};
 
 /// How long any awaited condition may take before the test fails.
 const DEADLINE: Duration = Duration::from_secs(10);
 
 const EVENT_TYPE: &str = "order.created";
-
-/// Fails the test if `future` is not done within [`DEADLINE`].
-async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(DEADLINE, future).await {
-        Ok(value) => value,
-        Err(_) => panic!("timed out after {DEADLINE:?} waiting for {what}"),
-    }
-}
-
-// --- a receiver that records what it gets and answers as scripted -------------------------
-
-/// What the receiver has seen so far.
-#[derive(Clone, Debug, Default)]
-struct Seen {
-    /// The `webhook-id` (event id) of every request, in arrival order.
-    ids: Vec<String>,
-    /// Requests being answered right now.
-    in_flight: usize,
-    /// The most requests it was answering at once.
-    peak: usize,
-}
-
-struct ReceiverState {
-    seen: watch::Sender<Seen>,
-    /// While false, requests are held (not answered) until it turns true.
-    open: watch::Sender<bool>,
-    /// Statuses to answer, in order; 200 once they run out.
-    answers: Mutex<VecDeque<u16>>,
-}
-
-struct Receiver {
-    url: String,
-    state: Arc<ReceiverState>,
-}
-
-impl Receiver {
-    async fn start() -> Self {
-        let state = Arc::new(ReceiverState {
-            seen: watch::Sender::new(Seen::default()),
-            open: watch::Sender::new(true),
-            answers: Mutex::new(VecDeque::new()),
-        });
-        let app = axum::Router::new()
-            .route("/hook", axum::routing::post(receive))
-            .with_state(Arc::clone(&state));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, state }
-    }
-
-    /// Answers the next requests with these statuses.
-    fn answer(&self, statuses: &[u16]) {
-        self.state.answers.lock().unwrap().extend(statuses);
-    }
-
-    /// Holds every request from now on until [`Self::release`].
-    fn hold(&self) {
-        self.state.open.send_replace(false);
-    }
-
-    fn release(&self) {
-        self.state.open.send_replace(true);
-    }
-
-    fn seen(&self) -> Seen {
-        self.state.seen.borrow().clone()
-    }
-
-    /// Waits until what the receiver has seen satisfies `condition`.
-    async fn wait_until(&self, what: &str, condition: impl Fn(&Seen) -> bool) {
-        let mut seen = self.state.seen.subscribe();
-        within(what, seen.wait_for(condition)).await.unwrap();
-    }
-}
-
-async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap) -> StatusCode {
-    let id = headers
-        .get("webhook-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    state.seen.send_modify(|seen| {
-        seen.ids.push(id);
-        seen.in_flight += 1;
-        seen.peak = seen.peak.max(seen.in_flight);
-    });
-    let mut open = state.open.subscribe();
-    let _ = open.wait_for(|open| *open).await;
-    let status = state.answers.lock().unwrap().pop_front().unwrap_or(200);
-    state.seen.send_modify(|seen| seen.in_flight -= 1);
-    StatusCode::from_u16(status).unwrap()
-}
 
 // --- a dispatcher on a manual clock -----------------------------------------------------------
 
@@ -162,7 +65,7 @@ impl Setup {
                 .unwrap(),
         );
         let clock = Arc::new(ManualClock::default());
-        let receiver = Receiver::start().await;
+        let receiver = Receiver::start().await.expect("receiver");
         let loopback = vec!["127.0.0.0/8".parse().unwrap()];
         let outbound = Outbound::new(
             AddressPolicy::new(loopback),
@@ -231,7 +134,7 @@ async fn subscribe(
     let subscription = Subscription {
         id: SubscriptionId::generate(),
         tenant_id: tenant.clone(),
-        url: receiver.url.clone(),
+        url: receiver.url(),
         event_types: vec![EVENT_TYPE.into()],
         status: SubscriptionStatus::Active,
         description: None,
@@ -276,12 +179,19 @@ impl Rig {
     }
 
     async fn step(&self) -> Step {
-        within("a step", self.dispatcher.step()).await.unwrap()
+        await_within("a step", DEADLINE, self.dispatcher.step())
+            .await
+            .unwrap()
     }
 
     /// Waits until every started job is attempted and recorded, or dropped.
     async fn settle(&self) {
-        within("the started jobs to finish", self.dispatcher.settle()).await;
+        await_within(
+            "the started jobs to finish",
+            DEADLINE,
+            self.dispatcher.settle(),
+        )
+        .await;
     }
 
     /// The delivery of `event` to the rig's subscription.
@@ -330,7 +240,7 @@ async fn single_process_store_leases_up_to_twice_max_in_flight() {
         "the rest, once the leases are released"
     );
     rig.settle().await;
-    assert_eq!(rig.receiver.seen().ids.len(), 6);
+    assert_eq!(rig.receiver.count(), 6);
 }
 
 #[tokio::test]
@@ -345,21 +255,25 @@ async fn gate_keeps_a_subscription_at_max_in_flight() {
     rig.publish_unleased(4).await;
     assert_eq!(rig.step().await.claimed, 4);
 
-    rig.receiver
-        .wait_until("max_in_flight requests", |seen| seen.in_flight >= 2)
-        .await;
+    wait_until("max_in_flight requests", DEADLINE, || {
+        rig.receiver.in_flight() >= 2
+    })
+    .await;
     rig.receiver.release();
     rig.settle().await;
 
-    let seen = rig.receiver.seen();
-    assert_eq!(seen.ids.len(), 4, "every leased delivery was sent");
-    assert_eq!(seen.peak, 2, "never more than max_in_flight at once");
+    assert_eq!(rig.receiver.count(), 4, "every leased delivery was sent");
+    assert_eq!(
+        rig.receiver.max_in_flight(),
+        2,
+        "never more than max_in_flight at once"
+    );
 }
 
 #[tokio::test]
 async fn failed_attempt_is_claimed_again_when_its_retry_is_due() {
     let rig = Setup::default().rig().await;
-    rig.receiver.answer(&[500]);
+    rig.receiver.then(Reply::status(500));
     let event = rig.publish_unleased(1).await.remove(0);
 
     assert_eq!(rig.step().await.claimed, 1);
@@ -383,7 +297,7 @@ async fn failed_attempt_is_claimed_again_when_its_retry_is_due() {
     let done = rig.delivery(&event).await;
     assert_eq!(done.status, DeliveryStatus::Succeeded);
     assert_eq!(done.attempts, 2);
-    let ids = rig.receiver.seen().ids;
+    let ids = rig.receiver.webhook_ids();
     assert_eq!(ids, vec![event.to_string(); 2], "the same webhook-id");
 }
 
@@ -401,15 +315,16 @@ async fn job_whose_lease_would_expire_is_dropped_unattempted() {
     rig.receiver.hold();
     let events = rig.publish_unleased(2).await;
     assert_eq!(rig.step().await.claimed, 2, "the second waits at the gate");
-    rig.receiver
-        .wait_until("the first request", |seen| seen.in_flight >= 1)
-        .await;
+    wait_until("the first request", DEADLINE, || {
+        rig.receiver.in_flight() >= 1
+    })
+    .await;
 
     // The second job has waited longer than its patience when the gate opens.
     rig.clock.advance(Duration::from_secs(21));
     rig.receiver.release();
     rig.settle().await;
-    assert_eq!(rig.receiver.seen().ids, vec![events[0].to_string()]);
+    assert_eq!(rig.receiver.webhook_ids(), vec![events[0].to_string()]);
     let dropped = rig.delivery(&events[1]).await;
     assert_eq!(dropped.status, DeliveryStatus::Pending);
     assert_eq!(dropped.attempts, 0, "no attempt, no request");
@@ -435,7 +350,7 @@ async fn fresh_deliveries_come_before_retries() {
     }
     .rig()
     .await;
-    rig.receiver.answer(&[500]);
+    rig.receiver.then(Reply::status(500));
     let retried = rig.publish_unleased(1).await.remove(0);
     assert_eq!(rig.step().await.claimed, 1);
     rig.settle().await;
@@ -446,14 +361,17 @@ async fn fresh_deliveries_come_before_retries() {
     assert_eq!(rig.step().await.claimed, 1);
     rig.settle().await;
     assert_eq!(
-        rig.receiver.seen().ids.last(),
+        rig.receiver.webhook_ids().last(),
         Some(&fresh.to_string()),
         "the fresh delivery went first"
     );
 
     assert_eq!(rig.step().await.claimed, 1);
     rig.settle().await;
-    assert_eq!(rig.receiver.seen().ids.last(), Some(&retried.to_string()));
+    assert_eq!(
+        rig.receiver.webhook_ids().last(),
+        Some(&retried.to_string())
+    );
 }
 
 #[tokio::test]
@@ -475,13 +393,14 @@ async fn intake_starts_what_it_leased_and_leaves_the_rest_to_a_claim() {
     }
 
     // Two were leased at publish (max_in_flight 1 × window 2) and run without any step.
-    rig.receiver
-        .wait_until("the first handed-over request", |seen| seen.in_flight >= 1)
-        .await;
+    wait_until("the first handed-over request", DEADLINE, || {
+        rig.receiver.in_flight() >= 1
+    })
+    .await;
     rig.receiver.release();
     rig.settle().await;
     let sent: Vec<String> = events[..2].iter().map(ToString::to_string).collect();
-    assert_eq!(rig.receiver.seen().ids, sent);
+    assert_eq!(rig.receiver.webhook_ids(), sent);
 
     assert_eq!(rig.step().await.claimed, 1, "the third is the claim's");
     rig.settle().await;

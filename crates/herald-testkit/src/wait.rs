@@ -4,7 +4,8 @@
 //!
 //! Polling (every 10 ms) rather than a notification: the conditions are outside the test's
 //! reach (a row in a database, a file, a request at a receiver), and a short poll is what
-//! lets one helper serve them all.
+//! lets one helper serve them all. When the outcome *is* a future the test holds (a step, a
+//! drain), [`await_within`] puts the same named deadline on it instead.
 
 use std::future::Future;
 use std::time::Duration;
@@ -47,6 +48,18 @@ pub async fn wait_until(what: &str, within: Duration, mut condition: impl FnMut(
     .await;
 }
 
+/// Awaits `future` and returns its output: the deadline for an outcome the test can await
+/// directly, where [`wait_for`] would poll for it.
+///
+/// # Panics
+/// When `within` passes first: "timed out after {within} waiting for {what}".
+pub async fn await_within<T>(what: &str, within: Duration, future: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(within, future).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out after {within:?} waiting for {what}"),
+    }
+}
+
 /// A port on 127.0.0.1 where nothing listens right now: bound, then released (the kernel does
 /// not hand it out again at once). For "connection refused" cases and for child processes
 /// that must be told their port in advance.
@@ -80,6 +93,17 @@ mod tests {
             "something that never happens",
             Duration::from_millis(30),
             || false,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "waiting for a future that never finishes")]
+    async fn await_within_fails_naming_what_it_waited_for() {
+        await_within(
+            "a future that never finishes",
+            Duration::from_millis(30),
+            std::future::pending::<()>(),
         )
         .await;
     }

@@ -3,7 +3,10 @@
 //! answers as the test scripted it: a fixed [`Reply`] per method and path, then replies taken
 //! one per call in order, then a default. It counts how many requests are open at once, and
 //! notices two open at once with the same `webhook-id`, so tests can assert concurrency limits
-//! and "never attempted twice at the same time" without timing anything.
+//! and "never attempted twice at the same time" without timing anything. A test can
+//! [`hold`](Receiver::hold) it: requests then stay open, unanswered, until it
+//! [`release`](Receiver::release)s them, so "how many are open now" is a state the test sets
+//! up rather than a race it hopes to win.
 //!
 //! It must never reach beyond 127.0.0.1, and never decide anything about Herald: what a reply
 //! means is the test's business. The bench's receiver (`herald-bench/src/receiver.rs`) stays
@@ -12,7 +15,9 @@
 //!
 //! A std `Mutex` guards the state: it is held for a push or a lookup, never across an
 //! `.await`, and a poisoned lock (a panicking test thread) is read through rather than
-//! propagated, so one failure does not hide the others.
+//! propagated, so one failure does not hide the others. Holding is a `watch` channel rather
+//! than a `Notify`: a request that arrives just as the test releases reads the current value
+//! instead of waiting for a wake-up it may have missed.
 
 mod exchange;
 
@@ -26,6 +31,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 pub use exchange::{Reply, Request};
 
@@ -38,10 +44,21 @@ pub struct Receiver {
     shared: Arc<Shared>,
 }
 
-#[derive(Default)]
 struct Shared {
     log: Mutex<Log>,
     script: Mutex<Script>,
+    /// While `true`, requests wait before answering (see [`Receiver::hold`]).
+    held: watch::Sender<bool>,
+}
+
+impl Default for Shared {
+    fn default() -> Shared {
+        Shared {
+            log: Mutex::default(),
+            script: Mutex::default(),
+            held: watch::Sender::new(false),
+        }
+    }
 }
 
 /// What arrived, and what is open now.
@@ -131,6 +148,21 @@ impl Receiver {
         self
     }
 
+    /// Holds every request that arrives from now on unanswered until
+    /// [`release`](Self::release) (one already past the hold, in its reply's delay, is not
+    /// stopped). Held requests count as open ([`in_flight`](Self::in_flight)); their reply,
+    /// chosen at arrival, and its delay come after the release.
+    pub fn hold(&self) -> &Self {
+        self.shared.held.send_replace(true);
+        self
+    }
+
+    /// Lets every held request be answered, and stops holding new ones.
+    pub fn release(&self) -> &Self {
+        self.shared.held.send_replace(false);
+        self
+    }
+
     /// Its address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -149,6 +181,16 @@ impl Receiver {
     /// Every request so far, in order of arrival.
     pub fn requests(&self) -> Vec<Request> {
         lock(&self.shared.log).requests.clone()
+    }
+
+    /// The `webhook-id` of every request so far, in order of arrival (requests without one
+    /// are left out).
+    pub fn webhook_ids(&self) -> Vec<String> {
+        let log = lock(&self.shared.log);
+        log.requests
+            .iter()
+            .filter_map(|r| r.webhook_id().map(str::to_owned))
+            .collect()
     }
 
     /// How many requests arrived.
@@ -314,6 +356,8 @@ async fn receive(
             answered: None,
         },
     );
+    // The sender lives in `shared`, which this handler holds, so the wait cannot fail.
+    let _ = shared.held.subscribe().wait_for(|held| !held).await;
     if !reply.delay().is_zero() {
         tokio::time::sleep(reply.delay()).await;
     }
@@ -364,5 +408,31 @@ mod tests {
         assert_eq!((receiver.in_flight(), receiver.max_in_flight()), (2, 2));
         assert_eq!(receiver.overlaps(), 1);
         assert_eq!(receiver.succeeded_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn held_requests_stay_open_until_released() {
+        let receiver = Receiver::start().await.expect("receiver");
+        receiver.hold();
+        let client = reqwest::Client::new();
+        let mut sends = Vec::new();
+        for (n, id) in ["msg_1", "msg_2"].into_iter().enumerate() {
+            let request = client.post(receiver.url()).header("webhook-id", id);
+            sends.push(tokio::spawn(request.send()));
+            // One at a time, so the arrival order is known.
+            receiver
+                .wait_for_count(n + 1, Duration::from_secs(10))
+                .await;
+        }
+        assert_eq!(receiver.in_flight(), 2, "both held open");
+        assert_eq!(receiver.succeeded_count(), 0, "none answered while held");
+
+        receiver.release();
+        for send in sends {
+            let response = send.await.expect("task").expect("send");
+            assert_eq!(response.status().as_u16(), 200);
+        }
+        assert_eq!((receiver.in_flight(), receiver.max_in_flight()), (0, 2));
+        assert_eq!(receiver.webhook_ids(), ["msg_1", "msg_2"]);
     }
 }
