@@ -3,8 +3,11 @@
 //!
 //! - [`config`]: layered settings (defaults, TOML file, `HERALD_*`, flags) and `serve --help`.
 //! - [`api`]: the HTTP API, auth, health, metrics endpoint and OpenAPI document.
-//! - [`catalog_cache`]: event types and tenants as publishes read them, cached for a second.
-//! - [`dispatch`]: the claim loop, attempts, retry schedule, per-subscription limits.
+//! - [`catalog_cache`]: event types and tenants as publishes read them, cached for a second;
+//!   it wraps the store's `Catalog` half only.
+//! - [`dispatch`]: the dispatcher (a `step` on a `Clock`, repeated by `run`), the publish
+//!   `Intake`, attempts, retry schedule, per-subscription limits; it sees the store's
+//!   `DeliveryQueue` half only. How a delivery moves: `dispatch/lease.rs`.
 //! - [`outbound`]: the delivery HTTP client and its SSRF guard.
 //! - [`metrics`]: Prometheus counters and gauges.
 //!
