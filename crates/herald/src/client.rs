@@ -123,6 +123,29 @@ impl ApiClient {
         query: &[(&str, String)],
         body: Option<String>,
     ) -> Result<Response, ApiError> {
+        self.send_announced(method, segments, query, body, |_| {})
+            .await
+    }
+
+    /// A POST whose answer's headers come before its body (the connectivity test): `head` sees
+    /// the headers of a 2xx answer as soon as they arrive, before the body is read.
+    pub async fn post_announced(
+        &self,
+        segments: &[&str],
+        head: impl FnOnce(&reqwest::header::HeaderMap),
+    ) -> Result<Response, ApiError> {
+        self.send_announced(Method::POST, segments, &[], None, head)
+            .await
+    }
+
+    async fn send_announced(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<String>,
+        head: impl FnOnce(&reqwest::header::HeaderMap),
+    ) -> Result<Response, ApiError> {
         let mut request = self.http.request(method, self.url(segments, query));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
@@ -134,6 +157,9 @@ impl ApiClient {
         }
         let response = request.send().await.map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            head(response.headers());
+        }
         let body = response.text().await.map_err(|e| self.transport_error(e))?;
         if (200..300).contains(&status) {
             Ok(Response { body })
