@@ -20,15 +20,57 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// full outbound attempt (15 s by default) on the server's side.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Where the bearer token came from. Named, never shown, when the server
+/// refuses it: "which token did it use?" is the first question after a 401.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// No token was sent.
+    None,
+    /// `--token`.
+    Flag,
+    /// `HERALD_TOKEN`.
+    Env,
+    /// The file `herald login` saved (its path).
+    Login(String),
+    /// The admin token file of a local `herald serve` (its path).
+    AdminFile(String),
+}
+
+impl TokenSource {
+    /// What to say when the server refused this token (401).
+    fn refused_hint(&self) -> String {
+        let elsewhere = "pass another with --token or HERALD_TOKEN (tenants: `herald login`)";
+        match self {
+            TokenSource::None => {
+                "no token was sent: pass the admin token with --token or HERALD_TOKEN, \
+                 or as a tenant run `herald login`"
+                    .to_owned()
+            }
+            TokenSource::Flag => format!("the token given with --token was refused; {elsewhere}"),
+            TokenSource::Env => format!("the token in HERALD_TOKEN was refused; {elsewhere}"),
+            TokenSource::Login(path) => format!(
+                "the token `herald login` saved in {path} was refused (it may have expired); \
+                 run `herald login` again"
+            ),
+            TokenSource::AdminFile(path) => format!(
+                "the admin token read from {path} was refused: is this the server that wrote \
+                 it? {elsewhere}"
+            ),
+        }
+    }
+}
+
 /// Why a request failed.
 #[derive(Debug)]
 pub enum ApiError {
     /// The server answered with a non-2xx status; `title` and `detail` come
-    /// from its `application/problem+json` body when it sent one.
+    /// from its `application/problem+json` body when it sent one; `hint` is
+    /// the CLI's own advice (which token a 401 refused).
     Problem {
         status: u16,
         title: String,
         detail: Option<String>,
+        hint: Option<String>,
     },
     /// No answer: connection refused, DNS failure, TLS failure or timeout.
     Unreachable { base: String, reason: String },
@@ -43,13 +85,14 @@ impl std::fmt::Display for ApiError {
                 status,
                 title,
                 detail,
+                hint,
             } => {
                 write!(f, "{title} (HTTP {status})")?;
                 if let Some(detail) = detail {
                     write!(f, ": {detail}")?;
                 }
-                if *status == 401 {
-                    write!(f, "\nhint: pass a token with --token or HERALD_TOKEN")?;
+                if let Some(hint) = hint {
+                    write!(f, "\nhint: {hint}")?;
                 }
                 Ok(())
             }
@@ -88,18 +131,62 @@ pub struct ApiClient {
     http: reqwest::Client,
     base: Url,
     token: Option<String>,
+    /// Where `token` came from, named when the server refuses it.
+    source: TokenSource,
 }
 
 impl ApiClient {
     /// `base` is the server's root URL (`http://127.0.0.1:8080`); a path
     /// prefix is kept, for servers behind a proxy.
-    pub fn new(base: Url, token: Option<String>) -> anyhow::Result<Self> {
+    pub fn new(base: Url, token: Option<(String, TokenSource)>) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("herald-cli/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(ApiClient { http, base, token })
+        let (token, source) = match token {
+            Some((token, source)) => (Some(token), source),
+            None => (None, TokenSource::None),
+        };
+        Ok(ApiClient {
+            http,
+            base,
+            token,
+            source,
+        })
+    }
+
+    /// `POST /oauth2/token`: a tenant's client credentials (HTTP Basic) for
+    /// an access token. The only route outside `/api/v1`, and the only one
+    /// that sends no bearer token.
+    pub async fn oauth_token(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<Response, ApiError> {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(["oauth2", "token"]);
+        }
+        let response = self
+            .http
+            .post(url)
+            .basic_auth(client_id, Some(client_secret))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        let body = response.text().await.map_err(|e| self.transport_error(e))?;
+        if (200..300).contains(&status) {
+            Ok(Response { body })
+        } else {
+            Err(problem(status, &body))
+        }
     }
 
     /// The URL of `/api/v1/{segments…}?{query}`; each segment is
@@ -162,10 +249,15 @@ impl ApiClient {
         }
         let body = response.text().await.map_err(|e| self.transport_error(e))?;
         if (200..300).contains(&status) {
-            Ok(Response { body })
-        } else {
-            Err(problem(status, &body))
+            return Ok(Response { body });
         }
+        let mut error = problem(status, &body);
+        if let ApiError::Problem { hint, .. } = &mut error
+            && status == 401
+        {
+            *hint = Some(self.source.refused_hint());
+        }
+        Err(error)
     }
 
     pub async fn get(
@@ -238,5 +330,6 @@ fn problem(status: u16, body: &str) -> ApiError {
         status,
         title,
         detail,
+        hint: None,
     }
 }
