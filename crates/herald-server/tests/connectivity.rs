@@ -52,6 +52,25 @@ async fn https_to_a_plain_http_port_suggests_the_http_url() {
     assert_failed_at(&answer, AttemptError::Tls, &says);
 }
 
+/// A port that hangs up on the TLS greeting without a word (not every plain-HTTP server
+/// answers garbage with a 400) is a TLS failure too, with the same suggestion.
+#[tokio::test]
+async fn https_to_a_port_that_hangs_up_suggests_the_http_url() {
+    let server = TestServer::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            drop(socket);
+        }
+    });
+    let answer = test_url(&server, &format!("https://127.0.0.1:{port}/hooks")).await;
+    let says = format!("this port may not speak TLS; did you mean http://127.0.0.1:{port}/hooks?");
+    assert_failed_at(&answer, AttemptError::Tls, &says);
+}
+
 #[tokio::test]
 async fn a_failing_status_names_the_status_and_shows_the_body_prefix() {
     let server = TestServer::start().await;

@@ -57,14 +57,22 @@ pub(super) fn classify(error: &reqwest::Error, target: &Target<'_>) -> (AttemptE
         if let Some(tls) = rustls_error(current) {
             return (AttemptError::Tls, tls_sentence(tls, target));
         }
-        if let Some(io) = current.downcast_ref::<std::io::Error>()
-            && io.kind() == ErrorKind::ConnectionRefused
-        {
-            let sentence = format!(
-                "connection refused: nothing listens on {}",
-                target.authority()
-            );
-            return (AttemptError::Connect, sentence);
+        if let Some(io) = innermost_io(current) {
+            if io.kind() == ErrorKind::ConnectionRefused {
+                let sentence = format!(
+                    "connection refused: nothing listens on {}",
+                    target.authority()
+                );
+                return (AttemptError::Connect, sentence);
+            }
+            // A connection closed before any TLS answer: a port that does not speak TLS and
+            // hangs up on the greeting (a plain-HTTP server that does not answer garbage).
+            if io.kind() == ErrorKind::UnexpectedEof
+                && target.url.scheme() == "https"
+                && error.is_connect()
+            {
+                return (AttemptError::Tls, closed_during_handshake(target));
+            }
         }
         innermost = current.to_string();
         source = current.source();
@@ -119,6 +127,25 @@ fn tls_sentence(error: &rustls::Error, target: &Target<'_>) -> String {
         ),
         other => format!("the TLS handshake with {authority} failed: {other}"),
     }
+}
+
+fn closed_during_handshake(target: &Target<'_>) -> String {
+    format!(
+        "{} closed the connection during the TLS handshake: this port may not speak TLS; did \
+         you mean {}?",
+        target.authority(),
+        target.as_http()
+    )
+}
+
+/// The innermost `io::Error` of `error`'s nest of `io::Error`s (the connector wraps one in
+/// another, and only the inner one has the telling kind), if `error` is one.
+fn innermost_io<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a std::io::Error> {
+    let mut io = error.downcast_ref::<std::io::Error>()?;
+    while let Some(inner) = io.get_ref().and_then(|e| e.downcast_ref::<std::io::Error>()) {
+        io = inner;
+    }
+    Some(io)
 }
 
 /// The rustls error in `error`, directly or wrapped in an `io::Error` (whose `source()` skips
