@@ -142,7 +142,10 @@ fn closed_during_handshake(target: &Target<'_>) -> String {
 /// another, and only the inner one has the telling kind), if `error` is one.
 fn innermost_io<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a std::io::Error> {
     let mut io = error.downcast_ref::<std::io::Error>()?;
-    while let Some(inner) = io.get_ref().and_then(|e| e.downcast_ref::<std::io::Error>()) {
+    while let Some(inner) = io
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<std::io::Error>())
+    {
         io = inner;
     }
     Some(io)
