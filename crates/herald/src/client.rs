@@ -19,6 +19,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Whole-request limit. Generous because `subscriptions test` waits for a
 /// full outbound attempt (15 s by default) on the server's side.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The reqwest limit of [`ApiClient::post_announced`], which enforces its own
+/// limits per phase instead.
+const ANNOUNCED_LIMIT: Duration = Duration::from_secs(24 * 3600);
+/// Added to the server's announced limit: the time to record the attempt and
+/// send the answer.
+const ANNOUNCED_MARGIN: Duration = Duration::from_secs(30);
 
 /// Where the bearer token came from. Named, never shown, when the server
 /// refuses it: "which token did it use?" is the first question after a 401.
@@ -210,33 +216,7 @@ impl ApiClient {
         query: &[(&str, String)],
         body: Option<String>,
     ) -> Result<Response, ApiError> {
-        self.send_announced(method, segments, query, body, |_| {})
-            .await
-    }
-
-    /// A POST whose answer's headers come before its body (the connectivity test): `head` sees
-    /// the headers of a 2xx answer as soon as they arrive, before the body is read.
-    pub async fn post_announced(
-        &self,
-        segments: &[&str],
-        head: impl FnOnce(&reqwest::header::HeaderMap),
-    ) -> Result<Response, ApiError> {
-        self.send_announced(Method::POST, segments, &[], None, head)
-            .await
-    }
-
-    async fn send_announced(
-        &self,
-        method: Method,
-        segments: &[&str],
-        query: &[(&str, String)],
-        body: Option<String>,
-        head: impl FnOnce(&reqwest::header::HeaderMap),
-    ) -> Result<Response, ApiError> {
-        let mut request = self.http.request(method, self.url(segments, query));
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
+        let mut request = self.request(method, segments, query);
         if let Some(body) = body {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -244,10 +224,57 @@ impl ApiClient {
         }
         let response = request.send().await.map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
-        if (200..300).contains(&status) {
-            head(response.headers());
-        }
         let body = response.text().await.map_err(|e| self.transport_error(e))?;
+        self.finish(status, body)
+    }
+
+    /// A POST whose answer's headers come before its body (the connectivity test): `head` sees
+    /// the headers of a 2xx answer as soon as they arrive, and returns how long the body may
+    /// take (the server's limit for the attempt). The headers must come within the usual
+    /// limit; the body gets the server's limit plus a margin, so a server configured with a
+    /// long `request_timeout` is not called unreachable.
+    pub async fn post_announced(
+        &self,
+        segments: &[&str],
+        head: impl FnOnce(&reqwest::header::HeaderMap) -> Option<Duration>,
+    ) -> Result<Response, ApiError> {
+        let request = self
+            .request(Method::POST, segments, &[])
+            .timeout(ANNOUNCED_LIMIT);
+        let response = tokio::time::timeout(REQUEST_TIMEOUT, request.send())
+            .await
+            .map_err(|_| self.no_answer(REQUEST_TIMEOUT))?
+            .map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        let within = (200..300)
+            .contains(&status)
+            .then(|| head(response.headers()))
+            .flatten()
+            .map_or(REQUEST_TIMEOUT, |limit| limit + ANNOUNCED_MARGIN);
+        let body = tokio::time::timeout(within, response.text())
+            .await
+            .map_err(|_| self.no_answer(within))?
+            .map_err(|e| self.transport_error(e))?;
+        self.finish(status, body)
+    }
+
+    /// A request to `/api/v1/{segments…}` with the bearer token, if any.
+    fn request(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, self.url(segments, query));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// A 2xx body as the response; anything else as a problem, with the
+    /// CLI's hint about the token on a 401.
+    fn finish(&self, status: u16, body: String) -> Result<Response, ApiError> {
         if (200..300).contains(&status) {
             return Ok(Response { body });
         }
@@ -258,6 +285,13 @@ impl ApiClient {
             *hint = Some(self.source.refused_hint());
         }
         Err(error)
+    }
+
+    fn no_answer(&self, limit: Duration) -> ApiError {
+        ApiError::Unreachable {
+            base: self.base.to_string(),
+            reason: format!("no complete answer within {}s", limit.as_secs()),
+        }
     }
 
     pub async fn get(

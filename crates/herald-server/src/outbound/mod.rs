@@ -7,6 +7,9 @@
 //! - Redirects are never followed: a 3xx is a failed attempt like any non-2xx.
 //! - The client keeps connections alive per endpoint (reqwest's pool), which is most of the
 //!   cost saved on busy subscriptions.
+//! - A failure becomes a step and one sentence of facts (`classify`: "connection refused:
+//!   nothing listens on 127.0.0.1:4599"), never reqwest's chain of errors; what each step
+//!   means and what to do about it is [`explain`], shared by the API, the CLI and the Hub.
 
 mod classify;
 pub mod explain;

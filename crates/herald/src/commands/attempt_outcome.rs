@@ -10,6 +10,8 @@
 //! endpoint (its URL, a prefix of its body): control characters are
 //! replaced before they reach the terminal.
 
+use std::time::Duration;
+
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
@@ -77,12 +79,24 @@ pub fn describe(value: &Value) -> String {
     out
 }
 
+/// The server's limit for a connectivity test's attempt, from the headers
+/// it sends before the attempt.
+pub fn limit(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get("herald-test-timeout-ms")?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+        .map(Duration::from_millis)
+}
+
 /// The line to show while a connectivity test runs, from the headers the
 /// server sends before the attempt: "waiting for URL (up to 15s)".
 pub fn waiting(headers: &HeaderMap) -> Option<String> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let url = printable(header("herald-test-url")?);
-    let limit = header("herald-test-timeout-ms").and_then(|ms| ms.parse::<u64>().ok());
+    let limit = limit(headers).map(|d| d.as_millis());
     Some(match limit {
         Some(ms) if ms % 1000 == 0 => format!("waiting for {url} (up to {}s)", ms / 1000),
         Some(ms) => format!("waiting for {url} (up to {ms}ms)"),

@@ -252,6 +252,7 @@ pub async fn run(ctx: &Ctx, command: SubscriptionsCommand) -> anyhow::Result<()>
                     if let Some(line) = attempt_outcome::waiting(headers) {
                         eprintln!("{line}");
                     }
+                    attempt_outcome::limit(headers)
                 })
                 .await?;
             let value = response.json()?;
