@@ -44,7 +44,9 @@ struct FileConfig {
     claim_batch_size: Option<u32>,
     default_rate_limit: Option<u32>,
     secret_grace_period: Option<String>,
-    token_ttl: Option<String>,
+    /// `token_ttl` is the name before issue 11, still read.
+    #[serde(alias = "token_ttl")]
+    token_lifetime: Option<String>,
 }
 
 /// Lists may be written `"a,b"` or `["a", "b"]` in the file.
@@ -105,8 +107,8 @@ pub struct Config {
     pub default_rate_limit: Option<u32>,
     /// Grace period of rotated-out secrets.
     pub secret_grace_period: Duration,
-    /// Lifetime of tenant access tokens.
-    pub token_ttl: Duration,
+    /// Lifetime of tenant access tokens, fixed when each is issued.
+    pub token_lifetime: Duration,
 }
 
 impl Default for Config {
@@ -134,7 +136,7 @@ impl Default for Config {
             claim_batch_size: 256,
             default_rate_limit: None,
             secret_grace_period: Duration::from_secs(24 * 3600),
-            token_ttl: Duration::from_secs(3600),
+            token_lifetime: Duration::from_secs(3600),
         }
     }
 }
@@ -217,11 +219,11 @@ impl Config {
                 file.secret_grace_period,
                 defaults.secret_grace_period,
             )?,
-            token_ttl: duration(
-                "token_ttl",
-                args.token_ttl,
-                file.token_ttl,
-                defaults.token_ttl,
+            token_lifetime: duration(
+                "token_lifetime",
+                args.token_lifetime.or(args.token_ttl),
+                file.token_lifetime,
+                defaults.token_lifetime,
             )?,
         })
     }
@@ -237,6 +239,10 @@ impl Config {
         let out_of_range = |setting, expected| Err(ConfigError::OutOfRange { setting, expected });
         if self.request_timeout.is_zero() {
             return out_of_range("request_timeout", "greater than zero");
+        }
+        // A zero lifetime would issue tokens that are refused at once.
+        if self.token_lifetime.is_zero() {
+            return out_of_range("token_lifetime", "greater than zero");
         }
         if !(1..=1000).contains(&self.default_max_in_flight) {
             return out_of_range(
@@ -336,6 +342,33 @@ mod tests {
         assert!(parse_schedule("").unwrap().is_empty());
         assert_eq!(parse_schedule("5s, 1m").unwrap().len(), 2);
         assert!(parse_schedule("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn token_lifetime_is_read_under_its_old_name_too_and_must_not_be_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("herald.toml");
+        std::fs::write(&path, "token_ttl = \"10m\"\n").unwrap();
+        let from_file = ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&from_file).unwrap();
+        assert_eq!(config.token_lifetime, Duration::from_secs(600));
+        let flag = ServeArgs {
+            config: Some(path),
+            token_lifetime: Some("2h".into()),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&flag).unwrap();
+        assert_eq!(config.token_lifetime, Duration::from_secs(7200));
+        assert_eq!(Config::default().token_lifetime, Duration::from_secs(3600));
+        let zero = ServeArgs {
+            token_lifetime: Some("0s".into()),
+            ..ServeArgs::default()
+        };
+        let error = Config::load(&zero).unwrap_err().to_string();
+        assert!(error.contains("token_lifetime"), "{error}");
     }
 
     #[test]

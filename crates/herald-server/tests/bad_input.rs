@@ -291,7 +291,7 @@ async fn unknown_ids_are_404() {
 #[tokio::test]
 async fn wrong_missing_and_expired_tokens_are_401() {
     let mut config = test_config();
-    config.token_ttl = std::time::Duration::ZERO;
+    config.token_lifetime = std::time::Duration::ZERO;
     let server = TestServer::start_with(config).await;
     let (status, body) = server
         .call_as("wrong-token", Method::GET, "/api/v1/tenants", None)

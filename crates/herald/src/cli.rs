@@ -13,6 +13,7 @@ use crate::commands::event_types::EventTypesCommand;
 use crate::commands::events::EventsCommand;
 use crate::commands::subscriptions::SubscriptionsCommand;
 use crate::commands::tenants::TenantsCommand;
+use crate::commands::tokens::{LoginArgs, TokensCommand};
 
 const ABOUT: &str = "Herald: durable, signed, retried webhooks.";
 const LONG_ABOUT: &str = "\
@@ -80,6 +81,24 @@ pub enum Command {
         client: ClientArgs,
         #[command(subcommand)]
         command: DeliveriesCommand,
+    },
+    /// Log in as a tenant: exchange its client credentials for an access
+    /// token and save it (0600, in ~/.config/herald) for this server; later
+    /// commands to this server send it.
+    Login {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        args: LoginArgs,
+    },
+    /// Forget the token `herald login` saved.
+    Logout,
+    /// Get a tenant access token without saving it (for scripts).
+    Tokens {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: TokensCommand,
     },
 }
 

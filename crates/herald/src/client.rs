@@ -19,16 +19,64 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Whole-request limit. Generous because `subscriptions test` waits for a
 /// full outbound attempt (15 s by default) on the server's side.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The reqwest limit of [`ApiClient::post_announced`], which enforces its own
+/// limits per phase instead.
+const ANNOUNCED_LIMIT: Duration = Duration::from_secs(24 * 3600);
+/// Added to the server's announced limit: the time to record the attempt and
+/// send the answer.
+const ANNOUNCED_MARGIN: Duration = Duration::from_secs(30);
+
+/// Where the bearer token came from. Named, never shown, when the server
+/// refuses it: "which token did it use?" is the first question after a 401.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// No token was sent.
+    None,
+    /// `--token`.
+    Flag,
+    /// `HERALD_TOKEN`.
+    Env,
+    /// The file `herald login` saved (its path).
+    Login(String),
+    /// The admin token file of a local `herald serve` (its path).
+    AdminFile(String),
+}
+
+impl TokenSource {
+    /// What to say when the server refused this token (401).
+    fn refused_hint(&self) -> String {
+        let elsewhere = "pass another with --token or HERALD_TOKEN (tenants: `herald login`)";
+        match self {
+            TokenSource::None => {
+                "no token was sent: pass the admin token with --token or HERALD_TOKEN, \
+                 or as a tenant run `herald login`"
+                    .to_owned()
+            }
+            TokenSource::Flag => format!("the token given with --token was refused; {elsewhere}"),
+            TokenSource::Env => format!("the token in HERALD_TOKEN was refused; {elsewhere}"),
+            TokenSource::Login(path) => format!(
+                "the token `herald login` saved in {path} was refused (it may have expired); \
+                 run `herald login` again"
+            ),
+            TokenSource::AdminFile(path) => format!(
+                "the admin token read from {path} was refused: is this the server that wrote \
+                 it? {elsewhere}"
+            ),
+        }
+    }
+}
 
 /// Why a request failed.
 #[derive(Debug)]
 pub enum ApiError {
     /// The server answered with a non-2xx status; `title` and `detail` come
-    /// from its `application/problem+json` body when it sent one.
+    /// from its `application/problem+json` body when it sent one; `hint` is
+    /// the CLI's own advice (which token a 401 refused).
     Problem {
         status: u16,
         title: String,
         detail: Option<String>,
+        hint: Option<String>,
     },
     /// No answer: connection refused, DNS failure, TLS failure or timeout.
     Unreachable { base: String, reason: String },
@@ -43,13 +91,14 @@ impl std::fmt::Display for ApiError {
                 status,
                 title,
                 detail,
+                hint,
             } => {
                 write!(f, "{title} (HTTP {status})")?;
                 if let Some(detail) = detail {
                     write!(f, ": {detail}")?;
                 }
-                if *status == 401 {
-                    write!(f, "\nhint: pass a token with --token or HERALD_TOKEN")?;
+                if let Some(hint) = hint {
+                    write!(f, "\nhint: {hint}")?;
                 }
                 Ok(())
             }
@@ -88,18 +137,62 @@ pub struct ApiClient {
     http: reqwest::Client,
     base: Url,
     token: Option<String>,
+    /// Where `token` came from, named when the server refuses it.
+    source: TokenSource,
 }
 
 impl ApiClient {
     /// `base` is the server's root URL (`http://127.0.0.1:8080`); a path
     /// prefix is kept, for servers behind a proxy.
-    pub fn new(base: Url, token: Option<String>) -> anyhow::Result<Self> {
+    pub fn new(base: Url, token: Option<(String, TokenSource)>) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("herald-cli/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(ApiClient { http, base, token })
+        let (token, source) = match token {
+            Some((token, source)) => (Some(token), source),
+            None => (None, TokenSource::None),
+        };
+        Ok(ApiClient {
+            http,
+            base,
+            token,
+            source,
+        })
+    }
+
+    /// `POST /oauth2/token`: a tenant's client credentials (HTTP Basic) for
+    /// an access token. The only route outside `/api/v1`, and the only one
+    /// that sends no bearer token.
+    pub async fn oauth_token(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<Response, ApiError> {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(["oauth2", "token"]);
+        }
+        let response = self
+            .http
+            .post(url)
+            .basic_auth(client_id, Some(client_secret))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        let body = response.text().await.map_err(|e| self.transport_error(e))?;
+        if (200..300).contains(&status) {
+            Ok(Response { body })
+        } else {
+            Err(problem(status, &body))
+        }
     }
 
     /// The URL of `/api/v1/{segments…}?{query}`; each segment is
@@ -123,10 +216,7 @@ impl ApiClient {
         query: &[(&str, String)],
         body: Option<String>,
     ) -> Result<Response, ApiError> {
-        let mut request = self.http.request(method, self.url(segments, query));
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
+        let mut request = self.request(method, segments, query);
         if let Some(body) = body {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -135,10 +225,72 @@ impl ApiClient {
         let response = request.send().await.map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
         let body = response.text().await.map_err(|e| self.transport_error(e))?;
+        self.finish(status, body)
+    }
+
+    /// A POST whose answer's headers come before its body (the connectivity test): `head` sees
+    /// the headers of a 2xx answer as soon as they arrive, and returns how long the body may
+    /// take (the server's limit for the attempt). The headers must come within the usual
+    /// limit; the body gets the server's limit plus a margin, so a server configured with a
+    /// long `request_timeout` is not called unreachable.
+    pub async fn post_announced(
+        &self,
+        segments: &[&str],
+        head: impl FnOnce(&reqwest::header::HeaderMap) -> Option<Duration>,
+    ) -> Result<Response, ApiError> {
+        let request = self
+            .request(Method::POST, segments, &[])
+            .timeout(ANNOUNCED_LIMIT);
+        let response = tokio::time::timeout(REQUEST_TIMEOUT, request.send())
+            .await
+            .map_err(|_| self.no_answer(REQUEST_TIMEOUT))?
+            .map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        let within = (200..300)
+            .contains(&status)
+            .then(|| head(response.headers()))
+            .flatten()
+            .map_or(REQUEST_TIMEOUT, |limit| limit + ANNOUNCED_MARGIN);
+        let body = tokio::time::timeout(within, response.text())
+            .await
+            .map_err(|_| self.no_answer(within))?
+            .map_err(|e| self.transport_error(e))?;
+        self.finish(status, body)
+    }
+
+    /// A request to `/api/v1/{segments…}` with the bearer token, if any.
+    fn request(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, self.url(segments, query));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// A 2xx body as the response; anything else as a problem, with the
+    /// CLI's hint about the token on a 401.
+    fn finish(&self, status: u16, body: String) -> Result<Response, ApiError> {
         if (200..300).contains(&status) {
-            Ok(Response { body })
-        } else {
-            Err(problem(status, &body))
+            return Ok(Response { body });
+        }
+        let mut error = problem(status, &body);
+        if let ApiError::Problem { hint, .. } = &mut error
+            && status == 401
+        {
+            *hint = Some(self.source.refused_hint());
+        }
+        Err(error)
+    }
+
+    fn no_answer(&self, limit: Duration) -> ApiError {
+        ApiError::Unreachable {
+            base: self.base.to_string(),
+            reason: format!("no complete answer within {}s", limit.as_secs()),
         }
     }
 
@@ -212,5 +364,6 @@ fn problem(status: u16, body: &str) -> ApiError {
         status,
         title,
         detail,
+        hint: None,
     }
 }

@@ -7,6 +7,8 @@
 //! - `cli`: the command tree (clap).
 //! - `commands`: the client commands, one module per resource group of the API.
 //! - `client`: the HTTP client and its error kinds.
+//! - `credentials`: which bearer token a command sends (flag, variable, `herald login`'s file,
+//!   the local admin token file) and where it came from.
 //! - `table`: tables and `field: value` output for people.
 //! - `exit`: exit codes, and the mapping from errors to them.
 //!
@@ -16,6 +18,7 @@
 mod cli;
 mod client;
 mod commands;
+mod credentials;
 mod exit;
 mod table;
 mod wiring;
@@ -27,7 +30,7 @@ use clap::Parser;
 use herald_server::LogFormat;
 
 use crate::cli::{Cli, Command};
-use crate::commands::{Ctx, deliveries, event_types, events, subscriptions, tenants};
+use crate::commands::{Ctx, deliveries, event_types, events, subscriptions, tenants, tokens};
 use crate::wiring::{logging, signals};
 
 fn main() -> ExitCode {
@@ -67,6 +70,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Deliveries { client, command } => {
             deliveries::run(&Ctx::new(client)?, command).await
         }
+        Command::Login { client, args } => tokens::login(client, args).await,
+        Command::Logout => tokens::logout(),
+        Command::Tokens { client, command } => tokens::run(client, command).await,
     }
 }
 

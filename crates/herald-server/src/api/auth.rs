@@ -86,10 +86,30 @@ impl FromRequestParts<AppState> for Principal {
             .catalog
             .access_token_tenant(&hash_secret(token), OffsetDateTime::now_utc())
             .await?;
-        tenant.map(Principal::Tenant).ok_or_else(|| {
-            ApiError::unauthorized(
-                "the token is invalid or expired; get a new one at POST /oauth2/token",
-            )
-        })
+        tenant
+            .map(Principal::Tenant)
+            .ok_or_else(|| ApiError::unauthorized(refusal(token)))
+    }
+}
+
+/// Prefix of the admin tokens `herald serve` generates.
+pub const ADMIN_TOKEN_PREFIX: &str = "hadm_";
+/// Prefix of the tenant access tokens `/oauth2/token` issues.
+pub const TENANT_TOKEN_PREFIX: &str = "hat_";
+
+/// Why a bearer token was refused, pointing the way that fits what it looks like: an admin
+/// token must not send its holder to `/oauth2/token`, where only tenants get tokens.
+fn refusal(token: &str) -> &'static str {
+    if token.starts_with(ADMIN_TOKEN_PREFIX) {
+        "this looks like an admin token, but not this server's: use the admin token this \
+         server printed at its first start (saved as admin-token in its data dir) or the one \
+         set with admin_token"
+    } else if token.starts_with(TENANT_TOKEN_PREFIX) {
+        "this tenant token is unknown or has expired: get a new one at POST /oauth2/token \
+         (`herald login`)"
+    } else {
+        "unknown bearer token: it is neither this server's admin token nor a tenant token; \
+         tenants get one at POST /oauth2/token (`herald login`), the operator uses the admin \
+         token"
     }
 }

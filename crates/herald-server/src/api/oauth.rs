@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::auth::{hash_secret, secrets_equal};
+use super::auth::{TENANT_TOKEN_PREFIX, hash_secret, secrets_equal};
 use super::error::ApiError;
 
 pub fn router() -> Router<AppState> {
@@ -36,11 +36,23 @@ pub struct TokenResponse {
     pub expires_in: u64,
 }
 
-fn invalid_client() -> ApiError {
+/// No usable HTTP Basic credentials at all.
+fn missing_client() -> ApiError {
     ApiError::oauth(
         StatusCode::UNAUTHORIZED,
         "invalid_client",
         "send the tenant's client_id and client_secret with HTTP Basic authentication",
+    )
+}
+
+/// Credentials were sent, but they do not match a tenant. One answer for an unknown
+/// client_id and a wrong secret, so the answer does not tell which client ids exist.
+fn wrong_client() -> ApiError {
+    ApiError::oauth(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        "the client_id or client_secret is wrong: check both against the credentials shown \
+         when the tenant was created",
     )
 }
 
@@ -71,7 +83,7 @@ pub async fn token(
         .iter()
         .find(|(k, _)| k == "grant_type")
         .map(|(_, v)| v.as_str());
-    let (client_id, client_secret) = basic_credentials(&headers).ok_or_else(invalid_client)?;
+    let (client_id, client_secret) = basic_credentials(&headers).ok_or_else(missing_client)?;
     match grant {
         Some("client_credentials") => {}
         Some(other) => {
@@ -94,11 +106,11 @@ pub async fn token(
         .get_tenant_by_client_id(&client_id)
         .await?
         .filter(|t| secrets_equal(&hash_secret(&client_secret), &t.client_secret_hash))
-        .ok_or_else(invalid_client)?;
+        .ok_or_else(wrong_client)?;
     let mut raw = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut raw);
-    let access_token = format!("hat_{}", URL_SAFE_NO_PAD.encode(raw));
-    let ttl = state.config.token_ttl;
+    let access_token = format!("{TENANT_TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw));
+    let ttl = state.config.token_lifetime;
     let expires_at = OffsetDateTime::now_utc() + ttl;
     state
         .catalog

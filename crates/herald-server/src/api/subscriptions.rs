@@ -2,9 +2,13 @@
 //! (connectivity test, secret rotation). Tenant tokens see only their own.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use axum::body::{Body, Bytes};
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json as JsonResponse, Router};
 use herald_signature::Secret;
@@ -20,6 +24,7 @@ use super::error::ApiError;
 use super::extract::{Json, Path, Query, nullable};
 use super::views::{List, SubscriptionView, TestResult};
 use super::{AppState, page_request};
+use crate::outbound::explain;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -374,17 +379,68 @@ pub async fn remove(
     }
 }
 
+/// Header of the connectivity test's answer: the URL being tested.
+pub const TEST_URL_HEADER: &str = "herald-test-url";
+/// Header of the connectivity test's answer: how long the test may take at most, in ms.
+pub const TEST_TIMEOUT_HEADER: &str = "herald-test-timeout-ms";
+
 /// Send a `herald.test` event to this subscription now and report the attempt: the check a
 /// subscriber runs when webhooks do not arrive.
+///
+/// The status and the headers `herald-test-url` and `herald-test-timeout-ms` are sent at
+/// once, before the attempt; the JSON body follows when the attempt is over, so a client can
+/// say what it is waiting for, and for how long at most, while the endpoint hangs.
 #[utoipa::path(post, path = "/api/v1/subscriptions/{id}/test", tag = "subscriptions",
-    responses((status = 200, body = TestResult), (status = 404, body = super::error::Problem)),
+    responses((status = 200, body = TestResult, headers(
+        ("herald-test-url" = String, description = "The URL being tested."),
+        ("herald-test-timeout-ms" = u64, description = "How long the attempt may take at most."))),
+        (status = 404, body = super::error::Problem)),
     security(("bearer" = [])))]
 pub async fn test(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<JsonResponse<TestResult>, ApiError> {
+) -> Result<Response, ApiError> {
     let sub = load(&state, &principal, &id).await?;
+    let url = HeaderValue::from_str(&sub.url).ok();
+    let job = publish_test_event(&state, sub).await?;
+    let deliverer = Arc::clone(&state.deliverer);
+    // The attempt runs in its own task: a caller that hangs up mid-test must not cut the
+    // attempt short between sending it and recording it.
+    let attempt = tokio::spawn(async move {
+        let attempt = deliverer.attempt(&job, AttemptTrigger::Test).await;
+        TestResult {
+            succeeded: attempt.succeeded(),
+            event_id: job.event.id.to_string(),
+            delivery_id: job.delivery.id.to_string(),
+            explanation: attempt.error.map(explain),
+            attempt: attempt.into(),
+        }
+    });
+    let body = futures::stream::once(async move {
+        let result = attempt.await.map_err(std::io::Error::other)?;
+        serde_json::to_vec(&result)
+            .map(Bytes::from)
+            .map_err(std::io::Error::other)
+    });
+    let mut response = Response::new(Body::from_stream(body));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(url) = url {
+        headers.insert(TEST_URL_HEADER, url);
+    }
+    let limit = state.config.request_timeout.as_millis().to_string();
+    if let Ok(limit) = HeaderValue::from_str(&limit) {
+        headers.insert(TEST_TIMEOUT_HEADER, limit);
+    }
+    Ok(response)
+}
+
+/// Publishes the `herald.test` event to this one subscription, ready for its attempt.
+async fn publish_test_event(
+    state: &AppState,
+    sub: Subscription,
+) -> Result<herald_store::DeliveryJob, ApiError> {
     let now = herald_store::timestamp_now();
     let payload = serde_json::json!({
         "subscription_id": sub.id.as_str(),
@@ -400,19 +456,12 @@ pub async fn test(
     };
     let lease_until = now + state.config.lease();
     let delivery = state.queue.publish_to(&event, &sub.id, lease_until).await?;
-    let job = herald_store::DeliveryJob {
+    Ok(herald_store::DeliveryJob {
         delivery,
         event,
         subscription: sub,
         not_before: now,
-    };
-    let attempt = state.deliverer.attempt(&job, AttemptTrigger::Test).await;
-    Ok(JsonResponse(TestResult {
-        succeeded: attempt.succeeded(),
-        event_id: job.event.id.to_string(),
-        delivery_id: job.delivery.id.to_string(),
-        attempt: attempt.into(),
-    }))
+    })
 }
 
 /// Replace the signing secret; the old one keeps signing beside it for the grace period.

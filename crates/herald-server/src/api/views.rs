@@ -285,4 +285,6 @@ pub struct TestResult {
     pub delivery_id: String,
     /// The attempt, with the failing step and a sentence when it failed.
     pub attempt: AttemptView,
+    /// When it failed: what the failing step means and what to do about it.
+    pub explanation: Option<crate::outbound::Explanation>,
 }

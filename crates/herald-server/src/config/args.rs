@@ -114,8 +114,14 @@ pub struct ServeArgs {
     #[arg(long, env = "HERALD_SECRET_GRACE_PERIOD", value_name = "DURATION")]
     pub secret_grace_period: Option<String>,
 
-    /// Lifetime of tenant access tokens issued at /oauth2/token. [default: 1h]
-    #[arg(long, env = "HERALD_TOKEN_TTL", value_name = "DURATION")]
+    /// Lifetime of tenant access tokens issued at /oauth2/token (and by `herald login`).
+    /// [default: 1h]
+    #[arg(long, env = "HERALD_TOKEN_LIFETIME", value_name = "DURATION")]
+    pub token_lifetime: Option<String>,
+
+    /// The name of --token-lifetime before issue 11, still read (the flag and
+    /// HERALD_TOKEN_TTL); --token-lifetime wins.
+    #[arg(long, env = "HERALD_TOKEN_TTL", value_name = "DURATION", hide = true)]
     pub token_ttl: Option<String>,
 }
 

@@ -7,10 +7,14 @@
 //! - Redirects are never followed: a 3xx is a failed attempt like any non-2xx.
 //! - The client keeps connections alive per endpoint (reqwest's pool), which is most of the
 //!   cost saved on busy subscriptions.
+//! - A failure becomes a step and one sentence of facts (`classify`: "connection refused:
+//!   nothing listens on 127.0.0.1:4599"), never reqwest's chain of errors; what each step
+//!   means and what to do about it is [`explain`], shared by the API, the CLI and the Hub.
 
+mod classify;
+pub mod explain;
 pub mod ssrf;
 
-use std::error::Error as StdError;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +24,10 @@ use herald_store::AttemptError;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::HeaderMap;
 
+pub use explain::{Explanation, explain};
 pub use ssrf::AddressPolicy;
+
+use classify::{Target, classify, status_sentence};
 
 /// What one request came to.
 #[derive(Debug, Clone)]
@@ -64,6 +71,10 @@ pub struct Outbound {
     policy: Arc<AddressPolicy>,
     allow_http: bool,
     body_limit: usize,
+    /// The whole-request limit, named in timeout messages.
+    timeout: Duration,
+    /// The connect limit (at most the request limit), named when a connection hangs.
+    connect_timeout: Duration,
 }
 
 /// Why a subscription URL cannot be used at all (checked when it is created, too).
@@ -100,10 +111,11 @@ impl Outbound {
         body_limit: usize,
     ) -> reqwest::Result<Self> {
         let policy = Arc::new(policy);
+        let connect_timeout = timeout.min(Duration::from_secs(10));
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             // Enough idle connections for every attempt the dispatcher runs at once (its
             // 512 permits) to find one: with fewer, a burst to one host closes the surplus
@@ -123,6 +135,8 @@ impl Outbound {
             policy,
             allow_http: dev,
             body_limit,
+            timeout,
+            connect_timeout,
         })
     }
 
@@ -183,9 +197,14 @@ impl Outbound {
             }
             Err(e) => return Outcome::failed(started, AttemptError::Blocked, e.to_string()),
         };
+        let target = Target {
+            url: &url,
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
+        };
         let response = match self
             .client
-            .post(url)
+            .post(url.clone())
             .headers(headers)
             .body(body)
             .send()
@@ -193,7 +212,7 @@ impl Outbound {
         {
             Ok(response) => response,
             Err(error) => {
-                let (kind, message) = classify(&error);
+                let (kind, message) = classify(&error, &target);
                 return Outcome::failed(started, kind, message);
             }
         };
@@ -213,7 +232,7 @@ impl Outbound {
                 }
                 Ok(None) => break,
                 Err(error) => {
-                    body_error = Some(classify(&error));
+                    body_error = Some(classify(&error, &target));
                     break;
                 }
             }
@@ -223,7 +242,10 @@ impl Outbound {
             // The status is what counts; a body cut short after a 2xx is still a success.
             Some((kind, message)) if !success => (Some(kind), Some(message)),
             _ if success => (None, None),
-            _ => (Some(AttemptError::Status), Some(status_sentence(status))),
+            _ => (
+                Some(AttemptError::Status),
+                Some(status_sentence(status, &kept)),
+            ),
         };
         Outcome {
             duration: started.elapsed(),
@@ -236,93 +258,10 @@ impl Outbound {
     }
 }
 
-fn status_sentence(status: u16) -> String {
-    match status {
-        300..=399 => format!(
-            "the endpoint answered {status} (a redirect); Herald does not follow redirects, so \
-             register the final URL"
-        ),
-        401 | 403 => format!(
-            "the endpoint answered {status}: it refused the request; check that it verifies \
-             signatures with this subscription's current secret"
-        ),
-        404 => "the endpoint answered 404: nothing is served at this URL path".to_owned(),
-        429 => "the endpoint answered 429: it is rate limiting Herald".to_owned(),
-        500..=599 => format!("the endpoint answered {status}: the receiving app failed"),
-        _ => format!("the endpoint answered {status}, not a 2xx status"),
-    }
-}
-
 /// `Retry-After` as delta-seconds (HTTP dates are rare from webhook receivers; ignored).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// Maps a reqwest error to the step that failed and a sentence for people.
-fn classify(error: &reqwest::Error) -> (AttemptError, String) {
-    let mut source: Option<&(dyn StdError + 'static)> = Some(error);
-    let mut chain = Vec::new();
-    while let Some(current) = source {
-        if let Some(resolve) = current.downcast_ref::<ResolveError>() {
-            return match resolve {
-                ResolveError::Blocked { host, ip } => (
-                    AttemptError::Blocked,
-                    format!(
-                        "{host} resolves to {ip}, which is not a public address and is not in allow_networks"
-                    ),
-                ),
-                ResolveError::Lookup { host, .. } | ResolveError::NoAddress { host } => (
-                    AttemptError::Dns,
-                    format!("the host name {host} could not be resolved"),
-                ),
-            };
-        }
-        if is_tls_error(current) {
-            return (
-                AttemptError::Tls,
-                format!("the TLS handshake failed: {current}"),
-            );
-        }
-        chain.push(current.to_string());
-        source = current.source();
-    }
-    let detail = chain.join(": ");
-    if error.is_timeout() {
-        return (
-            AttemptError::Timeout,
-            "the endpoint did not answer within the request timeout".to_owned(),
-        );
-    }
-    if error.is_connect() {
-        return (
-            AttemptError::Connect,
-            format!("could not connect to the endpoint: {detail}"),
-        );
-    }
-    (
-        AttemptError::Connect,
-        format!("the request failed: {detail}"),
-    )
-}
-
-/// Whether `error` is a rustls error, directly or wrapped in an `io::Error` (whose `source()`
-/// skips the wrapped error, so the chain walk alone would miss it).
-fn is_tls_error(error: &(dyn StdError + 'static)) -> bool {
-    let mut current = error;
-    loop {
-        if current.is::<rustls::Error>() {
-            return true;
-        }
-        // The connector nests io::Errors (Other around InvalidData around the rustls error).
-        match current
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            Some(inner) => current = inner,
-            None => return false,
-        }
-    }
 }
 
 /// Why name resolution refused a host.

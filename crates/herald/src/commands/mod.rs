@@ -13,9 +13,9 @@ pub mod event_types;
 pub mod events;
 pub mod subscriptions;
 pub mod tenants;
+pub mod tokens;
 
 use std::io::{IsTerminal, Read};
-use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde_json::Value;
@@ -23,11 +23,9 @@ use serde_json::value::RawValue;
 use url::Url;
 
 use crate::client::{ApiClient, Response};
+use crate::credentials;
 use crate::exit::usage;
 use crate::table::{self, Column};
-
-/// Where `herald serve` writes its admin token, relative to its data dir.
-const ADMIN_TOKEN_FILE: &str = "admin-token";
 
 /// How to reach the API, and how to print what it answers.
 #[derive(Args, Debug)]
@@ -46,9 +44,11 @@ pub struct ClientArgs {
     pub server: Url,
     /// Bearer token: the admin token, or a tenant's access token.
     ///
-    /// Without one, and when --server is on this machine, the admin token that
-    /// `herald serve` wrote to ./herald-data/admin-token (or
-    /// $HERALD_DATA_DIR/admin-token) is used, and stderr says so.
+    /// Without one: the tenant token `herald login` saved for this server,
+    /// else the admin token that `herald serve` wrote to
+    /// ./herald-data/admin-token (or $HERALD_DATA_DIR/admin-token), only when
+    /// --server is the server that wrote it (its ./herald-data/server-url);
+    /// stderr says which file was used.
     #[arg(
         long,
         global = true,
@@ -99,10 +99,8 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(args: ClientArgs) -> anyhow::Result<Ctx> {
-        let token = args
-            .token
-            .filter(|t| !t.is_empty())
-            .or_else(|| local_admin_token(&args.server));
+        let token = credentials::resolve(&args.server, args.token)
+            .map(|credential| (credential.token, credential.source));
         Ok(Ctx {
             api: ApiClient::new(args.server, token)?,
             json: args.json,
@@ -158,37 +156,6 @@ impl Ctx {
             }
         }
         self.json
-    }
-}
-
-/// The admin token `herald serve` wrote, when the server is on this machine.
-/// Never sent elsewhere: a local file's secret must not leak to a remote URL.
-fn local_admin_token(url: &Url) -> Option<String> {
-    let local = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    if !local {
-        return None;
-    }
-    let dir = std::env::var_os("HERALD_DATA_DIR")
-        .map_or_else(|| PathBuf::from("herald-data"), PathBuf::from);
-    let path = dir.join(ADMIN_TOKEN_FILE);
-    let token = std::fs::read_to_string(&path).ok()?.trim().to_owned();
-    if token.is_empty() {
-        return None;
-    }
-    eprintln!("note: using the admin token from {}", display(&path));
-    Some(token)
-}
-
-fn display(path: &Path) -> String {
-    if path.is_relative() {
-        format!("./{}", path.display())
-    } else {
-        path.display().to_string()
     }
 }
 

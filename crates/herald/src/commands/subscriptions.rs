@@ -246,7 +246,15 @@ pub async fn run(ctx: &Ctx, command: SubscriptionsCommand) -> anyhow::Result<()>
         C::Pause { id } => patch(ctx, &id, status_body(Status::Paused)).await?,
         C::Resume { id } => patch(ctx, &id, status_body(Status::Active)).await?,
         C::Test { id } => {
-            let response = ctx.api.post(&["subscriptions", &id, "test"], None).await?;
+            let response = ctx
+                .api
+                .post_announced(&["subscriptions", &id, "test"], |headers| {
+                    if let Some(line) = attempt_outcome::waiting(headers) {
+                        eprintln!("{line}");
+                    }
+                    attempt_outcome::limit(headers)
+                })
+                .await?;
             let value = response.json()?;
             if !ctx.print_json(&response) {
                 table::out(&attempt_outcome::describe(&value));

@@ -4,8 +4,13 @@
 //! Printed on stdout (not logged) so it reaches the person who started the server and no log
 //! collector; saved so scripts on the same machine can read it and a restart keeps it. The
 //! file is created with `create_new`, so a token is never overwritten.
+//!
+//! Beside it, `server-url` says which server the data dir belongs to (`http://127.0.0.1:8080`,
+//! rewritten at every start): the CLI sends `admin-token` only to that address, so a
+//! `--server` pointing elsewhere never receives this server's admin token.
 
 use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
 use anyhow::Context;
@@ -37,13 +42,34 @@ pub fn load_or_generate(config: &Config) -> anyhow::Result<String> {
     Ok(token)
 }
 
+/// Where `herald serve` records the address it serves on, relative to its data dir.
+pub const SERVER_URL_FILE: &str = "server-url";
+
+/// Records the URL this server answers on in the data dir, for the CLI on this machine. An
+/// unspecified listen address (`0.0.0.0`, `::`) is recorded as loopback, the address the CLI
+/// beside it uses. Written to a temporary file and renamed, so a reader never sees half.
+pub fn record_server_url(data_dir: &Path, addr: SocketAddr) -> anyhow::Result<()> {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let url = format!("http://{}\n", SocketAddr::new(ip, addr.port()));
+    let path = data_dir.join(SERVER_URL_FILE);
+    let temporary = data_dir.join(format!("{SERVER_URL_FILE}.tmp"));
+    std::fs::write(&temporary, url)
+        .and_then(|()| std::fs::rename(&temporary, &path))
+        .with_context(|| format!("cannot record the server's address in {}", path.display()))
+}
+
 fn generate() -> String {
     use base64::Engine;
     use rand::RngCore;
     let mut raw = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut raw);
     format!(
-        "hadm_{}",
+        "{}{}",
+        herald_server::api::auth::ADMIN_TOKEN_PREFIX,
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
     )
 }
@@ -84,6 +110,18 @@ mod tests {
         };
         assert_eq!(load_or_generate(&config).unwrap(), "configured-token-0123");
         assert!(!dir.path().join("admin-token").exists());
+    }
+
+    #[test]
+    fn the_server_url_names_loopback_for_an_unspecified_listen_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let read = || std::fs::read_to_string(dir.path().join(SERVER_URL_FILE)).unwrap();
+        record_server_url(dir.path(), "0.0.0.0:8080".parse().unwrap()).unwrap();
+        assert_eq!(read(), "http://127.0.0.1:8080\n");
+        record_server_url(dir.path(), "[::]:9000".parse().unwrap()).unwrap();
+        assert_eq!(read(), "http://[::1]:9000\n");
+        record_server_url(dir.path(), "192.0.2.7:81".parse().unwrap()).unwrap();
+        assert_eq!(read(), "http://192.0.2.7:81\n");
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             config.listen
         )
     })?;
+    admin_token::record_server_url(&config.data_dir, listener.local_addr()?)?;
     if config.dev {
         tracing::warn!("development mode: http:// URLs and loopback targets are allowed");
     }

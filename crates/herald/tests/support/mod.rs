@@ -70,6 +70,8 @@ pub async fn herald_with(
         .env("HERALD_URL", server)
         .env_remove("HERALD_TOKEN")
         .env_remove("HERALD_DATA_DIR")
+        // `herald login`'s file lives here, not in the developer's home.
+        .env("HERALD_CONFIG_DIR", dir.join("config"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
