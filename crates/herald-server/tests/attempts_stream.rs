@@ -217,7 +217,40 @@ async fn bad_stream_requests_are_refused_with_a_problem(backend: Backend) {
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
+async fn streams_are_capped_and_end_when_the_server_shuts_down(backend: Backend) {
+    let server = TestServer::start_on(backend, test_config()).await;
+    let mut open = Vec::new();
+    for _ in 0..herald_server::api::MAX_STREAMS {
+        open.push(SseReader::open(&server, ADMIN_TOKEN, "", None).await);
+    }
+    let refused = SseReader::request(&server, ADMIN_TOKEN, "", None).await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // Closing one frees its place.
+    drop(open.pop());
+    let reopened = herald_testkit::wait_for("a stream's place to be free", WAIT, || async {
+        let response = SseReader::request(&server, ADMIN_TOKEN, "", None).await;
+        (response.status() == StatusCode::OK).then_some(response)
+    })
+    .await;
+    drop(reopened);
+
+    // A graceful shutdown ends every stream instead of waiting for the clients.
+    drop(server);
+    let mut stream = open.pop().expect("an open stream");
+    let ended = await_within("the stream to end", WAIT, async {
+        loop {
+            match stream.response.chunk().await {
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => return true,
+            }
+        }
+    })
+    .await;
+    assert!(ended);
+}
+
 on_both_stores!(
+    streams_are_capped_and_end_when_the_server_shuts_down,
     stream_delivers_attempts_as_they_happen,
     a_tenant_stream_never_shows_another_tenants_attempts,
     last_event_id_resumes_without_loss_or_repeat,

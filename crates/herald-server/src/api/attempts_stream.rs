@@ -201,6 +201,7 @@ pub async fn stream(
         pending: VecDeque::new(),
         shutdown: streams.shutdown,
         read_now: true,
+        failing: false,
         _permit: permit,
     };
     let events = futures::stream::unfold(feed, |mut feed| async move {
@@ -275,6 +276,8 @@ struct Feed {
     shutdown: CancellationToken,
     /// Read again without waiting (the first read, and after a full page).
     read_now: bool,
+    /// The last read failed (so the next failure is not logged again).
+    failing: bool,
     /// Held for the stream's life: its place under [`MAX_STREAMS`].
     _permit: OwnedSemaphorePermit,
 }
@@ -308,6 +311,7 @@ impl Feed {
             .await
         {
             Ok(page) => {
+                self.failing = false;
                 self.read_now = page.items.len() >= PAGE_SIZE as usize;
                 // Never move back (a clock stepping back, or a Last-Event-ID from the
                 // future): what lies behind the position was sent already.
@@ -315,8 +319,13 @@ impl Feed {
                 self.pending.extend(page.items);
             }
             Err(error) => {
-                tracing::warn!(%error, "reading the attempt feed failed; retrying");
+                // Once per outage, not once per poll of every stream.
+                if !self.failing {
+                    tracing::warn!(%error, "reading the attempt feed failed; retrying");
+                }
+                self.failing = true;
                 self.read_now = false;
+                return;
             }
         }
     }

@@ -27,7 +27,7 @@ use crate::catalog_cache::{CatalogCache, InvalidatingCatalog};
 use crate::config::Config;
 use crate::dispatch::{Deliverer, Intake};
 use crate::metrics::Metrics;
-pub use attempts_stream::LiveStreams;
+pub use attempts_stream::{LiveStreams, MAX_STREAMS};
 use error::ApiError;
 
 /// Everything a handler may use. Cheap to clone.
