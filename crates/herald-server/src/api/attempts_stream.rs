@@ -325,7 +325,6 @@ impl Feed {
                 }
                 self.failing = true;
                 self.read_now = false;
-                return;
             }
         }
     }
