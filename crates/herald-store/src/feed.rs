@@ -112,8 +112,9 @@ pub struct FeedAttempt {
     pub event_type: String,
     /// The delivery's status when the feed was read (after this attempt, or later ones).
     pub delivery_status: DeliveryStatus,
-    /// The delivery's next scheduled attempt when the feed was read; `None` once it is no
-    /// longer pending (no more retries).
+    /// What followed this attempt: the start of the delivery's next attempt when one was
+    /// made since, otherwise the delivery's next scheduled attempt when the feed was read;
+    /// `None`: no more retries.
     pub next_attempt_at: Option<OffsetDateTime>,
 }
 
@@ -132,7 +133,11 @@ pub struct FeedPage {
 /// corruption, as everywhere in `rows`.
 pub(crate) fn feed_attempt(row: &impl Columns) -> Result<FeedAttempt, StoreError> {
     let status: String = get(row, "d_status")?;
-    let next: Option<i64> = get(row, "d_next_attempt_at")?;
+    let following: Option<i64> = get(row, "following_started_at")?;
+    let next = match following {
+        Some(started) => Some(started),
+        None => get(row, "d_next_attempt_at")?,
+    };
     Ok(FeedAttempt {
         attempt: rows::attempt(row)?,
         subscription_id: SubscriptionId::from_trusted(get(row, "d_subscription_id")?),

@@ -122,7 +122,8 @@ pub struct AttemptStreamItem {
     pub trigger: String,
     /// The delivery's status when the attempt was read: `pending`, `succeeded` or `failed`.
     pub delivery_status: String,
-    /// The delivery's next scheduled attempt when read; null: no more retries.
+    /// What followed: the start of the delivery's next attempt if one was made since, else
+    /// its next scheduled attempt when read; null: no more retries.
     #[serde(with = "time::serde::rfc3339::option")]
     pub next_attempt_at: Option<OffsetDateTime>,
 }

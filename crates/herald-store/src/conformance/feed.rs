@@ -82,6 +82,31 @@ pub async fn feed_lists_attempts_oldest_first_with_their_delivery<S: Store>(stor
     assert_eq!(second.event_id, delivery.event_id);
 }
 
+/// An attempt followed by another of the same delivery shows that one's start as what came
+/// next, whatever the delivery says now; the latest shows the delivery's own schedule.
+pub async fn feed_shows_the_following_attempt_as_what_came_next<S: Store>(store: &S) {
+    let tenant = new_tenant(store, "Acme").await;
+    new_subscription(store, &tenant.id, &["*"]).await;
+    let first = attempted(store, &tenant.id, "a.b", Some(500)).await;
+    let second = attempt(&first.delivery_id, 7, Some(500), AttemptTrigger::Scheduled);
+    store
+        .complete_attempt(&second, &finished(DeliveryStatus::Failed))
+        .await
+        .unwrap();
+
+    let page = store
+        .attempts_between(&earlier(), &later(), &AttemptFeedFilter::default(), 100)
+        .await
+        .unwrap();
+    let next: Vec<_> = page.items.iter().map(|i| i.next_attempt_at).collect();
+    assert_eq!(next, vec![Some(at(7)), None]);
+    assert_eq!(
+        page.items[0].delivery_status,
+        DeliveryStatus::Failed,
+        "as read"
+    );
+}
+
 /// Only attempts strictly between the two positions are read: an attempt is not read again
 /// after its own position, nor before a position taken before it was made.
 pub async fn feed_reads_only_between_the_two_positions<S: Store>(store: &S) {

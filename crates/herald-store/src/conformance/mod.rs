@@ -123,6 +123,7 @@ macro_rules! store_conformance_tests {
             // the attempt feed
             feed_lists_attempts_oldest_first_with_their_delivery,
             feed_reads_only_between_the_two_positions,
+            feed_shows_the_following_attempt_as_what_came_next,
             feed_filters_by_tenant_subscription_event_type_and_outcome,
             feed_pages_follow_positions_without_loss_or_repeat,
         );

@@ -3,7 +3,9 @@
 //!
 //! The delivery's columns come through a derived table with renamed columns, so the
 //! attempt's column list (`rows::attempt_columns`) is spliced in unqualified, as everywhere
-//! else; both planners flatten the derived table into a plain join on the primary key.
+//! else; both planners flatten the derived table into a plain join on the primary key. The
+//! start of the delivery's following attempt, if any (one step on the `attempts_delivery`
+//! index), is what came next after an attempt read later, e.g. by a client resuming.
 
 use super::Built;
 use crate::feed::{AttemptFeedFilter, AttemptOutcome, FeedPosition};
@@ -21,7 +23,9 @@ pub(crate) fn attempts_between<'a>(
         "SELECT ",
         attempt_columns!(),
         ", d_subscription_id, d_tenant_id, d_event_id, d_event_type, d_status, \
-         d_next_attempt_at FROM attempts JOIN (SELECT id AS d_id, \
+         d_next_attempt_at, (SELECT later.started_at FROM attempts later \
+         WHERE later.delivery_id = attempts.delivery_id AND later.id > attempts.id \
+         ORDER BY later.id LIMIT 1) AS following_started_at FROM attempts JOIN (SELECT id AS d_id, \
          subscription_id AS d_subscription_id, tenant_id AS d_tenant_id, \
          event_id AS d_event_id, event_type AS d_event_type, status AS d_status, \
          next_attempt_at AS d_next_attempt_at FROM deliveries) d ON d.d_id = delivery_id \
