@@ -113,7 +113,11 @@ pub async fn run(
         deliverer,
         intake,
     );
-    let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    // Live streams end with the server, so a graceful shutdown never waits on a client.
+    let streams = api::LiveStreams::new(shutdown.child_token());
+    let app = api::router(state)
+        .layer(axum::Extension(streams))
+        .layer(tower_http::trace::TraceLayer::new_for_http());
     let address = listener.local_addr().map_err(RunError::ListenerAddress)?;
     tracing::info!(%address, "herald is serving");
     axum::serve(listener, app)

@@ -10,6 +10,8 @@
 //!   backend or wrapper that forgets one does not compile. Nothing above the seam knows which
 //!   backend runs; the dispatcher's scheduling decisions (what status follows an attempt,
 //!   when the next one is due) are made above it and handed down, so backends only persist.
+//! - The attempt feed ([`FeedPosition`], [`FeedAttempt`]): every attempt in the order it was
+//!   made, read by [`DeliveryQueue::attempts_between`] for live views.
 //! - [`sqlite`]: the embedded default.
 //! - [`postgres`]: for more than one node on one database.
 //! - [`conformance`]: the test suite every implementation must pass, run by each backend's tests.
@@ -37,6 +39,7 @@
 mod claiming;
 pub mod conformance;
 mod error;
+mod feed;
 pub mod ids;
 pub mod model;
 pub mod postgres;
@@ -46,6 +49,7 @@ pub mod sqlite;
 mod statements;
 
 pub use error::{Cause, StoreError};
+pub use feed::{AttemptFeedFilter, AttemptOutcome, FeedAttempt, FeedPage, FeedPosition};
 pub use ids::{AttemptId, DeliveryId, EventId, IdError, SubscriptionId, TenantId};
 pub use model::*;
 pub use seam::{Accepted, Catalog, DeliveryQueue, PublishLease, Result, Store};

@@ -318,6 +318,39 @@ impl ApiClient {
         self.send(Method::DELETE, segments, &[], None).await
     }
 
+    /// Opens a server-sent-events stream (`GET /api/v1/{segments…}`), resuming after
+    /// `last_event_id` when given. The response is returned once its headers are in, for the
+    /// caller to read as it arrives; a non-2xx answer is read whole and is the problem. It has
+    /// no overall time limit (a stream runs until stopped); the caller watches for silence.
+    pub async fn open_stream(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+        last_event_id: Option<&str>,
+    ) -> Result<reqwest::Response, ApiError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("herald-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ApiError::Unexpected(root_cause(&e)))?;
+        let mut request = http
+            .get(self.url(segments, query))
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request.send().await.map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(response);
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(problem(status, &body))
+    }
+
     fn transport_error(&self, err: reqwest::Error) -> ApiError {
         if err.is_connect() || err.is_timeout() {
             ApiError::Unreachable {

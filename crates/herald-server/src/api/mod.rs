@@ -2,6 +2,7 @@
 //! document. One `router()` per resource file; handlers call the store through its trait and
 //! never hold SQL.
 
+mod attempts_stream;
 pub mod auth;
 mod deliveries;
 pub mod error;
@@ -26,6 +27,7 @@ use crate::catalog_cache::{CatalogCache, InvalidatingCatalog};
 use crate::config::Config;
 use crate::dispatch::{Deliverer, Intake};
 use crate::metrics::Metrics;
+pub use attempts_stream::{LiveStreams, MAX_STREAMS};
 use error::ApiError;
 
 /// Everything a handler may use. Cheap to clone.
@@ -96,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .merge(subscriptions::router())
         .merge(events::router().layer(DefaultBodyLimit::max(event_body_limit)))
         .merge(deliveries::router())
+        .merge(attempts_stream::router())
         .merge(openapi::router());
     Router::new()
         .nest("/api/v1", api)

@@ -7,7 +7,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::AppState;
-use super::{deliveries, event_types, events, health, oauth, subscriptions, tenants, views};
+use super::{
+    attempts_stream, deliveries, event_types, events, health, oauth, subscriptions, tenants, views,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,13 +20,13 @@ use super::{deliveries, event_types, events, health, oauth, subscriptions, tenan
         subscriptions::create, subscriptions::list, subscriptions::show, subscriptions::update,
         subscriptions::remove, subscriptions::test, subscriptions::rotate_secret,
         events::publish, events::list, events::show,
-        deliveries::list, deliveries::show, deliveries::redeliver,
+        deliveries::list, deliveries::show, deliveries::redeliver, attempts_stream::stream,
         oauth::token, health::healthz, health::readyz, health::metrics, openapi_json,
     ),
     components(schemas(
         super::error::Problem, views::TenantView, views::EventTypeView, views::SubscriptionView,
         views::EventView, views::PublishResponse, views::DeliveryView, views::AttemptView,
-        views::TestResult, oauth::TokenResponse,
+        views::TestResult, oauth::TokenResponse, attempts_stream::AttemptStreamItem,
     )),
     modifiers(&BearerAuth),
 )]

@@ -17,6 +17,7 @@ use herald_store::{
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use time::format_description::well_known::Rfc3339;
 
+use super::attempt_log::AttemptLog;
 use super::clock::Clock;
 use super::schedule::RetrySchedule;
 use crate::metrics::Metrics;
@@ -30,6 +31,9 @@ pub struct Deliverer {
     metrics: Arc<Metrics>,
     /// Attempt times and the next retry's due time (the dispatcher's clock).
     clock: Arc<dyn Clock>,
+    /// One line per attempt, rate-limited per subscription (shared by every attempt this
+    /// deliverer makes, so the limit holds across dispatcher, redelivery and test).
+    log: AttemptLog,
 }
 
 impl Deliverer {
@@ -47,6 +51,7 @@ impl Deliverer {
             schedule,
             metrics,
             clock,
+            log: AttemptLog::default(),
         }
     }
 
@@ -109,6 +114,15 @@ impl Deliverer {
     /// dispatcher's schedule); if it keeps failing the lease expires and the delivery is
     /// attempted again.
     pub async fn record(&self, job: &DeliveryJob, attempt: &Attempt, progress: &DeliveryProgress) {
+        // Logged before it is written, so a store that keeps failing still shows the attempt
+        // (its warnings follow); the log's limit runs on real time, like the retries below.
+        self.log.note(
+            std::time::Instant::now(),
+            &job.subscription.id,
+            &job.event,
+            attempt,
+            progress,
+        );
         let mut wait = Duration::from_millis(50);
         for _ in 0..5 {
             match self.store.complete_attempt(attempt, progress).await {

@@ -4,7 +4,8 @@
 //! How a delivery moves, from publish to recorded attempt, including the lease window and why
 //! a job can be dropped without an attempt, is told once, in [`lease`]. This module only
 //! wires the parts: [`clock`] (the one source of time), `job` (one job's steps), [`gates`]
-//! (per-subscription `max_in_flight`), [`Deliverer`] (send and record), [`schedule`] (what
+//! (per-subscription `max_in_flight`), [`Deliverer`] (send and record), [`attempt_log`] (one
+//! rate-limited log line per attempt), [`schedule`] (what
 //! follows a failure) and [`Intake`] (publish).
 //!
 //! [`Dispatcher::step`] is one claim and the start of what it claimed; [`Dispatcher::run`]
@@ -19,6 +20,7 @@
 //! one owner, not a handler wiring the two together.
 
 mod attempt;
+pub mod attempt_log;
 pub mod clock;
 pub mod gates;
 mod intake;

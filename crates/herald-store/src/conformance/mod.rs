@@ -11,6 +11,7 @@ mod attempts;
 mod catalog;
 mod dispatch;
 mod events;
+mod feed;
 mod handoff;
 mod limits;
 
@@ -18,6 +19,7 @@ pub use attempts::*;
 pub use catalog::*;
 pub use dispatch::*;
 pub use events::*;
+pub use feed::*;
 pub use handoff::*;
 pub use limits::*;
 
@@ -118,6 +120,12 @@ macro_rules! store_conformance_tests {
             next_due_at_is_the_earliest_claimable_time,
             deleting_a_subscription_removes_its_deliveries_and_attempts,
             deleting_a_tenant_removes_its_subscriptions_deliveries_tokens_and_events,
+            // the attempt feed
+            feed_lists_attempts_oldest_first_with_their_delivery,
+            feed_reads_only_between_the_two_positions,
+            feed_shows_the_following_attempt_as_what_came_next,
+            feed_filters_by_tenant_subscription_event_type_and_outcome,
+            feed_pages_follow_positions_without_loss_or_repeat,
         );
     };
     (@cases $mode:ident $factory:expr; $($case:ident),* $(,)?) => {

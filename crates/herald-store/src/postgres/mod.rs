@@ -38,6 +38,7 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 use crate::error::StoreError;
+use crate::feed::{AttemptFeedFilter, FeedPage, FeedPosition};
 use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
 use crate::seam::{Accepted, Catalog, DeliveryQueue, PublishLease, Result};
@@ -290,6 +291,18 @@ impl DeliveryQueue for PgStore {
 
     async fn list_attempts(&self, delivery_id: &DeliveryId) -> Result<Vec<Attempt>> {
         events::list_attempts(&mut *self.conn().await?, delivery_id.as_str()).await
+    }
+
+    async fn attempts_between(
+        &self,
+        after: &FeedPosition,
+        until: &FeedPosition,
+        filter: &AttemptFeedFilter,
+        limit: u32,
+    ) -> Result<FeedPage> {
+        let sql = crate::statements::feed::attempts_between(after, until, filter, limit);
+        let items = run::all(&mut *self.conn().await?, &sql, crate::feed::feed_attempt).await?;
+        Ok(crate::feed::feed_page(items, limit, until))
     }
 
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<DeliveryJob>> {

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::Result;
+use crate::feed::{AttemptFeedFilter, FeedPage, FeedPosition};
 use crate::ids::{DeliveryId, EventId, SubscriptionId};
 use crate::model::*;
 
@@ -90,6 +91,17 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     ) -> Result<Page<Delivery>>;
     /// A delivery's attempts, oldest first.
     async fn list_attempts(&self, delivery_id: &DeliveryId) -> Result<Vec<Attempt>>;
+    /// The attempt feed: attempts made strictly between `after` and `until` (ids compared as
+    /// positions, see [`FeedPosition`]) whose delivery matches `filter`, oldest first, at
+    /// most `limit` (0 is taken as 1), each with its delivery's subscription, tenant, event
+    /// and current status. The page's position is where the next read starts.
+    async fn attempts_between(
+        &self,
+        after: &FeedPosition,
+        until: &FeedPosition,
+        filter: &AttemptFeedFilter,
+        limit: u32,
+    ) -> Result<FeedPage>;
 
     // --- the dispatcher's side -------------------------------------------------------------
     /// Claims due work: `pending` deliveries with `next_attempt_at <= claim.now`, whose lease is

@@ -35,6 +35,7 @@ use rusqlite::OpenFlags;
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
+use crate::feed::{AttemptFeedFilter, FeedPage, FeedPosition};
 use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
 use crate::seam::{Accepted, Catalog, DeliveryQueue, PublishLease, Result};
@@ -315,6 +316,20 @@ impl DeliveryQueue for SqliteStore {
 
     async fn list_attempts(&self, delivery_id: &DeliveryId) -> Result<Vec<Attempt>> {
         read!(self, (delivery_id) => |conn| events::list_attempts(conn, delivery_id.as_str()))
+    }
+
+    async fn attempts_between(
+        &self,
+        after: &FeedPosition,
+        until: &FeedPosition,
+        filter: &AttemptFeedFilter,
+        limit: u32,
+    ) -> Result<FeedPage> {
+        read!(self, (after, until, filter) => |conn| {
+            let sql = crate::statements::feed::attempts_between(&after, &until, &filter, limit);
+            let items = run::all(conn, &sql, |row| crate::feed::feed_attempt(row))?;
+            Ok(crate::feed::feed_page(items, limit, &until))
+        })
     }
 
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<DeliveryJob>> {

@@ -9,6 +9,7 @@ use clap::{Subcommand, ValueEnum};
 use serde_json::Value;
 
 use super::attempt_outcome;
+use super::watch::{self, Layout, WatchArgs};
 use super::{Ctx, Page, Query};
 use crate::table::{self, Column, col, col_or};
 
@@ -72,6 +73,13 @@ pub enum DeliveriesCommand {
         /// Delivery id.
         id: String,
     },
+    /// Stream attempts as they happen, one line each (time, subscription, event type,
+    /// outcome, duration, what follows), or one JSON object per line with --json. Runs until
+    /// Ctrl-C; reconnects by itself, without losing or repeating an attempt.
+    Watch {
+        #[command(flatten)]
+        filter: WatchArgs,
+    },
 }
 
 /// A delivery's status.
@@ -127,6 +135,7 @@ pub async fn run(ctx: &Ctx, command: DeliveriesCommand) -> anyhow::Result<()> {
                 ));
             }
         }
+        DeliveriesCommand::Watch { filter } => watch::run(ctx, filter, Layout::Attempts).await?,
     }
     Ok(())
 }

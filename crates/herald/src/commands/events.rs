@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use super::watch::{self, Layout, WatchArgs};
 use super::{Ctx, Page, Query, json_arg};
 use crate::table::{self, Column, col};
 
@@ -75,6 +76,13 @@ pub enum EventsCommand {
         /// Event id (`evt_…`).
         id: String,
     },
+    /// Follow events as they are delivered: a line for each event, its attempts indented
+    /// below (one JSON attempt per line with --json). Runs until Ctrl-C; reconnects by
+    /// itself. An event that matches no subscription makes no attempt and is not shown.
+    Tail {
+        #[command(flatten)]
+        filter: WatchArgs,
+    },
 }
 
 /// The body of `POST /api/v1/events`.
@@ -125,6 +133,7 @@ pub async fn run(ctx: &Ctx, command: EventsCommand) -> anyhow::Result<()> {
             let response = ctx.api.get(&["events", &id], &[]).await?;
             ctx.print_object(&response, FIRST)?;
         }
+        EventsCommand::Tail { filter } => watch::run(ctx, filter, Layout::ByEvent).await?,
     }
     Ok(())
 }
