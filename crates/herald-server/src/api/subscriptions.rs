@@ -37,20 +37,25 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CreateSubscription {
     /// The owning tenant (admin only; implied by a tenant token).
+    #[schema(pattern = "^ten_[0-9a-fA-F]{32}$")]
     pub tenant_id: Option<String>,
     /// Where deliveries are POSTed (https unless the server runs with --dev).
     pub url: String,
     /// Event type names, or prefixes ending in `*` such as `consent.*`.
+    #[schema(schema_with = super::openapi::event_type_patterns)]
     pub event_types: Vec<String>,
     /// For people.
     pub description: Option<String>,
     /// Extra headers for every delivery.
     pub headers: Option<BTreeMap<String, String>>,
     /// Requests per second at most.
+    #[schema(minimum = 1)]
     pub rate_limit_per_second: Option<u32>,
     /// Requests in flight at most (default from the server config, 16).
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_in_flight: Option<u32>,
     /// Whom to contact when the endpoint keeps failing.
+    #[schema(max_length = 254, pattern = "@")]
     pub contact_email: Option<String>,
 }
 
@@ -61,8 +66,10 @@ pub struct UpdateSubscription {
     /// New URL.
     pub url: Option<String>,
     /// New event types.
+    #[schema(schema_with = super::openapi::event_type_patterns_or_null)]
     pub event_types: Option<Vec<String>>,
     /// `active` or `paused`.
+    #[schema(schema_with = super::openapi::subscription_status)]
     pub status: Option<String>,
     /// New description.
     #[serde(default, deserialize_with = "nullable")]
@@ -72,13 +79,14 @@ pub struct UpdateSubscription {
     pub headers: Option<BTreeMap<String, String>>,
     /// New rate limit.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<u32>)]
+    #[schema(value_type = Option<u32>, minimum = 1)]
     pub rate_limit_per_second: Option<Option<u32>>,
     /// New in-flight limit.
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_in_flight: Option<u32>,
     /// New contact.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 254, pattern = "@")]
     pub contact_email: Option<Option<String>>,
 }
 
@@ -87,10 +95,13 @@ pub struct UpdateSubscription {
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionQuery {
     /// Only this tenant's (admin).
+    #[param(nullable = false, pattern = "^ten_[0-9a-fA-F]{32}$")]
     pub tenant_id: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(nullable = false, pattern = "^sub_[0-9a-fA-F]{32}$")]
     pub cursor: Option<String>,
     /// Page size (1 to 200, default 50).
+    #[param(nullable = false, minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -197,8 +208,9 @@ async fn load(state: &AppState, principal: &Principal, id: &str) -> Result<Subsc
 }
 
 /// Create a subscription; the response carries its signing secret.
-#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions", request_body = CreateSubscription,
-    responses((status = 201, body = SubscriptionView), (status = 422, body = super::error::Problem)),
+#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions",
+    operation_id = "createSubscription", request_body = CreateSubscription,
+    responses((status = 201, body = SubscriptionView), (status = 403), (status = 422)),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -259,8 +271,10 @@ pub async fn create(
 }
 
 /// List subscriptions, newest first.
-#[utoipa::path(get, path = "/api/v1/subscriptions", tag = "subscriptions", params(SubscriptionQuery),
-    responses((status = 200, body = List<SubscriptionView>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/subscriptions", tag = "subscriptions",
+    operation_id = "listSubscriptions", params(SubscriptionQuery),
+    responses((status = 200, body = List<SubscriptionView>), (status = 403)),
+    security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -296,7 +310,8 @@ pub async fn list(
 
 /// One subscription.
 #[utoipa::path(get, path = "/api/v1/subscriptions/{id}", tag = "subscriptions",
-    responses((status = 200, body = SubscriptionView), (status = 404, body = super::error::Problem)),
+    operation_id = "getSubscription", params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
+    responses((status = 200, body = SubscriptionView), (status = 404)),
     security(("bearer" = [])))]
 pub async fn show(
     State(state): State<AppState>,
@@ -307,9 +322,11 @@ pub async fn show(
 }
 
 /// Change a subscription; `status` pauses or resumes it (paused deliveries wait, then go out).
-#[utoipa::path(patch, path = "/api/v1/subscriptions/{id}", tag = "subscriptions", request_body = UpdateSubscription,
-    responses((status = 200, body = SubscriptionView), (status = 404, body = super::error::Problem),
-        (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/api/v1/subscriptions/{id}", tag = "subscriptions",
+    operation_id = "updateSubscription", params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
+    request_body = UpdateSubscription,
+    responses((status = 200, body = SubscriptionView), (status = 404), (status = 422)),
+    security(("bearer" = [])))]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
@@ -360,7 +377,9 @@ pub async fn update(
 
 /// Delete a subscription with its deliveries.
 #[utoipa::path(delete, path = "/api/v1/subscriptions/{id}", tag = "subscriptions",
-    responses((status = 204), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
+    operation_id = "deleteSubscription", params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
+    responses((status = 204), (status = 404)),
+    security(("bearer" = [])))]
 pub async fn remove(
     State(state): State<AppState>,
     principal: Principal,
@@ -377,7 +396,8 @@ pub async fn remove(
 /// Send a `herald.test` event to this subscription now and report the attempt: the check a
 /// subscriber runs when webhooks do not arrive.
 #[utoipa::path(post, path = "/api/v1/subscriptions/{id}/test", tag = "subscriptions",
-    responses((status = 200, body = TestResult), (status = 404, body = super::error::Problem)),
+    operation_id = "testSubscription", params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
+    responses((status = 200, body = TestResult), (status = 404)),
     security(("bearer" = [])))]
 pub async fn test(
     State(state): State<AppState>,
@@ -417,7 +437,8 @@ pub async fn test(
 
 /// Replace the signing secret; the old one keeps signing beside it for the grace period.
 #[utoipa::path(post, path = "/api/v1/subscriptions/{id}/secret/rotate", tag = "subscriptions",
-    responses((status = 200, body = SubscriptionView), (status = 404, body = super::error::Problem)),
+    operation_id = "rotateSubscriptionSecret", params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
+    responses((status = 200, body = SubscriptionView), (status = 404)),
     security(("bearer" = [])))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
