@@ -11,8 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use axum::http::StatusCode;
 use utoipa::Modify;
+use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
-use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Ref, Type};
+use utoipa::openapi::schema::Ref;
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{ContentBuilder, OpenApi, RefOr, ResponseBuilder};
 
@@ -150,7 +151,11 @@ fn problem_types(operation: &Operation) -> Statuses {
     statuses
 }
 
-/// A problem response whose `type` is one of `slugs` (as `urn:herald:problem:<slug>`).
+/// A problem response that lists the problem types it can carry (`urn:herald:problem:<slug>`),
+/// in its description for people and in `x-problem-types` for tools.
+///
+/// The body schema is the shared `Problem` component, not a per-response copy narrowed to
+/// those types: generators would otherwise emit one model per operation and status.
 fn problem_response(status: u16, slugs: &BTreeSet<&'static str>) -> utoipa::openapi::Response {
     let uris: Vec<String> = slugs
         .iter()
@@ -161,20 +166,17 @@ fn problem_response(status: u16, slugs: &BTreeSet<&'static str>) -> utoipa::open
         .and_then(|s| s.canonical_reason())
         .unwrap_or("Error");
     let description = format!("{reason}. Problem types: {}.", uris.join(", "));
-    let narrowed = ObjectBuilder::new().schema_type(Type::Object).property(
-        "type",
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some(uris)),
-    );
-    let schema = AllOfBuilder::new()
-        .item(Ref::from_schema_name("Problem"))
-        .item(narrowed);
+    let schema = Ref::from_schema_name("Problem");
     ResponseBuilder::new()
         .description(description)
         .content(
             PROBLEM_JSON,
             ContentBuilder::new().schema(Some(schema)).build(),
         )
+        .extensions(Some(
+            ExtensionsBuilder::new()
+                .add("x-problem-types", uris)
+                .build(),
+        ))
         .build()
 }
