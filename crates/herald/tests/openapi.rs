@@ -50,9 +50,7 @@ async fn run(what: &str, command: &mut Command, within: Duration) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let child = command.spawn().unwrap_or_else(|e| panic!("{what}: {e}"));
     await_within(what, within, child.wait_with_output())
         .await
         .unwrap_or_else(|e| panic!("{what}: {e}"))
@@ -87,7 +85,11 @@ async fn get(herald: &Herald, path: &str) -> Value {
         .send()
         .await
         .expect("request to herald");
-    assert!(response.status().is_success(), "{path}: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
     response.json().await.expect("a JSON answer")
 }
 
@@ -98,7 +100,9 @@ async fn seeded() -> Seeded {
     herald
         .post("/api/v1/event-types", json!({"name": "fuzz.seeded"}))
         .await;
-    let tenant = herald.post("/api/v1/tenants", json!({"name": "seed"})).await;
+    let tenant = herald
+        .post("/api/v1/tenants", json!({"name": "seed"}))
+        .await;
     let tenant = tenant["id"].as_str().expect("tenant id").to_owned();
     let body = json!({"tenant_id": tenant, "url": receiver.url(), "event_types": ["fuzz.*"]});
     let subscription = herald.post("/api/v1/subscriptions", body).await;
@@ -107,8 +111,14 @@ async fn seeded() -> Seeded {
     let event = event["id"].as_str().expect("event id").to_owned();
     let deliveries = get(&herald, &format!("/api/v1/deliveries?event_id={event}")).await;
     Seeded {
-        subscription: subscription["id"].as_str().expect("subscription id").to_owned(),
-        delivery: deliveries["data"][0]["id"].as_str().expect("delivery id").to_owned(),
+        subscription: subscription["id"]
+            .as_str()
+            .expect("subscription id")
+            .to_owned(),
+        delivery: deliveries["data"][0]["id"]
+            .as_str()
+            .expect("delivery id")
+            .to_owned(),
         herald,
         receiver,
         _data: data,
@@ -126,7 +136,11 @@ async fn seeded() -> Seeded {
 fn fuzz_config(seed: &Seeded) -> String {
     let pins = [
         ("tenant", &seed.tenant, "^/api/v1/tenants/"),
-        ("subscription", &seed.subscription, "^/api/v1/subscriptions/"),
+        (
+            "subscription",
+            &seed.subscription,
+            "^/api/v1/subscriptions/",
+        ),
         ("event", &seed.event, "^/api/v1/events/"),
         ("delivery", &seed.delivery, "^/api/v1/deliveries/"),
     ];
@@ -201,7 +215,11 @@ async fn generate_client(herald: &Herald, dir: &Path) {
         Duration::from_secs(60),
     )
     .await;
-    assert!(output.status.success(), "generation failed:\n{}", describe(&output));
+    assert!(
+        output.status.success(),
+        "generation failed:\n{}",
+        describe(&output)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -224,7 +242,11 @@ async fn a_python_client_generated_from_the_document_runs_the_quickstart() {
         Duration::from_secs(60),
     )
     .await;
-    assert!(output.status.success(), "quickstart failed:\n{}", describe(&output));
+    assert!(
+        output.status.success(),
+        "quickstart failed:\n{}",
+        describe(&output)
+    );
     let event_id = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     let requests = receiver.wait_for_count(1, Duration::from_secs(10)).await;
     assert_eq!(requests[0].webhook_id(), Some(event_id.as_str()));
