@@ -8,7 +8,6 @@
 //! table, rather than repeated on every handler, so a new route is documented the day it lands.
 
 mod problems;
-use problems::Problems;
 #[cfg(test)]
 mod tests;
 
@@ -21,6 +20,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::AppState;
 use super::{deliveries, event_types, events, health, oauth, subscriptions, tenants, views};
+use problems::Problems;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -25,6 +25,9 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// Operations that touch no store, so cannot answer 500 or 503.
 pub const STORE_FREE: &[&str] = &["getHealth", "getOpenApiDocument"];
 
+/// Operations that turn every store failure into 503 (`/readyz` reports; it has no bug to hide).
+pub const UNAVAILABLE_ONLY: &[&str] = &["getReadiness"];
+
 /// Problem types particular operations add to a status, beyond what their shape implies.
 pub const SPECIFIC: &[(&str, u16, &[&str])] = &[
     (
@@ -142,8 +145,10 @@ fn problem_types(operation: &Operation) -> Statuses {
     }
     let id = operation.operation_id.as_deref().unwrap_or_default();
     if !STORE_FREE.contains(&id) {
-        add(500, &["internal"]);
         add(503, &["unavailable"]);
+        if !UNAVAILABLE_ONLY.contains(&id) {
+            add(500, &["internal"]);
+        }
     }
     for (_, status, slugs) in SPECIFIC.iter().filter(|(op, _, _)| *op == id) {
         add(*status, slugs);

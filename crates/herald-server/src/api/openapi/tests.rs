@@ -7,7 +7,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::path::Operation;
 
 use super::document;
-use super::problems::{PROBLEM_JSON, SPECIFIC, STORE_FREE, operations};
+use super::problems::{PROBLEM_JSON, SPECIFIC, STORE_FREE, UNAVAILABLE_ONLY, operations};
 
 fn all_operations() -> Vec<(String, Operation)> {
     let mut doc = document();
