@@ -146,7 +146,9 @@ fn fuzz_config(seed: &Seeded) -> String {
     ];
     let mut config = String::from(
         r#"[[operations]]
-include-operation-id = ["createSubscription", "updateSubscription", "publishEvent", "createEventType", "updateEventType"]
+include-operation-id = [
+    "createSubscription", "updateSubscription", "publishEvent", "createEventType", "updateEventType",
+]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 "#,
     );

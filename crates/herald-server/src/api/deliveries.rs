@@ -49,7 +49,8 @@ fn bad_query(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// List deliveries, newest first.
-#[utoipa::path(get, path = "/api/v1/deliveries", tag = "deliveries", operation_id = "listDeliveries",
+#[utoipa::path(get, path = "/api/v1/deliveries", tag = "deliveries",
+    operation_id = "listDeliveries",
     params(DeliveryQuery), responses((status = 200, body = List<DeliveryView>)),
     security(("bearer" = [])))]
 pub async fn list(
@@ -89,7 +90,8 @@ pub async fn list(
 }
 
 /// One delivery with all its attempts.
-#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries", operation_id = "getDelivery",
+#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries",
+    operation_id = "getDelivery",
     params(("id" = String, Path, description = "`dlv_…`", pattern = "^dlv_[0-9a-fA-F]{32}$")),
     responses((status = 200, body = DeliveryView), (status = 404)),
     security(("bearer" = [])))]
@@ -112,7 +114,8 @@ pub async fn show(
 /// Make a new attempt now (trigger `redelivery`); a failed delivery that then succeeds becomes
 /// `succeeded`. Answers with the attempt.
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/redeliver", tag = "deliveries",
-    operation_id = "redeliverDelivery", params(("id" = String, Path, description = "`dlv_…`", pattern = "^dlv_[0-9a-fA-F]{32}$")),
+    operation_id = "redeliverDelivery",
+    params(("id" = String, Path, description = "`dlv_…`", pattern = "^dlv_[0-9a-fA-F]{32}$")),
     responses((status = 200, body = AttemptView), (status = 404), (status = 409)),
     security(("bearer" = [])))]
 pub async fn redeliver(

@@ -85,7 +85,8 @@ pub fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// Register an event type.
-#[utoipa::path(post, path = "/api/v1/event-types", tag = "event-types", operation_id = "createEventType",
+#[utoipa::path(post, path = "/api/v1/event-types", tag = "event-types",
+    operation_id = "createEventType",
     request_body = CreateEventType,
     responses((status = 201, body = EventTypeView), (status = 403), (status = 409), (status = 422)),
     security(("bearer" = [])))]
@@ -122,7 +123,8 @@ pub async fn create(
 }
 
 /// List event types by name.
-#[utoipa::path(get, path = "/api/v1/event-types", tag = "event-types", operation_id = "listEventTypes",
+#[utoipa::path(get, path = "/api/v1/event-types", tag = "event-types",
+    operation_id = "listEventTypes",
     params(EventTypeQuery), responses((status = 200, body = List<EventTypeView>)),
     security(("bearer" = [])))]
 pub async fn list(
@@ -147,7 +149,8 @@ async fn load(state: &AppState, name: &str) -> Result<EventType, ApiError> {
 }
 
 /// One event type.
-#[utoipa::path(get, path = "/api/v1/event-types/{name}", tag = "event-types", operation_id = "getEventType",
+#[utoipa::path(get, path = "/api/v1/event-types/{name}", tag = "event-types",
+    operation_id = "getEventType",
     params(("name" = String, Path, description = "The event type name", max_length = 128,
         pattern = "^[a-z0-9_-]+(\\.[a-z0-9_-]+)*$")),
     responses((status = 200, body = EventTypeView), (status = 404)),
@@ -161,7 +164,8 @@ pub async fn show(
 }
 
 /// Change an event type's description or schema.
-#[utoipa::path(patch, path = "/api/v1/event-types/{name}", tag = "event-types", operation_id = "updateEventType",
+#[utoipa::path(patch, path = "/api/v1/event-types/{name}", tag = "event-types",
+    operation_id = "updateEventType",
     params(("name" = String, Path, description = "The event type name", max_length = 128,
         pattern = "^[a-z0-9_-]+(\\.[a-z0-9_-]+)*$")),
     request_body = UpdateEventType,
@@ -192,7 +196,8 @@ pub async fn update(
 }
 
 /// Delete an event type (subscriptions naming it are kept).
-#[utoipa::path(delete, path = "/api/v1/event-types/{name}", tag = "event-types", operation_id = "deleteEventType",
+#[utoipa::path(delete, path = "/api/v1/event-types/{name}", tag = "event-types",
+    operation_id = "deleteEventType",
     params(("name" = String, Path, description = "The event type name", max_length = 128,
         pattern = "^[a-z0-9_-]+(\\.[a-z0-9_-]+)*$")),
     responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]

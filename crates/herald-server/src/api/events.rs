@@ -67,7 +67,8 @@ pub struct EventQuery {
 /// Publish an event to every matching subscription.
 #[utoipa::path(post, path = "/api/v1/events", tag = "events", operation_id = "publishEvent",
     request_body = PublishEvent,
-    responses((status = 202, body = PublishResponse), (status = 403), (status = 413), (status = 422)),
+    responses((status = 202, body = PublishResponse), (status = 403), (status = 413),
+        (status = 422)),
     security(("bearer" = [])))]
 pub async fn publish(
     State(state): State<AppState>,

@@ -310,7 +310,8 @@ pub async fn list(
 
 /// One subscription.
 #[utoipa::path(get, path = "/api/v1/subscriptions/{id}", tag = "subscriptions",
-    operation_id = "getSubscription", params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
+    operation_id = "getSubscription",
+    params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
     responses((status = 200, body = SubscriptionView), (status = 404)),
     security(("bearer" = [])))]
 pub async fn show(
@@ -323,7 +324,8 @@ pub async fn show(
 
 /// Change a subscription; `status` pauses or resumes it (paused deliveries wait, then go out).
 #[utoipa::path(patch, path = "/api/v1/subscriptions/{id}", tag = "subscriptions",
-    operation_id = "updateSubscription", params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
+    operation_id = "updateSubscription",
+    params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
     request_body = UpdateSubscription,
     responses((status = 200, body = SubscriptionView), (status = 404), (status = 422)),
     security(("bearer" = [])))]
@@ -377,7 +379,8 @@ pub async fn update(
 
 /// Delete a subscription with its deliveries.
 #[utoipa::path(delete, path = "/api/v1/subscriptions/{id}", tag = "subscriptions",
-    operation_id = "deleteSubscription", params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
+    operation_id = "deleteSubscription",
+    params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
     responses((status = 204), (status = 404)),
     security(("bearer" = [])))]
 pub async fn remove(
@@ -396,7 +399,8 @@ pub async fn remove(
 /// Send a `herald.test` event to this subscription now and report the attempt: the check a
 /// subscriber runs when webhooks do not arrive.
 #[utoipa::path(post, path = "/api/v1/subscriptions/{id}/test", tag = "subscriptions",
-    operation_id = "testSubscription", params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
+    operation_id = "testSubscription",
+    params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
     responses((status = 200, body = TestResult), (status = 404)),
     security(("bearer" = [])))]
 pub async fn test(
@@ -437,7 +441,8 @@ pub async fn test(
 
 /// Replace the signing secret; the old one keeps signing beside it for the grace period.
 #[utoipa::path(post, path = "/api/v1/subscriptions/{id}/secret/rotate", tag = "subscriptions",
-    operation_id = "rotateSubscriptionSecret", params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
+    operation_id = "rotateSubscriptionSecret",
+    params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
     responses((status = 200, body = SubscriptionView), (status = 404)),
     security(("bearer" = [])))]
 pub async fn rotate_secret(

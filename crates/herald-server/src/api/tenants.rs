@@ -100,7 +100,8 @@ pub async fn create(
 
 /// List tenants, newest first.
 #[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", operation_id = "listTenants",
-    params(TenantQuery), responses((status = 200, body = List<TenantView>), (status = 403)), security(("bearer" = [])))]
+    params(TenantQuery), responses((status = 200, body = List<TenantView>), (status = 403)),
+    security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -167,7 +168,8 @@ pub async fn update(
 }
 
 /// Delete a tenant with its subscriptions and their deliveries.
-#[utoipa::path(delete, path = "/api/v1/tenants/{id}", tag = "tenants", operation_id = "deleteTenant",
+#[utoipa::path(delete, path = "/api/v1/tenants/{id}", tag = "tenants",
+    operation_id = "deleteTenant",
     params(("id" = String, Path, description = "`ten_…`", pattern = "^ten_[0-9a-fA-F]{32}$")),
     responses((status = 204), (status = 403), (status = 404)),
     security(("bearer" = [])))]
