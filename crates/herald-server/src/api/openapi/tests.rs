@@ -91,10 +91,10 @@ fn the_specific_problem_table_names_existing_operations() {
             "SPECIFIC names {id}, which does not exist"
         );
     }
-    for id in STORE_FREE {
+    for id in STORE_FREE.iter().chain(UNAVAILABLE_ONLY) {
         assert!(
             ids.contains(*id),
-            "STORE_FREE names {id}, which does not exist"
+            "{id} is named in a table but does not exist"
         );
     }
 }
