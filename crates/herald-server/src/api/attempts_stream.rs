@@ -156,7 +156,7 @@ impl From<FeedAttempt> for AttemptStreamItem {
 /// attempt. Without it the stream starts with the attempts of the last second. Comment lines
 /// keep the connection alive. Attempts appear about a second after they are made.
 #[utoipa::path(get, path = "/api/v1/attempts/stream", tag = "deliveries",
-    operation_id = "stream_attempts", params(StreamQuery,
+    operation_id = "streamAttempts", params(StreamQuery,
         ("Last-Event-ID" = Option<String>, Header, description = "resume after this attempt id")),
     responses(
         (status = 200, description = "a stream of `attempt` events", content_type = "text/event-stream", body = AttemptStreamItem),

@@ -28,14 +28,19 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct DeliveryQuery {
     /// Only to this subscription.
+    #[param(nullable = false, pattern = "^sub_[0-9a-fA-F]{32}$")]
     pub subscription_id: Option<String>,
     /// Only of this event.
+    #[param(nullable = false, pattern = "^evt_[0-9a-fA-F]{32}$")]
     pub event_id: Option<String>,
     /// `pending`, `succeeded` or `failed`.
+    #[param(schema_with = super::openapi::delivery_status)]
     pub status: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(nullable = false, pattern = "^dlv_[0-9a-fA-F]{32}$")]
     pub cursor: Option<String>,
     /// Page size (1 to 200, default 50).
+    #[param(nullable = false, minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -44,8 +49,10 @@ fn bad_query(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// List deliveries, newest first.
-#[utoipa::path(get, path = "/api/v1/deliveries", tag = "deliveries", params(DeliveryQuery),
-    responses((status = 200, body = List<DeliveryView>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/deliveries", tag = "deliveries",
+    operation_id = "listDeliveries",
+    params(DeliveryQuery), responses((status = 200, body = List<DeliveryView>)),
+    security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -84,7 +91,9 @@ pub async fn list(
 
 /// One delivery with all its attempts.
 #[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries",
-    responses((status = 200, body = DeliveryView), (status = 404, body = super::error::Problem)),
+    operation_id = "getDelivery",
+    params(("id" = String, Path, description = "`dlv_…`", pattern = "^dlv_[0-9a-fA-F]{32}$")),
+    responses((status = 200, body = DeliveryView), (status = 404)),
     security(("bearer" = [])))]
 pub async fn show(
     State(state): State<AppState>,
@@ -105,8 +114,10 @@ pub async fn show(
 /// Make a new attempt now (trigger `redelivery`); a failed delivery that then succeeds becomes
 /// `succeeded`. Answers with the attempt.
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/redeliver", tag = "deliveries",
-    responses((status = 200, body = AttemptView), (status = 404, body = super::error::Problem),
-        (status = 409, body = super::error::Problem)), security(("bearer" = [])))]
+    operation_id = "redeliverDelivery",
+    params(("id" = String, Path, description = "`dlv_…`", pattern = "^dlv_[0-9a-fA-F]{32}$")),
+    responses((status = 200, body = AttemptView), (status = 404), (status = 409)),
+    security(("bearer" = [])))]
 pub async fn redeliver(
     State(state): State<AppState>,
     principal: Principal,

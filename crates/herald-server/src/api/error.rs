@@ -19,6 +19,7 @@ pub const PROBLEM_PREFIX: &str = "urn:herald:problem:";
 pub struct Problem {
     /// Identifies the kind of problem, e.g. `urn:herald:problem:validation`.
     #[serde(rename = "type")]
+    #[schema(pattern = "^urn:herald:problem:[a-z-]+$")]
     pub problem_type: String,
     /// A short summary of the kind of problem.
     pub title: String,

@@ -29,10 +29,12 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CreateEventType {
     /// Dotted name: lowercase letters, digits, `_` and `-`, segments separated by `.`.
+    #[schema(max_length = 128, pattern = "^[a-z0-9_-]+(\\.[a-z0-9_-]+)*$")]
     pub name: String,
     /// What the event means.
     pub description: Option<String>,
-    /// A JSON Schema that published payloads must satisfy.
+    /// A JSON Schema that published payloads must satisfy (an object or a boolean).
+    #[schema(schema_with = super::openapi::json_schema_document)]
     pub schema: Option<serde_json::Value>,
 }
 
@@ -44,9 +46,9 @@ pub struct UpdateEventType {
     #[serde(default, deserialize_with = "super::extract::nullable")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
-    /// New schema.
+    /// New schema (an object or a boolean).
     #[serde(default, deserialize_with = "super::extract::nullable")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::openapi::json_schema_document)]
     pub schema: Option<Option<serde_json::Value>>,
 }
 
@@ -55,8 +57,14 @@ pub struct UpdateEventType {
 #[serde(deny_unknown_fields)]
 pub struct EventTypeQuery {
     /// `next_cursor` of the previous page (the last name).
+    #[param(
+        nullable = false,
+        max_length = 128,
+        pattern = "^[a-z0-9_-]+(\\.[a-z0-9_-]+)*$"
+    )]
     pub cursor: Option<String>,
     /// Page size (1 to 200, default 50).
+    #[param(nullable = false, minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -77,9 +85,11 @@ pub fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// Register an event type.
-#[utoipa::path(post, path = "/api/v1/event-types", tag = "event-types", request_body = CreateEventType,
-    responses((status = 201, body = EventTypeView), (status = 409, body = super::error::Problem),
-        (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/event-types", tag = "event-types",
+    operation_id = "createEventType",
+    request_body = CreateEventType,
+    responses((status = 201, body = EventTypeView), (status = 403), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -113,8 +123,10 @@ pub async fn create(
 }
 
 /// List event types by name.
-#[utoipa::path(get, path = "/api/v1/event-types", tag = "event-types", params(EventTypeQuery),
-    responses((status = 200, body = List<EventTypeView>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/event-types", tag = "event-types",
+    operation_id = "listEventTypes",
+    params(EventTypeQuery), responses((status = 200, body = List<EventTypeView>)),
+    security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     _principal: Principal,
@@ -138,7 +150,10 @@ async fn load(state: &AppState, name: &str) -> Result<EventType, ApiError> {
 
 /// One event type.
 #[utoipa::path(get, path = "/api/v1/event-types/{name}", tag = "event-types",
-    responses((status = 200, body = EventTypeView), (status = 404, body = super::error::Problem)),
+    operation_id = "getEventType",
+    params(("name" = String, Path, description = "The event type name", max_length = 128,
+        pattern = "^[a-z0-9_-]+(\\.[a-z0-9_-]+)*$")),
+    responses((status = 200, body = EventTypeView), (status = 404)),
     security(("bearer" = [])))]
 pub async fn show(
     State(state): State<AppState>,
@@ -149,8 +164,12 @@ pub async fn show(
 }
 
 /// Change an event type's description or schema.
-#[utoipa::path(patch, path = "/api/v1/event-types/{name}", tag = "event-types", request_body = UpdateEventType,
-    responses((status = 200, body = EventTypeView), (status = 404, body = super::error::Problem)),
+#[utoipa::path(patch, path = "/api/v1/event-types/{name}", tag = "event-types",
+    operation_id = "updateEventType",
+    params(("name" = String, Path, description = "The event type name", max_length = 128,
+        pattern = "^[a-z0-9_-]+(\\.[a-z0-9_-]+)*$")),
+    request_body = UpdateEventType,
+    responses((status = 200, body = EventTypeView), (status = 403), (status = 404), (status = 422)),
     security(("bearer" = [])))]
 pub async fn update(
     State(state): State<AppState>,
@@ -178,7 +197,10 @@ pub async fn update(
 
 /// Delete an event type (subscriptions naming it are kept).
 #[utoipa::path(delete, path = "/api/v1/event-types/{name}", tag = "event-types",
-    responses((status = 204), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
+    operation_id = "deleteEventType",
+    params(("name" = String, Path, description = "The event type name", max_length = 128,
+        pattern = "^[a-z0-9_-]+(\\.[a-z0-9_-]+)*$")),
+    responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
 pub async fn remove(
     State(state): State<AppState>,
     principal: Principal,

@@ -32,13 +32,16 @@ pub fn router() -> Router<AppState> {
 pub struct PublishEvent {
     /// A registered event type.
     #[serde(rename = "type")]
+    #[schema(max_length = 128, pattern = "^[a-z0-9_-]+(\\.[a-z0-9_-]+)*$")]
     pub event_type: String,
     /// Any JSON value; delivered byte for byte as `data`.
     #[schema(value_type = Object)]
     pub payload: Box<RawValue>,
     /// Only this tenant's subscriptions receive it; omit to broadcast to every tenant.
+    #[schema(pattern = "^ten_[0-9a-fA-F]{32}$")]
     pub tenant_id: Option<String>,
     /// Publishing the same key again (for the same tenant) returns the first event.
+    #[schema(min_length = 1, max_length = 255)]
     pub idempotency_key: Option<String>,
 }
 
@@ -48,20 +51,25 @@ pub struct PublishEvent {
 pub struct EventQuery {
     /// Only this event type.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", nullable = false)]
     pub event_type: Option<String>,
     /// Only events for this tenant (admin).
+    #[param(nullable = false, pattern = "^ten_[0-9a-fA-F]{32}$")]
     pub tenant_id: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(nullable = false, pattern = "^evt_[0-9a-fA-F]{32}$")]
     pub cursor: Option<String>,
     /// Page size (1 to 200, default 50).
+    #[param(nullable = false, minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
 /// Publish an event to every matching subscription.
-#[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = PublishEvent,
-    responses((status = 202, body = PublishResponse), (status = 413, body = super::error::Problem),
-        (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/events", tag = "events", operation_id = "publishEvent",
+    request_body = PublishEvent,
+    responses((status = 202, body = PublishResponse), (status = 403), (status = 413),
+        (status = 422)),
+    security(("bearer" = [])))]
 pub async fn publish(
     State(state): State<AppState>,
     principal: Principal,
@@ -140,8 +148,9 @@ fn view(event: Event) -> Result<EventView, ApiError> {
 }
 
 /// List events, newest first. Tenant tokens see their own events and broadcasts.
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventQuery),
-    responses((status = 200, body = List<EventView>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", operation_id = "listEvents",
+    params(EventQuery), responses((status = 200, body = List<EventView>), (status = 403)),
+    security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -181,8 +190,9 @@ pub async fn list(
 }
 
 /// One event.
-#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events",
-    responses((status = 200, body = EventView), (status = 404, body = super::error::Problem)),
+#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", operation_id = "getEvent",
+    params(("id" = String, Path, description = "`evt_…`", pattern = "^evt_[0-9a-fA-F]{32}$")),
+    responses((status = 200, body = EventView), (status = 404)),
     security(("bearer" = [])))]
 pub async fn show(
     State(state): State<AppState>,

@@ -1,15 +1,23 @@
 //! Extractors that turn every rejection into a problem that names what to fix, instead of
 //! axum's plain-text defaults.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 
-/// `Json<T>` whose failures are problems: 415 without a JSON content type, 400 for syntax
-/// errors, 413 over the body limit, 422 for a missing, unknown or mistyped field (named).
+/// `Json<T>` whose failures are problems: 415 without a JSON content type, 413 over the body
+/// limit, 400 for syntax errors, 422 for a missing, unknown or mistyped field (named) and for a
+/// body that is not a JSON object.
+///
+/// Every request body of this API is a JSON object, as the OpenAPI document says; serde would
+/// also fill a struct from a JSON array (`[null, null]`), so the extractor refuses anything
+/// but an object itself. It reads the bytes first (rather than `axum::Json`) to look at them.
 pub struct Json<T>(pub T);
 
 impl<S, T> FromRequest<S> for Json<T>
@@ -20,28 +28,54 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Json(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::unsupported_media_type(
+                "send the body as JSON with the header content-type: application/json",
+            ));
         }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(bytes_rejection)?;
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(json_rejection)?;
+        if bytes.trim_ascii_start().first() != Some(&b'{') {
+            return Err(ApiError::validation(
+                "the body must be a JSON object ({...}), not an array or a single value",
+            ));
+        }
+        Ok(Json(value))
+    }
+}
+
+/// `application/json` or any `application/*+json`, with or without parameters (as axum's).
+fn json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn bytes_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large("the request body is larger than this server accepts")
+    } else {
+        ApiError::bad_request("malformed-body", rejection.body_text())
     }
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => ApiError::unsupported_media_type(
-            "send the body as JSON with the header content-type: application/json",
-        ),
         JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
             "malformed-json",
             format!("the body is not valid JSON: {}", inner(&e.to_string())),
         ),
         JsonRejection::JsonDataError(e) => ApiError::validation(inner(&e.to_string())),
-        JsonRejection::BytesRejection(e)
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
-        {
-            ApiError::too_large("the request body is larger than this server accepts")
-        }
         other => ApiError::bad_request("malformed-body", other.body_text()),
     }
 }

@@ -17,14 +17,15 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200)))]
+#[utoipa::path(get, path = "/healthz", tag = "operations", operation_id = "getHealth",
+    responses((status = 200, body = String, content_type = "text/plain")))]
 pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
 /// The process can serve: its database answers.
-#[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200), (status = 503, body = super::error::Problem)))]
+#[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "getReadiness",
+    responses((status = 200, body = String, content_type = "text/plain")))]
 pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     state.catalog.ping().await.map_err(|error| {
         tracing::warn!(%error, "readiness check failed");
@@ -34,7 +35,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiEr
 }
 
 /// Prometheus metrics (OpenMetrics text format).
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "application/openmetrics-text")))]
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "getMetrics",
+    responses((status = 200, body = String, content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let stats = state.queue.queue_stats().await?;
     Ok((

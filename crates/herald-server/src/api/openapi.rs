@@ -1,8 +1,20 @@
 //! `GET /api/v1/openapi.json`: the OpenAPI 3.1 document, generated from the handlers' and
 //! types' annotations, so it cannot drift from the code.
+//!
+//! Client generators and fuzzers take this document at its word, so it must never promise
+//! less than the server enforces nor more than it accepts: every constraint written here (a
+//! pattern, a bound, an enum) is one the handler checks. The error responses are filled in by
+//! [`problems::Problems`] from each operation's shape (body, query, path, auth) plus a short
+//! table, rather than repeated on every handler, so a new route is documented the day it lands.
+
+mod problems;
+#[cfg(test)]
+mod tests;
 
 use axum::routing::get;
 use axum::{Json, Router};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -10,6 +22,7 @@ use super::AppState;
 use super::{
     attempts_stream, deliveries, event_types, events, health, oauth, subscriptions, tenants, views,
 };
+use problems::Problems;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,18 +41,37 @@ use super::{
         views::EventView, views::PublishResponse, views::DeliveryView, views::AttemptView,
         views::TestResult, oauth::TokenResponse, attempts_stream::AttemptStreamItem,
     )),
-    modifiers(&BearerAuth),
+    tags(
+        (name = "tenants", description = "The operator's customers (admin token)."),
+        (name = "event-types", description = "The catalogue of events."),
+        (name = "subscriptions", description = "Where a tenant wants which events."),
+        (name = "events", description = "Publishing, and what was published."),
+        (name = "deliveries", description = "Every delivery with its attempts, and redelivery."),
+        (name = "auth", description = "Tenant tokens (OAuth2 client credentials)."),
+        (name = "operations", description = "Health, readiness, metrics and this document."),
+    ),
+    modifiers(&SecuritySchemes, &Problems),
 )]
 struct ApiDoc;
 
-struct BearerAuth;
+/// The document as served.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
 
-impl Modify for BearerAuth {
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        // `/oauth2/token` takes the tenant's client_id and client_secret as HTTP Basic.
+        components.add_security_scheme(
+            "client_credentials",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
         );
     }
 }
@@ -49,7 +81,79 @@ pub fn router() -> Router<AppState> {
 }
 
 /// This document.
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations", responses((status = 200)))]
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+    operation_id = "getOpenApiDocument", responses((status = 200, body = Object)))]
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(document())
+}
+
+/// The pattern of an event type name (`consent.revoked`), as `event_types::check_name` checks.
+const EVENT_TYPE_PATTERN: &str = r"^(\*|[a-z0-9_-]+(\.[a-z0-9_-]+)*(\.?\*)?)$";
+
+fn types(types: &[Type], nullable: bool) -> SchemaType {
+    let mut all = types.to_vec();
+    if nullable {
+        all.push(Type::Null);
+    }
+    SchemaType::Array(all)
+}
+
+/// An event type's `schema`: a JSON Schema is an object or a boolean (`null` clears it).
+/// Anything else is refused by the compiler, so the document says so rather than "any value".
+pub fn json_schema_document() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(types(&[Type::Object, Type::Boolean], true))
+        .description(Some(
+            "A JSON Schema (an object or a boolean) that published payloads must satisfy.",
+        ))
+        .build()
+        .into()
+}
+
+/// The `status` filter of `GET /deliveries`.
+pub fn delivery_status() -> Schema {
+    string_enum(&["pending", "succeeded", "failed"], false)
+}
+
+/// A subscription's `status` in a PATCH (`null` is the same as leaving it out).
+pub fn subscription_status() -> Schema {
+    string_enum(&["active", "paused"], true)
+}
+
+fn string_enum(values: &[&str], nullable: bool) -> Schema {
+    let mut values: Vec<serde_json::Value> = values.iter().map(|v| (*v).into()).collect();
+    if nullable {
+        values.push(serde_json::Value::Null);
+    }
+    ObjectBuilder::new()
+        .schema_type(types(&[Type::String], nullable))
+        .enum_values(Some(values))
+        .build()
+        .into()
+}
+
+/// A subscription's `event_types`: at least one name, or a prefix ending in `*`.
+pub fn event_type_patterns() -> Schema {
+    patterns(false)
+}
+
+/// The same in a PATCH, where `null` leaves them unchanged.
+pub fn event_type_patterns_or_null() -> Schema {
+    patterns(true)
+}
+
+fn patterns(nullable: bool) -> Schema {
+    let item = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(EVENT_TYPE_PATTERN))
+        .build();
+    ArrayBuilder::new()
+        .schema_type(types(&[Type::Array], nullable))
+        .items(RefOr::T(Schema::Object(item)))
+        .min_items(Some(1))
+        .description(Some(
+            "Event type names, or prefixes ending in `*` such as `consent.*`.",
+        ))
+        .build()
+        .into()
 }

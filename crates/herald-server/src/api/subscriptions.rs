@@ -42,20 +42,25 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CreateSubscription {
     /// The owning tenant (admin only; implied by a tenant token).
+    #[schema(pattern = "^ten_[0-9a-fA-F]{32}$")]
     pub tenant_id: Option<String>,
     /// Where deliveries are POSTed (https unless the server runs with --dev).
     pub url: String,
     /// Event type names, or prefixes ending in `*` such as `consent.*`.
+    #[schema(schema_with = super::openapi::event_type_patterns)]
     pub event_types: Vec<String>,
     /// For people.
     pub description: Option<String>,
     /// Extra headers for every delivery.
     pub headers: Option<BTreeMap<String, String>>,
     /// Requests per second at most.
+    #[schema(minimum = 1)]
     pub rate_limit_per_second: Option<u32>,
     /// Requests in flight at most (default from the server config, 16).
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_in_flight: Option<u32>,
     /// Whom to contact when the endpoint keeps failing.
+    #[schema(max_length = 254, pattern = "@")]
     pub contact_email: Option<String>,
 }
 
@@ -66,8 +71,10 @@ pub struct UpdateSubscription {
     /// New URL.
     pub url: Option<String>,
     /// New event types.
+    #[schema(schema_with = super::openapi::event_type_patterns_or_null)]
     pub event_types: Option<Vec<String>>,
     /// `active` or `paused`.
+    #[schema(schema_with = super::openapi::subscription_status)]
     pub status: Option<String>,
     /// New description.
     #[serde(default, deserialize_with = "nullable")]
@@ -77,13 +84,14 @@ pub struct UpdateSubscription {
     pub headers: Option<BTreeMap<String, String>>,
     /// New rate limit.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<u32>)]
+    #[schema(value_type = Option<u32>, minimum = 1)]
     pub rate_limit_per_second: Option<Option<u32>>,
     /// New in-flight limit.
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_in_flight: Option<u32>,
     /// New contact.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 254, pattern = "@")]
     pub contact_email: Option<Option<String>>,
 }
 
@@ -92,10 +100,13 @@ pub struct UpdateSubscription {
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionQuery {
     /// Only this tenant's (admin).
+    #[param(nullable = false, pattern = "^ten_[0-9a-fA-F]{32}$")]
     pub tenant_id: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(nullable = false, pattern = "^sub_[0-9a-fA-F]{32}$")]
     pub cursor: Option<String>,
     /// Page size (1 to 200, default 50).
+    #[param(nullable = false, minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -202,8 +213,9 @@ async fn load(state: &AppState, principal: &Principal, id: &str) -> Result<Subsc
 }
 
 /// Create a subscription; the response carries its signing secret.
-#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions", request_body = CreateSubscription,
-    responses((status = 201, body = SubscriptionView), (status = 422, body = super::error::Problem)),
+#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions",
+    operation_id = "createSubscription", request_body = CreateSubscription,
+    responses((status = 201, body = SubscriptionView), (status = 403), (status = 422)),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -264,8 +276,10 @@ pub async fn create(
 }
 
 /// List subscriptions, newest first.
-#[utoipa::path(get, path = "/api/v1/subscriptions", tag = "subscriptions", params(SubscriptionQuery),
-    responses((status = 200, body = List<SubscriptionView>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/subscriptions", tag = "subscriptions",
+    operation_id = "listSubscriptions", params(SubscriptionQuery),
+    responses((status = 200, body = List<SubscriptionView>), (status = 403)),
+    security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -301,7 +315,9 @@ pub async fn list(
 
 /// One subscription.
 #[utoipa::path(get, path = "/api/v1/subscriptions/{id}", tag = "subscriptions",
-    responses((status = 200, body = SubscriptionView), (status = 404, body = super::error::Problem)),
+    operation_id = "getSubscription",
+    params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
+    responses((status = 200, body = SubscriptionView), (status = 404)),
     security(("bearer" = [])))]
 pub async fn show(
     State(state): State<AppState>,
@@ -312,9 +328,12 @@ pub async fn show(
 }
 
 /// Change a subscription; `status` pauses or resumes it (paused deliveries wait, then go out).
-#[utoipa::path(patch, path = "/api/v1/subscriptions/{id}", tag = "subscriptions", request_body = UpdateSubscription,
-    responses((status = 200, body = SubscriptionView), (status = 404, body = super::error::Problem),
-        (status = 422, body = super::error::Problem)), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/api/v1/subscriptions/{id}", tag = "subscriptions",
+    operation_id = "updateSubscription",
+    params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
+    request_body = UpdateSubscription,
+    responses((status = 200, body = SubscriptionView), (status = 404), (status = 422)),
+    security(("bearer" = [])))]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
@@ -365,7 +384,10 @@ pub async fn update(
 
 /// Delete a subscription with its deliveries.
 #[utoipa::path(delete, path = "/api/v1/subscriptions/{id}", tag = "subscriptions",
-    responses((status = 204), (status = 404, body = super::error::Problem)), security(("bearer" = [])))]
+    operation_id = "deleteSubscription",
+    params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
+    responses((status = 204), (status = 404)),
+    security(("bearer" = [])))]
 pub async fn remove(
     State(state): State<AppState>,
     principal: Principal,
@@ -391,10 +413,12 @@ pub const TEST_TIMEOUT_HEADER: &str = "herald-test-timeout-ms";
 /// once, before the attempt; the JSON body follows when the attempt is over, so a client can
 /// say what it is waiting for, and for how long at most, while the endpoint hangs.
 #[utoipa::path(post, path = "/api/v1/subscriptions/{id}/test", tag = "subscriptions",
+    operation_id = "testSubscription",
+    params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
     responses((status = 200, body = TestResult, headers(
         ("herald-test-url" = String, description = "The URL being tested."),
         ("herald-test-timeout-ms" = u64, description = "How long the attempt may take at most."))),
-        (status = 404, body = super::error::Problem)),
+        (status = 404)),
     security(("bearer" = [])))]
 pub async fn test(
     State(state): State<AppState>,
@@ -466,7 +490,9 @@ async fn publish_test_event(
 
 /// Replace the signing secret; the old one keeps signing beside it for the grace period.
 #[utoipa::path(post, path = "/api/v1/subscriptions/{id}/secret/rotate", tag = "subscriptions",
-    responses((status = 200, body = SubscriptionView), (status = 404, body = super::error::Problem)),
+    operation_id = "rotateSubscriptionSecret",
+    params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
+    responses((status = 200, body = SubscriptionView), (status = 404)),
     security(("bearer" = [])))]
 pub async fn rotate_secret(
     State(state): State<AppState>,

@@ -27,7 +27,8 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
-    /// Display name (1 to 200 characters).
+    /// Display name (1 to 200 characters, not only spaces).
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
 }
 
@@ -36,6 +37,7 @@ pub struct CreateTenant {
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenant {
     /// New display name.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: Option<String>,
 }
 
@@ -44,17 +46,21 @@ pub struct UpdateTenant {
 #[serde(deny_unknown_fields)]
 pub struct TenantQuery {
     /// `next_cursor` of the previous page.
+    #[param(nullable = false, pattern = "^ten_[0-9a-fA-F]{32}$")]
     pub cursor: Option<String>,
     /// Page size (1 to 200, default 50).
+    #[param(nullable = false, minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
 fn check_name(name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
+    // The length counts what was sent, as the schema's `maxLength` does; only the emptiness
+    // check looks at the trimmed name.
+    let trimmed = name.trim();
+    if trimmed.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::validation("name must be 1 to 200 characters"));
     }
-    Ok(name.to_owned())
+    Ok(trimmed.to_owned())
 }
 
 fn random_token(bytes: usize) -> String {
@@ -68,8 +74,9 @@ fn parse_id(id: &str) -> Result<TenantId, ApiError> {
 }
 
 /// Create a tenant; the response is the only one that shows `client_secret`.
-#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = CreateTenant,
-    responses((status = 201, body = TenantView), (status = 422, body = super::error::Problem)),
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", operation_id = "createTenant",
+    request_body = CreateTenant,
+    responses((status = 201, body = TenantView), (status = 403), (status = 422)),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -92,8 +99,9 @@ pub async fn create(
 }
 
 /// List tenants, newest first.
-#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", params(TenantQuery),
-    responses((status = 200, body = List<TenantView>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", operation_id = "listTenants",
+    params(TenantQuery), responses((status = 200, body = List<TenantView>), (status = 403)),
+    security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -111,8 +119,9 @@ pub async fn list(
 }
 
 /// One tenant.
-#[utoipa::path(get, path = "/api/v1/tenants/{id}", tag = "tenants",
-    responses((status = 200, body = TenantView), (status = 404, body = super::error::Problem)),
+#[utoipa::path(get, path = "/api/v1/tenants/{id}", tag = "tenants", operation_id = "getTenant",
+    params(("id" = String, Path, description = "`ten_…`", pattern = "^ten_[0-9a-fA-F]{32}$")),
+    responses((status = 200, body = TenantView), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn show(
     State(state): State<AppState>,
@@ -129,8 +138,10 @@ pub async fn show(
 }
 
 /// Rename a tenant.
-#[utoipa::path(patch, path = "/api/v1/tenants/{id}", tag = "tenants", request_body = UpdateTenant,
-    responses((status = 200, body = TenantView), (status = 404, body = super::error::Problem)),
+#[utoipa::path(patch, path = "/api/v1/tenants/{id}", tag = "tenants", operation_id = "updateTenant",
+    params(("id" = String, Path, description = "`ten_…`", pattern = "^ten_[0-9a-fA-F]{32}$")),
+    request_body = UpdateTenant,
+    responses((status = 200, body = TenantView), (status = 403), (status = 404), (status = 422)),
     security(("bearer" = [])))]
 pub async fn update(
     State(state): State<AppState>,
@@ -158,7 +169,9 @@ pub async fn update(
 
 /// Delete a tenant with its subscriptions and their deliveries.
 #[utoipa::path(delete, path = "/api/v1/tenants/{id}", tag = "tenants",
-    responses((status = 204), (status = 404, body = super::error::Problem)),
+    operation_id = "deleteTenant",
+    params(("id" = String, Path, description = "`ten_…`", pattern = "^ten_[0-9a-fA-F]{32}$")),
+    responses((status = 204), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn remove(
     State(state): State<AppState>,
