@@ -49,6 +49,15 @@ pub fn acquire(data_dir: &Path) -> anyhow::Result<DataDirLock> {
             holder(&mut file),
             data_dir.display()
         ),
+        // A file system without locks (some network mounts) should not stop a server that
+        // ran there before: say what is no longer guarded, and go on.
+        Err(TryLockError::Error(source)) if source.kind() == std::io::ErrorKind::Unsupported => {
+            tracing::warn!(
+                path = %path.display(),
+                "this file system cannot lock files; make sure no other herald serve uses \
+                 this data directory"
+            );
+        }
         Err(TryLockError::Error(source)) => return Err(source).with_context(io),
     }
     write_pid(&mut file).with_context(io)?;
