@@ -86,6 +86,12 @@ pub struct ListenArgs {
     #[arg(long, value_name = "COUNT", default_value_t = 100_000)]
     pub dedup_capacity: usize,
 
+    /// Run forwarding and hooks for every request, even one whose webhook-id was already
+    /// handled (to replay a redelivery on purpose). By default a repeated id is answered 200
+    /// and shown as `duplicate` without acting again.
+    #[arg(long)]
+    pub no_dedup: bool,
+
     /// On SIGINT/SIGTERM, how long to let running requests and commands finish before they
     /// are reported and stopped.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]

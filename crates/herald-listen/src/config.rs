@@ -1,8 +1,14 @@
 //! The checked configuration of a receiver, built from [`ListenArgs`].
 //!
 //! Everything that can be wrong with the flags is found here, before a port is bound: a
-//! secret that is not base64, a path without a leading `/`, a forward URL that is not http,
-//! a hooks file that does not parse. Errors name the flag and never echo a secret.
+//! secret that is not base64, has bad padding or is too short to be a real one, a path without
+//! a leading `/`, a forward URL that is not http, a hooks file that does not parse or names a
+//! program or directory that is not there. Errors name the flag and never echo a secret.
+//!
+//! A secret's base64 is diagnosed here rather than in `herald-signature`, whose parser only
+//! says yes or no: a person who pasted half a secret needs to hear "cut short", and a short
+//! secret is refused although the signature scheme would accept it, because a secret under
+//! 24 bytes is almost always a paste that lost its end, not a choice.
 //! [`serve`](crate::serve) takes a `Config`, so tests build one from flags and then swap the
 //! [`Output`] for in-memory buffers.
 
@@ -19,12 +25,15 @@ use crate::output::Output;
 #[non_exhaustive]
 pub enum ConfigError {
     /// A `--secret` could not be parsed (the secret itself is not shown).
-    #[error("--secret #{position} is not a valid secret: {source}")]
+    #[error(
+        "--secret #{position} {reason}; copy the whole secret as the sender shows it \
+         (whsec_…)"
+    )]
     Secret {
         /// 1-based position among the secrets given.
         position: usize,
-        /// Why.
-        source: SecretError,
+        /// What is wrong with it, in words that never quote it.
+        reason: String,
     },
     /// `--path` does not start with `/`.
     #[error("--path must start with `/`, as in /webhooks (got `{0}`)")]
@@ -63,6 +72,8 @@ pub struct Config {
     pub hooks: Option<Hooks>,
     /// Most webhook ids remembered for deduplication.
     pub dedup_capacity: usize,
+    /// Whether a repeated webhook id is answered without acting (`false` with `--no-dedup`).
+    pub dedup: bool,
     /// Time given to in-flight requests and commands at shutdown.
     pub shutdown_grace: Duration,
     /// Where records and notices go.
@@ -78,9 +89,9 @@ impl Config {
             .filter(|text| !text.trim().is_empty())
             .enumerate()
             .map(|(index, text)| {
-                parse_key(text).map_err(|source| ConfigError::Secret {
+                parse_key(text).map_err(|reason| ConfigError::Secret {
                     position: index + 1,
-                    source,
+                    reason,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -110,6 +121,7 @@ impl Config {
             forward_timeout: args.forward_timeout,
             hooks,
             dedup_capacity: args.dedup_capacity,
+            dedup: !args.no_dedup,
             shutdown_grace: args.shutdown_grace,
             output: Output::stdio(args.json, args.verbose),
         })
@@ -122,13 +134,56 @@ impl Config {
     }
 }
 
-/// `whpk_…` is an Ed25519 public key; anything else is a symmetric secret.
-fn parse_key(text: &str) -> Result<VerifyingKey, SecretError> {
-    if text.trim().starts_with("whpk_") {
-        PublicKey::parse(text).map(VerifyingKey::from)
-    } else {
-        Secret::parse(text).map(VerifyingKey::from)
+/// The fewest bytes a symmetric secret may decode to (Standard Webhooks secrets are 24 to 64).
+pub const MIN_SECRET_BYTES: usize = 24;
+
+/// `whpk_…` is an Ed25519 public key; anything else is a symmetric secret. The error says
+/// what is wrong in words that never quote the secret.
+fn parse_key(text: &str) -> Result<VerifyingKey, String> {
+    let text = text.trim();
+    let explain = |error: SecretError| match error {
+        SecretError::NotBase64 => "is not valid base64".to_owned(),
+        other => format!("cannot be used: {other}"),
+    };
+    if text.starts_with("whpk_") {
+        return PublicKey::parse(text)
+            .map(VerifyingKey::from)
+            .map_err(explain);
     }
+    let encoded = text.strip_prefix("whsec_").unwrap_or(text);
+    let decoded = base64_length(encoded)?;
+    if decoded < MIN_SECRET_BYTES {
+        return Err(format!(
+            "decodes to only {decoded} bytes, too short for a signing secret (they are \
+             {MIN_SECRET_BYTES} to 64 bytes), so part of it is probably missing"
+        ));
+    }
+    Secret::parse(text).map(VerifyingKey::from).map_err(explain)
+}
+
+/// How many bytes `encoded` (standard base64, padded) decodes to, or what is wrong with it.
+fn base64_length(encoded: &str) -> Result<usize, String> {
+    let data = encoded.trim_end_matches('=');
+    let padding = encoded.len() - data.len();
+    let alphabet = |c: char| c.is_ascii_alphanumeric() || c == '+' || c == '/';
+    if let Some(position) = data.find(|c: char| !alphabet(c)) {
+        return Err(format!(
+            "has a character that is not base64 at position {} (base64 is A-Z, a-z, 0-9, + \
+             and /, with = only at the end)",
+            position + 1
+        ));
+    }
+    let needed = (4 - data.len() % 4) % 4;
+    if data.len() % 4 == 1 {
+        return Err("is cut short: its base64 ends in a stray character".to_owned());
+    }
+    if padding != needed {
+        return Err(format!(
+            "has bad base64 padding: it should end in {needed} `=`, not {padding} (often a sign \
+             that it was copied only in part)"
+        ));
+    }
+    Ok(data.len() * 3 / 4)
 }
 
 fn parse_forward_url(text: &str) -> Result<url::Url, ConfigError> {
@@ -140,5 +195,42 @@ fn parse_forward_url(text: &str) -> Result<url::Url, ConfigError> {
     match url.scheme() {
         "http" | "https" => Ok(url),
         other => Err(refuse(format!("the scheme is `{other}`"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    #[test]
+    fn a_whole_secret_of_24_bytes_is_accepted() {
+        assert!(parse_key(FULL).is_ok());
+        assert_eq!(base64_length("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), Ok(24));
+    }
+
+    #[test]
+    fn a_secret_with_bad_padding_is_refused_saying_so() {
+        let reason = parse_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwAA").unwrap_err();
+        assert!(reason.contains("bad base64 padding"), "{reason}");
+        assert!(reason.contains("end in 2 `=`, not 0"), "{reason}");
+        let reason = parse_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw=").unwrap_err();
+        assert!(reason.contains("end in 0 `=`, not 1"), "{reason}");
+    }
+
+    #[test]
+    fn a_secret_under_24_bytes_is_refused_as_too_short() {
+        let reason = parse_key("whsec_MfKQ9r8GKYqrTwjU").unwrap_err();
+        assert!(reason.contains("only 12 bytes"), "{reason}");
+    }
+
+    #[test]
+    fn a_stray_character_or_a_foreign_one_is_named_without_quoting_the_secret() {
+        let reason = parse_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwA").unwrap_err();
+        assert!(reason.contains("cut short"), "{reason}");
+        let reason = parse_key("whsec_MfKQ9r8G*YqrTwjUPD8ILPZIo2LaLaSw").unwrap_err();
+        assert!(reason.contains("position 9"), "{reason}");
+        assert!(!reason.contains("MfKQ"), "{reason}");
     }
 }

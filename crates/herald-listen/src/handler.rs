@@ -32,6 +32,12 @@ use crate::runner::{HookEvent, RunOutcome, Runner};
 use crate::server::ServeError;
 use crate::verify::{self, Verdict};
 
+/// What a duplicate's record says: why nothing ran, and how to make it run. A sender's
+/// redelivery reuses the event's id, so without this a redelivery that "succeeded" at the
+/// sender looks like a webhook the receiver ignored.
+const DUPLICATE_NOTE: &str = "id already handled, so not run again (a redelivery keeps its \
+                              webhook-id); to run every request, restart with --no-dedup";
+
 /// What every request task shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -39,7 +45,8 @@ pub(crate) struct Shared {
     pub verifier: Option<Verifier>,
     pub max_body_size: usize,
     pub read_timeout: Duration,
-    pub dedup: Arc<Dedup>,
+    /// `None` with `--no-dedup`: every request acts.
+    pub dedup: Option<Arc<Dedup>>,
     pub forwarder: Option<Forwarder>,
     pub runner: Option<Runner>,
     pub output: Output,
@@ -59,7 +66,9 @@ impl Shared {
             verifier: config.verifier,
             max_body_size: config.max_body_size,
             read_timeout: config.read_timeout,
-            dedup: Arc::new(Dedup::new(window, config.dedup_capacity)),
+            dedup: config
+                .dedup
+                .then(|| Arc::new(Dedup::new(window, config.dedup_capacity))),
             forwarder,
             runner: config.hooks.map(Runner::new),
             output: config.output,
@@ -187,12 +196,13 @@ async fn decide(
     record.event_type = event_type(&body);
 
     let id = first_text(&parts.headers, HEADER_ID).filter(|id| !id.is_empty());
-    let guard = match &id {
-        Some(id) => match shared.dedup.claim(id, now) {
+    let guard = match (&id, &shared.dedup) {
+        (Some(_), None) => None,
+        (Some(id), Some(dedup)) => match dedup.claim(id, now) {
             Claim::New(guard) => Some(guard),
             Claim::Duplicate => {
                 record.outcome = Outcome::Duplicate;
-                record.notes.push("already handled; not run again".into());
+                record.notes.push(DUPLICATE_NOTE.into());
                 return Ok(StatusCode::OK.into_response());
             }
             Claim::InFlight => {
@@ -205,7 +215,7 @@ async fn decide(
                 ));
             }
         },
-        None => {
+        (None, _) => {
             record
                 .notes
                 .push("no webhook-id, so not deduplicated".into());

@@ -7,6 +7,11 @@
 //! strict (`deny_unknown_fields`): a misspelt key would otherwise silently disable a deploy.
 //! Relative paths in a rule are relative to the hooks file's directory, not to wherever
 //! `herald listen` was started, so a file and the scripts beside it move together.
+//!
+//! [`Hooks::load`] also checks that each rule's program and working directory exist (and the
+//! program is executable) before the receiver starts: a rule that cannot run would otherwise
+//! be found out by the first webhook, answered 500 again at every retry. [`Hooks::parse`]
+//! checks only the text, so it stays testable without the files.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,7 +29,7 @@ pub const DEFAULT_MAX_CONCURRENT: usize = 4;
 #[non_exhaustive]
 pub enum HooksError {
     /// The file could not be read.
-    #[error("cannot read hooks file {path}: {source}")]
+    #[error("cannot read the hooks file {path}; check the --hooks path")]
     Read {
         /// The file.
         path: PathBuf,
@@ -32,7 +37,7 @@ pub enum HooksError {
         source: std::io::Error,
     },
     /// The file is not valid TOML for this format.
-    #[error("hooks file {path} is invalid: {source}")]
+    #[error("the hooks file {path} is invalid")]
     Parse {
         /// The file.
         path: PathBuf,
@@ -166,14 +171,40 @@ pub struct Hooks {
 }
 
 impl Hooks {
-    /// Reads and checks a hooks file.
+    /// Reads and checks a hooks file, and that every program and workdir it names exists.
     pub fn load(path: &Path) -> Result<Self, HooksError> {
         let text = std::fs::read_to_string(path).map_err(|source| HooksError::Read {
             path: path.to_owned(),
             source,
         })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        Self::parse(&text, path, base)
+        // `hooks.toml` alone has the parent "", which is no directory to run in.
+        let base = path
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let hooks = Self::parse(&text, path, base)?;
+        hooks.check_paths(path)?;
+        Ok(hooks)
+    }
+
+    /// Refuses the first rule whose program or workdir is missing, naming the rule and path.
+    fn check_paths(&self, path: &Path) -> Result<(), HooksError> {
+        for (index, rule) in self.rules.iter().enumerate() {
+            let problem = match &rule.program {
+                Program::Exec(argv) => argv.first().and_then(|program| program_problem(program)),
+                Program::Shell(_) => None,
+            }
+            .or_else(|| workdir_problem(&rule.workdir));
+            if let Some(reason) = problem {
+                return Err(HooksError::Invalid {
+                    path: path.to_owned(),
+                    index: index + 1,
+                    name: rule.name.clone(),
+                    reason,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Parses hooks-file text; `base` is the directory relative paths are resolved against.
@@ -261,6 +292,58 @@ impl Hooks {
             .iter()
             .filter(move |rule| rule.matches(event_type))
     }
+}
+
+/// Why `program` cannot be run, if it cannot: a path must name an executable file, a bare
+/// name must be found on `PATH`.
+fn program_problem(program: &str) -> Option<String> {
+    if program.contains('/') {
+        let path = Path::new(program);
+        return match std::fs::metadata(path) {
+            Err(_) => Some(format!(
+                "the program {program} does not exist; fix `command` (a relative path is \
+                 relative to the hooks file's directory)"
+            )),
+            Ok(meta) if !meta.is_file() => Some(format!(
+                "the program {program} is not a file; fix `command`"
+            )),
+            Ok(meta) if !executable(&meta) => Some(format!(
+                "the program {program} is not executable; make it so (chmod +x)"
+            )),
+            Ok(_) => None,
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path).any(|dir| {
+        std::fs::metadata(dir.join(program)).is_ok_and(|meta| meta.is_file() && executable(&meta))
+    });
+    (!found).then(|| {
+        format!(
+            "the program `{program}` is not on PATH; install it, or give its full path in \
+             `command`"
+        )
+    })
+}
+
+/// Why `workdir` cannot be a command's working directory, if it cannot.
+fn workdir_problem(workdir: &Path) -> Option<String> {
+    (!workdir.is_dir()).then(|| {
+        format!(
+            "the workdir {} does not exist or is not a directory; create it or fix `workdir`",
+            workdir.display()
+        )
+    })
+}
+
+#[cfg(unix)]
+fn executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn executable(_meta: &std::fs::Metadata) -> bool {
+    true
 }
 
 /// `./deploy.sh` means the script beside the hooks file; `git` still means the one on `PATH`.

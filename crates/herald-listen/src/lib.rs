@@ -51,11 +51,19 @@ pub enum ListenError {
     /// The flags cannot make a receiver (the message names the flag).
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// `--host`:`--port` cannot be bound.
+    /// Another program already listens on `--host`:`--port`.
     #[error(
-        "cannot listen on {host}:{port}; is another program using that port? (choose another \
-         with --port)"
+        "port {port} on {host} is already in use by another program; stop it, or choose \
+         another port with --port (--port 0 picks a free one)"
     )]
+    PortInUse {
+        /// `--host` as given.
+        host: String,
+        /// `--port` as given.
+        port: u16,
+    },
+    /// `--host`:`--port` cannot be bound for another reason (the cause follows as `source`).
+    #[error("cannot listen on {host}:{port}; check --host and --port")]
     Bind {
         /// `--host` as given.
         host: String,
@@ -77,10 +85,17 @@ pub async fn run(args: ListenArgs, shutdown: impl Future<Output = ()>) -> Result
     let config = Config::from_args(&args)?;
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
-        .map_err(|source| ListenError::Bind {
-            host: args.host.clone(),
-            port: args.port,
-            source,
+        .map_err(|source| match source.kind() {
+            // Said in full, so the OS's own "Address already in use" is not printed after it.
+            std::io::ErrorKind::AddrInUse => ListenError::PortInUse {
+                host: args.host.clone(),
+                port: args.port,
+            },
+            _ => ListenError::Bind {
+                host: args.host.clone(),
+                port: args.port,
+                source,
+            },
         })?;
     serve(listener, config, shutdown).await?;
     Ok(())
@@ -99,7 +114,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_port_in_use_is_a_bind_error_naming_host_and_port() {
+    async fn a_port_in_use_says_so_and_suggests_another_port() {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = taken.local_addr().unwrap().port().to_string();
         let args = Cli::try_parse_from(["listen", "--port", &port])
@@ -107,9 +122,19 @@ mod tests {
             .args;
         let error = run(args, async {}).await.unwrap_err();
         assert!(
-            matches!(&error, ListenError::Bind { host, .. } if host == "127.0.0.1"),
+            matches!(&error, ListenError::PortInUse { host, .. } if host == "127.0.0.1"),
             "{error}"
         );
-        assert!(error.to_string().contains(&format!(":{port}")), "{error}");
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("port {port} on 127.0.0.1")),
+            "{message}"
+        );
+        assert!(message.contains("already in use"), "{message}");
+        assert!(message.contains("--port"), "{message}");
+        assert!(
+            std::error::Error::source(&error).is_none(),
+            "said once: {message}"
+        );
     }
 }

@@ -35,7 +35,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 #[non_exhaustive]
 pub enum ServeError {
     /// The HTTP client for `--forward-to` could not be built.
-    #[error("cannot build the HTTP client for --forward-to: {0}")]
+    #[error("cannot build the HTTP client for --forward-to; check the machine's TLS setup")]
     HttpClient(#[from] reqwest::Error),
     /// Commands were still running when the shutdown grace period ended; they were stopped.
     #[error("stopped {} command(s) still running after the shutdown grace period: {}", .0.len(), .0.join("; "))]
@@ -146,6 +146,11 @@ fn announce(shared: &Shared, addr: Option<SocketAddr>) {
     }
     if let Some(forwarder) = &shared.forwarder {
         output.notice(&format!("herald listen: forwarding to {}", forwarder.url()));
+    }
+    if shared.dedup.is_none() {
+        output.notice(
+            "herald listen: deduplication off (--no-dedup): a repeated webhook-id runs again",
+        );
     }
     if let Some(count) = shared.hook_count() {
         output.notice(&format!("herald listen: {count} hook rule(s) loaded"));

@@ -5,6 +5,12 @@
 //! can meet is one of a few typed errors, and `main` turns the error into a
 //! code here. Anything untyped (a failing `serve` or `listen`, an I/O error)
 //! is treated like an API error: code 1.
+//!
+//! An error is printed once, on one line: the message, then each cause that
+//! adds something. Library errors keep their cause as `source` rather than in
+//! their text, but one that says it in its text too (or a context that quotes
+//! it) must not make the user read it twice, so a cause already present in
+//! what is printed is skipped here, once for every command.
 
 use std::process::ExitCode;
 
@@ -66,8 +72,49 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
     } else if err.downcast_ref::<TestFailed>().is_some() {
         TEST_FAILED
     } else {
-        eprintln!("error: {err:#}");
+        eprintln!("error: {}", one_line(err));
         API_ERROR
     };
     ExitCode::from(code)
+}
+
+/// The message and its causes joined by `: `, leaving out a cause whose text
+/// is already there.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use anyhow::Context;
+
+    fn failing(cause: &str, context: &str) -> anyhow::Error {
+        let result: Result<(), _> = Err(std::io::Error::other(cause.to_owned()));
+        result.context(context.to_owned()).unwrap_err()
+    }
+
+    #[test]
+    fn each_cause_is_printed_after_the_message() {
+        let err = failing("permission denied", "cannot open herald.db");
+        assert_eq!(one_line(&err), "cannot open herald.db: permission denied");
+    }
+
+    #[test]
+    fn a_cause_the_message_already_says_is_not_printed_twice() {
+        let err = failing("disk full", "cannot save the token: disk full");
+        assert_eq!(one_line(&err), "cannot save the token: disk full");
+    }
 }

@@ -27,6 +27,59 @@ async fn a_repeated_webhook_id_is_answered_200_without_running_the_hook_again() 
 }
 
 #[tokio::test]
+async fn a_duplicate_line_says_the_id_was_already_handled_and_how_to_run_it_again() {
+    let server = Server::start(&["--secret", SECRET]).await;
+    let c = client();
+    send(signed(
+        &c,
+        &server.url("/"),
+        SECRET,
+        "msg_redelivered",
+        "{}",
+    ))
+    .await;
+    send(signed(
+        &c,
+        &server.url("/"),
+        SECRET,
+        "msg_redelivered",
+        "{}",
+    ))
+    .await;
+    let line = &server.lines()[1];
+    assert!(line.contains("id already handled"), "{line}");
+    assert!(line.contains("--no-dedup"), "{line}");
+}
+
+#[tokio::test]
+async fn with_no_dedup_a_repeated_webhook_id_runs_the_hook_every_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = hooks_file(
+        dir.path(),
+        "[[hook]]\nevents = [\"*\"]\nshell = \"echo ran >> runs\"\n",
+    );
+    let server = Server::start(&["--secret", SECRET, "--hooks", &hooks, "--no-dedup"]).await;
+    let c = client();
+    for _ in 0..3 {
+        let (status, _) = send(signed(&c, &server.url("/"), SECRET, "msg_again", "{}")).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("runs")).unwrap(),
+        "ran\nran\nran\n"
+    );
+    assert!(
+        server
+            .lines()
+            .iter()
+            .all(|line| line.contains(" 200 verified ")),
+        "{:?}",
+        server.lines()
+    );
+    assert!(server.notices.text().contains("deduplication off"));
+}
+
+#[tokio::test]
 async fn a_duplicate_is_still_reported_as_verified_in_json() {
     let server = Server::start(&["--secret", SECRET, "--json"]).await;
     let c = client();

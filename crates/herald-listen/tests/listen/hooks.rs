@@ -168,11 +168,14 @@ async fn a_shell_rule_runs_through_sh_with_the_event_in_its_environment() {
 #[tokio::test]
 async fn a_hook_that_cannot_start_answers_500() {
     let dir = tempfile::tempdir().unwrap();
+    let program = script(dir.path(), "gone.sh", "#!/bin/sh\n");
     let hooks = hooks_file(
         dir.path(),
-        "[[hook]]\nname = \"missing\"\nevents = [\"*\"]\ncommand = [\"/nonexistent/herald-hook\"]\n",
+        &format!("[[hook]]\nname = \"gone\"\nevents = [\"*\"]\ncommand = [\"{program}\"]\n"),
     );
     let server = Server::start(&["--hooks", &hooks]).await;
+    // It existed at start; removed since, so it cannot start now.
+    std::fs::remove_file(&program).unwrap();
     let (status, problem) = send(client().post(server.url("/")).body("{}")).await;
     assert_eq!(status, 500);
     assert!(
@@ -200,4 +203,65 @@ fn the_examples_in_docs_hooks_md_are_valid_hooks_files() {
         names.extend(hooks.rules.into_iter().map(|rule| rule.name));
     }
     assert_eq!(names, ["notify", "mirror", "ci-build", "deploy"]);
+}
+
+/// The refusal `--hooks` with this file text gets at start, as the binary would print it.
+fn refusal(dir: &std::path::Path, text: &str) -> String {
+    let hooks = hooks_file(dir, text);
+    let error = herald_listen::Config::from_args(&args(&["--hooks", &hooks])).unwrap_err();
+    printed_once(&error)
+}
+
+#[test]
+fn a_rule_whose_program_does_not_exist_is_refused_at_start_naming_rule_and_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[[hook]]\nname = \"ok\"\nevents = [\"*\"]\ncommand = [\"true\"]\n\
+                [[hook]]\nname = \"deploy\"\nevents = [\"*\"]\ncommand = [\"./deploy.sh\"]\n";
+    let message = refusal(dir.path(), text);
+    assert!(message.contains("hook #2 (deploy)"), "{message}");
+    let program = dir.path().join("./deploy.sh");
+    assert!(
+        message.contains(&format!("{} does not exist", program.display())),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_rule_whose_program_is_not_executable_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plain.sh"), "#!/bin/sh\n").unwrap();
+    let message = refusal(
+        dir.path(),
+        "[[hook]]\nname = \"plain\"\nevents = [\"*\"]\ncommand = [\"./plain.sh\"]\n",
+    );
+    assert!(message.contains("hook #1 (plain)"), "{message}");
+    assert!(message.contains("is not executable"), "{message}");
+}
+
+#[test]
+fn a_rule_whose_program_is_not_on_path_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let message = refusal(
+        dir.path(),
+        "[[hook]]\nevents = [\"*\"]\ncommand = [\"herald-no-such-program\"]\n",
+    );
+    assert!(
+        message.contains("`herald-no-such-program` is not on PATH"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_rule_whose_workdir_does_not_exist_is_refused_at_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let message = refusal(
+        dir.path(),
+        "[[hook]]\nname = \"build\"\nevents = [\"*\"]\nshell = \"make\"\nworkdir = \"app\"\n",
+    );
+    assert!(message.contains("hook #1 (build)"), "{message}");
+    let workdir = dir.path().join("app");
+    assert!(
+        message.contains(&format!("workdir {} does not exist", workdir.display())),
+        "{message}"
+    );
 }

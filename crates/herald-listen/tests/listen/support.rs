@@ -216,3 +216,21 @@ pub fn script(dir: &std::path::Path, name: &str, text: &str) -> String {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path.to_string_lossy().into_owned()
 }
+
+/// `error` with its causes, as the `herald` binary prints it (`{:#}`: each cause after a
+/// colon), asserting that no cause repeats the text of the one before it.
+pub fn printed_once(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        let previous = parts.last().map(String::as_str).unwrap_or_default();
+        assert!(
+            !previous.contains(&text),
+            "the cause `{text}` is printed twice: {previous}"
+        );
+        parts.push(text);
+        source = cause.source();
+    }
+    parts.join(": ")
+}

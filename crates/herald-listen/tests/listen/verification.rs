@@ -154,9 +154,37 @@ async fn with_path_only_that_path_is_accepted_and_others_get_404() {
 async fn run_refuses_a_bad_secret_without_printing_it() {
     let args = args(&["--port", "0", "--secret", "whsec_not*base64"]);
     let err = herald_listen::run(args, async {}).await.unwrap_err();
-    let text = format!("{err:#}");
+    let text = printed_once(&err);
     assert!(text.contains("--secret #1"), "{text}");
     assert!(!text.contains("not*base64"), "{text}");
+}
+
+#[tokio::test]
+async fn run_refuses_a_secret_with_bad_base64_padding_saying_why() {
+    // The test secret with its last two characters lost: 30 base64 characters want `==`.
+    let cut = &SECRET[..SECRET.len() - 2];
+    let args = args(&["--port", "0", "--secret", SECRET, "--secret", cut]);
+    let err = herald_listen::run(args, async {}).await.unwrap_err();
+    let text = printed_once(&err);
+    assert!(
+        text.contains("--secret #2 has bad base64 padding"),
+        "{text}"
+    );
+    assert!(
+        text.contains("whsec_"),
+        "says what a whole one looks like: {text}"
+    );
+}
+
+#[tokio::test]
+async fn run_refuses_an_implausibly_short_secret() {
+    let args = args(&["--port", "0", "--secret", "whsec_c2hvcnQ="]);
+    let err = herald_listen::run(args, async {}).await.unwrap_err();
+    let text = printed_once(&err);
+    assert!(
+        text.contains("--secret #1 decodes to only 5 bytes"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

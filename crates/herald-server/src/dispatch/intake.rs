@@ -35,7 +35,8 @@ impl Intake {
         let lease = core.terms.publish(core.clock.now());
         let accepted = core.store.publish_and_lease(event, &lease).await?;
         let handed = accepted.jobs.len() as u64;
-        // A stopped dispatcher runs nothing more: the leases expire and are claimed again.
+        // Once shutdown was asked nothing more starts (`Core::start` checks it too): the
+        // leases expire, or are released at the next start on SQLite.
         if !core.stopped.is_cancelled() {
             for job in accepted.jobs {
                 core.start(job, leased);

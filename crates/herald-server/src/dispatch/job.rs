@@ -6,6 +6,7 @@
 //! decides what the store holds: dropping one unattempted leaves its lease to expire.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use herald_store::{AttemptTrigger, DeliveryJob};
@@ -24,7 +25,13 @@ pub(super) async fn work(
     permit: OwnedSemaphorePermit,
     core: Arc<Core>,
 ) {
-    let gate = wait_turn(&job, &core).await;
+    // Shutdown while waiting, or before the request: no request, the lease stays.
+    let Some(gate) = core.until_stopped(wait_turn(&job, &core)).await else {
+        return;
+    };
+    let Some(_sending) = Sending::begin(&core) else {
+        return;
+    };
     if !core.terms.within_patience(leased, core.clock.instant()) {
         drop_unattempted(&job, leased, &core);
         drop(gate);
@@ -40,6 +47,28 @@ pub(super) async fn work(
     core.deliverer.record(&job, &attempt, &progress).await;
     drop(permit);
     core.wake.notify_one(); // capacity freed (now committed)
+}
+
+/// One attempt counted in `Core::in_flight` from just before its request until it is
+/// recorded (or dropped), so shutdown can say how many it waits for.
+struct Sending<'a> {
+    core: &'a Core,
+}
+
+impl<'a> Sending<'a> {
+    /// Counts the attempt, unless shutdown was asked: counted first and checked second, so an
+    /// attempt that goes ahead is always in the count shutdown reads after cancelling.
+    fn begin(core: &'a Core) -> Option<Self> {
+        core.in_flight.fetch_add(1, Ordering::SeqCst);
+        let sending = Self { core };
+        (!core.stopped.is_cancelled()).then_some(sending)
+    }
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        self.core.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Waits for the job's send slot, then for a permit of its subscription's gate.

@@ -13,6 +13,13 @@
 //! call `step` on a [`ManualClock`] instead of polling a running server. Each job runs as its
 //! own task, tracked so shutdown waits for attempts in flight.
 //!
+//! Shutdown stops claiming at once: the moment `run`'s token is cancelled, no job starts a
+//! request any more (not one claimed by a step still running, not one handed over by a
+//! publish, not one waiting for its gate or send slot); only the requests already sent are
+//! waited for, at most the request timeout, and the log says how many. A job left unstarted
+//! keeps its lease, which expires (or, on SQLite, is released at the next start), so stopping
+//! never loses a delivery and never sends one twice at once.
+//!
 //! It must never hold a fact the store does not: every job it runs is leased in the database,
 //! so a job it gives up (shutdown, patience) only leaves a lease to expire. Publishes go
 //! through the dispatcher's [`Intake`] rather than from the API to the store, because the
@@ -29,6 +36,7 @@ pub mod lease;
 pub mod schedule;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use herald_store::{DeliveryJob, DeliveryQueue, StoreError};
@@ -100,8 +108,11 @@ struct Core {
     /// Wakes the loop: a publish left deliveries unleased, capacity freed, a subscription
     /// resumed.
     wake: Notify,
-    /// Cancelled once the loop stopped: the intake then leaves its leases to expire.
+    /// Cancelled the moment shutdown is asked: no job starts a request after it, and the
+    /// intake leaves its leases to expire.
     stopped: CancellationToken,
+    /// Attempts whose request is being sent or recorded: what shutdown waits for.
+    in_flight: AtomicUsize,
 }
 
 impl Dispatcher {
@@ -128,6 +139,7 @@ impl Dispatcher {
             tasks: TaskTracker::new(),
             wake: Notify::new(),
             stopped: CancellationToken::new(),
+            in_flight: AtomicUsize::new(0),
         };
         Self {
             core: Arc::new(core),
@@ -168,19 +180,47 @@ impl Dispatcher {
     }
 
     /// Steps until `shutdown`, then waits for attempts in flight (bounded by their timeout).
+    ///
+    /// The loop is dropped as soon as `shutdown` fires, even inside a claim: a claim cut short
+    /// rolls back or leaves leases to expire, and every job already started sees `stopped`
+    /// before it sends.
     pub async fn run(self, shutdown: CancellationToken) {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => {}
+            () = self.claim_loop() => {}
+        }
+        self.core.stopped.cancel();
+        let in_flight = self.core.in_flight.load(Ordering::SeqCst);
+        if in_flight > 0 {
+            let attempts = if in_flight == 1 {
+                "attempt"
+            } else {
+                "attempts"
+            };
+            tracing::info!(
+                in_flight,
+                "waiting for {in_flight} {attempts} in flight, at most {}",
+                humantime::format_duration(self.core.settings.request_timeout)
+            );
+        } else {
+            tracing::info!("no attempts in flight; stopping now");
+        }
+        self.settle().await;
+        tracing::info!("the dispatcher stopped");
+    }
+
+    /// Claims and starts jobs forever; [`run`](Self::run) drops it at shutdown.
+    async fn claim_loop(&self) {
         let remote = self.core.store.work_notifier();
         let mut backoff = Duration::from_millis(100);
-        while !shutdown.is_cancelled() {
+        loop {
             let wait = match self.step().await {
                 Ok(step) if step.full() => continue,
                 Ok(_) => self.idle_wait().await,
                 Err(error) => {
                     tracing::warn!(%error, retry_in = ?backoff, "claiming deliveries failed");
-                    tokio::select! {
-                        () = self.core.clock.sleep(backoff) => {}
-                        () = shutdown.cancelled() => break,
-                    }
+                    self.core.clock.sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                     continue;
                 }
@@ -190,11 +230,8 @@ impl Dispatcher {
                 () = self.core.wake.notified() => {}
                 () = other_nodes_wrote(remote.as_deref()) => {}
                 () = self.core.clock.sleep(wait) => {}
-                () = shutdown.cancelled() => break,
             }
         }
-        self.core.stopped.cancel();
-        self.settle().await;
     }
 
     /// How long to sleep when nothing more can be claimed now: until the next delivery falls
@@ -216,7 +253,11 @@ impl Core {
     /// Starts a leased job (whose lease began at `leased`) in its own task. It takes a free
     /// place in `max_concurrency` now if there is one (so the next step's limit counts it),
     /// else waits for one in its task; its lease keeps it from being claimed twice meanwhile.
+    /// After shutdown it starts nothing: the job keeps its lease.
     fn start(self: &Arc<Self>, job: DeliveryJob, leased: Instant) {
+        if self.stopped.is_cancelled() {
+            return;
+        }
         let core = Arc::clone(self);
         match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => {
@@ -224,12 +265,26 @@ impl Core {
             }
             Err(_) => {
                 self.tasks.spawn(async move {
-                    // The semaphore is never closed: the wait ends with a permit.
-                    if let Ok(permit) = Arc::clone(&core.permits).acquire_owned().await {
+                    // The semaphore is never closed: the wait ends with a permit, or with
+                    // shutdown, which leaves the job to its lease.
+                    let permits = Arc::clone(&core.permits);
+                    let acquired = core.until_stopped(permits.acquire_owned()).await;
+                    if let Some(Ok(permit)) = acquired {
                         job::work(job, leased, permit, core).await;
                     }
                 });
             }
+        }
+    }
+}
+
+impl Core {
+    /// `wait`'s output, or `None` if shutdown came first (or had come already).
+    async fn until_stopped<T>(&self, wait: impl Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            biased;
+            () = self.stopped.cancelled() => None,
+            output = wait => Some(output),
         }
     }
 }

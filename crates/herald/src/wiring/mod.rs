@@ -4,6 +4,7 @@
 //! - `signals`: the one SIGINT/SIGTERM handler, as a `CancellationToken`.
 //! - `logging`: the one `tracing` subscriber (text or JSON on stderr, `RUST_LOG` filter).
 //! - `data_dir`: creating the data directory, private to the server's user.
+//! - `lock`: one `herald serve` per data directory (an OS file lock held for its life).
 //! - `admin_token`: the admin token file (read, or generate, print once, save 0600).
 //! - `store`: PostgreSQL when a URL is configured, else SQLite in the data dir.
 //! - `serve`: `herald serve`, the parts above in order, then `herald_server::run`.
@@ -16,6 +17,7 @@
 
 mod admin_token;
 mod data_dir;
+mod lock;
 pub mod logging;
 mod serve;
 pub mod signals;

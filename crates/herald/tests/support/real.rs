@@ -3,11 +3,13 @@
 //! `herald-testkit`.
 
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use herald_testkit::wait_for;
+use herald_testkit::{await_within, wait_for};
 use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 pub const ADMIN_TOKEN: &str = "e2e-admin-token-0123456789abcdef";
@@ -32,20 +34,48 @@ impl Herald {
 
     /// The same with extra `serve` arguments (e.g. `--database-url`).
     pub async fn start_with(data_dir: &Path, port: u16, extra: &[&str]) -> Herald {
-        let child = Command::new(env!("CARGO_BIN_EXE_herald"))
-            .args(["serve", "--dev", "--retry-schedule", "200ms,200ms,200ms"])
-            .args(extra)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("HERALD_ADMIN_TOKEN", ADMIN_TOKEN)
+        let child = serve_command(data_dir, port, extra)
             .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
             .stderr(Stdio::inherit())
-            .kill_on_drop(true)
             .spawn()
             .expect("spawn herald serve");
+        Self::ready(child, port).await
+    }
+
+    /// The same with its `info` log collected (stderr), for tests of what it says.
+    pub async fn start_logged(data_dir: &Path, port: u16, extra: &[&str]) -> (Herald, Log) {
+        let mut child = serve_command(data_dir, port, extra)
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn herald serve");
+        let log = Log::collect(child.stderr.take().expect("stderr"));
+        (Self::ready(child, port).await, log)
+    }
+
+    /// The process id of the server.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("herald serve is running")
+    }
+
+    /// Sends SIGINT, as Ctrl-C in its terminal would.
+    #[cfg(unix)]
+    pub async fn interrupt(&self) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.pid().to_string()])
+            .status()
+            .await
+            .expect("run kill");
+        assert!(status.success(), "kill -INT failed");
+    }
+
+    /// Waits for the server to exit on its own, at most `within`.
+    pub async fn exit_within(mut self, within: Duration) -> ExitStatus {
+        let status = await_within("herald serve to exit", within, self.child.wait()).await;
+        status.expect("reap herald")
+    }
+
+    async fn ready(child: Child, port: u16) -> Herald {
         let herald = Herald {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -119,5 +149,61 @@ impl Herald {
         )
         .await;
         tenant_id
+    }
+}
+
+/// `herald serve --dev` on `data_dir` and `port` with `extra` arguments, killed when dropped.
+pub fn serve_command(data_dir: &Path, port: u16, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+    command
+        .args(["serve", "--dev", "--retry-schedule", "200ms,200ms,200ms"])
+        .args(extra)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("HERALD_ADMIN_TOKEN", ADMIN_TOKEN)
+        .stdout(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+/// What a child wrote on stderr, line by line as it comes.
+#[derive(Clone, Default)]
+pub struct Log {
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Log {
+    fn collect(stderr: tokio::process::ChildStderr) -> Log {
+        let log = Log::default();
+        let lines = Arc::clone(&log.lines);
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                lines
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(line);
+            }
+        });
+        log
+    }
+
+    /// Everything so far.
+    pub fn text(&self) -> String {
+        self.lines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .join("\n")
+    }
+
+    /// Waits until a line contains `needle`, at most `within`; returns that line.
+    pub async fn wait_for_line(&self, needle: &str, within: Duration) -> String {
+        wait_for(&format!("a log line with `{needle}`"), within, || async {
+            let lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+            lines.iter().find(|line| line.contains(needle)).cloned()
+        })
+        .await
     }
 }
