@@ -95,6 +95,7 @@ pub async fn create(
         name: body.name,
         description: body.description,
         schema: body.schema,
+        example: None,
         created_at: now,
         updated_at: now,
     };
