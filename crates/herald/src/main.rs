@@ -27,7 +27,7 @@ use clap::Parser;
 use herald_server::LogFormat;
 
 use crate::cli::{Cli, Command};
-use crate::commands::{Ctx, deliveries, event_types, events, subscriptions, tenants};
+use crate::commands::{Ctx, deliveries, event_types, events, subscriptions, tenants, trigger};
 use crate::wiring::{logging, signals};
 
 fn main() -> ExitCode {
@@ -67,6 +67,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Deliveries { client, command } => {
             deliveries::run(&Ctx::new(client)?, command).await
         }
+        Command::Trigger { client, args } => trigger::run(&Ctx::new(client)?, args).await,
     }
 }
 

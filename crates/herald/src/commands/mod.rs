@@ -13,6 +13,7 @@ pub mod event_types;
 pub mod events;
 pub mod subscriptions;
 pub mod tenants;
+pub mod trigger;
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
