@@ -3,10 +3,13 @@
 
 mod support;
 
-use herald_testkit::Reply;
+use std::time::Duration;
+
+use herald_testkit::{Receiver, Reply};
 use reqwest::Method;
-use serde_json::json;
-use support::{fake_api, herald, problem, words};
+use serde_json::{Value, json};
+use support::real::{ADMIN_TOKEN, Herald, free_port};
+use support::{fake_api, herald, herald_with, problem, words};
 
 const SAMPLE: &str = r#"{"event_type":"consent.revoked","source":"example","payload":{"consent_id":"c_1","customer":{"id":"cus_1"}}}"#;
 
@@ -43,6 +46,53 @@ async fn trigger_publishes_the_sample_with_overrides_for_the_tenant() {
         "{}",
         run.stderr
     );
+}
+
+#[tokio::test]
+async fn trigger_against_a_real_server_delivers_a_sample_of_the_schema() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let work = tempfile::tempdir().expect("temp dir");
+    let receiver = Receiver::answering(Reply::ok()).await.expect("receiver");
+    let server = Herald::start(data.path(), free_port()).await;
+    let schema = json!({"type": "object", "required": ["consent_id", "revoked_at"],
+        "properties": {"consent_id": {"type": "string"},
+            "revoked_at": {"type": "string", "format": "date-time"}}});
+    server
+        .post(
+            "/api/v1/event-types",
+            json!({"name": "consent.revoked", "schema": schema}),
+        )
+        .await;
+    let tenant = server
+        .post("/api/v1/tenants", json!({"name": "Acme"}))
+        .await;
+    let tenant_id = tenant["id"].as_str().expect("tenant id");
+    server
+        .post(
+            "/api/v1/subscriptions",
+            json!({"tenant_id": tenant_id, "url": receiver.url(), "event_types": ["consent.*"]}),
+        )
+        .await;
+
+    let args = [
+        "trigger",
+        "consent.revoked",
+        "--tenant",
+        tenant_id,
+        "--override",
+        "consent_id=c_42",
+        "--json",
+    ];
+    let run = herald_with(&server.url, &args, Some(ADMIN_TOKEN), work.path(), None).await;
+
+    assert_eq!(run.code, 0, "{run:?}");
+    let answer: Value = serde_json::from_str(&run.stdout).expect("the publish answer");
+    assert_eq!(answer["deliveries"], 1, "{answer}");
+    let delivered = receiver.wait_for_count(1, Duration::from_secs(15)).await;
+    let body = delivered[0].json().expect("a JSON delivery");
+    assert_eq!(body["data"]["consent_id"], "c_42", "{body}");
+    assert!(body["data"]["revoked_at"].is_string(), "{body}");
+    server.kill().await;
 }
 
 #[tokio::test]
