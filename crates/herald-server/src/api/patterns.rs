@@ -128,9 +128,9 @@ fn describe(pattern: &str, suggestions: &[String]) -> String {
             "'{pattern}' matches no registered event type (see `herald event-types list` or \
              GET /api/v1/event-types)"
         ),
-        [one] => format!("'{pattern}' matches no registered event type; did you mean {one}?"),
+        [one] => format!("'{pattern}' matches no registered event type (did you mean {one}?)"),
         _ => format!(
-            "'{pattern}' matches no registered event type; did you mean one of {}?",
+            "'{pattern}' matches no registered event type (did you mean one of {}?)",
             quoted.join(", ")
         ),
     }
