@@ -177,16 +177,14 @@ async fn load(state: &AppState, principal: &Principal, id: &str) -> Result<Subsc
     }
 }
 
-/// Create a subscription; the response carries its signing secret.
-#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions", request_body = CreateSubscription,
-    responses((status = 201, body = SubscriptionView), (status = 422, body = super::error::Problem)),
-    security(("bearer" = [])))]
-pub async fn create(
-    State(state): State<AppState>,
-    principal: Principal,
-    Json(body): Json<CreateSubscription>,
-) -> Result<(StatusCode, JsonResponse<SubscriptionView>), ApiError> {
-    let tenant_id = match (&principal, body.tenant_id) {
+/// The tenant a new subscription belongs to: a tenant token's own, or the admin's `tenant_id`,
+/// which must exist.
+async fn owning_tenant(
+    state: &AppState,
+    principal: &Principal,
+    given: Option<String>,
+) -> Result<TenantId, ApiError> {
+    Ok(match (principal, given) {
         (Principal::Tenant(own), None) => own.clone(),
         (Principal::Tenant(own), Some(given)) if given == own.as_str() => own.clone(),
         (Principal::Tenant(_), Some(_)) => {
@@ -208,7 +206,19 @@ pub async fn create(
             }
             id
         }
-    };
+    })
+}
+
+/// Create a subscription; the response carries its signing secret.
+#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions", request_body = CreateSubscription,
+    responses((status = 201, body = SubscriptionView), (status = 422, body = super::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<CreateSubscription>,
+) -> Result<(StatusCode, JsonResponse<SubscriptionView>), ApiError> {
+    let tenant_id = owning_tenant(&state, &principal, body.tenant_id).await?;
     let url = check_url(&state, &body.url).await?;
     let checked = patterns::check(
         state.catalog.as_ref(),
