@@ -343,7 +343,7 @@ async fn a_type_without_example_or_schema_samples_an_empty_object_with_a_note() 
     );
     let note = sample["note"].as_str().unwrap_or_default();
     assert!(note.contains("--example"), "{sample}");
-    server
+    let missing = server
         .expect(
             StatusCode::NOT_FOUND,
             Method::GET,
@@ -351,6 +351,10 @@ async fn a_type_without_example_or_schema_samples_an_empty_object_with_a_note() 
             None,
         )
         .await;
+    assert!(
+        detail(&missing).contains("register it with `herald event-types create no.such`"),
+        "{missing}"
+    );
 }
 
 #[tokio::test]

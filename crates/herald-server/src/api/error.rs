@@ -92,6 +92,11 @@ impl ApiError {
         )
     }
 
+    /// 404 with a detail of the caller's (one that says what exists and how to find it).
+    pub fn not_found_because(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
     /// 409: the resource exists already, or is busy.
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)

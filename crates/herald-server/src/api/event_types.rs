@@ -154,11 +154,12 @@ pub async fn list(
 }
 
 async fn load(state: &AppState, name: &str) -> Result<EventType, ApiError> {
-    state
-        .catalog
-        .get_event_type(name)
-        .await?
-        .ok_or_else(|| ApiError::not_found("event type", name))
+    state.catalog.get_event_type(name).await?.ok_or_else(|| {
+        ApiError::not_found_because(format!(
+            "no event type '{name}' is registered; see `herald event-types list` \
+                 (GET /api/v1/event-types), or register it with `herald event-types create {name}`"
+        ))
+    })
 }
 
 /// One event type.
