@@ -262,9 +262,7 @@ fn check_schema_and_example(state: &AppState, event_type: &EventType) -> Result<
             state.config.max_payload_size
         )));
     }
-    if let Some(error) =
-        validator.and_then(|v| v.iter_errors(example).next().map(|e| e.to_string()))
-    {
+    if let Some(error) = validator.and_then(|v| v.validate(example).err().map(|e| e.to_string())) {
         return Err(ApiError::validation(format!(
             "the example does not satisfy the schema of '{}': {error}",
             event_type.name

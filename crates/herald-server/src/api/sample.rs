@@ -10,6 +10,8 @@
 //! store an example instead. Generation is bounded by depth and array length, so a recursive
 //! or hostile schema cannot make it run away.
 
+use std::cell::Cell;
+
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -26,6 +28,10 @@ const MAX_DEPTH: usize = 12;
 const OPTIONAL_DEPTH: usize = 4;
 /// The most items an array gets (its `minItems` if larger is not met).
 const MAX_ITEMS: u64 = 10;
+/// The most values one sample is made of: beyond it, values are `null`. Depth alone does not
+/// bound a schema whose properties each refer back to the root (the sample would grow as
+/// the number of properties to the power of the depth).
+const MAX_VALUES: usize = 10_000;
 
 /// `GET /api/v1/event-types/{name}/sample`: a payload to publish, and where it came from.
 #[derive(Debug, Serialize, ToSchema)]
@@ -53,7 +59,11 @@ pub fn sample(event_type: &EventType) -> SampleView {
     let (source, payload, note) = match (&event_type.example, &event_type.schema) {
         (Some(example), _) => ("example", example.clone(), None),
         (None, Some(schema)) => {
-            let payload = Generator { root: schema }.value(schema, None, 0);
+            let generator = Generator {
+                root: schema,
+                budget: Cell::new(MAX_VALUES),
+            };
+            let payload = generator.value(schema, None, 0);
             let note = unmet(schema, &payload).map(|why| {
                 format!(
                     "the sample generated from the schema does not satisfy it ({why}); {store_one}"
@@ -80,7 +90,8 @@ pub fn sample(event_type: &EventType) -> SampleView {
 /// Why `payload` does not satisfy `schema`, if it does not.
 fn unmet(schema: &Value, payload: &Value) -> Option<String> {
     let validator = compile(schema).ok()?;
-    let error = validator.iter_errors(payload).next()?;
+    // `validate` stops at the first error; iterating errors would gather all of them first.
+    let error = validator.validate(payload).err()?;
     let at = error.instance_path.to_string();
     let at = if at.is_empty() { "/".to_owned() } else { at };
     Some(format!("at '{at}': {error}"))
@@ -88,15 +99,24 @@ fn unmet(schema: &Value, payload: &Value) -> Option<String> {
 
 /// Walks a schema, resolving local `$ref`s against its root.
 struct Generator<'a> {
+    /// What `#…` references point into.
     root: &'a Value,
+    /// Values still to be made (see [`MAX_VALUES`]); a `Cell` because the walk is recursive
+    /// through `&self`.
+    budget: Cell<usize>,
 }
 
 impl Generator<'_> {
     /// A value for `schema`; `key` is the property it fills (names plausible strings).
     fn value(&self, schema: &Value, key: Option<&str>, depth: usize) -> Value {
-        let Some(schema) = schema.as_object().filter(|_| depth <= MAX_DEPTH) else {
+        let left = self.budget.get();
+        let Some(schema) = schema
+            .as_object()
+            .filter(|_| depth <= MAX_DEPTH && left > 0)
+        else {
             return if depth == 0 { json!({}) } else { Value::Null };
         };
+        self.budget.set(left - 1);
         if let Some(target) = schema
             .get("$ref")
             .and_then(Value::as_str)
@@ -172,11 +192,13 @@ impl Generator<'_> {
             .and_then(Value::as_u64)
             .unwrap_or(1)
             .clamp(1, MAX_ITEMS);
-        let item = match schema.get("items") {
-            Some(items) => self.value(items, key, depth + 1),
-            None => Value::String(string(&Map::new(), key)),
-        };
-        (0..count).map(|_| item.clone()).collect()
+        // Each item made afresh (not cloned), so every one counts against the budget.
+        (0..count)
+            .map(|_| match schema.get("items") {
+                Some(items) => self.value(items, key, depth + 1),
+                None => Value::String(string(&Map::new(), key)),
+            })
+            .collect()
     }
 
     /// `#` or `#/a/b` (JSON pointer into the root); other references are not followed.
@@ -405,6 +427,19 @@ mod tests {
             sample.note.is_some(),
             "depth ends in null, which the schema refuses"
         );
+    }
+
+    #[test]
+    fn a_schema_that_branches_back_to_its_root_is_cut_at_the_value_budget() {
+        let properties: Map<String, Value> = (0..10)
+            .map(|n| (format!("p{n}"), json!({"$ref": "#"})))
+            .collect();
+        let required: Vec<String> = properties.keys().cloned().collect();
+        let schema = json!({"type": "object", "properties": properties, "required": required});
+        let sample = sample(&event_type(Some(schema), None));
+        let text = sample.payload.to_string();
+        assert!(text.len() < 2_000_000, "{} bytes", text.len());
+        assert!(sample.note.is_some());
     }
 
     #[test]
