@@ -37,12 +37,23 @@ pub struct EventType {
     pub description: Option<String>,
     /// A JSON Schema every published payload of this type must satisfy.
     pub schema: Option<serde_json::Value>,
+    /// A sample payload, published by `herald trigger`; it satisfies the schema.
+    pub example: Option<serde_json::Value>,
     /// When it was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// When it last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+/// Which subscriptions use an event type (a pattern of theirs covers it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventTypeUsage {
+    /// How many subscriptions, of every tenant, active or paused.
+    pub subscriptions: u64,
+    /// The first of them by id (as many as asked for), to name in a message.
+    pub first: Vec<SubscriptionId>,
 }
 
 /// Whether a subscription receives deliveries. Only a person changes it; failures never do.

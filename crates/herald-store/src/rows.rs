@@ -92,6 +92,16 @@ fn json_column<T: serde::de::DeserializeOwned>(
         .map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
 }
 
+fn optional_json_column<T: serde::de::DeserializeOwned>(
+    row: &impl Columns,
+    column: &str,
+) -> Result<Option<T>, StoreError> {
+    let text: Option<String> = get(row, column)?;
+    text.map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
+}
+
 fn u32_column(row: &impl Columns, column: &str) -> Result<u32, StoreError> {
     let value: i64 = get(row, column)?;
     u32::try_from(value)
@@ -135,24 +145,35 @@ pub(crate) fn tenant(row: &impl Columns) -> Result<Tenant, StoreError> {
 /// Column list matching [`event_type`], as a literal for `concat!`.
 macro_rules! event_type_columns {
     () => {
-        "name, description, schema_json, created_at, updated_at"
+        "name, description, schema_json, example_json, created_at, updated_at"
     };
 }
 pub(crate) use event_type_columns;
 
 pub(crate) fn event_type(row: &impl Columns) -> Result<EventType, StoreError> {
-    let schema: Option<String> = get(row, "schema_json")?;
-    let schema = schema
-        .map(|text| serde_json::from_str(&text))
-        .transpose()
-        .map_err(|error| StoreError::Corrupt(format!("column schema_json: {error}")))?;
     Ok(EventType {
         name: get(row, "name")?,
         description: get(row, "description")?,
-        schema,
+        schema: optional_json_column(row, "schema_json")?,
+        example: optional_json_column(row, "example_json")?,
         created_at: time_column(row, "created_at")?,
         updated_at: time_column(row, "updated_at")?,
     })
+}
+
+/// An [`EventTypeUsage`] from [`crate::statements::catalog::subscriptions_using`]'s rows:
+/// `(subscription_id, total)`, each row carrying the total.
+pub(crate) fn event_type_usage(rows: Vec<(String, i64)>) -> EventTypeUsage {
+    let subscriptions = rows
+        .first()
+        .map_or(0, |(_, total)| u64::try_from(*total).unwrap_or(0));
+    EventTypeUsage {
+        subscriptions,
+        first: rows
+            .into_iter()
+            .map(|(id, _)| SubscriptionId::from_trusted(id))
+            .collect(),
+    }
 }
 
 /// Column list matching [`subscription`], as a literal for `concat!`.

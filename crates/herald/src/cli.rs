@@ -14,6 +14,7 @@ use crate::commands::events::EventsCommand;
 use crate::commands::subscriptions::SubscriptionsCommand;
 use crate::commands::tenants::TenantsCommand;
 use crate::commands::tokens::{LoginArgs, TokensCommand};
+use crate::commands::trigger::TriggerArgs;
 
 const ABOUT: &str = "Herald: durable, signed, retried webhooks.";
 const LONG_ABOUT: &str = "\
@@ -99,6 +100,14 @@ pub enum Command {
         client: ClientArgs,
         #[command(subcommand)]
         command: TokensCommand,
+    },
+    /// Publish a sample event of a registered type (its example, or one
+    /// generated from its schema), to see a delivery happen.
+    Trigger {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        args: TriggerArgs,
     },
 }
 

@@ -30,7 +30,9 @@ use clap::Parser;
 use herald_server::LogFormat;
 
 use crate::cli::{Cli, Command};
-use crate::commands::{Ctx, deliveries, event_types, events, subscriptions, tenants, tokens};
+use crate::commands::{
+    Ctx, deliveries, event_types, events, subscriptions, tenants, tokens, trigger,
+};
 use crate::wiring::{logging, signals};
 
 fn main() -> ExitCode {
@@ -73,6 +75,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Login { client, args } => tokens::login(client, args).await,
         Command::Logout => tokens::logout(),
         Command::Tokens { client, command } => tokens::run(client, command).await,
+        Command::Trigger { client, args } => trigger::run(&Ctx::new(client)?, args).await,
     }
 }
 

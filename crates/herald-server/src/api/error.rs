@@ -93,6 +93,11 @@ impl ApiError {
         )
     }
 
+    /// 404 with a detail of the caller's (one that says what exists and how to find it).
+    pub fn not_found_because(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
     /// 409: the resource exists already, or is busy.
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
@@ -150,15 +155,21 @@ impl ApiError {
         )
     }
 
-    /// 422: publishing or subscribing to an event type that is not registered.
+    /// 422: publishing an event type that is not registered.
     pub fn unknown_event_type(name: &str) -> Self {
+        Self::unknown_event_types(format!(
+            "the event type '{name}' is not registered; register it with \
+             `herald event-types create {name}` or POST /api/v1/event-types"
+        ))
+    }
+
+    /// 422: subscription patterns that match no registered event type (`detail` names them).
+    pub fn unknown_event_types(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "unknown-event-type",
             "Unknown event type",
-            format!(
-                "the event type '{name}' is not registered; create it with POST /api/v1/event-types"
-            ),
+            detail,
         )
     }
 

@@ -1,4 +1,10 @@
 //! `/api/v1/event-types`: the catalogue of events. Admin writes; every caller reads.
+//!
+//! An event type may carry an `example` payload (what `herald trigger` publishes), which must
+//! satisfy its schema whenever either changes. Deleting a type that subscriptions still use
+//! is refused (409) unless forced: the check and the delete are two statements, so a
+//! subscription created between them is not seen; the refusal guards a person's mistake, not a
+//! race, and a subscription left without its type keeps working (it simply matches nothing).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::Principal;
 use super::error::ApiError;
 use super::extract::{Json, Path, Query};
+use super::sample::{SampleView, sample};
 use super::schema::compile;
 use super::views::{EventTypeView, List};
 use super::{AppState, page_request};
@@ -22,7 +29,11 @@ pub fn router() -> Router<AppState> {
             "/event-types/{name}",
             get(show).patch(update).delete(remove),
         )
+        .route("/event-types/{name}/sample", get(show_sample))
 }
+
+/// How many subscription ids a refused delete names.
+const USAGE_SAMPLE: u32 = 3;
 
 /// Body of `POST /event-types`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -36,6 +47,8 @@ pub struct CreateEventType {
     /// A JSON Schema that published payloads must satisfy (an object or a boolean).
     #[schema(schema_with = super::openapi::json_schema_document)]
     pub schema: Option<serde_json::Value>,
+    /// A sample payload (it must satisfy the schema), published by `herald trigger`.
+    pub example: Option<serde_json::Value>,
 }
 
 /// Body of `PATCH /event-types/{name}`; `null` clears a field.
@@ -50,6 +63,18 @@ pub struct UpdateEventType {
     #[serde(default, deserialize_with = "super::extract::nullable")]
     #[schema(schema_with = super::openapi::json_schema_document)]
     pub schema: Option<Option<serde_json::Value>>,
+    /// New example payload (it must satisfy the schema).
+    #[serde(default, deserialize_with = "super::extract::nullable")]
+    #[schema(value_type = Option<Object>)]
+    pub example: Option<Option<serde_json::Value>>,
+}
+
+/// Parameters of `DELETE /event-types/{name}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteQuery {
+    /// Delete even when subscriptions use the type (they are kept, and match nothing more).
+    pub force: Option<bool>,
 }
 
 /// Paging parameters.
@@ -97,25 +122,25 @@ pub async fn create(
 ) -> Result<(StatusCode, JsonResponse<EventTypeView>), ApiError> {
     principal.require_admin()?;
     check_name(&body.name).map_err(ApiError::validation)?;
-    if let Some(schema) = &body.schema {
-        compile(schema)?;
-    }
     let now = herald_store::timestamp_now();
     let event_type = EventType {
         name: body.name,
         description: body.description,
         schema: body.schema,
+        example: body.example,
         created_at: now,
         updated_at: now,
     };
+    check_schema_and_example(&state, &event_type)?;
     state
         .catalog
         .create_event_type(&event_type)
         .await
         .map_err(|e| match e {
             herald_store::StoreError::Conflict(_) => ApiError::conflict(format!(
-                "the event type '{}' exists already",
-                event_type.name
+                "the event type '{name}' exists already; change it with \
+                 `herald event-types update {name}` or PATCH /api/v1/event-types/{name}",
+                name = event_type.name
             )),
             other => other.into(),
         })?;
@@ -141,11 +166,12 @@ pub async fn list(
 }
 
 async fn load(state: &AppState, name: &str) -> Result<EventType, ApiError> {
-    state
-        .catalog
-        .get_event_type(name)
-        .await?
-        .ok_or_else(|| ApiError::not_found("event type", name))
+    state.catalog.get_event_type(name).await?.ok_or_else(|| {
+        ApiError::not_found_because(format!(
+            "no event type '{name}' is registered; see `herald event-types list` \
+                 (GET /api/v1/event-types), or register it with `herald event-types create {name}`"
+        ))
+    })
 }
 
 /// One event type.
@@ -163,7 +189,7 @@ pub async fn show(
     Ok(JsonResponse(load(&state, &name).await?.into()))
 }
 
-/// Change an event type's description or schema.
+/// Change an event type's description, schema or example.
 #[utoipa::path(patch, path = "/api/v1/event-types/{name}", tag = "event-types",
     operation_id = "updateEventType",
     params(("name" = String, Path, description = "The event type name", max_length = 128,
@@ -183,11 +209,12 @@ pub async fn update(
         event_type.description = description;
     }
     if let Some(schema) = body.schema {
-        if let Some(schema) = &schema {
-            compile(schema)?;
-        }
         event_type.schema = schema;
     }
+    if let Some(example) = body.example {
+        event_type.example = example;
+    }
+    check_schema_and_example(&state, &event_type)?;
     event_type.updated_at = herald_store::timestamp_now();
     if !state.catalog.update_event_type(&event_type).await? {
         return Err(ApiError::not_found("event type", &name));
@@ -195,21 +222,87 @@ pub async fn update(
     Ok(JsonResponse(event_type.into()))
 }
 
-/// Delete an event type (subscriptions naming it are kept).
+/// Delete an event type. Refused (409) while subscriptions use it, unless `force=true`; forced,
+/// the subscriptions are kept.
 #[utoipa::path(delete, path = "/api/v1/event-types/{name}", tag = "event-types",
     operation_id = "deleteEventType",
     params(("name" = String, Path, description = "The event type name", max_length = 128,
-        pattern = "^[a-z0-9_-]+(\\.[a-z0-9_-]+)*$")),
-    responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
+        pattern = "^[a-z0-9_-]+(\\.[a-z0-9_-]+)*$"), DeleteQuery),
+    responses((status = 204), (status = 403), (status = 404), (status = 409)),
+    security(("bearer" = [])))]
 pub async fn remove(
     State(state): State<AppState>,
     principal: Principal,
     Path(name): Path<String>,
+    Query(query): Query<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
     principal.require_admin()?;
+    load(&state, &name).await?;
+    if query.force != Some(true) {
+        let usage = state.catalog.event_type_usage(&name, USAGE_SAMPLE).await?;
+        if usage.subscriptions > 0 {
+            return Err(in_use(&name, &usage));
+        }
+    }
     if state.catalog.delete_event_type(&name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("event type", &name))
     }
+}
+
+/// 409: `name` is used by subscriptions; names a few and says how to delete anyway.
+fn in_use(name: &str, usage: &herald_store::EventTypeUsage) -> ApiError {
+    let count = usage.subscriptions;
+    let noun = if count == 1 {
+        "subscription"
+    } else {
+        "subscriptions"
+    };
+    let mut ids: Vec<&str> = usage.first.iter().map(|id| id.as_str()).collect();
+    if count > ids.len() as u64 {
+        ids.push("…");
+    }
+    ApiError::conflict(format!(
+        "the event type '{name}' is used by {count} {noun} ({}); change or delete them first, \
+         or delete it anyway with `herald event-types delete {name} --force` \
+         (DELETE /api/v1/event-types/{name}?force=true), which keeps the subscriptions",
+        ids.join(", ")
+    ))
+}
+
+/// The schema compiles, and the example (at most the payload limit) satisfies it.
+fn check_schema_and_example(state: &AppState, event_type: &EventType) -> Result<(), ApiError> {
+    let validator = event_type.schema.as_ref().map(compile).transpose()?;
+    let Some(example) = &event_type.example else {
+        return Ok(());
+    };
+    let size = example.to_string().len();
+    if size > state.config.max_payload_size {
+        return Err(ApiError::validation(format!(
+            "the example is {size} bytes; the payload limit is {} bytes",
+            state.config.max_payload_size
+        )));
+    }
+    if let Some(error) = validator.and_then(|v| v.validate(example).err().map(|e| e.to_string())) {
+        return Err(ApiError::validation(format!(
+            "the example does not satisfy the schema of '{}': {error}",
+            event_type.name
+        )));
+    }
+    Ok(())
+}
+
+/// A payload to publish for this event type: its example, one generated from its schema, or
+/// `{}`; a note says when it is not the stored example's.
+#[utoipa::path(get, path = "/api/v1/event-types/{name}/sample", tag = "event-types",
+    operation_id = "getEventTypeSample",
+    responses((status = 200, body = SampleView), (status = 404, body = super::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn show_sample(
+    State(state): State<AppState>,
+    _principal: Principal,
+    Path(name): Path<String>,
+) -> Result<JsonResponse<SampleView>, ApiError> {
+    Ok(JsonResponse(sample(&load(&state, &name).await?)))
 }

@@ -115,14 +115,37 @@ pub async fn publish(
     if !published.duplicate {
         state.metrics.events_accepted(1);
     }
+    let note = (published.deliveries == 0 && !published.duplicate).then(|| no_delivery(&event));
     Ok((
         StatusCode::ACCEPTED,
         JsonResponse(PublishResponse {
             id: published.event_id.to_string(),
             deliveries: published.deliveries,
             duplicate: published.duplicate,
+            note,
         }),
     ))
+}
+
+/// Why an accepted event made no delivery, and how to make the next one reach someone. (A
+/// subscription, active or paused, gets a delivery of every event its patterns match, so none
+/// matching is the only reason.)
+fn no_delivery(event: &Event) -> String {
+    let name = &event.event_type;
+    let (why, tenant) = match &event.tenant_id {
+        Some(tenant) => (
+            format!("no subscription matches {name} for tenant {tenant}"),
+            tenant.to_string(),
+        ),
+        None => (
+            format!("no tenant has a subscription matching {name}"),
+            "TENANT_ID".to_owned(),
+        ),
+    };
+    format!(
+        "{why}: the event is stored and nothing was sent; subscribe with `herald subscriptions \
+         create --tenant {tenant} --event-types {name} --url URL` (POST /api/v1/subscriptions)"
+    )
 }
 
 /// The tenant a publish names, which must exist (read through the catalog cache).
@@ -135,7 +158,9 @@ async fn existing_tenant(state: &AppState, text: &str) -> Result<TenantId, ApiEr
     {
         Ok(id)
     } else {
-        Err(ApiError::validation(format!("no tenant '{text}' exists")))
+        Err(ApiError::validation(format!(
+            "no tenant '{text}' exists; see `herald tenants list` or GET /api/v1/tenants"
+        )))
     }
 }
 

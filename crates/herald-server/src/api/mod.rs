@@ -12,6 +12,8 @@ mod extract;
 mod health;
 mod oauth;
 mod openapi;
+mod patterns;
+mod sample;
 mod schema;
 mod subscriptions;
 mod tenants;

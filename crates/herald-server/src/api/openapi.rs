@@ -30,6 +30,7 @@ use problems::Problems;
     paths(
         tenants::create, tenants::list, tenants::show, tenants::update, tenants::remove,
         event_types::create, event_types::list, event_types::show, event_types::update, event_types::remove,
+        event_types::show_sample,
         subscriptions::create, subscriptions::list, subscriptions::show, subscriptions::update,
         subscriptions::remove, subscriptions::test, subscriptions::rotate_secret,
         events::publish, events::list, events::show,

@@ -1,5 +1,6 @@
 //! `/api/v1/subscriptions`: where a tenant wants which events, and the tools to check it
-//! (connectivity test, secret rotation). Tenant tokens see only their own.
+//! (connectivity test, secret rotation). Tenant tokens see only their own. Patterns are
+//! checked against the registered event types by [`super::patterns`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::Principal;
 use super::error::ApiError;
 use super::extract::{Json, Path, Query, nullable};
+use super::patterns;
 use super::views::{List, SubscriptionView, TestResult};
 use super::{AppState, page_request};
 use crate::outbound::explain;
@@ -62,6 +64,10 @@ pub struct CreateSubscription {
     /// Whom to contact when the endpoint keeps failing.
     #[schema(max_length = 254, pattern = "@")]
     pub contact_email: Option<String>,
+    /// Accept patterns that match no registered event type (the answer's `warnings` name
+    /// them); without it they are refused with suggestions.
+    #[serde(default)]
+    pub allow_unmatched: bool,
 }
 
 /// Body of `PATCH /subscriptions/{id}`: only the fields given change; `null` clears.
@@ -93,6 +99,9 @@ pub struct UpdateSubscription {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, max_length = 254, pattern = "@")]
     pub contact_email: Option<Option<String>>,
+    /// Accept new event types that match no registered one (see create).
+    #[serde(default)]
+    pub allow_unmatched: bool,
 }
 
 /// Filters and paging.
@@ -122,34 +131,6 @@ const RESERVED_HEADERS: &[&str] = &[
     "webhook-timestamp",
     "webhook-signature",
 ];
-
-async fn check_event_types(state: &AppState, patterns: &[String]) -> Result<Vec<String>, ApiError> {
-    if patterns.is_empty() {
-        return Err(ApiError::validation(
-            "event_types must name at least one event type",
-        ));
-    }
-    let mut checked = Vec::with_capacity(patterns.len());
-    for pattern in patterns {
-        match pattern.strip_suffix('*') {
-            Some("") => {}
-            Some(prefix) => {
-                let stem = prefix.strip_suffix('.').unwrap_or(prefix);
-                super::event_types::check_name(stem).map_err(ApiError::validation)?;
-            }
-            None => {
-                super::event_types::check_name(pattern).map_err(ApiError::validation)?;
-                if state.catalog.get_event_type(pattern).await?.is_none() {
-                    return Err(ApiError::unknown_event_type(pattern));
-                }
-            }
-        }
-        if !checked.contains(pattern) {
-            checked.push(pattern.clone());
-        }
-    }
-    Ok(checked)
-}
 
 fn check_headers(headers: BTreeMap<String, String>) -> Result<BTreeMap<String, String>, ApiError> {
     let mut checked = BTreeMap::new();
@@ -212,17 +193,14 @@ async fn load(state: &AppState, principal: &Principal, id: &str) -> Result<Subsc
     }
 }
 
-/// Create a subscription; the response carries its signing secret.
-#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions",
-    operation_id = "createSubscription", request_body = CreateSubscription,
-    responses((status = 201, body = SubscriptionView), (status = 403), (status = 422)),
-    security(("bearer" = [])))]
-pub async fn create(
-    State(state): State<AppState>,
-    principal: Principal,
-    Json(body): Json<CreateSubscription>,
-) -> Result<(StatusCode, JsonResponse<SubscriptionView>), ApiError> {
-    let tenant_id = match (&principal, body.tenant_id) {
+/// The tenant a new subscription belongs to: a tenant token's own, or the admin's `tenant_id`,
+/// which must exist.
+async fn owning_tenant(
+    state: &AppState,
+    principal: &Principal,
+    given: Option<String>,
+) -> Result<TenantId, ApiError> {
+    Ok(match (principal, given) {
         (Principal::Tenant(own), None) => own.clone(),
         (Principal::Tenant(own), Some(given)) if given == own.as_str() => own.clone(),
         (Principal::Tenant(_), Some(_)) => {
@@ -238,13 +216,33 @@ pub async fn create(
         (Principal::Admin, Some(given)) => {
             let id = TenantId::parse(&given).map_err(|e| ApiError::validation(e.to_string()))?;
             if state.catalog.get_tenant(&id).await?.is_none() {
-                return Err(ApiError::validation(format!("no tenant '{given}' exists")));
+                return Err(ApiError::validation(format!(
+                    "no tenant '{given}' exists; see `herald tenants list` or GET /api/v1/tenants"
+                )));
             }
             id
         }
-    };
+    })
+}
+
+/// Create a subscription; the response carries its signing secret.
+#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions",
+    operation_id = "createSubscription", request_body = CreateSubscription,
+    responses((status = 201, body = SubscriptionView), (status = 403), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<CreateSubscription>,
+) -> Result<(StatusCode, JsonResponse<SubscriptionView>), ApiError> {
+    let tenant_id = owning_tenant(&state, &principal, body.tenant_id).await?;
     let url = check_url(&state, &body.url).await?;
-    let event_types = check_event_types(&state, &body.event_types).await?;
+    let checked = patterns::check(
+        state.catalog.as_ref(),
+        &body.event_types,
+        body.allow_unmatched,
+    )
+    .await?;
     let headers = check_headers(body.headers.unwrap_or_default())?;
     check_limits(body.rate_limit_per_second, body.max_in_flight)?;
     check_email(&body.contact_email)?;
@@ -253,7 +251,7 @@ pub async fn create(
         id: SubscriptionId::generate(),
         tenant_id,
         url,
-        event_types,
+        event_types: checked.patterns,
         status: SubscriptionStatus::Active,
         description: body.description,
         headers,
@@ -272,7 +270,9 @@ pub async fn create(
         updated_at: now,
     };
     state.catalog.create_subscription(&subscription).await?;
-    Ok((StatusCode::CREATED, JsonResponse(subscription.into())))
+    let mut view = SubscriptionView::from(subscription);
+    view.warnings = checked.warnings;
+    Ok((StatusCode::CREATED, JsonResponse(view)))
 }
 
 /// List subscriptions, newest first.
@@ -345,8 +345,11 @@ pub async fn update(
     if let Some(url) = body.url {
         sub.url = check_url(&state, &url).await?;
     }
+    let mut warnings = Vec::new();
     if let Some(types) = body.event_types {
-        sub.event_types = check_event_types(&state, &types).await?;
+        let checked = patterns::check(state.catalog.as_ref(), &types, body.allow_unmatched).await?;
+        sub.event_types = checked.patterns;
+        warnings = checked.warnings;
     }
     if let Some(status) = body.status {
         sub.status = SubscriptionStatus::parse(&status).ok_or_else(|| {
@@ -379,7 +382,9 @@ pub async fn update(
     if was_paused && sub.status == SubscriptionStatus::Active {
         state.intake.wake(); // its waiting deliveries are due now
     }
-    Ok(JsonResponse(sub.into()))
+    let mut view = SubscriptionView::from(sub);
+    view.warnings = warnings;
+    Ok(JsonResponse(view))
 }
 
 /// Delete a subscription with its deliveries.

@@ -56,6 +56,8 @@ pub struct EventTypeView {
     pub description: Option<String>,
     /// JSON Schema for payloads.
     pub schema: Option<serde_json::Value>,
+    /// Sample payload, published by `herald trigger`.
+    pub example: Option<serde_json::Value>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -70,6 +72,7 @@ impl From<EventType> for EventTypeView {
             name: e.name,
             description: e.description,
             schema: e.schema,
+            example: e.example,
             created_at: e.created_at,
             updated_at: e.updated_at,
         }
@@ -107,6 +110,10 @@ pub struct SubscriptionView {
     /// Last change.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// On create and update with `allow_unmatched`: one sentence per pattern that matches no
+    /// registered event type. Absent when there is none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl From<Subscription> for SubscriptionView {
@@ -132,6 +139,7 @@ impl From<Subscription> for SubscriptionView {
             contact_email: s.contact_email,
             created_at: s.created_at,
             updated_at: s.updated_at,
+            warnings: Vec::new(),
         }
     }
 }
@@ -180,6 +188,9 @@ pub struct PublishResponse {
     pub deliveries: u64,
     /// True when the idempotency key was seen before and nothing new was created.
     pub duplicate: bool,
+    /// Why a new event made no delivery (no subscription matches it); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A delivery.

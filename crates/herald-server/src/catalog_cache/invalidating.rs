@@ -110,6 +110,14 @@ impl Catalog for InvalidatingCatalog {
         result
     }
 
+    async fn event_type_names(&self, prefix: &str, limit: u32) -> Result<Vec<String>> {
+        self.inner.event_type_names(prefix, limit).await
+    }
+
+    async fn event_type_usage(&self, name: &str, sample: u32) -> Result<EventTypeUsage> {
+        self.inner.event_type_usage(name, sample).await
+    }
+
     async fn create_subscription(&self, subscription: &Subscription) -> Result<()> {
         self.inner.create_subscription(subscription).await
     }

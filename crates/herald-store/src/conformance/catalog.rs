@@ -137,13 +137,15 @@ pub async fn access_token_resolves_to_its_tenant_until_it_expires<S: Store>(stor
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
 }
 
-/// An event type with a schema reads back, updates (description, schema, `updated_at`, not
+/// An event type with a schema and an example reads back, updates (description, schema,
+/// example, `updated_at`, not
 /// `created_at`) and deletes.
 pub async fn event_type_round_trips_updates_and_deletes<S: Store>(store: &S) {
     let mut event_type = EventType {
         name: "consent.revoked".to_owned(),
         description: Some("A customer revoked consent".to_owned()),
         schema: Some(serde_json::json!({"type": "object", "required": ["consent_id"]})),
+        example: Some(serde_json::json!({"consent_id": "c_42"})),
         created_at: at(0),
         updated_at: at(0),
     };
@@ -155,6 +157,7 @@ pub async fn event_type_round_trips_updates_and_deletes<S: Store>(store: &S) {
 
     event_type.description = None;
     event_type.schema = None;
+    event_type.example = None;
     event_type.updated_at = at(10);
     assert!(store.update_event_type(&event_type).await.unwrap());
     assert_eq!(
@@ -173,6 +176,7 @@ fn event_type(name: &str) -> EventType {
         name: name.to_owned(),
         description: None,
         schema: None,
+        example: None,
         created_at: at(0),
         updated_at: at(0),
     }
@@ -329,4 +333,69 @@ pub async fn missing_rows_read_as_none_and_changes_report_false<S: Store>(store:
             .is_empty()
     );
     assert_eq!(store.get_event_type("nothing.here").await.unwrap(), None);
+}
+
+/// Names are listed by prefix, ascending, up to the limit; `_` in a prefix is a literal
+/// character, not a wildcard.
+pub async fn event_type_names_are_found_by_prefix<S: Store>(store: &S) {
+    for name in [
+        "consent.revoked",
+        "consent.granted",
+        "consentx.other",
+        "maintenance.planned_outage",
+        "maintenanceXplanned.y",
+    ] {
+        store.create_event_type(&event_type(name)).await.unwrap();
+    }
+    let names = |prefix: &'static str, limit| async move {
+        store.event_type_names(prefix, limit).await.unwrap()
+    };
+    assert_eq!(
+        names("consent.", 10).await,
+        ["consent.granted", "consent.revoked"]
+    );
+    assert_eq!(
+        names("consent", 2).await,
+        ["consent.granted", "consent.revoked"]
+    );
+    assert_eq!(names("", 1).await, ["consent.granted"]);
+    assert_eq!(names("", 10).await.len(), 5);
+    assert_eq!(names("maintenance_", 10).await, Vec::<String>::new());
+    assert_eq!(names("nothing.", 10).await, Vec::<String>::new());
+}
+
+/// An event type is used by every subscription (any tenant, paused too) whose exact pattern
+/// or wildcard covers it, each counted once, listed by id up to the sample size.
+pub async fn event_type_usage_counts_exact_and_wildcard_subscriptions<S: Store>(store: &S) {
+    let acme = new_tenant(store, "Acme").await;
+    let globex = new_tenant(store, "Globex").await;
+    let exact = new_subscription(store, &acme.id, &["consent.revoked"]).await;
+    let both = new_subscription(store, &globex.id, &["consent.*", "consent.revoked"]).await;
+    let mut paused = subscription(&acme.id, &["*"]);
+    paused.status = SubscriptionStatus::Paused;
+    store.create_subscription(&paused).await.unwrap();
+    let _other = new_subscription(store, &acme.id, &["consent.granted", "consentx.*"]).await;
+    let _underscore = new_subscription(store, &acme.id, &["consent_revoked"]).await;
+
+    let usage = store.event_type_usage("consent.revoked", 10).await.unwrap();
+    let mut expected = vec![exact.id.clone(), both.id.clone(), paused.id.clone()];
+    expected.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(usage.subscriptions, 3);
+    assert_eq!(usage.first, expected);
+
+    let sampled = store.event_type_usage("consent.revoked", 2).await.unwrap();
+    assert_eq!(
+        sampled.subscriptions, 3,
+        "the count is not cut by the sample"
+    );
+    assert_eq!(sampled.first, expected[..2]);
+
+    assert!(store.delete_subscription(&exact.id).await.unwrap());
+    let usage = store.event_type_usage("consent.revoked", 10).await.unwrap();
+    assert_eq!(usage.subscriptions, 2);
+
+    let unused = store.event_type_usage("maintenance.x", 10).await.unwrap();
+    assert_eq!(unused.subscriptions, 1, "only the paused `*` covers it");
+    let none = store.event_type_usage("maintenance.x", 0).await.unwrap();
+    assert_eq!(none.subscriptions, 1, "a sample of 0 still counts");
 }

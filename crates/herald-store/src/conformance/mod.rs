@@ -69,6 +69,8 @@ macro_rules! store_conformance_tests {
             event_type_round_trips_updates_and_deletes,
             duplicate_event_type_name_conflicts,
             event_types_page_by_name_ascending,
+            event_type_names_are_found_by_prefix,
+            event_type_usage_counts_exact_and_wildcard_subscriptions,
             subscription_round_trips_every_field,
             updating_a_subscription_replaces_its_fields_and_patterns,
             subscriptions_page_newest_first_and_filter_by_tenant,

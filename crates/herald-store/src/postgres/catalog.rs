@@ -121,6 +121,29 @@ pub(super) async fn delete_event_type(conn: &mut PgConnection, name: &str) -> Re
     Ok(run::execute(conn, &sql::delete_event_type(name)).await? > 0)
 }
 
+pub(super) async fn event_type_names(
+    conn: &mut PgConnection,
+    prefix: &str,
+    limit: u32,
+) -> Result<Vec<String>> {
+    run::all(conn, &sql::event_type_names(prefix, limit), |row| {
+        rows::get(row, "name")
+    })
+    .await
+}
+
+pub(super) async fn event_type_usage(
+    conn: &mut PgConnection,
+    name: &str,
+    sample: u32,
+) -> Result<EventTypeUsage> {
+    let found = run::all(conn, &sql::subscriptions_using(name, sample), |row| {
+        Ok((rows::get(row, "subscription_id")?, rows::get(row, "total")?))
+    })
+    .await?;
+    Ok(rows::event_type_usage(found))
+}
+
 /// Runs inside the caller's transaction (the row and its patterns go together).
 pub(super) async fn create_subscription(conn: &mut PgConnection, sub: &Subscription) -> Result<()> {
     run::execute(conn, &sql::insert_subscription(sub)?).await?;

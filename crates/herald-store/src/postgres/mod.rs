@@ -208,6 +208,14 @@ impl Catalog for PgStore {
         catalog::delete_event_type(&mut *self.conn().await?, name).await
     }
 
+    async fn event_type_names(&self, prefix: &str, limit: u32) -> Result<Vec<String>> {
+        catalog::event_type_names(&mut *self.conn().await?, prefix, limit).await
+    }
+
+    async fn event_type_usage(&self, name: &str, sample: u32) -> Result<EventTypeUsage> {
+        catalog::event_type_usage(&mut *self.conn().await?, name, sample).await
+    }
+
     async fn create_subscription(&self, subscription: &Subscription) -> Result<()> {
         in_transaction!(self, |conn| catalog::create_subscription(
             conn,

@@ -65,6 +65,14 @@ pub trait Catalog: Send + Sync + 'static {
     async fn update_event_type(&self, event_type: &EventType) -> Result<bool>;
     /// Deletes an event type (subscriptions naming it are left as they are).
     async fn delete_event_type(&self, name: &str) -> Result<bool>;
+    /// Names of the event types that start with `prefix` (`""`: every one), ascending, at
+    /// most `limit`: whether a wildcard pattern matches a registered type, and the candidates
+    /// for "did you mean".
+    async fn event_type_names(&self, prefix: &str, limit: u32) -> Result<Vec<String>>;
+    /// How many subscriptions (every tenant's, active or paused) have a pattern covering the
+    /// event type `name`, exact or wildcard, as publish matches them; and the first `sample`
+    /// of their ids.
+    async fn event_type_usage(&self, name: &str, sample: u32) -> Result<EventTypeUsage>;
 
     // --- subscriptions ---------------------------------------------------------------------
     /// Inserts a subscription.

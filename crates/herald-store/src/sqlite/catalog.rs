@@ -103,6 +103,23 @@ pub(super) fn delete_event_type(conn: &Connection, name: &str) -> Result<bool> {
     Ok(run::execute(conn, &sql::delete_event_type(name))? > 0)
 }
 
+pub(super) fn event_type_names(conn: &Connection, prefix: &str, limit: u32) -> Result<Vec<String>> {
+    run::all(conn, &sql::event_type_names(prefix, limit), |row| {
+        rows::get(row, "name")
+    })
+}
+
+pub(super) fn event_type_usage(
+    conn: &Connection,
+    name: &str,
+    sample: u32,
+) -> Result<EventTypeUsage> {
+    let found = run::all(conn, &sql::subscriptions_using(name, sample), |row| {
+        Ok((rows::get(row, "subscription_id")?, rows::get(row, "total")?))
+    })?;
+    Ok(rows::event_type_usage(found))
+}
+
 pub(super) fn create_subscription(conn: &Connection, sub: &Subscription) -> Result<()> {
     run::execute(conn, &sql::insert_subscription(sub)?)?;
     insert_patterns(conn, &sub.id, &sub.event_types)

@@ -250,6 +250,14 @@ impl Catalog for SqliteStore {
         write!(self, (name) => |conn| catalog::delete_event_type(conn, &name))
     }
 
+    async fn event_type_names(&self, prefix: &str, limit: u32) -> Result<Vec<String>> {
+        read!(self, (prefix) => |conn| catalog::event_type_names(conn, &prefix, limit))
+    }
+
+    async fn event_type_usage(&self, name: &str, sample: u32) -> Result<EventTypeUsage> {
+        read!(self, (name) => |conn| catalog::event_type_usage(conn, &name, sample))
+    }
+
     async fn create_subscription(&self, subscription: &Subscription) -> Result<()> {
         write!(self, (subscription) => |conn| catalog::create_subscription(conn, &subscription))
     }

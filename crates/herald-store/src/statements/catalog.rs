@@ -111,13 +111,14 @@ pub(crate) fn access_token_tenant(token_hash: &str, now: time::OffsetDateTime) -
     )
 }
 
-pub(crate) fn insert_event_type(event_type: &EventType) -> Result<Statement<'_, 5>, StoreError> {
+pub(crate) fn insert_event_type(event_type: &EventType) -> Result<Statement<'_, 6>, StoreError> {
     Ok(statement!(
-        "INSERT INTO event_types (name, description, schema_json, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO event_types (name, description, schema_json, example_json, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
         event_type.name.as_str(),
         event_type.description.as_deref(),
         event_type.schema.as_ref().map(to_json).transpose()?,
+        event_type.example.as_ref().map(to_json).transpose()?,
         micros(event_type.created_at),
         micros(event_type.updated_at),
     ))
@@ -148,12 +149,13 @@ pub(crate) fn list_event_types(page: &PageRequest) -> Statement<'_, 2> {
     )
 }
 
-pub(crate) fn update_event_type(event_type: &EventType) -> Result<Statement<'_, 4>, StoreError> {
+pub(crate) fn update_event_type(event_type: &EventType) -> Result<Statement<'_, 5>, StoreError> {
     Ok(statement!(
-        "UPDATE event_types SET description = $1, schema_json = $2, updated_at = $3 \
-         WHERE name = $4",
+        "UPDATE event_types SET description = $1, schema_json = $2, example_json = $3, \
+         updated_at = $4 WHERE name = $5",
         event_type.description.as_deref(),
         event_type.schema.as_ref().map(to_json).transpose()?,
+        event_type.example.as_ref().map(to_json).transpose()?,
         micros(event_type.updated_at),
         event_type.name.as_str(),
     ))
@@ -161,6 +163,34 @@ pub(crate) fn update_event_type(event_type: &EventType) -> Result<Statement<'_, 
 
 pub(crate) fn delete_event_type(name: &str) -> Statement<'_, 1> {
     statement!("DELETE FROM event_types WHERE name = $1", name)
+}
+
+/// Names that start with `prefix`, ascending, at most `limit`. `substr`, not LIKE, which would
+/// read `_` and `%` in names as wildcards; both dialects say `substr` alike. It scans the table,
+/// which is fine for the admin's and the subscriber's occasional check, never a publish.
+pub(crate) fn event_type_names(prefix: &str, limit: u32) -> Statement<'_, 2> {
+    statement!(
+        "SELECT name FROM event_types \
+         WHERE substr(name, 1, length(CAST($1 AS TEXT))) = $1 ORDER BY name LIMIT $2",
+        prefix,
+        i64::from(limit),
+    )
+}
+
+/// The subscriptions (any tenant, active or paused) with a pattern covering the event type
+/// `name` (an exact pattern equal to it, or a prefix it starts with: the publish match), each
+/// once, by id, at most `limit` rows, every row carrying the total count in `total`.
+pub(crate) fn subscriptions_using(name: &str, limit: u32) -> Statement<'_, 2> {
+    statement!(
+        "SELECT subscription_id, COUNT(*) OVER () AS total FROM ( \
+             SELECT DISTINCT subscription_id FROM subscription_event_types \
+             WHERE (is_prefix = 0 AND pattern = CAST($1 AS TEXT)) \
+                OR (is_prefix = 1 AND substr(CAST($1 AS TEXT), 1, length(pattern)) = pattern) \
+         ) AS used ORDER BY subscription_id LIMIT $2",
+        name,
+        // At least one row, so that the total is read whenever there is one.
+        i64::from(limit.max(1)),
+    )
 }
 
 pub(crate) fn insert_subscription(sub: &Subscription) -> Result<Statement<'_, 13>, StoreError> {

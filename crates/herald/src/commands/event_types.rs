@@ -1,11 +1,13 @@
 //! `herald event-types`: the catalogue of event names (admin writes,
 //! everyone reads).
 //!
-//! A schema is sent as parsed JSON: unlike an event payload, it is not
-//! stored byte for byte, so nothing is lost by parsing it here, and a typo is
-//! caught before the request.
+//! A schema (and an example payload) is sent as parsed JSON: unlike an event
+//! payload, it is not stored byte for byte, so nothing is lost by parsing it
+//! here, and a typo is caught before the request. `delete` is refused by the
+//! server while subscriptions use the type; `--force` deletes anyway.
 
 use clap::Subcommand;
+use reqwest::Method;
 use serde_json::{Map, Value};
 
 use super::{Ctx, Page, Query, json_arg};
@@ -17,7 +19,7 @@ const COLUMNS: &[Column] = &[
     col("DESCRIPTION", "description"),
     col("CREATED", "created_at"),
 ];
-const FIRST: &[&str] = &["name", "description", "created_at", "schema"];
+const FIRST: &[&str] = &["name", "description", "created_at", "schema", "example"];
 
 /// Manage event types: dotted names such as `consent.revoked`, each with a
 /// description and optionally a JSON Schema for its payloads.
@@ -34,6 +36,10 @@ pub enum EventTypesCommand {
         /// @file.json.
         #[arg(long, value_name = "JSON|@FILE")]
         schema: Option<String>,
+        /// A sample payload, which `herald trigger` publishes; it must
+        /// satisfy the schema. Inline JSON or @file.json.
+        #[arg(long, value_name = "JSON|@FILE")]
+        example: Option<String>,
     },
     /// List event types.
     List {
@@ -55,11 +61,20 @@ pub enum EventTypesCommand {
         /// New JSON Schema: inline JSON or @file.json.
         #[arg(long, value_name = "JSON|@FILE")]
         schema: Option<String>,
+        /// New sample payload for `herald trigger` (`null` removes it):
+        /// inline JSON or @file.json.
+        #[arg(long, value_name = "JSON|@FILE")]
+        example: Option<String>,
     },
-    /// Delete an event type.
+    /// Delete an event type. Refused while subscriptions use it (a pattern
+    /// of theirs matches it), unless --force.
     Delete {
         /// Event type name.
         name: String,
+        /// Delete even when subscriptions use it; they are kept and match
+        /// nothing more through this name.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -69,8 +84,9 @@ pub async fn run(ctx: &Ctx, command: EventTypesCommand) -> anyhow::Result<()> {
             name,
             description,
             schema,
+            example,
         } => {
-            let mut body = fields(description, schema)?;
+            let mut body = fields(description, schema, example)?;
             body.insert("name".into(), Value::String(name));
             let response = ctx
                 .api
@@ -93,10 +109,13 @@ pub async fn run(ctx: &Ctx, command: EventTypesCommand) -> anyhow::Result<()> {
             name,
             description,
             schema,
+            example,
         } => {
-            let body = fields(description, schema)?;
+            let body = fields(description, schema, example)?;
             if body.is_empty() {
-                return Err(usage("nothing to update: give --description or --schema"));
+                return Err(usage(
+                    "nothing to update: give --description, --schema or --example",
+                ));
             }
             let response = ctx
                 .api
@@ -104,8 +123,12 @@ pub async fn run(ctx: &Ctx, command: EventTypesCommand) -> anyhow::Result<()> {
                 .await?;
             ctx.print_object(&response, FIRST)?;
         }
-        EventTypesCommand::Delete { name } => {
-            let response = ctx.api.delete(&["event-types", &name]).await?;
+        EventTypesCommand::Delete { name, force } => {
+            let query = Query::default().opt("force", force.then_some(true));
+            let response = ctx
+                .api
+                .send(Method::DELETE, &["event-types", &name], &query.0, None)
+                .await?;
             if !ctx.print_json(&response) {
                 crate::table::out(&format!("deleted event type {name}\n"));
             }
@@ -118,14 +141,17 @@ pub async fn run(ctx: &Ctx, command: EventTypesCommand) -> anyhow::Result<()> {
 fn fields(
     description: Option<String>,
     schema: Option<String>,
+    example: Option<String>,
 ) -> anyhow::Result<Map<String, Value>> {
     let mut body = Map::new();
     if let Some(description) = description {
         body.insert("description".into(), Value::String(description));
     }
-    if let Some(schema) = schema {
-        let raw = json_arg(Some(&schema), "schema")?;
-        body.insert("schema".into(), serde_json::from_str(raw.get())?);
+    for (key, arg) in [("schema", schema), ("example", example)] {
+        if let Some(arg) = arg {
+            let raw = json_arg(Some(&arg), key)?;
+            body.insert(key.into(), serde_json::from_str(raw.get())?);
+        }
     }
     Ok(body)
 }

@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 
 use super::watch::{self, Layout, WatchArgs};
 use super::{Ctx, Page, Query, json_arg};
+use crate::client::Response;
 use crate::table::{self, Column, col};
 
 const COLUMNS: &[Column] = &[
@@ -113,9 +114,7 @@ pub async fn run(ctx: &Ctx, command: EventsCommand) -> anyhow::Result<()> {
                 idempotency_key: idempotency_key.as_deref(),
             })?;
             let response = ctx.api.post(&["events"], Some(body)).await?;
-            if !ctx.print_json(&response) {
-                table::out(&accepted(&response.json()?));
-            }
+            print_accepted(ctx, &response)?;
         }
         EventsCommand::List {
             event_type,
@@ -134,6 +133,20 @@ pub async fn run(ctx: &Ctx, command: EventsCommand) -> anyhow::Result<()> {
             ctx.print_object(&response, FIRST)?;
         }
         EventsCommand::Tail { filter } => watch::run(ctx, filter, Layout::ByEvent).await?,
+    }
+    Ok(())
+}
+
+/// A publish's answer: `accepted event …` on stdout, and the server's note
+/// (why nothing was delivered) on stderr; with `--json`, the body as is.
+pub fn print_accepted(ctx: &Ctx, response: &Response) -> anyhow::Result<()> {
+    if ctx.print_json(response) {
+        return Ok(());
+    }
+    let answer = response.json()?;
+    table::out(&accepted(&answer));
+    if let Some(note) = answer.get("note").and_then(Value::as_str) {
+        eprintln!("note: {note}");
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ pub mod events;
 pub mod subscriptions;
 pub mod tenants;
 pub mod tokens;
+pub mod trigger;
 pub mod watch;
 
 use std::io::{IsTerminal, Read};

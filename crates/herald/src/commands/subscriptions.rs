@@ -9,6 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value, json};
 
 use super::{Ctx, Page, Query, attempt_outcome, key_value};
+use crate::client::Response;
 use crate::exit::{TestFailed, usage};
 use crate::table::{self, Column, col};
 
@@ -150,6 +151,10 @@ pub struct Fields {
     /// Who to tell when the endpoint keeps failing.
     #[arg(long, value_name = "EMAIL")]
     contact_email: Option<String>,
+    /// Accept event types that match no registered one (the server warns
+    /// instead of refusing).
+    #[arg(long)]
+    allow_unmatched: bool,
 }
 
 impl Fields {
@@ -183,6 +188,10 @@ impl Fields {
         );
         put("max_in_flight", self.max_in_flight.map(Value::from));
         put("contact_email", self.contact_email.map(Value::from));
+        put(
+            "allow_unmatched",
+            self.allow_unmatched.then_some(Value::Bool(true)),
+        );
         body
     }
 }
@@ -204,7 +213,7 @@ pub async fn run(ctx: &Ctx, command: SubscriptionsCommand) -> anyhow::Result<()>
                 .api
                 .post(&["subscriptions"], Some(Value::Object(body).to_string()))
                 .await?;
-            ctx.print_object(&response, FIRST)?;
+            print_changed(ctx, &response)?;
         }
         C::List { tenant, page } => {
             let query = Query::default().opt("tenant_id", tenant).page(&page);
@@ -285,7 +294,22 @@ async fn patch(ctx: &Ctx, id: &str, body: Map<String, Value>) -> anyhow::Result<
         .api
         .patch(&["subscriptions", id], Value::Object(body).to_string())
         .await?;
-    ctx.print_object(&response, FIRST)
+    print_changed(ctx, &response)
+}
+
+/// A created or updated subscription, and the server's warnings (patterns
+/// accepted with --allow-unmatched) on stderr rather than as a field.
+fn print_changed(ctx: &Ctx, response: &Response) -> anyhow::Result<()> {
+    if ctx.print_json(response) {
+        return Ok(());
+    }
+    let answer = response.json()?;
+    table::out(&table::object(&answer, FIRST, &["warnings"]));
+    let warnings = answer.get("warnings").and_then(Value::as_array);
+    for warning in warnings.into_iter().flatten().filter_map(Value::as_str) {
+        eprintln!("warning: {warning}");
+    }
+    Ok(())
 }
 
 fn status_name(status: Status) -> &'static str {
