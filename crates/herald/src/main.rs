@@ -8,6 +8,7 @@
 //! - `commands`: the client commands, one module per resource group of the API.
 //! - `client`: the HTTP client and its error kinds.
 //! - `table`: tables and `field: value` output for people.
+//! - `generate`: shell completions and man pages, from the command tree.
 //! - `exit`: exit codes, and the mapping from errors to them.
 //!
 //! `anyhow` lives here and nowhere else: the libraries return typed errors, and this binary
@@ -17,6 +18,7 @@ mod cli;
 mod client;
 mod commands;
 mod exit;
+mod generate;
 mod table;
 mod wiring;
 
@@ -67,6 +69,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Deliveries { client, command } => {
             deliveries::run(&Ctx::new(client)?, command).await
         }
+        Command::Completions(args) => generate::completions(&args),
+        Command::Man(args) => generate::man(&args),
     }
 }
 

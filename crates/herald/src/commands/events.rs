@@ -32,7 +32,8 @@ Examples:
   herald events publish --type consent.revoked --tenant ten_01J0 \\
       --data '{\"consent_id\": \"c_42\"}' --idempotency-key revoke-c_42
   herald events publish --type maintenance.planned_outage --data @outage.json
-  jq -n '{window: \"2025-06-01T02:00Z/PT2H\"}' | herald events publish --type maintenance.planned_outage
+  jq -n '{window: \"2025-06-01T02:00Z/PT2H\"}' \\
+      | herald events publish --type maintenance.planned_outage
 
 Without --tenant the event is a broadcast to every tenant's matching subscriptions.";
 
