@@ -34,14 +34,16 @@ const ADMIN_TOKEN_FILE: &str = "admin-token";
 pub struct ClientArgs {
     /// Base URL of the Herald server.
     ///
-    /// Named --server, not --url, because --url is a subscription's
-    /// endpoint.
+    /// `127.0.0.1:8080` (no scheme) means http://, and a URL ending in
+    /// /api/v1 is the same server. Named --server, not --url, because --url
+    /// is a subscription's endpoint.
     #[arg(
         long,
         global = true,
         env = "HERALD_URL",
         default_value = "http://127.0.0.1:8080",
-        value_name = "URL"
+        value_name = "URL",
+        value_parser = crate::client::server_url
     )]
     pub server: Url,
     /// Bearer token: the admin token, or a tenant's access token.
