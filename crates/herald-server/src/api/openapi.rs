@@ -23,7 +23,7 @@ use super::{deliveries, event_types, events, health, oauth, subscriptions, tenan
     ),
     components(schemas(
         super::error::Problem, views::TenantView, views::EventTypeView, views::SubscriptionView,
-        views::EventView, views::PublishResponse, views::DeliveryView, views::AttemptView,
+        views::EventView, views::PublishResponse, views::DeliveryView, views::LastAttemptView, views::AttemptView,
         views::TestResult, oauth::TokenResponse,
     )),
     modifiers(&BearerAuth),
