@@ -12,13 +12,13 @@ use serde_json::value::RawValue;
 use super::{Ctx, Page, Query, json_arg};
 use crate::table::{self, Column, col};
 
-const COLUMNS: &[Column] = &[
+pub(super) const COLUMNS: &[Column] = &[
     col("ID", "id"),
     col("TYPE", "type"),
     col("TENANT", "tenant_id"),
     col("CREATED", "created_at"),
 ];
-const FIRST: &[&str] = &[
+pub(super) const FIRST: &[&str] = &[
     "id",
     "type",
     "tenant_id",

@@ -12,7 +12,7 @@ use super::{Ctx, Page, Query, attempt_outcome, key_value};
 use crate::exit::{TestFailed, usage};
 use crate::table::{self, Column, col};
 
-const COLUMNS: &[Column] = &[
+pub(super) const COLUMNS: &[Column] = &[
     col("ID", "id"),
     col("TENANT", "tenant_id"),
     col("STATUS", "status"),
@@ -20,12 +20,12 @@ const COLUMNS: &[Column] = &[
     col("EVENT TYPES", "event_types"),
     col("CREATED", "created_at"),
 ];
-const FIRST: &[&str] = &[
+pub(super) const FIRST: &[&str] = &[
     "id",
     "tenant_id",
+    "status",
     "url",
     "event_types",
-    "status",
     "secret",
     "created_at",
 ];
