@@ -61,6 +61,9 @@ mod tests {
         assert_eq!(parse("1m"), Ok(Duration::from_secs(60)));
         assert_eq!(parse("2h"), Ok(Duration::from_secs(7200)));
         assert_eq!(parse("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse("1m 30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse("2days"), Ok(Duration::from_secs(2 * 86400)));
+        assert_eq!(parse("1d"), Ok(Duration::from_secs(86400)));
     }
 
     #[test]
