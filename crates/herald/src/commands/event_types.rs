@@ -14,7 +14,7 @@ use crate::table::{Column, col};
 
 pub(super) const COLUMNS: &[Column] = &[
     col("NAME", "name"),
-    col("DESCRIPTION", "description"),
+    col("DESCRIPTION", "description").shrinks(),
     col("CREATED", "created_at"),
 ];
 pub(super) const FIRST: &[&str] = &["name", "description", "created_at", "schema"];

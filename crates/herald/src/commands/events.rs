@@ -14,7 +14,7 @@ use crate::table::{self, Column, col};
 
 pub(super) const COLUMNS: &[Column] = &[
     col("ID", "id"),
-    col("TYPE", "type"),
+    col("TYPE", "type").shrinks(),
     col("TENANT", "tenant_id"),
     col("CREATED", "created_at"),
 ];

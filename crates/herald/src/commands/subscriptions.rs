@@ -16,8 +16,8 @@ pub(super) const COLUMNS: &[Column] = &[
     col("ID", "id"),
     col("TENANT", "tenant_id"),
     col("STATUS", "status"),
-    col("URL", "url"),
-    col("EVENT TYPES", "event_types"),
+    col("URL", "url").shrinks(),
+    col("EVENT TYPES", "event_types").shrinks(),
     col("CREATED", "created_at"),
 ];
 pub(super) const FIRST: &[&str] = &[

@@ -12,7 +12,7 @@ use crate::table::{Column, col};
 
 pub(super) const COLUMNS: &[Column] = &[
     col("ID", "id"),
-    col("NAME", "name"),
+    col("NAME", "name").shrinks(),
     col("CLIENT ID", "client_id"),
     col("CREATED", "created_at"),
 ];
