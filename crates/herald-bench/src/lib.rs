@@ -90,9 +90,10 @@ pub struct BenchArgs {
     /// Publish requests in flight.
     #[arg(long, default_value_t = 64, value_name = "N")]
     pub publishers: usize,
-    /// Seconds one scenario may run before it is reported incomplete (backlog gets 3×).
-    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
-    pub deadline: u64,
+    /// How long one scenario may run before it is reported incomplete (backlog gets 3×):
+    /// seconds (300) or a duration such as 5m.
+    #[arg(long, default_value = "300", value_name = "DURATION", value_parser = herald_duration::parse)]
+    pub deadline: Duration,
     /// Tiny sizes (200 events, backlog 2,000) to check that every scenario still works.
     #[arg(long)]
     pub quick: bool,
@@ -190,6 +191,36 @@ fn context(args: &BenchArgs) -> Result<Ctx, BenchError> {
         events: events.max(1),
         backlog: backlog.max(1),
         publishers: args.publishers.max(1),
-        deadline: Duration::from_secs(args.deadline.max(1)),
+        deadline: args.deadline.max(Duration::from_secs(1)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::Parser;
+
+    use super::BenchArgs;
+
+    #[derive(Parser)]
+    struct Bench {
+        #[command(flatten)]
+        args: BenchArgs,
+    }
+
+    #[test]
+    fn deadline_takes_seconds_or_a_duration_like_every_herald_duration() {
+        let parse = |words: &[&str]| Bench::try_parse_from(words).map(|b| b.args.deadline);
+        assert_eq!(parse(&["bench"]).unwrap(), Duration::from_secs(300));
+        assert_eq!(
+            parse(&["bench", "--deadline", "120"]).unwrap(),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            parse(&["bench", "--deadline", "5m"]).unwrap(),
+            Duration::from_secs(300)
+        );
+        assert!(parse(&["bench", "--deadline", "soon"]).is_err());
+    }
 }

@@ -98,14 +98,10 @@ pub struct ListenArgs {
     pub shutdown_grace: Duration,
 }
 
-/// Parses `300` (seconds) or a humantime duration such as `5m` or `1h30m`.
+/// Parses `300` (seconds) or `250ms`, `5m`, `1h30m`: Herald's one duration parser, so the
+/// receiver's flags and hook rules read durations as `herald serve` does.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
-    }
-    humantime::parse_duration(text)
-        .map_err(|err| format!("{err}; write seconds (300) or a duration such as 5m or 1h30m"))
+    herald_duration::parse(text).map_err(|err| err.to_string())
 }
 
 /// Parses `1048576`, `512KiB`, `1MiB` (also `K`, `KB`, `M`, `MB`, all as powers of 1024).
@@ -137,6 +133,7 @@ mod tests {
     fn durations_accept_seconds_and_humantime() {
         assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("soon").is_err());
     }
 

@@ -9,6 +9,7 @@
 //! server lives here, including the dispatcher's `max_concurrency` and `claim_batch_size`,
 //! so `herald serve --help` and `docs/configuration.md` list everything an operator can set.
 
+mod address;
 mod args;
 mod error;
 
@@ -26,7 +27,7 @@ pub use error::ConfigError;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
-    listen: Option<SocketAddr>,
+    listen: Option<String>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     db_max_connections: Option<u32>,
@@ -173,7 +174,10 @@ impl Config {
             .allow_networks
             .or(file.allow_networks.map(StringOrList::joined));
         Ok(Config {
-            listen: args.listen.or(file.listen).unwrap_or(defaults.listen),
+            listen: match args.listen.or(file.listen) {
+                Some(text) => address::resolve_listen(&text)?,
+                None => defaults.listen,
+            },
             data_dir: args.data_dir.or(file.data_dir).unwrap_or(defaults.data_dir),
             database_url: args.database_url.or(file.database_url),
             db_max_connections: (args.db_max_connections.or(file.db_max_connections))
@@ -303,7 +307,7 @@ fn duration_setting(
 }
 
 fn parse_duration(setting: &'static str, text: &str) -> Result<Duration, ConfigError> {
-    humantime::parse_duration(text.trim()).map_err(|source| ConfigError::Duration {
+    herald_duration::parse(text).map_err(|source| ConfigError::Duration {
         setting,
         value: text.to_owned(),
         source,
@@ -455,9 +459,48 @@ mod tests {
             ..ServeArgs::default()
         };
         let error = Config::load(&args).unwrap_err();
+        assert_eq!(error.to_string(), "invalid request_timeout 'soon'");
+        let cause = std::error::Error::source(&error).map(ToString::to_string);
+        assert!(cause.is_some_and(|c| c.contains(herald_duration::FORMS)));
+    }
+
+    #[test]
+    fn durations_take_bare_seconds_and_units_in_file_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("herald.toml");
+        std::fs::write(
+            &path,
+            "request_timeout = \"15\"\nretry_schedule = \"250ms, 1m, 30\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            token_lifetime: Some("90".into()),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.request_timeout, Duration::from_secs(15));
         assert_eq!(
-            error.to_string(),
-            "invalid request_timeout 'soon' (expected a duration such as 5s, 2m, 1h)"
+            config.retry_schedule,
+            [
+                Duration::from_millis(250),
+                Duration::from_secs(60),
+                Duration::from_secs(30)
+            ]
         );
+        assert_eq!(config.token_lifetime, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn listen_in_the_file_may_name_a_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("herald.toml");
+        std::fs::write(&path, "listen = \"localhost:8082\"\n").unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 8082)));
     }
 }

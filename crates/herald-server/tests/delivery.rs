@@ -433,6 +433,26 @@ async fn rate_limit_spaces_requests_to_a_subscription(backend: Backend) {
     );
 }
 
+async fn deliveries_list_and_show_carry_the_url_and_the_last_attempt(backend: Backend) {
+    let mut config = test_config();
+    config.retry_schedule = vec![];
+    let server = TestServer::start_on(backend, config).await;
+    let receiver = Receiver::answering(Reply::status(503))
+        .await
+        .expect("receiver");
+    let (_, _, event_id) = server.one_event_to(&receiver.url()).await;
+    let shown = server.wait_delivery_status(&event_id, "failed", WAIT).await;
+
+    let listed = server.deliveries_of(&event_id).await;
+    assert_eq!(listed.len(), 1);
+    for delivery in [&listed[0], &shown] {
+        assert_eq!(delivery["subscription_url"], receiver.url().as_str());
+        assert_eq!(delivery["last_attempt"]["response_status"], 503);
+        assert_eq!(delivery["last_attempt"]["error"], "status");
+        assert!(delivery["last_attempt"]["error_message"].is_string());
+    }
+}
+
 on_both_stores!(
     delivery_arrives_with_a_signature_that_verifies,
     payload_is_delivered_byte_for_byte,
@@ -450,4 +470,5 @@ on_both_stores!(
     tls_failure_is_reported_as_the_tls_step,
     max_in_flight_caps_concurrent_requests_to_a_subscription,
     rate_limit_spaces_requests_to_a_subscription,
+    deliveries_list_and_show_carry_the_url_and_the_last_attempt,
 );

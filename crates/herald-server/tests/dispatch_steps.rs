@@ -207,7 +207,7 @@ impl Rig {
         };
         let mut page = self.store.list_deliveries(&filter, &page).await.unwrap();
         assert_eq!(page.items.len(), 1, "one delivery per event");
-        page.items.remove(0)
+        page.items.remove(0).delivery
     }
 }
 

@@ -246,6 +246,31 @@ pub struct Delivery {
     pub updated_at: OffsetDateTime,
 }
 
+/// A delivery as a list shows it: where it goes and how its latest attempt went, read by the
+/// list's own query (joins), so a page of deliveries costs one query, never one per row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliverySummary {
+    /// The delivery.
+    pub delivery: Delivery,
+    /// Its subscription's URL (`None` only if the subscription row is gone).
+    pub subscription_url: Option<String>,
+    /// The latest attempt (by start time), if one was made.
+    pub last_attempt: Option<LastAttempt>,
+}
+
+/// What a list shows of a delivery's latest attempt: enough to say how it went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastAttempt {
+    /// When it started.
+    pub started_at: OffsetDateTime,
+    /// The response status, when a response came.
+    pub response_status: Option<u16>,
+    /// The failing step, if it failed.
+    pub error: Option<AttemptError>,
+    /// The failure in words, if it failed.
+    pub error_message: Option<String>,
+}
+
 /// What made an attempt happen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

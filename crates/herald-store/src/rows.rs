@@ -263,28 +263,55 @@ macro_rules! attempt_columns {
 }
 pub(crate) use attempt_columns;
 
+/// A row of [`crate::statements::events::list_deliveries`]: the delivery's columns, then
+/// `subscription_url` and the latest attempt's `last_*` columns (null when none was made).
+pub(crate) fn delivery_summary(row: &impl Columns) -> Result<DeliverySummary, StoreError> {
+    let last_attempt = match optional_time_column(row, "last_attempt_at")? {
+        Some(started_at) => Some(LastAttempt {
+            started_at,
+            response_status: status_column(row, "last_response_status")?,
+            error: error_column(row, "last_error")?,
+            error_message: get(row, "last_error_message")?,
+        }),
+        None => None,
+    };
+    Ok(DeliverySummary {
+        delivery: delivery(row)?,
+        subscription_url: get(row, "subscription_url")?,
+        last_attempt,
+    })
+}
+
+fn status_column(row: &impl Columns, column: &str) -> Result<Option<u16>, StoreError> {
+    let status: Option<i64> = get(row, column)?;
+    status
+        .map(u16::try_from)
+        .transpose()
+        .map_err(|_| StoreError::Corrupt(format!("column {column}: out of range")))
+}
+
+fn error_column(row: &impl Columns, column: &str) -> Result<Option<AttemptError>, StoreError> {
+    let error: Option<String> = get(row, column)?;
+    error
+        .map(|text| {
+            AttemptError::parse(&text).ok_or_else(|| {
+                StoreError::Corrupt(format!("column {column}: unknown value '{text}'"))
+            })
+        })
+        .transpose()
+}
+
 pub(crate) fn attempt(row: &impl Columns) -> Result<Attempt, StoreError> {
     let duration: i64 = get(row, "duration_ms")?;
-    let status: Option<i64> = get(row, "response_status")?;
-    let error: Option<String> = get(row, "error")?;
     Ok(Attempt {
         id: AttemptId::from_trusted(get(row, "id")?),
         delivery_id: DeliveryId::from_trusted(get(row, "delivery_id")?),
         started_at: time_column(row, "started_at")?,
         duration_ms: u64::try_from(duration)
             .map_err(|_| StoreError::Corrupt(format!("column duration_ms: {duration}")))?,
-        response_status: status
-            .map(u16::try_from)
-            .transpose()
-            .map_err(|_| StoreError::Corrupt("column response_status: out of range".into()))?,
+        response_status: status_column(row, "response_status")?,
         response_body: get(row, "response_body")?,
-        error: error
-            .map(|text| {
-                AttemptError::parse(&text).ok_or_else(|| {
-                    StoreError::Corrupt(format!("column error: unknown value '{text}'"))
-                })
-            })
-            .transpose()?,
+        error: error_column(row, "error")?,
         error_message: get(row, "error_message")?,
         trigger: parsed(row, "triggered_by", AttemptTrigger::parse)?,
     })
@@ -366,8 +393,11 @@ pub(crate) fn event_page(items: Vec<Event>, request: &PageRequest) -> Page<Event
 }
 
 /// A page of deliveries (newest first; the cursor is the last id).
-pub(crate) fn delivery_page(items: Vec<Delivery>, request: &PageRequest) -> Page<Delivery> {
-    page(items, page_limit(request), |d| d.id.to_string())
+pub(crate) fn delivery_page(
+    items: Vec<DeliverySummary>,
+    request: &PageRequest,
+) -> Page<DeliverySummary> {
+    page(items, page_limit(request), |d| d.delivery.id.to_string())
 }
 
 /// The effective page size: a limit of 0 would make a page that can never advance.

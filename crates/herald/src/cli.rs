@@ -15,6 +15,7 @@ use crate::commands::subscriptions::SubscriptionsCommand;
 use crate::commands::tenants::TenantsCommand;
 use crate::commands::tokens::{LoginArgs, TokensCommand};
 use crate::commands::trigger::TriggerArgs;
+use crate::generate::{CompletionsArgs, ManArgs};
 
 const ABOUT: &str = "Herald: durable, signed, retried webhooks.";
 const LONG_ABOUT: &str = "\
@@ -109,7 +110,24 @@ pub enum Command {
         #[command(flatten)]
         args: TriggerArgs,
     },
+    /// Print a shell completion script (bash, zsh, fish, …) to stdout.
+    #[command(after_help = COMPLETIONS_EXAMPLE)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write every page with --dir.
+    #[command(after_help = MAN_EXAMPLE)]
+    Man(ManArgs),
 }
+
+const COMPLETIONS_EXAMPLE: &str = "\
+Examples:
+  herald completions bash > ~/.local/share/bash-completion/completions/herald
+  herald completions zsh > \"${fpath[1]}/_herald\"
+  herald completions fish > ~/.config/fish/completions/herald.fish";
+
+const MAN_EXAMPLE: &str = "\
+Examples:
+  herald man | man -l -
+  herald man --dir ~/.local/share/man/man1";
 
 #[cfg(test)]
 mod tests {
@@ -123,5 +141,29 @@ mod tests {
     #[test]
     fn command_tree_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// clap wraps help text to the terminal's width. Examples are indented lines in
+    /// `after_help`; one that fits in 79 columns is never cut mid-command on a terminal of
+    /// 80 columns or more.
+    #[test]
+    fn help_examples_fit_in_80_columns() {
+        fn check(command: &clap::Command, path: &str) {
+            let texts = [command.get_after_help(), command.get_after_long_help()];
+            for text in texts.into_iter().flatten() {
+                for line in text.to_string().lines() {
+                    let example = line.starts_with("  ");
+                    assert!(
+                        !example || line.chars().count() < 80,
+                        "`{path} --help` has an example line of {} columns: {line}",
+                        line.chars().count()
+                    );
+                }
+            }
+            for sub in command.get_subcommands() {
+                check(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        check(&Cli::command(), "herald");
     }
 }

@@ -6,6 +6,10 @@
 //! server's Rust types, so the two can evolve apart. Errors are sorted into
 //! the three things a caller acts on differently: the API said no (a
 //! problem), the server could not be reached, or the answer made no sense.
+//!
+//! The server's address is read forgivingly ([`server_url`]): `127.0.0.1:8080` without a
+//! scheme means `http://`, and a URL copied from the API docs with `/api/v1` at its end means
+//! the same server, because that is what a person who types either means.
 
 use std::time::Duration;
 
@@ -64,6 +68,38 @@ impl TokenSource {
             ),
         }
     }
+}
+
+/// The path every API route starts with; [`ApiClient::url`] adds it.
+const API_PREFIX: [&str; 2] = ["api", "v1"];
+
+/// Reads `--server` / `HERALD_URL`: `host:port` without a scheme is `http://host:port`, and a
+/// trailing `/api/v1` (or `/api/v1/`) is dropped, since every request adds it. Any other path
+/// prefix is kept, for servers behind a proxy.
+pub fn server_url(text: &str) -> Result<Url, String> {
+    let text = text.trim();
+    let with_scheme = if text.contains("://") {
+        text.to_owned()
+    } else {
+        format!("http://{text}")
+    };
+    let mut url = Url::parse(&with_scheme).map_err(|e| {
+        format!("`{text}` is not a server address ({e}); write e.g. http://127.0.0.1:8080")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!(
+            "`{text}` is not an http:// or https:// server address; write e.g. http://127.0.0.1:8080"
+        ));
+    }
+    let segments: Vec<String> = url
+        .path_segments()
+        .map(|s| s.filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    if segments.ends_with(&API_PREFIX.map(str::to_owned)) {
+        let kept = &segments[..segments.len() - API_PREFIX.len()];
+        url.set_path(&kept.join("/"));
+    }
+    Ok(url)
 }
 
 /// Why a request failed.
@@ -200,7 +236,7 @@ impl ApiClient {
     pub fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
         let mut url = self.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(["api", "v1"]).extend(segments);
+            path.pop_if_empty().extend(API_PREFIX).extend(segments);
         }
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
@@ -398,5 +434,36 @@ fn problem(status: u16, body: &str) -> ApiError {
         title,
         detail,
         hint: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_url;
+
+    fn parsed(text: &str) -> String {
+        server_url(text).map_or_else(|e| format!("error: {e}"), |u| u.to_string())
+    }
+
+    #[test]
+    fn an_address_without_a_scheme_means_http() {
+        assert_eq!(parsed("127.0.0.1:8080"), "http://127.0.0.1:8080/");
+        assert_eq!(parsed("localhost:8080"), "http://localhost:8080/");
+        assert_eq!(parsed("herald.internal"), "http://herald.internal/");
+    }
+
+    #[test]
+    fn a_trailing_api_v1_is_dropped_and_other_prefixes_kept() {
+        assert_eq!(parsed("http://h:1/api/v1"), "http://h:1/");
+        assert_eq!(parsed("http://h:1/api/v1/"), "http://h:1/");
+        assert_eq!(parsed("h:1/herald/api/v1"), "http://h:1/herald");
+        assert_eq!(parsed("https://h/herald/"), "https://h/herald/");
+    }
+
+    #[test]
+    fn other_schemes_and_garbage_are_refused_with_an_example() {
+        assert!(parsed("ftp://h/").contains("http://127.0.0.1:8080"));
+        assert!(parsed("http://").starts_with("error:"));
+        assert!(parsed("127.0.0.1:notaport").starts_with("error:"));
     }
 }

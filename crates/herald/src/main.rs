@@ -10,6 +10,7 @@
 //! - `credentials`: which bearer token a command sends (flag, variable, `herald login`'s file,
 //!   the local admin token file) and where it came from.
 //! - `table`: tables and `field: value` output for people.
+//! - `generate`: shell completions and man pages, from the command tree.
 //! - `exit`: exit codes, and the mapping from errors to them.
 //!
 //! `anyhow` lives here and nowhere else: the libraries return typed errors, and this binary
@@ -20,6 +21,7 @@ mod client;
 mod commands;
 mod credentials;
 mod exit;
+mod generate;
 mod table;
 mod wiring;
 
@@ -76,6 +78,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Logout => tokens::logout(),
         Command::Tokens { client, command } => tokens::run(client, command).await,
         Command::Trigger { client, args } => trigger::run(&Ctx::new(client)?, args).await,
+        Command::Completions(args) => generate::completions(&args),
+        Command::Man(args) => generate::man(&args),
     }
 }
 

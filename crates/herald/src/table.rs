@@ -5,24 +5,59 @@
 //! field the server adds later still shows in `show` output (after the known
 //! ones) without a CLI change. Stdout may be a closed pipe (`| head`); writes
 //! ignore that instead of panicking.
+//!
+//! A table fits the terminal: long URLs and errors are cut with `…`, ids and
+//! times never. Piped output is not cut (scripts want whole values; `--json`
+//! is there for the rest), and `COLUMNS` overrides the width either way.
+//! Nothing here colours output, so nothing ANSI reaches a pipe.
 
 use std::io::Write;
 
 use serde_json::Value;
 
-/// A column of a list: its header, the JSON field it shows, and a field
-/// to show when that one is missing or null (for a field the server may
-/// name either way, such as a delivery's attempt count).
+/// A column of a list: its header, what it shows, and whether it may be cut short (with `…`)
+/// to fit the terminal. Ids and times never are: people copy them into the next command.
 pub struct Column {
     pub header: &'static str,
-    pub field: &'static str,
-    pub fallback: Option<&'static str>,
+    source: Source,
+    shrinks: bool,
+}
+
+/// Where a column's cells come from.
+enum Source {
+    /// A field, else a fallback field when that one is missing or null (for a field the
+    /// server may name either way, such as a delivery's attempt count).
+    Field(&'static str, Option<&'static str>),
+    /// Text made from the whole item (`None` shows as `-`), for a cell that reads several
+    /// fields, such as a delivery's last error.
+    Computed(fn(&Value) -> Option<String>),
 }
 
 impl Column {
-    fn value<'a>(&self, item: &'a Value) -> Option<&'a Value> {
-        let present = |field: &str| item.get(field).filter(|v| !v.is_null());
-        present(self.field).or_else(|| self.fallback.and_then(present))
+    /// May be cut short to fit the terminal's width.
+    pub const fn shrinks(mut self) -> Self {
+        self.shrinks = true;
+        self
+    }
+
+    /// The JSON field this column shows, if it shows one field (the tests check that list and
+    /// `show` orders agree).
+    #[cfg(test)]
+    pub fn field(&self) -> Option<&'static str> {
+        match self.source {
+            Source::Field(field, _) => Some(field),
+            Source::Computed(_) => None,
+        }
+    }
+
+    fn text(&self, item: &Value) -> String {
+        match &self.source {
+            Source::Field(field, fallback) => {
+                let present = |field: &str| item.get(field).filter(|v| !v.is_null());
+                cell(present(field).or_else(|| fallback.and_then(present)))
+            }
+            Source::Computed(make) => make(item).map_or_else(|| "-".to_owned(), |t| safe(&t)),
+        }
     }
 }
 
@@ -30,8 +65,8 @@ impl Column {
 pub const fn col(header: &'static str, field: &'static str) -> Column {
     Column {
         header,
-        field,
-        fallback: None,
+        source: Source::Field(field, None),
+        shrinks: false,
     }
 }
 
@@ -39,24 +74,50 @@ pub const fn col(header: &'static str, field: &'static str) -> Column {
 pub const fn col_or(header: &'static str, field: &'static str, fallback: &'static str) -> Column {
     Column {
         header,
-        field,
-        fallback: Some(fallback),
+        source: Source::Field(field, Some(fallback)),
+        shrinks: false,
+    }
+}
+
+/// A column whose cells `make` writes from the whole item.
+pub const fn computed(header: &'static str, make: fn(&Value) -> Option<String>) -> Column {
+    Column {
+        header,
+        source: Source::Computed(make),
+        shrinks: false,
     }
 }
 
 /// One cell: strings bare, `null` or missing as `-`, arrays of scalars
-/// comma-joined, anything else as compact JSON.
+/// comma-joined, anything else as compact JSON. Control characters are escaped: a URL or an
+/// error message comes from outside and must not move the cursor or colour the terminal.
 pub fn cell(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => "-".to_owned(),
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => safe(s),
         Some(Value::Array(items)) if items.iter().all(|i| !i.is_object() && !i.is_array()) => items
             .iter()
             .map(|i| cell(Some(i)))
             .collect::<Vec<_>>()
             .join(","),
-        Some(other) => other.to_string(),
+        Some(other) => safe(&other.to_string()),
     }
+}
+
+/// `text` with control characters (newlines, escape sequences) written as `\n`, `\u{1b}`.
+fn safe(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Renders rows under headers, columns padded to their widest cell and
@@ -86,14 +147,82 @@ pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// A table of `items`, one row each, with the given columns.
-pub fn list(items: &[Value], columns: &[Column]) -> String {
+/// A table of `items`, one row each, with the given columns, cut to `width` columns (see
+/// [`fit`]) when a width is given.
+pub fn list(items: &[Value], columns: &[Column], width: Option<usize>) -> String {
     let headers: Vec<&str> = columns.iter().map(|c| c.header).collect();
-    let rows: Vec<Vec<String>> = items
+    let mut rows: Vec<Vec<String>> = items
         .iter()
-        .map(|item| columns.iter().map(|c| cell(c.value(item))).collect())
+        .map(|item| columns.iter().map(|c| c.text(item)).collect())
         .collect();
+    if let Some(width) = width {
+        let shrinks: Vec<bool> = columns.iter().map(|c| c.shrinks).collect();
+        fit(&headers, &mut rows, &shrinks, width);
+    }
     render(&headers, &rows)
+}
+
+/// The narrowest a shrinking column gets: enough to tell values apart.
+const MIN_SHRUNK: usize = 12;
+/// Between two columns, as [`render`] writes them.
+const GAP: usize = 2;
+
+/// Cuts the cells of shrinking columns with `…` until the table fits in `width` columns:
+/// the widest shrinking column gives up one column at a time, so long URLs and errors shrink
+/// before short ones, and none gets narrower than its header or [`MIN_SHRUNK`]. Columns that
+/// do not shrink (ids, times) are never cut; if they alone are too wide, the table is too.
+pub fn fit(headers: &[&str], rows: &mut [Vec<String>], shrinks: &[bool], width: usize) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows.iter() {
+        for (w, text) in widths.iter_mut().zip(row) {
+            *w = (*w).max(text.chars().count());
+        }
+    }
+    let floor = |i: usize| headers[i].chars().count().max(MIN_SHRUNK);
+    let total =
+        |widths: &[usize]| widths.iter().sum::<usize>() + GAP * widths.len().saturating_sub(1);
+    while total(&widths) > width {
+        let widest = (0..widths.len())
+            .filter(|&i| shrinks.get(i).copied().unwrap_or(false) && widths[i] > floor(i))
+            .max_by_key(|&i| widths[i]);
+        match widest {
+            Some(i) => widths[i] -= 1,
+            None => break,
+        }
+    }
+    for row in rows.iter_mut() {
+        for (text, &w) in row.iter_mut().zip(&widths) {
+            if text.chars().count() > w {
+                *text = text
+                    .chars()
+                    .take(w.saturating_sub(1))
+                    .chain(['…'])
+                    .collect();
+            }
+        }
+    }
+}
+
+/// How wide a table on stdout may be: `COLUMNS` when set (as `ls` and `git` read it), else the
+/// terminal's width; `None` (no limit) when stdout is not a terminal, so a pipe or a file gets
+/// whole values for `grep` and `cut`.
+pub fn stdout_width() -> Option<usize> {
+    let columns = std::env::var("COLUMNS").ok();
+    width_from(columns.as_deref(), || {
+        use std::io::IsTerminal;
+        let stdout = std::io::stdout();
+        if !stdout.is_terminal() {
+            return None;
+        }
+        terminal_size::terminal_size_of(&stdout).map(|(w, _)| usize::from(w.0))
+    })
+}
+
+fn width_from(columns: Option<&str>, terminal: impl FnOnce() -> Option<usize>) -> Option<usize> {
+    columns
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&w| w > 0)
+        .or_else(terminal)
 }
 
 /// One object as aligned `field: value` lines: the `first` fields in that
@@ -159,6 +288,51 @@ mod tests {
         assert_eq!(cell(None), "-");
         assert_eq!(cell(Some(&json!(["a.b", "c.*"]))), "a.b,c.*");
         assert_eq!(cell(Some(&json!({"k": 1}))), r#"{"k":1}"#);
+    }
+
+    #[test]
+    fn control_characters_in_cells_are_escaped() {
+        assert_eq!(cell(Some(&json!("a\u{1b}[31mb\nc"))), "a\\u{1b}[31mb\\nc");
+    }
+
+    #[test]
+    fn long_shrinking_cells_are_cut_with_an_ellipsis_to_fit() {
+        let columns = [col("ID", "id"), col("URL", "url").shrinks()];
+        let items = [json!({"id": "dlv_1", "url": "https://example.com/a/very/long/path"})];
+
+        let text = list(&items, &columns, Some(24));
+
+        assert_eq!(text, "ID     URL\ndlv_1  https://example.…\n");
+        assert!(text.lines().all(|l| l.chars().count() <= 24), "{text}");
+    }
+
+    #[test]
+    fn the_widest_shrinking_column_gives_way_first_and_ids_never() {
+        let mut rows = vec![vec![
+            "dlv_0123456789".to_owned(),
+            "short-ish value".to_owned(),
+            "a much much longer value than that".to_owned(),
+        ]];
+        fit(&["ID", "A", "B"], &mut rows, &[false, true, true], 50);
+        assert_eq!(rows[0][0], "dlv_0123456789");
+        assert_eq!(rows[0][1], "short-ish value");
+        assert_eq!(rows[0][2].chars().count(), 50 - 14 - 15 - 4);
+        assert!(rows[0][2].ends_with('…'));
+    }
+
+    #[test]
+    fn no_width_keeps_whole_values() {
+        let columns = [col("URL", "url").shrinks()];
+        let url = "https://example.com/".repeat(10);
+        assert!(list(&[json!({"url": url})], &columns, None).contains(&url));
+    }
+
+    #[test]
+    fn columns_env_wins_over_the_terminal_and_garbage_is_ignored() {
+        assert_eq!(width_from(Some("80"), || Some(200)), Some(80));
+        assert_eq!(width_from(Some("wide"), || Some(200)), Some(200));
+        assert_eq!(width_from(Some("0"), || None), None);
+        assert_eq!(width_from(None, || None), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 use super::auth::Principal;
 use super::error::ApiError;
 use super::extract::{Path, Query};
-use super::views::{AttemptView, DeliveryView, List};
+use super::views::{AttemptView, DeliveryView, LastAttemptView, List};
 use super::{AppState, page_request};
 
 pub fn router() -> Router<AppState> {
@@ -106,8 +106,16 @@ pub async fn show(
         _ => return Err(ApiError::not_found("delivery", &id)),
     };
     let attempts = state.queue.list_attempts(&parsed).await?;
+    let subscription = state
+        .catalog
+        .get_subscription(&delivery.subscription_id)
+        .await?;
     let mut view = DeliveryView::from(delivery);
-    view.attempts = Some(attempts.into_iter().map(AttemptView::from).collect());
+    let attempts: Vec<AttemptView> = attempts.into_iter().map(AttemptView::from).collect();
+    // The same fields as a list's row, so a delivery reads alike in both.
+    view.subscription_url = subscription.map(|s| s.url);
+    view.last_attempt = attempts.last().map(LastAttemptView::from);
+    view.attempts = Some(attempts);
     Ok(JsonResponse(view))
 }
 

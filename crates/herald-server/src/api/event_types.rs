@@ -63,9 +63,9 @@ pub struct UpdateEventType {
     #[serde(default, deserialize_with = "super::extract::nullable")]
     #[schema(schema_with = super::openapi::json_schema_document)]
     pub schema: Option<Option<serde_json::Value>>,
-    /// New example payload (it must satisfy the schema).
+    /// New example payload, any JSON value (it must satisfy the schema).
     #[serde(default, deserialize_with = "super::extract::nullable")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub example: Option<Option<serde_json::Value>>,
 }
 

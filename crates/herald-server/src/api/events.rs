@@ -35,7 +35,7 @@ pub struct PublishEvent {
     #[schema(max_length = 128, pattern = "^[a-z0-9_-]+(\\.[a-z0-9_-]+)*$")]
     pub event_type: String,
     /// Any JSON value; delivered byte for byte as `data`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = serde_json::Value)]
     pub payload: Box<RawValue>,
     /// Only this tenant's subscriptions receive it; omit to broadcast to every tenant.
     #[schema(pattern = "^ten_[0-9a-fA-F]{32}$")]

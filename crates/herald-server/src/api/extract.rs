@@ -36,12 +36,18 @@ where
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(bytes_rejection)?;
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(json_rejection)?;
+        let parsed = axum::Json::<T>::from_bytes(&bytes);
         if bytes.trim_ascii_start().first() != Some(&b'{') {
+            // Not an object. Broken JSON is still reported as such (400); anything else, whether
+            // serde could fill the struct from it or not, is refused as not being an object.
+            if let Err(rejection @ JsonRejection::JsonSyntaxError(_)) = parsed {
+                return Err(json_rejection(rejection));
+            }
             return Err(ApiError::validation(
                 "the body must be a JSON object ({...}), not an array or a single value",
             ));
         }
+        let axum::Json(value) = parsed.map_err(json_rejection)?;
         Ok(Json(value))
     }
 }

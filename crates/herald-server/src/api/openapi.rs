@@ -39,7 +39,7 @@ use problems::Problems;
     ),
     components(schemas(
         super::error::Problem, views::TenantView, views::EventTypeView, views::SubscriptionView,
-        views::EventView, views::PublishResponse, views::DeliveryView, views::AttemptView,
+        views::EventView, views::PublishResponse, views::DeliveryView, views::LastAttemptView, views::AttemptView,
         views::TestResult, oauth::TokenResponse, attempts_stream::AttemptStreamItem,
     )),
     tags(

@@ -40,8 +40,7 @@ pub struct SampleView {
     pub event_type: String,
     /// `example` (stored with the type), `schema` (generated from it) or `none` (`{}`).
     pub source: &'static str,
-    /// The payload.
-    #[schema(value_type = Object)]
+    /// The payload: any JSON value, as a published payload may be.
     pub payload: Value,
     /// What the caller should know: no example or schema, or a generated sample that does
     /// not satisfy the schema.

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use herald_store::{Attempt, Delivery, Event, EventType, Subscription, Tenant};
+use herald_store::{
+    Attempt, Delivery, DeliverySummary, Event, EventType, LastAttempt, Subscription, Tenant,
+};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
@@ -208,8 +210,12 @@ pub struct DeliveryView {
     pub event_type: String,
     /// `pending`, `succeeded` or `failed`.
     pub status: String,
+    /// The subscription's URL, where the delivery goes.
+    pub subscription_url: Option<String>,
     /// Attempts made so far.
     pub attempt_count: u32,
+    /// How the latest attempt went (`null` before the first one).
+    pub last_attempt: Option<LastAttemptView>,
     /// When the next scheduled attempt is due.
     #[serde(with = "time::serde::rfc3339::option")]
     pub next_attempt_at: Option<OffsetDateTime>,
@@ -233,11 +239,60 @@ impl From<Delivery> for DeliveryView {
             tenant_id: d.tenant_id.to_string(),
             event_type: d.event_type,
             status: d.status.as_str().to_owned(),
+            subscription_url: None,
             attempt_count: d.attempts,
+            last_attempt: None,
             next_attempt_at: d.next_attempt_at,
             created_at: d.created_at,
             updated_at: d.updated_at,
             attempts: None,
+        }
+    }
+}
+
+impl From<DeliverySummary> for DeliveryView {
+    fn from(summary: DeliverySummary) -> Self {
+        Self {
+            subscription_url: summary.subscription_url,
+            last_attempt: summary.last_attempt.map(LastAttemptView::from),
+            ..Self::from(summary.delivery)
+        }
+    }
+}
+
+/// A delivery's latest attempt, as lists show it: enough to say how it went without
+/// fetching the delivery's attempts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LastAttemptView {
+    /// Start time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// Response status, if a response came.
+    pub response_status: Option<u16>,
+    /// The failing step: `timeout`, `connect`, `dns`, `tls`, `blocked` or `status`.
+    pub error: Option<String>,
+    /// What went wrong, for people.
+    pub error_message: Option<String>,
+}
+
+impl From<LastAttempt> for LastAttemptView {
+    fn from(a: LastAttempt) -> Self {
+        Self {
+            started_at: a.started_at,
+            response_status: a.response_status,
+            error: a.error.map(|e| e.as_str().to_owned()),
+            error_message: a.error_message,
+        }
+    }
+}
+
+impl From<&AttemptView> for LastAttemptView {
+    fn from(a: &AttemptView) -> Self {
+        Self {
+            started_at: a.started_at,
+            response_status: a.response_status,
+            error: a.error.clone(),
+            error_message: a.error_message.clone(),
         }
     }
 }

@@ -3,7 +3,6 @@
 //! can tell "not given" from "given the default" when it layers the file underneath; the
 //! defaults are stated in the help (`[default: …]`) and applied in `Config::default`.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::builder::BoolishValueParser;
@@ -13,16 +12,19 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(
     after_help = "Each setting can also come from a TOML file (--config) using the flag's name with \
-underscores (e.g. retry_schedule = \"5s,5m,30m\"). Precedence: flag > environment > file > default."
+underscores (e.g. retry_schedule = \"5s,5m,30m\"). Precedence: flag > environment > file > default.
+
+A DURATION is seconds (15) or a number and a unit (250ms, 15s, 1m, 2h, 1h30m)."
 )]
 pub struct ServeArgs {
     /// TOML configuration file; its keys are the flag names with underscores.
     #[arg(long, env = "HERALD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Address and port the HTTP API listens on. [default: 127.0.0.1:8080]
+    /// Address and port the HTTP API listens on: IP:port, or host:port (resolved once, at
+    /// start; IPv4 preferred). [default: 127.0.0.1:8080]
     #[arg(long, env = "HERALD_LISTEN", value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
+    pub listen: Option<String>,
 
     /// Directory for the SQLite database and the generated admin token. [default: ./herald-data]
     #[arg(long, env = "HERALD_DATA_DIR", value_name = "DIR")]

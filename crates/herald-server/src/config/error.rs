@@ -28,14 +28,22 @@ pub enum ConfigError {
         source: Box<toml::de::Error>,
     },
     /// A duration setting does not parse.
-    #[error("invalid {setting} '{value}' (expected a duration such as 5s, 2m, 1h)")]
+    #[error("invalid {setting} '{value}'")]
     Duration {
         /// The setting's key.
         setting: &'static str,
         /// What was given (the whole value, or one item of a list).
         value: String,
-        /// The parser's explanation.
-        source: humantime::DurationError,
+        /// Why, and the forms that work (the one duration parser's message).
+        source: herald_duration::DurationError,
+    },
+    /// `listen` is neither `IP:port` nor a `host:port` that resolves.
+    #[error("invalid listen '{value}': {reason}")]
+    Listen {
+        /// What was given.
+        value: String,
+        /// Why it cannot be listened on.
+        reason: String,
     },
     /// An `allow_networks` item is neither a CIDR network nor an address.
     #[error("invalid allow_networks: '{value}' is not a CIDR network such as 10.0.0.0/8")]

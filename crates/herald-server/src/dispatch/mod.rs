@@ -201,7 +201,7 @@ impl Dispatcher {
             tracing::info!(
                 in_flight,
                 "waiting for {in_flight} {attempts} in flight, at most {}",
-                humantime::format_duration(self.core.settings.request_timeout)
+                herald_duration::format(self.core.settings.request_timeout)
             );
         } else {
             tracing::info!("no attempts in flight; stopping now");

@@ -268,7 +268,10 @@ pub async fn deleting_a_tenant_removes_its_subscriptions_deliveries_tokens_and_e
         )
         .await
         .unwrap()
-        .items;
+        .items
+        .into_iter()
+        .map(|s| s.delivery)
+        .collect::<Vec<_>>();
     assert_eq!(doomed_deliveries.len(), 2);
 
     assert!(store.delete_tenant(&doomed.id).await.unwrap());
@@ -296,4 +299,54 @@ pub async fn deleting_a_tenant_removes_its_subscriptions_deliveries_tokens_and_e
     assert_eq!(left[0].subscription_id, other_sub.id);
     assert_eq!(store.list_attempts(&left[0].id).await.unwrap().len(), 1);
     assert!(!store.delete_tenant(&doomed.id).await.unwrap());
+}
+
+/// A deliveries page carries each delivery's subscription URL and its latest attempt (by
+/// start time), read by the list itself so that a list needs no query per row; a delivery
+/// never attempted has no latest attempt.
+pub async fn deliveries_list_shows_the_subscription_url_and_the_latest_attempt<S: Store>(
+    store: &S,
+) {
+    let tenant = new_tenant(store, "Acme").await;
+    let sub = new_subscription(store, &tenant.id, &["*"]).await;
+    let tried = publish(store, "a.b", None, 0).await.event_id;
+    let untried = publish(store, "a.b", None, 1).await.event_id;
+    let delivery = only_delivery(store, &tried).await;
+    for (started, status, next) in [(2, Some(500), 10), (10, None, 20)] {
+        store
+            .lease_delivery(&delivery.id, at(started), at(started + 60))
+            .await
+            .unwrap();
+        let failed = attempt(&delivery.id, started, status, AttemptTrigger::Scheduled);
+        store
+            .complete_attempt(&failed, &retry_at(next))
+            .await
+            .unwrap();
+    }
+
+    let listed = store
+        .list_deliveries(&DeliveryFilter::default(), &page(10, None))
+        .await
+        .unwrap()
+        .items;
+    let of = |event: &EventId| {
+        listed
+            .iter()
+            .find(|s| &s.delivery.event_id == event)
+            .expect("listed")
+    };
+    let tried = of(&tried);
+    assert_eq!(tried.subscription_url.as_deref(), Some(sub.url.as_str()));
+    let last = tried.last_attempt.as_ref().expect("a latest attempt");
+    assert_eq!(
+        (last.started_at, last.response_status, last.error),
+        (at(10), None, Some(AttemptError::Timeout))
+    );
+    assert_eq!(
+        last.error_message.as_deref(),
+        Some("the endpoint did not accept it")
+    );
+    let untried = of(&untried);
+    assert_eq!(untried.subscription_url.as_deref(), Some(sub.url.as_str()));
+    assert_eq!(untried.last_attempt, None);
 }

@@ -321,10 +321,18 @@ pub async fn deliveries_page_newest_first_with_filters<S: Store>(store: &S) {
         .unwrap();
 
     let list = |filter: DeliveryFilter, limit: u32, cursor: Option<String>| async move {
-        store
+        let page = store
             .list_deliveries(&filter, &page(limit, cursor))
             .await
-            .unwrap()
+            .unwrap();
+        Page {
+            items: page
+                .items
+                .into_iter()
+                .map(|s| s.delivery)
+                .collect::<Vec<_>>(),
+            next_cursor: page.next_cursor,
+        }
     };
     let all = list(DeliveryFilter::default(), 3, None).await;
     assert_eq!(all.items.len(), 3);

@@ -88,6 +88,7 @@ macro_rules! store_conformance_tests {
             new_delivery_is_pending_and_due_at_event_creation,
             events_page_newest_first_filtered_by_type_and_tenant,
             deliveries_page_newest_first_with_filters,
+            deliveries_list_shows_the_subscription_url_and_the_latest_attempt,
             publish_to_creates_one_leased_delivery_to_that_subscription_only,
             // dispatch: claiming
             claim_due_takes_only_deliveries_that_are_due,
@@ -268,7 +269,7 @@ async fn deliveries_of<S: Store>(store: &S, event_id: &EventId) -> Vec<Delivery>
         )
         .await
         .expect("list deliveries");
-    page.items
+    page.items.into_iter().map(|s| s.delivery).collect()
 }
 
 /// The one delivery of an event.

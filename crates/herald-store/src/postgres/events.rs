@@ -217,8 +217,13 @@ pub(super) async fn list_deliveries(
     conn: &mut PgConnection,
     filter: &DeliveryFilter,
     page: &PageRequest,
-) -> Result<Page<Delivery>> {
-    let items = run::all(conn, &sql::list_deliveries(filter, page), rows::delivery).await?;
+) -> Result<Page<DeliverySummary>> {
+    let items = run::all(
+        conn,
+        &sql::list_deliveries(filter, page),
+        rows::delivery_summary,
+    )
+    .await?;
     Ok(rows::delivery_page(items, page))
 }
 

@@ -293,7 +293,7 @@ impl DeliveryQueue for PgStore {
         &self,
         filter: &DeliveryFilter,
         page: &PageRequest,
-    ) -> Result<Page<Delivery>> {
+    ) -> Result<Page<DeliverySummary>> {
         events::list_deliveries(&mut *self.conn().await?, filter, page).await
     }
 

@@ -83,12 +83,13 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     // --- deliveries and attempts -------------------------------------------------------------
     /// One delivery by id.
     async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>>;
-    /// Deliveries, newest first.
+    /// Deliveries, newest first, each with its subscription's URL and latest attempt, in one
+    /// query per page.
     async fn list_deliveries(
         &self,
         filter: &DeliveryFilter,
         page: &PageRequest,
-    ) -> Result<Page<Delivery>>;
+    ) -> Result<Page<DeliverySummary>>;
     /// A delivery's attempts, oldest first.
     async fn list_attempts(&self, delivery_id: &DeliveryId) -> Result<Vec<Attempt>>;
     /// The attempt feed: attempts made strictly between `after` and `until` (ids compared as

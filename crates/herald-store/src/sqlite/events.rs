@@ -147,9 +147,9 @@ pub(super) fn list_deliveries(
     conn: &Connection,
     filter: &DeliveryFilter,
     page: &PageRequest,
-) -> Result<Page<Delivery>> {
+) -> Result<Page<DeliverySummary>> {
     let items = run::all(conn, &sql::list_deliveries(filter, page), |row| {
-        rows::delivery(row)
+        rows::delivery_summary(row)
     })?;
     Ok(rows::delivery_page(items, page))
 }

@@ -318,7 +318,7 @@ impl DeliveryQueue for SqliteStore {
         &self,
         filter: &DeliveryFilter,
         page: &PageRequest,
-    ) -> Result<Page<Delivery>> {
+    ) -> Result<Page<DeliverySummary>> {
         read!(self, (filter, page) => |conn| events::list_deliveries(conn, &filter, &page))
     }
 

@@ -119,10 +119,16 @@ pub(crate) fn delivery_by_id(id: &str) -> Statement<'_, 1> {
     )
 }
 
-/// Deliveries, newest first, filtered by any of tenant, subscription, event and status.
+/// Deliveries, newest first, filtered by any of tenant, subscription, event and status, each
+/// with its subscription's URL and its latest attempt (columns `subscription_url` and
+/// `last_*`, read by `rows::delivery_summary`). The filters and the page apply in the inner
+/// query, so the joins run for one page of rows only; the latest attempt is found through the
+/// `attempts (delivery_id, …)` index, one short lookup per row of the page, in this one query.
 pub(crate) fn list_deliveries<'a>(filter: &'a DeliveryFilter, page: &'a PageRequest) -> Built<'a> {
     let mut query = Built::new(concat!(
-        "SELECT ",
+        "SELECT d.*, s.url AS subscription_url, a.started_at AS last_attempt_at, \
+         a.response_status AS last_response_status, a.error AS last_error, \
+         a.error_message AS last_error_message FROM (SELECT ",
         delivery_columns!(),
         " FROM deliveries WHERE 1 = 1"
     ));
@@ -150,5 +156,10 @@ pub(crate) fn list_deliveries<'a>(filter: &'a DeliveryFilter, page: &'a PageRequ
         }
     }
     newest_first(&mut query, page);
+    query.push(
+        ") d LEFT JOIN subscriptions s ON s.id = d.subscription_id \
+         LEFT JOIN attempts a ON a.id = (SELECT id FROM attempts WHERE delivery_id = d.id \
+         ORDER BY started_at DESC, id DESC LIMIT 1) ORDER BY d.id DESC",
+    );
     query
 }

@@ -11,27 +11,32 @@ use serde_json::Value;
 use super::attempt_outcome;
 use super::watch::{self, Layout, WatchArgs};
 use super::{Ctx, Page, Query};
-use crate::table::{self, Column, col, col_or};
+use crate::table::{self, Column, col, col_or, computed};
 
-const COLUMNS: &[Column] = &[
+/// What a person scans for: which delivery, how it stands, where it goes and why it failed.
+/// The event and subscription ids are in `show` (and `--json`), which a list row leads to.
+pub(super) const COLUMNS: &[Column] = &[
     col("ID", "id"),
     col("STATUS", "status"),
     col_or("ATTEMPTS", "attempt_count", "attempts"),
-    col("EVENT TYPE", "event_type"),
-    col("EVENT", "event_id"),
-    col("SUBSCRIPTION", "subscription_id"),
+    col("EVENT TYPE", "event_type").shrinks(),
+    col("URL", "subscription_url").shrinks(),
+    computed("LAST ERROR", last_error).shrinks(),
     col("NEXT ATTEMPT", "next_attempt_at"),
 ];
-const FIRST: &[&str] = &[
+/// `show`'s order: the list's columns first, in the list's order, then the ids a list
+/// leaves out. `last_attempt` is not among them: `show` prints every attempt below.
+pub(super) const FIRST: &[&str] = &[
     "id",
     "status",
-    "event_id",
-    "event_type",
-    "subscription_id",
-    "tenant_id",
     "attempt_count",
     "attempts",
+    "event_type",
+    "subscription_url",
     "next_attempt_at",
+    "event_id",
+    "subscription_id",
+    "tenant_id",
 ];
 const ATTEMPT_COLUMNS: &[Column] = &[
     col("STARTED", "started_at"),
@@ -39,8 +44,23 @@ const ATTEMPT_COLUMNS: &[Column] = &[
     col("STATUS", "response_status"),
     col("MS", "duration_ms"),
     col("ERROR", "error"),
-    col("MESSAGE", "error_message"),
+    col("MESSAGE", "error_message").shrinks(),
 ];
+
+/// The latest attempt's failure in a few words: `HTTP 503` when the endpoint answered with a
+/// bad status, else the failing step and the server's sentence (`connect: connection
+/// refused …`). Nothing when there was no attempt yet or the latest one succeeded.
+fn last_error(delivery: &Value) -> Option<String> {
+    let attempt = delivery.get("last_attempt").filter(|a| a.is_object())?;
+    let step = attempt.get("error").and_then(Value::as_str)?;
+    let status = attempt.get("response_status").and_then(Value::as_u64);
+    let message = attempt.get("error_message").and_then(Value::as_str);
+    Some(match (step, status, message) {
+        ("status", Some(status), _) => format!("HTTP {status}"),
+        (step, _, Some(message)) => format!("{step}: {message}"),
+        (step, _, None) => step.to_owned(),
+    })
+}
 /// Where a delivery's attempt list may be, in order of preference.
 const ATTEMPT_LISTS: &[&str] = &["attempts", "attempt_list", "attempts_detail", "attempt_log"];
 
@@ -145,7 +165,7 @@ fn describe(delivery: &Value) -> String {
     let list = ATTEMPT_LISTS
         .iter()
         .find(|name| delivery.get(**name).is_some_and(Value::is_array));
-    let skip: Vec<&str> = list.into_iter().copied().collect();
+    let skip: Vec<&str> = list.into_iter().copied().chain(["last_attempt"]).collect();
     let mut out = table::object(delivery, FIRST, &skip);
     let attempts = list
         .and_then(|name| delivery.get(*name))
@@ -153,7 +173,11 @@ fn describe(delivery: &Value) -> String {
     match attempts {
         Some(attempts) if !attempts.is_empty() => {
             out.push_str("\nattempts:\n");
-            out.push_str(&table::list(attempts, ATTEMPT_COLUMNS));
+            out.push_str(&table::list(
+                attempts,
+                ATTEMPT_COLUMNS,
+                table::stdout_width(),
+            ));
         }
         Some(_) => out.push_str("\nno attempts yet\n"),
         None => {}

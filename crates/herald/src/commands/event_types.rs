@@ -14,12 +14,12 @@ use super::{Ctx, Page, Query, json_arg};
 use crate::exit::usage;
 use crate::table::{Column, col};
 
-const COLUMNS: &[Column] = &[
+pub(super) const COLUMNS: &[Column] = &[
     col("NAME", "name"),
-    col("DESCRIPTION", "description"),
+    col("DESCRIPTION", "description").shrinks(),
     col("CREATED", "created_at"),
 ];
-const FIRST: &[&str] = &["name", "description", "created_at", "schema", "example"];
+pub(super) const FIRST: &[&str] = &["name", "description", "created_at", "schema", "example"];
 
 /// Manage event types: dotted names such as `consent.revoked`, each with a
 /// description and optionally a JSON Schema for its payloads.

@@ -14,13 +14,13 @@ use super::{Ctx, Page, Query, json_arg};
 use crate::client::Response;
 use crate::table::{self, Column, col};
 
-const COLUMNS: &[Column] = &[
+pub(super) const COLUMNS: &[Column] = &[
     col("ID", "id"),
-    col("TYPE", "type"),
+    col("TYPE", "type").shrinks(),
     col("TENANT", "tenant_id"),
     col("CREATED", "created_at"),
 ];
-const FIRST: &[&str] = &[
+pub(super) const FIRST: &[&str] = &[
     "id",
     "type",
     "tenant_id",
@@ -34,7 +34,8 @@ Examples:
   herald events publish --type consent.revoked --tenant ten_01J0 \\
       --data '{\"consent_id\": \"c_42\"}' --idempotency-key revoke-c_42
   herald events publish --type maintenance.planned_outage --data @outage.json
-  jq -n '{window: \"2025-06-01T02:00Z/PT2H\"}' | herald events publish --type maintenance.planned_outage
+  jq -n '{window: \"2025-06-01T02:00Z/PT2H\"}' \\
+      | herald events publish --type maintenance.planned_outage
 
 Without --tenant the event is a broadcast to every tenant's matching subscriptions.";
 

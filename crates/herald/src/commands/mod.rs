@@ -34,14 +34,16 @@ use crate::table::{self, Column};
 pub struct ClientArgs {
     /// Base URL of the Herald server.
     ///
-    /// Named --server, not --url, because --url is a subscription's
-    /// endpoint.
+    /// `127.0.0.1:8080` (no scheme) means http://, and a URL ending in
+    /// /api/v1 is the same server. Named --server, not --url, because --url
+    /// is a subscription's endpoint.
     #[arg(
         long,
         global = true,
         env = "HERALD_URL",
         default_value = "http://127.0.0.1:8080",
-        value_name = "URL"
+        value_name = "URL",
+        value_parser = crate::client::server_url
     )]
     pub server: Url,
     /// Bearer token: the admin token, or a tenant's access token.
@@ -131,7 +133,7 @@ impl Ctx {
         if items.is_empty() {
             table::out(&format!("no {noun}\n"));
         } else {
-            table::out(&table::list(items, columns));
+            table::out(&table::list(items, columns, table::stdout_width()));
         }
         if let Some(cursor) = value.get("next_cursor").and_then(Value::as_str) {
             eprintln!("more {noun}: repeat with --cursor {cursor}");
@@ -200,5 +202,43 @@ pub fn key_value(arg: &str) -> Result<(String, String), String> {
             Ok((name.trim().to_owned(), value.to_owned()))
         }
         _ => Err(format!("expected NAME=VALUE, got `{arg}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{deliveries, event_types, events, subscriptions, tenants};
+    use crate::table::Column;
+
+    /// A list and a `show` of the same resource print their fields in one order: a person
+    /// who learnt where a field is in one finds it there in the other.
+    #[test]
+    fn list_and_show_print_fields_in_one_order() {
+        let pairs: [(&str, &[Column], &[&str]); 5] = [
+            ("tenants", tenants::COLUMNS, tenants::FIRST),
+            ("event-types", event_types::COLUMNS, event_types::FIRST),
+            (
+                "subscriptions",
+                subscriptions::COLUMNS,
+                subscriptions::FIRST,
+            ),
+            ("events", events::COLUMNS, events::FIRST),
+            ("deliveries", deliveries::COLUMNS, deliveries::FIRST),
+        ];
+        for (resource, columns, first) in pairs {
+            let positions: Vec<usize> = columns
+                .iter()
+                .filter_map(Column::field)
+                .map(|field| {
+                    first.iter().position(|f| *f == field).unwrap_or_else(|| {
+                        panic!("{resource}: `show` does not lead with the listed `{field}`")
+                    })
+                })
+                .collect();
+            assert!(
+                positions.windows(2).all(|w| w[0] < w[1]),
+                "{resource}: list and show order differ"
+            );
+        }
     }
 }

@@ -13,20 +13,20 @@ use crate::client::Response;
 use crate::exit::{TestFailed, usage};
 use crate::table::{self, Column, col};
 
-const COLUMNS: &[Column] = &[
+pub(super) const COLUMNS: &[Column] = &[
     col("ID", "id"),
     col("TENANT", "tenant_id"),
     col("STATUS", "status"),
-    col("URL", "url"),
-    col("EVENT TYPES", "event_types"),
+    col("URL", "url").shrinks(),
+    col("EVENT TYPES", "event_types").shrinks(),
     col("CREATED", "created_at"),
 ];
-const FIRST: &[&str] = &[
+pub(super) const FIRST: &[&str] = &[
     "id",
     "tenant_id",
+    "status",
     "url",
     "event_types",
-    "status",
     "secret",
     "created_at",
 ];

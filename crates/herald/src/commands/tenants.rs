@@ -10,13 +10,13 @@ use super::{Ctx, Page, Query};
 use crate::exit::usage;
 use crate::table::{Column, col};
 
-const COLUMNS: &[Column] = &[
+pub(super) const COLUMNS: &[Column] = &[
     col("ID", "id"),
-    col("NAME", "name"),
+    col("NAME", "name").shrinks(),
     col("CLIENT ID", "client_id"),
     col("CREATED", "created_at"),
 ];
-const FIRST: &[&str] = &["id", "name", "client_id", "client_secret", "created_at"];
+pub(super) const FIRST: &[&str] = &["id", "name", "client_id", "client_secret", "created_at"];
 
 /// Manage tenants: the organisations that receive webhooks.
 #[derive(Subcommand, Debug)]

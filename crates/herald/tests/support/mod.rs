@@ -63,9 +63,23 @@ pub async fn herald_with(
     dir: &Path,
     stdin: Option<&str>,
 ) -> Run {
+    herald_env(server, args, token, dir, stdin, &[]).await
+}
+
+/// [`herald_with`], with extra environment variables (`COLUMNS`, `NO_COLOR`, …).
+pub async fn herald_env(
+    server: &str,
+    args: &[&str],
+    token: Option<&str>,
+    dir: &Path,
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Run {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"));
     command
         .args(args)
+        .env_remove("COLUMNS")
+        .envs(env.iter().copied())
         .current_dir(dir)
         .env("HERALD_URL", server)
         .env_remove("HERALD_TOKEN")
