@@ -156,8 +156,8 @@ pub struct EventView {
     pub event_type: String,
     /// The tenant it is for; null for a broadcast.
     pub tenant_id: Option<String>,
-    /// The payload exactly as published.
-    #[schema(value_type = Object)]
+    /// The payload exactly as published: any JSON value.
+    #[schema(value_type = serde_json::Value)]
     pub payload: Box<RawValue>,
     /// The producer's idempotency key.
     pub idempotency_key: Option<String>,

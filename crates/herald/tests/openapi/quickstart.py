@@ -21,7 +21,6 @@ from herald_client.models import (
     EventTypeView,
     ListDeliveryView,
     PublishEvent,
-    PublishEventPayload,
     PublishResponse,
     SubscriptionView,
     TenantView,
@@ -66,7 +65,7 @@ def main(base_url, token, receiver_url):
             client=client,
             body=PublishEvent(
                 type_="consent.revoked",
-                payload=PublishEventPayload.from_dict({"consent_id": "c_123"}),
+                payload={"consent_id": "c_123"},
                 tenant_id=tenant.id,
             ),
         ),
