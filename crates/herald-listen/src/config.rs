@@ -160,6 +160,8 @@ impl Config {
             .as_deref()
             .map(parse_forward_url)
             .transpose()?;
+        let hooks = args.hooks.as_deref().map(Hooks::load).transpose()?;
+        // After the file is read, so a missing hooks file is reported as that first.
         if verifier.is_none() && !args.insecure_no_verify {
             let flag = match (&args.forward_to, &args.hooks) {
                 (Some(_), _) => Some("--forward-to"),
@@ -170,7 +172,6 @@ impl Config {
                 return Err(ConfigError::Unverified { flag });
             }
         }
-        let hooks = args.hooks.as_deref().map(Hooks::load).transpose()?;
 
         Ok(Self {
             path: args.path.clone(),

@@ -205,7 +205,11 @@ fn help_documents_every_flag_and_the_secret_variable() {
         "--max-body-size",
         "--read-timeout",
         "--dedup-capacity",
+        "--dedup-memory",
         "--shutdown-grace",
+        "--insecure-no-verify",
+        "--allow-origin",
+        "--allow-any-content-type",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
