@@ -162,16 +162,7 @@ impl Config {
             .transpose()?;
         let hooks = args.hooks.as_deref().map(Hooks::load).transpose()?;
         // After the file is read, so a missing hooks file is reported as that first.
-        if verifier.is_none() && !args.insecure_no_verify {
-            let flag = match (&args.forward_to, &args.hooks) {
-                (Some(_), _) => Some("--forward-to"),
-                (None, Some(_)) => Some("--hooks"),
-                (None, None) => None,
-            };
-            if let Some(flag) = flag {
-                return Err(ConfigError::Unverified { flag });
-            }
-        }
+        refuse_unverified_actions(args, verifier.is_some())?;
 
         Ok(Self {
             path: args.path.clone(),
@@ -197,6 +188,19 @@ impl Config {
         self.output = output;
         self
     }
+}
+
+/// Refuses `--forward-to` and `--hooks` without a secret, unless `--insecure-no-verify`.
+fn refuse_unverified_actions(args: &ListenArgs, verified: bool) -> Result<(), ConfigError> {
+    if verified || args.insecure_no_verify {
+        return Ok(());
+    }
+    let flag = match (&args.forward_to, &args.hooks) {
+        (Some(_), _) => "--forward-to",
+        (None, Some(_)) => "--hooks",
+        (None, None) => return Ok(()),
+    };
+    Err(ConfigError::Unverified { flag })
 }
 
 /// The fewest bytes a symmetric secret may decode to (Standard Webhooks secrets are 24 to 64).

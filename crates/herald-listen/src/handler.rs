@@ -25,7 +25,7 @@ use tokio_util::task::TaskTracker;
 use herald_signature::{HEADER_ID, HEADER_TIMESTAMP, Verifier};
 
 use crate::config::Config;
-use crate::dedup::{Claim, Dedup};
+use crate::dedup::{Claim, ClaimGuard, Dedup};
 use crate::forward::{ForwardError, Forwarder};
 use crate::gate::Gate;
 use crate::output::{Outcome, Output, Record};
@@ -208,32 +208,9 @@ async fn decide(
     record.event_type = event_type(&body);
 
     let id = first_text(&parts.headers, HEADER_ID).filter(|id| !id.is_empty());
-    let guard = match (&id, &shared.dedup) {
-        (Some(_), None) => None,
-        (Some(id), Some(dedup)) => match dedup.claim(id, now) {
-            Claim::New(guard) => Some(guard),
-            Claim::Duplicate => {
-                record.outcome = Outcome::Duplicate;
-                record.notes.push(DUPLICATE_NOTE.into());
-                return Ok(StatusCode::OK.into_response());
-            }
-            Claim::Full => return Err(dedup_full()),
-            Claim::InFlight => {
-                record.outcome = Outcome::Duplicate;
-                return Err(Problem::new(
-                    StatusCode::CONFLICT,
-                    "in-progress",
-                    "Already in progress",
-                    format!("webhook {id} is being handled right now; retry later"),
-                ));
-            }
-        },
-        (None, _) => {
-            record
-                .notes
-                .push("no webhook-id, so not deduplicated".into());
-            None
-        }
+    let guard = match claim(shared, id.as_deref(), now, record)? {
+        Ok(guard) => guard,
+        Err(duplicate) => return Ok(duplicate),
     };
 
     let response = act(shared, parts, body, id, record).await?;
@@ -251,6 +228,42 @@ async fn decide(
         guard.remember(signed_at.saturating_add(shared.window_seconds));
     }
     Ok(response)
+}
+
+/// Claims the request's id: `Ok(Ok(guard))` to act (no guard: not deduplicated),
+/// `Ok(Err(answer))` for a duplicate answered without acting, `Err` for a refusal.
+fn claim(
+    shared: &Shared,
+    id: Option<&str>,
+    now: i64,
+    record: &mut Record,
+) -> Result<Result<Option<ClaimGuard>, Response>, Problem> {
+    let (Some(id), Some(dedup)) = (id, &shared.dedup) else {
+        if id.is_none() {
+            record
+                .notes
+                .push("no webhook-id, so not deduplicated".into());
+        }
+        return Ok(Ok(None));
+    };
+    match dedup.claim(id, now) {
+        Claim::New(guard) => Ok(Ok(Some(guard))),
+        Claim::Duplicate => {
+            record.outcome = Outcome::Duplicate;
+            record.notes.push(DUPLICATE_NOTE.into());
+            Ok(Err(StatusCode::OK.into_response()))
+        }
+        Claim::Full => Err(dedup_full()),
+        Claim::InFlight => {
+            record.outcome = Outcome::Duplicate;
+            Err(Problem::new(
+                StatusCode::CONFLICT,
+                "in-progress",
+                "Already in progress",
+                format!("webhook {id} is being handled right now; retry later"),
+            ))
+        }
+    }
 }
 
 /// The 503 for a full deduplication memory (see `dedup.rs` for why nothing is forgotten).
