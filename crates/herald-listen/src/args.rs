@@ -42,6 +42,25 @@ pub struct ListenArgs {
     )]
     pub secrets: Vec<String>,
 
+    /// Run --forward-to and --hooks for requests nobody verified (no --secret). Unsafe: any
+    /// program that can reach the port, including a web page open in your browser, can then
+    /// trigger them. Without a secret and without this flag, --forward-to and --hooks are
+    /// refused at start.
+    #[arg(long)]
+    pub insecure_no_verify: bool,
+
+    /// Accept requests from a browser page on this origin (e.g. http://localhost:3000), or
+    /// `*` for any. Repeatable. By default a request that carries an `Origin` header (which
+    /// browsers add to cross-site POSTs) is refused with 403: webhook senders do not send one.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+
+    /// Accept any `content-type`. By default only JSON (`application/json`, `…+json`) is
+    /// accepted and anything else, or none, gets 415: form and text types are what a web page
+    /// can POST without asking the browser's permission.
+    #[arg(long)]
+    pub allow_any_content_type: bool,
+
     /// How far `webhook-timestamp` may be from this machine's clock, either way, before a
     /// request is refused as a replay (stale) or as forged (future). Also how long a
     /// `webhook-id` is remembered for deduplication.
@@ -81,10 +100,16 @@ pub struct ListenArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub read_timeout: Duration,
 
-    /// How many webhook ids to remember for deduplication at most; the oldest are forgotten
-    /// first when it is full.
+    /// How many webhook ids to remember for deduplication at most. An id is remembered until
+    /// its timestamp leaves --tolerance; when the memory is full of such ids, new requests get
+    /// 503 (the sender retries) rather than an id being forgotten while it could be replayed.
     #[arg(long, value_name = "COUNT", default_value_t = 100_000)]
     pub dedup_capacity: usize,
+
+    /// How much memory the remembered webhook ids may take at most (each counts its length
+    /// plus 64 bytes); bytes, or with a KiB/MiB suffix. Full: as for --dedup-capacity.
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
+    pub dedup_memory: usize,
 
     /// Run forwarding and hooks for every request, even one whose webhook-id was already
     /// handled (to replay a redelivery on purpose). By default a repeated id is answered 200

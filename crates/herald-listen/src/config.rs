@@ -8,7 +8,9 @@
 //! A secret's base64 is diagnosed here rather than in `herald-signature`, whose parser only
 //! says yes or no: a person who pasted half a secret needs to hear "cut short", and a short
 //! secret is refused although the signature scheme would accept it, because a secret under
-//! 24 bytes is almost always a paste that lost its end, not a choice.
+//! 24 bytes is almost always a paste that lost its end, not a choice. `--forward-to` and
+//! `--hooks` without a secret are refused unless `--insecure-no-verify` says the risk is
+//! taken: the receiver listens on a port any web page in the developer's browser can POST to.
 //! [`serve`](crate::serve) takes a `Config`, so tests build one from flags and then swap the
 //! [`Output`] for in-memory buffers.
 
@@ -49,6 +51,49 @@ pub enum ConfigError {
     /// `--hooks` names a file that cannot be used.
     #[error(transparent)]
     Hooks(#[from] HooksError),
+    /// `--forward-to` or `--hooks` without `--secret`, and without `--insecure-no-verify`.
+    #[error(
+        "{flag} without --secret would let anyone who can reach this port (a web page in your \
+         browser included) trigger it; give the sender's --secret, or pass \
+         --insecure-no-verify to accept that risk"
+    )]
+    Unverified {
+        /// The flag that would act on unverified requests.
+        flag: &'static str,
+    },
+}
+
+/// Which browser origins may send requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origins {
+    /// Only these (as `scheme://host[:port]`, compared without case); empty: none.
+    Only(Vec<String>),
+    /// `--allow-origin '*'`.
+    Any,
+}
+
+impl Origins {
+    fn from_flags(flags: &[String]) -> Self {
+        if flags.iter().any(|origin| origin.trim() == "*") {
+            return Self::Any;
+        }
+        Self::Only(
+            flags
+                .iter()
+                .map(|origin| origin.trim().trim_end_matches('/').to_ascii_lowercase())
+                .collect(),
+        )
+    }
+
+    /// Whether a request with this `Origin` value may go on.
+    pub fn allows(&self, origin: &str) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Only(list) => list
+                .iter()
+                .any(|allowed| allowed.eq_ignore_ascii_case(origin.trim())),
+        }
+    }
 }
 
 /// Everything a receiver needs, checked.
@@ -72,6 +117,12 @@ pub struct Config {
     pub hooks: Option<Hooks>,
     /// Most webhook ids remembered for deduplication.
     pub dedup_capacity: usize,
+    /// Most bytes the remembered ids may take (each id's length plus a fixed overhead).
+    pub dedup_memory: usize,
+    /// Browser origins whose requests are accepted (by default none).
+    pub allowed_origins: Origins,
+    /// Whether any `content-type` is accepted (by default JSON only).
+    pub any_content_type: bool,
     /// Whether a repeated webhook id is answered without acting (`false` with `--no-dedup`).
     pub dedup: bool,
     /// Time given to in-flight requests and commands at shutdown.
@@ -110,6 +161,8 @@ impl Config {
             .map(parse_forward_url)
             .transpose()?;
         let hooks = args.hooks.as_deref().map(Hooks::load).transpose()?;
+        // After the file is read, so a missing hooks file is reported as that first.
+        refuse_unverified_actions(args, verifier.is_some())?;
 
         Ok(Self {
             path: args.path.clone(),
@@ -121,6 +174,9 @@ impl Config {
             forward_timeout: args.forward_timeout,
             hooks,
             dedup_capacity: args.dedup_capacity,
+            dedup_memory: args.dedup_memory,
+            allowed_origins: Origins::from_flags(&args.allow_origins),
+            any_content_type: args.allow_any_content_type,
             dedup: !args.no_dedup,
             shutdown_grace: args.shutdown_grace,
             output: Output::stdio(args.json, args.verbose),
@@ -132,6 +188,19 @@ impl Config {
         self.output = output;
         self
     }
+}
+
+/// Refuses `--forward-to` and `--hooks` without a secret, unless `--insecure-no-verify`.
+fn refuse_unverified_actions(args: &ListenArgs, verified: bool) -> Result<(), ConfigError> {
+    if verified || args.insecure_no_verify {
+        return Ok(());
+    }
+    let flag = match (&args.forward_to, &args.hooks) {
+        (Some(_), _) => "--forward-to",
+        (None, Some(_)) => "--hooks",
+        (None, None) => return Ok(()),
+    };
+    Err(ConfigError::Unverified { flag })
 }
 
 /// The fewest bytes a symmetric secret may decode to (Standard Webhooks secrets are 24 to 64).

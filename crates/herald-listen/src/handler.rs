@@ -4,7 +4,8 @@
 //! The work of each request runs in its own task on a `TaskTracker`, not in the connection's
 //! future: a sender that gives up and hangs up must not kill a deploy halfway (hyper drops a
 //! connection's future when the peer goes away), and shutdown can wait for exactly these
-//! tasks. The order of checks is deliberate: the signature is checked before the id is
+//! tasks. The order of checks is deliberate: the cheap gate (`gate.rs`: origin, content type,
+//! id length) runs before the body is read, and the signature is checked before the id is
 //! looked up, so an unsigned request can neither trigger an action nor poison the
 //! deduplication memory with someone else's id.
 
@@ -24,8 +25,9 @@ use tokio_util::task::TaskTracker;
 use herald_signature::{HEADER_ID, HEADER_TIMESTAMP, Verifier};
 
 use crate::config::Config;
-use crate::dedup::{Claim, Dedup};
+use crate::dedup::{Claim, ClaimGuard, Dedup};
 use crate::forward::{ForwardError, Forwarder};
+use crate::gate::Gate;
 use crate::output::{Outcome, Output, Record};
 use crate::problem::Problem;
 use crate::runner::{HookEvent, RunOutcome, Runner};
@@ -45,6 +47,10 @@ pub(crate) struct Shared {
     pub verifier: Option<Verifier>,
     pub max_body_size: usize,
     pub read_timeout: Duration,
+    /// Refuses browser pages, non-JSON bodies and overlong ids before the body is read.
+    pub gate: Gate,
+    /// The timestamp tolerance in seconds: how long after its timestamp an id is remembered.
+    pub window_seconds: i64,
     /// `None` with `--no-dedup`: every request acts.
     pub dedup: Option<Arc<Dedup>>,
     pub forwarder: Option<Forwarder>,
@@ -66,9 +72,14 @@ impl Shared {
             verifier: config.verifier,
             max_body_size: config.max_body_size,
             read_timeout: config.read_timeout,
+            gate: Gate {
+                origins: config.allowed_origins,
+                any_content_type: config.any_content_type,
+            },
+            window_seconds: window,
             dedup: config
                 .dedup
-                .then(|| Arc::new(Dedup::new(window, config.dedup_capacity))),
+                .then(|| Arc::new(Dedup::new(config.dedup_capacity, config.dedup_memory))),
             forwarder,
             runner: config.hooks.map(Runner::new),
             output: config.output,
@@ -183,6 +194,7 @@ async fn decide(
             format!("this receiver accepts webhooks on {path} only"),
         ));
     }
+    shared.gate.check(&parts.headers)?;
     let body = read_body(shared, &parts.headers, body).await?;
     record.size = body.len();
     record.body = body.clone();
@@ -196,40 +208,73 @@ async fn decide(
     record.event_type = event_type(&body);
 
     let id = first_text(&parts.headers, HEADER_ID).filter(|id| !id.is_empty());
-    let guard = match (&id, &shared.dedup) {
-        (Some(_), None) => None,
-        (Some(id), Some(dedup)) => match dedup.claim(id, now) {
-            Claim::New(guard) => Some(guard),
-            Claim::Duplicate => {
-                record.outcome = Outcome::Duplicate;
-                record.notes.push(DUPLICATE_NOTE.into());
-                return Ok(StatusCode::OK.into_response());
-            }
-            Claim::InFlight => {
-                record.outcome = Outcome::Duplicate;
-                return Err(Problem::new(
-                    StatusCode::CONFLICT,
-                    "in-progress",
-                    "Already in progress",
-                    format!("webhook {id} is being handled right now; retry later"),
-                ));
-            }
-        },
-        (None, _) => {
-            record
-                .notes
-                .push("no webhook-id, so not deduplicated".into());
-            None
-        }
+    let guard = match claim(shared, id.as_deref(), now, record)? {
+        Ok(guard) => guard,
+        Err(duplicate) => return Ok(duplicate),
     };
 
     let response = act(shared, parts, body, id, record).await?;
     if let Some(guard) = guard
         && response.status().is_success()
     {
-        guard.remember(now);
+        // A verified timestamp is within the tolerance, so a replay verifies until it plus
+        // the window; an unverified request's timestamp means nothing, so count from now.
+        let signed_at = match verdict {
+            Verdict::Verified => first_text(&parts.headers, HEADER_TIMESTAMP)
+                .and_then(|text| text.trim().parse::<i64>().ok())
+                .unwrap_or(now),
+            Verdict::Unverified => now,
+        };
+        guard.remember(signed_at.saturating_add(shared.window_seconds));
     }
     Ok(response)
+}
+
+/// Claims the request's id: `Ok(Ok(guard))` to act (no guard: not deduplicated),
+/// `Ok(Err(answer))` for a duplicate answered without acting, `Err` for a refusal.
+fn claim(
+    shared: &Shared,
+    id: Option<&str>,
+    now: i64,
+    record: &mut Record,
+) -> Result<Result<Option<ClaimGuard>, Response>, Problem> {
+    let (Some(id), Some(dedup)) = (id, &shared.dedup) else {
+        if id.is_none() {
+            record
+                .notes
+                .push("no webhook-id, so not deduplicated".into());
+        }
+        return Ok(Ok(None));
+    };
+    match dedup.claim(id, now) {
+        Claim::New(guard) => Ok(Ok(Some(guard))),
+        Claim::Duplicate => {
+            record.outcome = Outcome::Duplicate;
+            record.notes.push(DUPLICATE_NOTE.into());
+            Ok(Err(StatusCode::OK.into_response()))
+        }
+        Claim::Full => Err(dedup_full()),
+        Claim::InFlight => {
+            record.outcome = Outcome::Duplicate;
+            Err(Problem::new(
+                StatusCode::CONFLICT,
+                "in-progress",
+                "Already in progress",
+                format!("webhook {id} is being handled right now; retry later"),
+            ))
+        }
+    }
+}
+
+/// The 503 for a full deduplication memory (see `dedup.rs` for why nothing is forgotten).
+fn dedup_full() -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "dedup-full",
+        "Deduplication memory full",
+        "the receiver remembers as many webhook ids as --dedup-capacity and --dedup-memory \
+         allow, all still inside --tolerance; retry later",
+    )
 }
 
 /// Forwards, then runs hooks. Without either, answers 200.

@@ -10,11 +10,13 @@
 //! The modules, in the order a request meets them:
 //! - `args`: the flags ([`ListenArgs`]); `config`: the checked [`Config`] built from them.
 //! - `server`: the accept loop, timeouts, graceful shutdown ([`serve`]).
-//! - `handler`: one request from method check to answer; `verify`: the signature check;
+//! - `handler`: one request from method check to answer; `gate`: the checks before the body
+//!   (browser origin, content type, id length); `verify`: the signature check;
 //!   `dedup`: the bounded memory of handled ids.
 //! - `forward`: the `--forward-to` client; `hooks`: the hooks file; `runner`: running its
 //!   commands.
-//! - `output`: what is printed (`pretty`: JSON re-indented in the sender's key order); `problem`: RFC 9457 bodies of refusals.
+//! - `output`: what is printed (`pretty`: JSON re-indented in the sender's key order;
+//!   `escape`: control characters made visible); `problem`: RFC 9457 bodies of refusals.
 //!
 //! Nothing here panics on input: every refusal is a problem body with a 4xx (or a 5xx that
 //! tells the sender to retry because the app or a command failed).
@@ -23,7 +25,9 @@
 mod args;
 mod config;
 mod dedup;
+mod escape;
 mod forward;
+mod gate;
 mod handler;
 mod hooks;
 mod output;
@@ -36,7 +40,7 @@ mod verify;
 use std::future::Future;
 
 pub use args::ListenArgs;
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, Origins};
 pub use hooks::{Hooks, HooksError, Pattern, Program, Rule};
 pub use output::{Outcome, Output};
 pub use problem::{PROBLEM_TYPE_PREFIX, Problem};

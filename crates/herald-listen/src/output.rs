@@ -6,6 +6,11 @@
 //! Both streams are behind std `Mutex`es: a record is written whole, in one short critical
 //! section, never across an `.await`. Write errors are ignored: a closed stdout must not turn
 //! into refused webhooks.
+//!
+//! Everything a sender controls is escaped here, at the one place text leaves for a terminal
+//! (`escape.rs`): each field of a line, each header and body line of `--verbose`, each notice,
+//! and each `--json` line. A record carries the raw values, so nothing upstream has to
+//! remember to escape. The body appears only with `--verbose`.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -15,6 +20,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::escape;
 use crate::runner::RunReport;
 
 /// How a request was handled, as printed.
@@ -110,14 +116,14 @@ impl Output {
     /// Writes one notice line.
     pub(crate) fn notice(&self, text: &str) {
         let mut out = self.notices.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = writeln!(out, "{text}");
+        let _ = writeln!(out, "{}", escape::line(text));
         let _ = out.flush();
     }
 
     /// Writes one record.
     pub(crate) fn record(&self, record: &Record) {
         let text = if self.json {
-            let mut line = self.json_record(record).to_string();
+            let mut line = escape::json_line(self.json_record(record).to_string());
             line.push('\n');
             line
         } else {
@@ -134,37 +140,17 @@ impl Output {
             timestamp(record.time),
             record.status,
             record.outcome.as_str(),
-            record.id.as_deref().unwrap_or("-"),
-            record.event_type.as_deref().unwrap_or("-"),
+            escape::line(record.id.as_deref().unwrap_or("-")),
+            escape::line(record.event_type.as_deref().unwrap_or("-")),
             size(record.size),
         );
-        if let Some(reason) = &record.reason {
+        for text in record.reason.iter().chain(&record.notes) {
             line.push_str(" · ");
-            line.push_str(reason);
-        }
-        for note in &record.notes {
-            line.push_str(" · ");
-            line.push_str(note);
+            line.push_str(&escape::line(text));
         }
         line.push('\n');
         if self.verbose {
-            line.push_str(&format!("    {} {}\n", record.method, record.path));
-            for (name, value) in &record.headers {
-                line.push_str(&format!("    {name}: {value}\n"));
-            }
-            for body_line in render_body(&record.body).lines() {
-                line.push_str(&format!("    {body_line}\n"));
-            }
-            for run in &record.runs {
-                for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
-                    if !text.is_empty() {
-                        line.push_str(&format!("    [{} {stream}]\n", run.name));
-                        for out_line in text.lines() {
-                            line.push_str(&format!("      {out_line}\n"));
-                        }
-                    }
-                }
-            }
+            verbose_lines(&mut line, record);
         }
         line
     }
@@ -209,6 +195,32 @@ impl Output {
                 .collect();
         }
         object
+    }
+}
+
+/// The `--verbose` part of a line for people: request line, headers, body, command output.
+fn verbose_lines(out: &mut String, record: &Record) {
+    let method = escape::line(&record.method);
+    out.push_str(&format!("    {method} {}\n", escape::line(&record.path)));
+    for (name, value) in &record.headers {
+        out.push_str(&format!(
+            "    {}: {}\n",
+            escape::line(name),
+            escape::line(value)
+        ));
+    }
+    for body_line in escape::block(&render_body(&record.body)).lines() {
+        out.push_str(&format!("    {body_line}\n"));
+    }
+    for run in &record.runs {
+        for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+            if !text.is_empty() {
+                out.push_str(&format!("    [{} {stream}]\n", escape::line(&run.name)));
+                for out_line in escape::block(text).lines() {
+                    out.push_str(&format!("      {out_line}\n"));
+                }
+            }
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 //! Header reading is stricter than the signature crate alone can be: a header sent twice, or
 //! one that is not visible ASCII, is refused here, because `HeaderMap` would otherwise let us
 //! silently pick one of two ids or signatures. Without a secret nothing is verified, but a
-//! repeated `webhook-id` is still refused since deduplication depends on it.
+//! repeated `webhook-id` is still refused since deduplication depends on it. What a signature
+//! check may cost is bounded in `herald-signature` (header length and entry caps, one MAC per
+//! secret), not here.
 
 use http::{HeaderMap, StatusCode};
 
@@ -131,6 +133,16 @@ fn refusal(err: &VerifyError) -> Problem {
             "no-matching-signature",
             "No matching signature",
             "check that the sender and `herald listen --secret` use the same secret",
+        ),
+        VerifyError::SignatureHeaderTooLong { .. } => (
+            "signature-header-too-long",
+            "Signature header too long",
+            "send one v1,<base64> entry per signing secret",
+        ),
+        VerifyError::TooManySignatures { .. } => (
+            "too-many-signatures",
+            "Too many signatures",
+            "send one v1,<base64> entry per signing secret",
         ),
         _ => (
             "invalid-signature",

@@ -6,6 +6,10 @@
 //! `webhook-signature` header holds one or more space-separated entries (one per valid secret
 //! during a rotation); a verifier accepts the request when any entry matches any of its keys.
 //!
+//! Verification costs a bounded amount whatever the sender sends: `webhook-signature` is
+//! capped in length and entries ([`MAX_SIGNATURE_HEADER_BYTES`], [`MAX_SIGNATURE_ENTRIES`]) and
+//! each key's MAC is computed once per request, however many entries it is compared with.
+//!
 //! This crate never does I/O and never reads the clock itself: callers pass "now", which keeps
 //! verification deterministic in tests and lets both halves of Herald share it.
 //!
@@ -26,9 +30,13 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
 
+mod header;
 mod keys;
 mod verify;
 
+pub use header::{
+    MAX_SIGNATURE_ENTRIES, MAX_SIGNATURE_HEADER_BYTES, SignatureEntry, parse_signature_header,
+};
 pub use keys::{PublicKey, Secret, SecretError, SigningKey, VerifyingKey};
 pub use verify::{DEFAULT_TOLERANCE_SECONDS, Verifier, VerifyError};
 

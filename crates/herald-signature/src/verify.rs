@@ -2,13 +2,18 @@
 //!
 //! Entries with an unknown version (`v2,…`) or undecodable base64 are skipped, not failed: a
 //! sender may add schemes this receiver does not know, alongside ones it does.
+//!
+//! The cost of one verification is bounded whatever the sender puts in the header: the header
+//! is parsed within caps (`header.rs`), each symmetric key's MAC is computed once per request
+//! and compared with every `v1,` entry (the MAC, not the comparison, is what costs), and each
+//! distinct `v1a,` entry is checked once per public key. Comparing a MAC with every entry,
+//! rather than stopping at the first match, keeps timing from revealing which entry matched.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use subtle::ConstantTimeEq;
 
-use crate::VerifyingKey;
+use crate::header::{MAX_SIGNATURE_ENTRIES, SignatureEntry, parse_signature_header};
 use crate::signed_content;
+use crate::{PublicKey, VerifyingKey};
 
 /// The tolerance the specification recommends: five minutes either side of now.
 pub const DEFAULT_TOLERANCE_SECONDS: i64 = 300;
@@ -35,6 +40,22 @@ pub enum VerifyError {
     /// Entries were well-formed, but none matched any key.
     #[error("no signature in webhook-signature matches any configured secret")]
     NoMatchingSignature,
+    /// `webhook-signature` is longer than [`MAX_SIGNATURE_HEADER_BYTES`](crate::MAX_SIGNATURE_HEADER_BYTES).
+    #[error("the webhook-signature header is {length} bytes, more than the limit of {limit}")]
+    SignatureHeaderTooLong {
+        /// Its length in bytes.
+        length: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// `webhook-signature` holds more entries than the verifier considers.
+    #[error("the webhook-signature header holds {count} entries, more than the limit of {limit}")]
+    TooManySignatures {
+        /// How many space-separated entries it holds.
+        count: usize,
+        /// The most considered ([`MAX_SIGNATURE_ENTRIES`](crate::MAX_SIGNATURE_ENTRIES) by default).
+        limit: usize,
+    },
 }
 
 /// Checks requests against one or more keys (several during a rotation).
@@ -42,6 +63,8 @@ pub enum VerifyError {
 pub struct Verifier {
     keys: Vec<VerifyingKey>,
     tolerance_seconds: i64,
+    /// Entries of `webhook-signature` considered at most; more is refused (bounded CPU).
+    max_entries: usize,
 }
 
 impl Verifier {
@@ -50,7 +73,15 @@ impl Verifier {
         Self {
             keys,
             tolerance_seconds: DEFAULT_TOLERANCE_SECONDS,
+            max_entries: MAX_SIGNATURE_ENTRIES,
         }
+    }
+
+    /// Changes how many `webhook-signature` entries are considered before the header is
+    /// refused (default [`MAX_SIGNATURE_ENTRIES`]; at least 1).
+    pub fn with_max_entries(mut self, entries: usize) -> Self {
+        self.max_entries = entries.max(1);
+        self
     }
 
     /// Changes how far the timestamp may be from now, in seconds.
@@ -108,43 +139,62 @@ impl Verifier {
             return Err(VerifyError::TimestampTooNew(-age));
         }
 
-        let content = signed_content(id, sent, body);
-        let mut understood = false;
-        let mut matched = false;
-        for entry in signature.split_whitespace() {
-            let Some((version, encoded)) = entry.split_once(',') else {
-                continue;
-            };
-            let Ok(given) = STANDARD.decode(encoded) else {
-                continue;
-            };
-            for key in &self.keys {
-                match (version, key) {
-                    ("v1", VerifyingKey::Symmetric(secret)) => {
-                        understood = true;
-                        // Compare every candidate rather than returning early, so timing does
-                        // not reveal which entry or key came close.
-                        matched |= bool::from(secret.mac(&content).ct_eq(given.as_slice()));
-                    }
-                    ("v1a", VerifyingKey::Asymmetric(public)) => {
-                        understood = true;
-                        matched |= public.verify(&content, &given);
-                    }
-                    ("v1" | "v1a", _) => understood = true,
-                    _ => {}
-                }
-            }
+        let entries = parse_signature_header(signature, self.max_entries)?;
+        if entries.is_empty() {
+            return Err(VerifyError::MalformedSignature);
         }
-        match (matched, understood) {
-            (true, _) => Ok(()),
-            (false, true) => Err(VerifyError::NoMatchingSignature),
-            (false, false) => Err(VerifyError::MalformedSignature),
+        let content = signed_content(id, sent, body);
+        if self.any_matches(&entries, &content) {
+            Ok(())
+        } else {
+            Err(VerifyError::NoMatchingSignature)
         }
     }
+
+    /// Whether any entry matches any key: one MAC per symmetric key, one check per distinct
+    /// asymmetric entry and public key.
+    fn any_matches(&self, entries: &[SignatureEntry], content: &[u8]) -> bool {
+        let mut symmetric = Vec::new();
+        let mut asymmetric: Vec<&[u8]> = Vec::new();
+        for entry in entries {
+            match entry {
+                SignatureEntry::Symmetric(given) => symmetric.push(given.as_slice()),
+                SignatureEntry::Asymmetric(given) if !asymmetric.contains(&given.as_slice()) => {
+                    asymmetric.push(given);
+                }
+                SignatureEntry::Asymmetric(_) => {}
+            }
+        }
+        let mut matched = false;
+        for key in &self.keys {
+            match key {
+                VerifyingKey::Symmetric(secret) if !symmetric.is_empty() => {
+                    let mac = secret.mac(content);
+                    for given in &symmetric {
+                        matched |= bool::from(mac.ct_eq(given));
+                    }
+                }
+                VerifyingKey::Asymmetric(public) => {
+                    matched |= any_verifies(public, &asymmetric, content);
+                }
+                VerifyingKey::Symmetric(_) => {}
+            }
+        }
+        matched
+    }
+}
+
+fn any_verifies(public: &PublicKey, signatures: &[&[u8]], content: &[u8]) -> bool {
+    signatures.iter().fold(false, |matched, given| {
+        matched | public.verify(content, given)
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
     use super::*;
     use crate::{Secret, sign};
 
@@ -263,5 +313,57 @@ mod tests {
             .verify("m", "100", &header, b"x", 100)
             .unwrap_err();
         assert_eq!(err, VerifyError::NoMatchingSignature);
+    }
+
+    #[test]
+    fn twenty_thousand_entries_are_refused_before_any_mac_is_computed() {
+        let secret = Secret::generate();
+        let header = "v1, ".repeat(20_000);
+        let err = verifier(&secret)
+            .verify("m", "100", &header, b"x", 100)
+            .unwrap_err();
+        assert!(
+            matches!(err, VerifyError::SignatureHeaderTooLong { .. }),
+            "{err}"
+        );
+        let header = format!("{} {}", "v1, ".repeat(16), sign(&secret, "m", 100, b"x"));
+        assert_eq!(
+            verifier(&secret)
+                .verify("m", "100", &header, b"x", 100)
+                .unwrap_err(),
+            VerifyError::TooManySignatures {
+                count: 17,
+                limit: 16
+            }
+        );
+    }
+
+    #[test]
+    fn the_entry_cap_is_configurable() {
+        let secret = Secret::generate();
+        let header = format!("v1,AA== {}", sign(&secret, "m", 100, b"x"));
+        let strict = verifier(&secret).with_max_entries(1);
+        assert!(matches!(
+            strict.verify("m", "100", &header, b"x", 100),
+            Err(VerifyError::TooManySignatures { count: 2, limit: 1 })
+        ));
+        verifier(&secret)
+            .verify("m", "100", &header, b"x", 100)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_matching_entry_after_non_matching_ones_is_accepted_for_each_key() {
+        let (old, new) = (Secret::generate(), Secret::generate());
+        let key = crate::SigningKey::generate();
+        let header = format!(
+            "v1,AA== v1a,AA== {} {}",
+            crate::sign_asymmetric(&key, "m", 100, b"x"),
+            sign(&old, "m", 100, b"x")
+        );
+        let keys = vec![new.into(), key.public_key().into(), old.into()];
+        Verifier::new(keys)
+            .verify("m", "100", &header, b"x", 100)
+            .unwrap();
     }
 }

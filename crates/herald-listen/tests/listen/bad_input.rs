@@ -30,13 +30,11 @@ fn signed_headers(id: &str, body: &[u8]) -> (String, String) {
 #[tokio::test]
 async fn a_body_over_the_limit_gets_413() {
     let server = Server::start(&["--max-body-size", "16"]).await;
-    let (status, problem) = send(client().post(server.url("/")).body(vec![b'x'; 17])).await;
+    let (status, problem) = send(post(server.url("/")).body(vec![b'x'; 17])).await;
     assert_eq!(status, 413);
     assert_eq!(problem_slug(&problem), "body-too-large");
     assert_eq!(
-        send(client().post(server.url("/")).body(vec![b'x'; 16]))
-            .await
-            .0,
+        send(post(server.url("/")).body(vec![b'x'; 16])).await.0,
         200
     );
 }
@@ -46,7 +44,7 @@ async fn a_chunked_body_over_the_limit_gets_413() {
     let server = Server::start(&["--max-body-size", "16"]).await;
     let answer = raw(
         &server,
-        b"POST / HTTP/1.1\r\nhost: x\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n\
+        b"POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n\
           10\r\n0123456789abcdef\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n",
     )
     .await;
@@ -58,7 +56,7 @@ async fn a_client_that_stalls_while_sending_its_body_gets_408() {
     let server = Server::start(&["--read-timeout", "300ms"]).await;
     let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     stream
-        .write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{\"par")
+        .write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"par")
         .await
         .unwrap();
     let mut answer = vec![0u8; 4096];
@@ -75,7 +73,11 @@ async fn a_client_that_stalls_while_sending_its_body_gets_408() {
 async fn a_client_that_trickles_its_headers_is_disconnected() {
     let server = Server::start(&["--read-timeout", "300ms"]).await;
     // Never finishes its headers: the server must close the connection, not wait forever.
-    let answer = raw(&server, b"POST / HTTP/1.1\r\nhost: x\r\n").await;
+    let answer = raw(
+        &server,
+        b"POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n",
+    )
+    .await;
     assert!(
         answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
         "{answer}"
@@ -86,8 +88,7 @@ async fn a_client_that_trickles_its_headers_is_disconnected() {
 async fn a_repeated_webhook_header_is_refused_as_malformed() {
     let server = Server::start(&["--secret", SECRET]).await;
     let (timestamp, signature) = signed_headers("m", b"{}");
-    let request = client()
-        .post(server.url("/"))
+    let request = post(server.url("/"))
         .header("webhook-id", "m")
         .header("webhook-timestamp", &timestamp)
         .header("webhook-signature", &signature)
@@ -107,8 +108,7 @@ async fn a_repeated_webhook_header_is_refused_as_malformed() {
 #[tokio::test]
 async fn a_repeated_webhook_id_without_a_secret_gets_400() {
     let server = Server::start(&[]).await;
-    let request = client()
-        .post(server.url("/"))
+    let request = post(server.url("/"))
         .header("webhook-id", "a")
         .header("webhook-id", "b")
         .body("{}");
@@ -121,8 +121,7 @@ async fn a_repeated_webhook_id_without_a_secret_gets_400() {
 async fn a_non_numeric_or_huge_timestamp_is_refused_as_malformed() {
     let server = Server::start(&["--secret", SECRET]).await;
     for timestamp in ["12abc", "99999999999999999999999", "-", "1e9"] {
-        let request = client()
-            .post(server.url("/"))
+        let request = post(server.url("/"))
             .header("webhook-id", "m")
             .header("webhook-timestamp", timestamp)
             .header("webhook-signature", "v1,AAAA")
@@ -131,8 +130,7 @@ async fn a_non_numeric_or_huge_timestamp_is_refused_as_malformed() {
         assert_eq!(status, 401, "{timestamp}");
         assert_eq!(problem_slug(&problem), "malformed-header", "{timestamp}");
     }
-    let request = client()
-        .post(server.url("/"))
+    let request = post(server.url("/"))
         .header("webhook-id", "m")
         .header("webhook-timestamp", "99999999999")
         .header("webhook-signature", "v1,AAAA")
@@ -145,8 +143,7 @@ async fn a_non_numeric_or_huge_timestamp_is_refused_as_malformed() {
 #[tokio::test]
 async fn base64_garbage_in_the_signature_is_refused_as_malformed() {
     let server = Server::start(&["--secret", SECRET]).await;
-    let request = client()
-        .post(server.url("/"))
+    let request = post(server.url("/"))
         .header("webhook-id", "m")
         .header("webhook-timestamp", now().to_string())
         .header("webhook-signature", "v1,@@@not-base64@@@ v1")
@@ -161,7 +158,7 @@ async fn a_header_that_is_not_text_is_refused_as_malformed() {
     let server = Server::start(&["--secret", SECRET]).await;
     let answer = raw(
         &server,
-        b"POST / HTTP/1.1\r\nhost: x\r\nconnection: close\r\nwebhook-id: \xff\xfe\r\n\
+        b"POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\nwebhook-id: \xff\xfe\r\n\
           webhook-timestamp: 1\r\nwebhook-signature: v1,AAAA\r\ncontent-length: 0\r\n\r\n",
     )
     .await;

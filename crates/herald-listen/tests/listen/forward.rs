@@ -73,8 +73,8 @@ async fn an_app_error_goes_back_to_the_sender_and_the_id_is_not_remembered() {
 async fn an_unreachable_app_gets_502_so_the_sender_retries() {
     // A port that was free a moment ago and has no listener now.
     let url = format!("http://127.0.0.1:{}/", unused_port().unwrap());
-    let server = Server::start(&["--forward-to", &url]).await;
-    let (status, problem) = send(client().post(server.url("/")).body("{}")).await;
+    let server = Server::start(&["--insecure-no-verify", "--forward-to", &url]).await;
+    let (status, problem) = send(post(server.url("/")).body("{}")).await;
     assert_eq!(status, 502);
     assert_eq!(problem_slug(&problem), "app-unreachable");
     assert!(server.lines()[0].contains(" 502 "));

@@ -62,13 +62,8 @@ async fn hooks_for_other_event_types_do_not_run() {
             dir.path().display()
         ),
     );
-    let server = Server::start(&["--hooks", &hooks]).await;
-    let c = client();
-    let (status, _) = send(
-        c.post(server.url("/"))
-            .body(envelope("deploy.requested.later")),
-    )
-    .await;
+    let server = Server::start(&["--insecure-no-verify", "--hooks", &hooks]).await;
+    let (status, _) = send(post(server.url("/")).body(envelope("deploy.requested.later"))).await;
     assert_eq!(status, 200);
     assert!(!dir.path().join("body").exists());
     assert!(server.lines()[0].contains("no hook for this event type"));
@@ -81,8 +76,15 @@ async fn a_hook_that_exits_non_zero_answers_500_so_the_sender_retries() {
         dir.path(),
         "[[hook]]\nname = \"fails\"\nevents = [\"*\"]\nshell = \"echo secret-detail >&2; exit 3\"\n",
     );
-    let server = Server::start(&["--hooks", &hooks, "--json", "--verbose"]).await;
-    let (status, problem) = send(client().post(server.url("/")).body("{}")).await;
+    let server = Server::start(&[
+        "--insecure-no-verify",
+        "--hooks",
+        &hooks,
+        "--json",
+        "--verbose",
+    ])
+    .await;
+    let (status, problem) = send(post(server.url("/")).body("{}")).await;
     assert_eq!(status, 500);
     assert_eq!(problem_slug(&problem), "hook-failed");
     let detail = problem["detail"].as_str().unwrap();
@@ -109,8 +111,8 @@ async fn a_hook_that_outlives_its_timeout_is_killed_and_answered_500() {
         "[[hook]]\nname = \"slow\"\nevents = [\"*\"]\nshell = \"echo $$ > pid; exec sleep 30\"\n\
          timeout = \"1s\"\n",
     );
-    let server = Server::start(&["--hooks", &hooks]).await;
-    let (status, problem) = send(client().post(server.url("/")).body("{}")).await;
+    let server = Server::start(&["--insecure-no-verify", "--hooks", &hooks]).await;
+    let (status, problem) = send(post(server.url("/")).body("{}")).await;
     assert_eq!(status, 500);
     assert_eq!(problem_slug(&problem), "hook-timed-out");
     let pid = std::fs::read_to_string(dir.path().join("pid")).unwrap();
@@ -134,11 +136,15 @@ async fn a_command_rule_passes_its_arguments_without_a_shell() {
         "[[hook]]\nname = \"echo\"\nevents = [\"*\"]\n\
          command = [\"printf\", \"%s\", \"$HERALD_EVENT_ID; touch pwned\"]\n",
     );
-    let server = Server::start(&["--hooks", &hooks, "--json", "--verbose"]).await;
-    let request = client()
-        .post(server.url("/"))
-        .header("webhook-id", "m1")
-        .body("{}");
+    let server = Server::start(&[
+        "--insecure-no-verify",
+        "--hooks",
+        &hooks,
+        "--json",
+        "--verbose",
+    ])
+    .await;
+    let request = post(server.url("/")).header("webhook-id", "m1").body("{}");
     assert_eq!(send(request).await.0, 200);
     let record: serde_json::Value = serde_json::from_str(&server.lines()[0]).unwrap();
     assert_eq!(
@@ -155,9 +161,8 @@ async fn a_shell_rule_runs_through_sh_with_the_event_in_its_environment() {
         dir.path(),
         "[[hook]]\nevents = [\"*\"]\nshell = \"echo \\\"$HERALD_EVENT_ID\\\" > seen && wc -c >> seen\"\n",
     );
-    let server = Server::start(&["--hooks", &hooks]).await;
-    let request = client()
-        .post(server.url("/"))
+    let server = Server::start(&["--insecure-no-verify", "--hooks", &hooks]).await;
+    let request = post(server.url("/"))
         .header("webhook-id", "m7")
         .body("12345");
     assert_eq!(send(request).await.0, 200);
@@ -173,10 +178,10 @@ async fn a_hook_that_cannot_start_answers_500() {
         dir.path(),
         &format!("[[hook]]\nname = \"gone\"\nevents = [\"*\"]\ncommand = [\"{program}\"]\n"),
     );
-    let server = Server::start(&["--hooks", &hooks]).await;
+    let server = Server::start(&["--insecure-no-verify", "--hooks", &hooks]).await;
     // It existed at start; removed since, so it cannot start now.
     std::fs::remove_file(&program).unwrap();
-    let (status, problem) = send(client().post(server.url("/")).body("{}")).await;
+    let (status, problem) = send(post(server.url("/")).body("{}")).await;
     assert_eq!(status, 500);
     assert!(
         problem["detail"]
@@ -208,7 +213,9 @@ fn the_examples_in_docs_hooks_md_are_valid_hooks_files() {
 /// The refusal `--hooks` with this file text gets at start, as the binary would print it.
 fn refusal(dir: &std::path::Path, text: &str) -> String {
     let hooks = hooks_file(dir, text);
-    let error = herald_listen::Config::from_args(&args(&["--hooks", &hooks])).unwrap_err();
+    let error =
+        herald_listen::Config::from_args(&args(&["--insecure-no-verify", "--hooks", &hooks]))
+            .unwrap_err();
     printed_once(&error)
 }
 

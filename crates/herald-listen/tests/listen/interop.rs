@@ -101,8 +101,7 @@ async fn herald_listen_accepts_what_python_signs_and_rejects_another_secret() {
 
     let server = Server::start(&["--secret", SECRET]).await;
     let post = |signature: String| {
-        client()
-            .post(server.url("/"))
+        post(server.url("/"))
             .header("webhook-id", "msg_from_py")
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)

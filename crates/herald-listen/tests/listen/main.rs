@@ -7,6 +7,7 @@ mod forward;
 mod hooks;
 mod interop;
 mod output;
+mod security;
 mod shutdown;
 mod support;
 mod verification;

@@ -64,7 +64,7 @@ async fn json_output_is_one_object_per_line_with_the_fields_scripts_need() {
         envelope("a.b"),
     ))
     .await;
-    send(c.post(server.url("/x")).body("{}")).await;
+    send(post(server.url("/x")).body("{}")).await;
     let lines = server.lines();
     assert_eq!(lines.len(), 2);
     let ok: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();

@@ -21,9 +21,9 @@ fn blocking_hooks(dir: &std::path::Path) -> String {
 async fn shutdown_lets_a_running_hook_finish_and_answers_its_request() {
     let dir = tempfile::tempdir().unwrap();
     let hooks = blocking_hooks(dir.path());
-    let mut server = Server::start(&["--hooks", &hooks]).await;
+    let mut server = Server::start(&["--insecure-no-verify", "--hooks", &hooks]).await;
     let url = server.url("/");
-    let request = tokio::spawn(async move { send(client().post(url).body("{}")).await });
+    let request = tokio::spawn(async move { send(post(url).body("{}")).await });
     wait_until("the hook started", WAIT, || {
         dir.path().join("started").exists()
     })
@@ -49,9 +49,16 @@ async fn shutdown_lets_a_running_hook_finish_and_answers_its_request() {
 async fn a_hook_still_running_after_the_grace_period_is_reported_and_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let hooks = blocking_hooks(dir.path());
-    let server = Server::start(&["--hooks", &hooks, "--shutdown-grace", "200ms"]).await;
+    let server = Server::start(&[
+        "--insecure-no-verify",
+        "--hooks",
+        &hooks,
+        "--shutdown-grace",
+        "200ms",
+    ])
+    .await;
     let url = server.url("/");
-    let _request = tokio::spawn(async move { client().post(url).body("{}").send().await });
+    let _request = tokio::spawn(async move { post(url).body("{}").send().await });
     wait_until("the hook started", WAIT, || {
         dir.path().join("started").exists()
     })

@@ -128,6 +128,13 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
+/// A JSON POST, as a webhook sender makes it (without one, `herald listen` answers 415).
+pub fn post(url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
+    client()
+        .post(url)
+        .header("content-type", "application/json")
+}
+
 pub fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

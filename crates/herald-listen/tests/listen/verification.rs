@@ -34,8 +34,7 @@ async fn a_signature_from_another_secret_is_refused_with_401_no_matching_signatu
 #[tokio::test]
 async fn a_missing_signature_header_is_refused_with_401_missing_header() {
     let server = Server::start(&["--secret", SECRET]).await;
-    let request = client()
-        .post(server.url("/"))
+    let request = post(server.url("/"))
         .header("webhook-id", "msg_1")
         .header("webhook-timestamp", now().to_string())
         .body("{}");
@@ -119,7 +118,7 @@ async fn an_ed25519_signature_verifies_with_a_whpk_public_key() {
 #[tokio::test]
 async fn without_a_secret_every_request_is_accepted_as_unverified_with_a_loud_warning() {
     let server = Server::start(&[]).await;
-    let (status, _) = send(client().post(server.url("/anything")).body("not signed")).await;
+    let (status, _) = send(post(server.url("/anything")).body("not signed")).await;
     assert_eq!(status, 200);
     assert!(server.lines()[0].contains(" 200 unverified "));
     assert!(server.notices.text().contains("WARNING: no --secret given"));
@@ -140,12 +139,8 @@ async fn methods_other_than_post_get_405_with_allow_post() {
 #[tokio::test]
 async fn with_path_only_that_path_is_accepted_and_others_get_404() {
     let server = Server::start(&["--path", "/hooks/in"]).await;
-    let c = client();
-    assert_eq!(
-        send(c.post(server.url("/hooks/in")).body("{}")).await.0,
-        200
-    );
-    let (status, problem) = send(c.post(server.url("/other")).body("{}")).await;
+    assert_eq!(send(post(server.url("/hooks/in")).body("{}")).await.0, 200);
+    let (status, problem) = send(post(server.url("/other")).body("{}")).await;
     assert_eq!(status, 404);
     assert_eq!(problem_slug(&problem), "unknown-path");
 }
@@ -210,7 +205,11 @@ fn help_documents_every_flag_and_the_secret_variable() {
         "--max-body-size",
         "--read-timeout",
         "--dedup-capacity",
+        "--dedup-memory",
         "--shutdown-grace",
+        "--insecure-no-verify",
+        "--allow-origin",
+        "--allow-any-content-type",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
