@@ -134,7 +134,8 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// Exchange client credentials for an access token.
 #[utoipa::path(post, path = "/oauth2/token", tag = "auth", operation_id = "createToken",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = TokenResponse), (status = 400), (status = 401)),
+    responses((status = 200, body = TokenResponse), (status = 400), (status = 401),
+        (status = 413)),
     security(("client_credentials" = [])))]
 pub async fn token(
     State(state): State<AppState>,
@@ -186,7 +187,7 @@ pub async fn token(
 #[utoipa::path(post, path = "/oauth2/revoke", tag = "auth", operation_id = "revokeToken",
     request_body(content = RevokeRequest, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Revoked, or was not a live token of this client"),
-        (status = 400), (status = 401)),
+        (status = 400), (status = 401), (status = 413)),
     security(("client_credentials" = [])))]
 pub async fn revoke(
     State(state): State<AppState>,
