@@ -48,6 +48,9 @@ struct FileConfig {
     /// `token_ttl` is the name before issue 11, still read.
     #[serde(alias = "token_ttl")]
     token_lifetime: Option<String>,
+    header_read_timeout: Option<String>,
+    body_read_timeout: Option<String>,
+    max_connections: Option<usize>,
 }
 
 /// Lists may be written `"a,b"` or `["a", "b"]` in the file.
@@ -110,6 +113,15 @@ pub struct Config {
     pub secret_grace_period: Duration,
     /// Lifetime of tenant access tokens, fixed when each is issued.
     pub token_lifetime: Duration,
+    /// How long a client may take to send a request's headers: an unfinished request must not
+    /// hold a connection (and its slot under `max_connections`) for ever.
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request's body, from the end of its headers: a
+    /// total, not an idle timeout, so a body trickled a byte at a time is cut off too.
+    pub body_read_timeout: Duration,
+    /// Connections served at once; a permit is taken before accepting, so a flood of clients
+    /// waits in the kernel's backlog rather than in this process's memory.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -138,6 +150,9 @@ impl Default for Config {
             default_rate_limit: None,
             secret_grace_period: Duration::from_secs(24 * 3600),
             token_lifetime: Duration::from_secs(3600),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 1024,
         }
     }
 }
@@ -145,6 +160,9 @@ impl Default for Config {
 /// Upper bound of `max_concurrency`: far above what one node's sockets and memory sustain,
 /// and far below the most permits a tokio `Semaphore` can hold.
 const MAX_CONCURRENCY_LIMIT: usize = 100_000;
+/// Upper bound of `max_connections`: below what a tokio `Semaphore` holds, above any
+/// process's file descriptor limit.
+const MAX_CONNECTIONS_LIMIT: usize = 1_000_000;
 /// Upper bound of `claim_batch_size`: one claim query's rows stay a bounded piece of memory.
 const CLAIM_BATCH_SIZE_LIMIT: u32 = 10_000;
 
@@ -229,6 +247,20 @@ impl Config {
                 file.token_lifetime,
                 defaults.token_lifetime,
             )?,
+            header_read_timeout: duration(
+                "header_read_timeout",
+                args.header_read_timeout,
+                file.header_read_timeout,
+                defaults.header_read_timeout,
+            )?,
+            body_read_timeout: duration(
+                "body_read_timeout",
+                args.body_read_timeout,
+                file.body_read_timeout,
+                defaults.body_read_timeout,
+            )?,
+            max_connections: (args.max_connections.or(file.max_connections))
+                .unwrap_or(defaults.max_connections),
         })
     }
 
@@ -247,6 +279,16 @@ impl Config {
         // A zero lifetime would issue tokens that are refused at once.
         if self.token_lifetime.is_zero() {
             return out_of_range("token_lifetime", "greater than zero");
+        }
+        // Zero would refuse every request (or, for the cap, accept none).
+        if self.header_read_timeout.is_zero() {
+            return out_of_range("header_read_timeout", "greater than zero");
+        }
+        if self.body_read_timeout.is_zero() {
+            return out_of_range("body_read_timeout", "greater than zero");
+        }
+        if !(1..=MAX_CONNECTIONS_LIMIT).contains(&self.max_connections) {
+            return out_of_range("max_connections", "between 1 and 1000000");
         }
         if !(1..=1000).contains(&self.default_max_in_flight) {
             return out_of_range(
@@ -346,6 +388,54 @@ mod tests {
         assert!(parse_schedule("").unwrap().is_empty());
         assert_eq!(parse_schedule("5s, 1m").unwrap().len(), 2);
         assert!(parse_schedule("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn slow_client_limits_have_defaults_layer_and_refuse_zero() {
+        let defaults = Config::load(&ServeArgs::default()).unwrap();
+        assert_eq!(defaults.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(defaults.body_read_timeout, Duration::from_secs(30));
+        assert_eq!(defaults.max_connections, 1024);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("herald.toml");
+        let file =
+            "header_read_timeout = \"2s\"\nbody_read_timeout = \"5s\"\nmax_connections = 8\n";
+        std::fs::write(&path, file).unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            max_connections: Some(3),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(config.body_read_timeout, Duration::from_secs(5));
+        assert_eq!(config.max_connections, 3);
+        for (args, setting) in [
+            (
+                ServeArgs {
+                    header_read_timeout: Some("0s".into()),
+                    ..ServeArgs::default()
+                },
+                "header_read_timeout",
+            ),
+            (
+                ServeArgs {
+                    body_read_timeout: Some("0s".into()),
+                    ..ServeArgs::default()
+                },
+                "body_read_timeout",
+            ),
+            (
+                ServeArgs {
+                    max_connections: Some(0),
+                    ..ServeArgs::default()
+                },
+                "max_connections",
+            ),
+        ] {
+            let error = Config::load(&args).unwrap_err().to_string();
+            assert!(error.contains(setting), "{error}");
+        }
     }
 
     #[test]

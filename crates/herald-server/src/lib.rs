@@ -10,6 +10,9 @@
 //!   `DeliveryQueue` half only. How a delivery moves: `dispatch/lease.rs`.
 //! - [`outbound`]: the delivery HTTP client and its SSRF guard.
 //! - [`metrics`]: Prometheus counters and gauges.
+//! - [`token_purge`]: the background purge of expired access tokens.
+//! - [`server`]: how the listener is served: the connection cap, the header-read timeout and
+//!   graceful shutdown (the body-read deadline is a layer of [`api`]).
 //!
 //! [`run`] takes its config, store, admin token, listener and shutdown token as arguments, so
 //! tests bind port 0 on a temporary store and stop the server explicitly. This crate never
@@ -24,10 +27,12 @@ pub mod config;
 pub mod dispatch;
 pub mod metrics;
 pub mod outbound;
+pub mod server;
+pub mod token_purge;
 
 use std::sync::Arc;
 
-use herald_store::{DeliveryQueue, Store};
+use herald_store::{Catalog, DeliveryQueue, Store};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -47,13 +52,13 @@ pub enum RunError {
     /// The listener given to [`run`] has no local address (it is not a bound socket).
     #[error("cannot read the address of the HTTP listener")]
     ListenerAddress(#[source] std::io::Error),
-    /// Accepting or serving HTTP connections failed.
-    #[error("serving HTTP failed")]
-    Serve(#[source] std::io::Error),
     /// The dispatcher task panicked: a bug. Deliveries it held are claimed again after their
     /// lease.
     #[error("the dispatcher stopped unexpectedly (a bug: please report it with the log)")]
     Dispatcher(#[source] tokio::task::JoinError),
+    /// The task purging expired access tokens panicked: a bug.
+    #[error("the access token purge stopped unexpectedly (a bug: please report it with the log)")]
+    TokenPurge(#[source] tokio::task::JoinError),
 }
 
 /// Runs Herald on `listener` until `shutdown` is cancelled: the API and the dispatcher.
@@ -104,6 +109,10 @@ pub async fn run(
     );
     let intake = dispatcher.intake();
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.child_token()));
+    let purge = tokio::spawn(token_purge::run(
+        Arc::clone(&store) as Arc<dyn Catalog>,
+        shutdown.child_token(),
+    ));
 
     let state = api::AppState::new(
         store,
@@ -120,11 +129,13 @@ pub async fn run(
         .layer(tower_http::trace::TraceLayer::new_for_http());
     let address = listener.local_addr().map_err(RunError::ListenerAddress)?;
     tracing::info!(%address, "herald is serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await
-        .map_err(RunError::Serve)?;
+    let limits = server::ConnectionLimits {
+        header_read_timeout: config.header_read_timeout,
+        max_connections: config.max_connections,
+    };
+    server::serve(listener, app, limits, shutdown.clone()).await;
     shutdown.cancel();
     dispatcher.await.map_err(RunError::Dispatcher)?;
+    purge.await.map_err(RunError::TokenPurge)?;
     Ok(())
 }

@@ -199,16 +199,45 @@ impl ApiClient {
     }
 
     /// `POST /oauth2/token`: a tenant's client credentials (HTTP Basic) for
-    /// an access token. The only route outside `/api/v1`, and the only one
-    /// that sends no bearer token.
+    /// an access token. With `oauth_revoke`, the only routes outside `/api/v1`,
+    /// and the only ones that send no bearer token.
     pub async fn oauth_token(
         &self,
         client_id: &str,
         client_secret: &str,
     ) -> Result<Response, ApiError> {
+        let form = "grant_type=client_credentials".to_owned();
+        self.oauth_form("token", client_id, client_secret, form)
+            .await
+    }
+
+    /// `POST /oauth2/revoke` (RFC 7009): revokes one of the tenant's access
+    /// tokens; succeeds also for a token that was unknown or expired.
+    pub async fn oauth_revoke(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        token: &str,
+    ) -> Result<Response, ApiError> {
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", token)
+            .finish();
+        self.oauth_form("revoke", client_id, client_secret, form)
+            .await
+    }
+
+    /// Posts `form` to `/oauth2/{endpoint}` with the client credentials as
+    /// HTTP Basic.
+    async fn oauth_form(
+        &self,
+        endpoint: &str,
+        client_id: &str,
+        client_secret: &str,
+        form: String,
+    ) -> Result<Response, ApiError> {
         let mut url = self.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(["oauth2", "token"]);
+            path.pop_if_empty().extend(["oauth2", endpoint]);
         }
         let response = self
             .http
@@ -218,7 +247,7 @@ impl ApiClient {
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
-            .body("grant_type=client_credentials")
+            .body(form)
             .send()
             .await
             .map_err(|e| self.transport_error(e))?;

@@ -259,6 +259,7 @@ impl ApiError {
         self.title = match status {
             StatusCode::NOT_FOUND => "Not found",
             StatusCode::METHOD_NOT_ALLOWED => "Method not allowed",
+            StatusCode::REQUEST_TIMEOUT => "Request timeout",
             _ => self.title,
         };
         self

@@ -10,6 +10,7 @@ mod event_types;
 mod events;
 mod extract;
 mod health;
+pub mod limits;
 mod oauth;
 mod openapi;
 mod patterns;
@@ -94,6 +95,7 @@ pub fn router(state: AppState) -> Router {
     // Bodies other than event payloads are small; events get room for the payload limit plus
     // the envelope fields.
     let event_body_limit = state.config.max_payload_size + 64 * 1024;
+    let body_read_timeout = state.config.body_read_timeout;
     let api = Router::new()
         .merge(tenants::router())
         .merge(event_types::router())
@@ -118,6 +120,9 @@ pub fn router(state: AppState) -> Router {
             .with_status(axum::http::StatusCode::METHOD_NOT_ALLOWED)
         })
         .layer(DefaultBodyLimit::max(1024 * 1024))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            limits::body_deadline(body_read_timeout, request, next)
+        }))
         .with_state(state)
 }
 

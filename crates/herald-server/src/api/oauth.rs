@@ -1,9 +1,13 @@
 //! `POST /oauth2/token`: the client-credentials grant (RFC 6749 §4.4). A tenant exchanges its
-//! `client_id`/`client_secret` (HTTP Basic) for a bearer token that expires. Errors are problem
-//! documents that also carry the RFC 6749 `error` code, so OAuth2 client libraries understand
-//! them.
+//! `client_id`/`client_secret` (HTTP Basic) for a bearer token that expires. `POST
+//! /oauth2/revoke` (RFC 7009) deletes one of the tenant's tokens. Errors are problem documents
+//! that also carry the RFC 6749 `error` code, so OAuth2 client libraries understand them.
+//!
+//! Both check the client's credentials from the headers *before* reading the body, and read
+//! at most [`FORM_BODY_LIMIT`] of it: these routes face anyone, and a wrong password must cost
+//! the server a header parse, not a megabyte upload.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -18,11 +22,31 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::AppState;
+use herald_store::Tenant;
+
 use super::auth::{TENANT_TOKEN_PREFIX, hash_secret, secrets_equal};
 use super::error::ApiError;
 
+/// The most of a token or revocation request's form body that is read: its fields are a
+/// grant type or one token, a few dozen bytes.
+pub const FORM_BODY_LIMIT: usize = 4 * 1024;
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/oauth2/token", post(token))
+    Router::new()
+        .route("/oauth2/token", post(token))
+        .route("/oauth2/revoke", post(revoke))
+}
+
+/// The form body of a revocation request (documentation only: the handler reads the pairs
+/// itself, after checking the client's credentials).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RevokeRequest {
+    /// The access token to revoke. Unknown, expired or already revoked tokens are not an
+    /// error (RFC 7009 §2.2).
+    token: String,
+    /// Accepted and ignored: Herald has one kind of token.
+    token_type_hint: Option<String>,
 }
 
 /// The form body of a token request (documentation only: the handler reads the pairs itself,
@@ -77,23 +101,50 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((id.to_owned(), secret.to_owned()))
 }
 
+/// The tenant whose client credentials the request carries (HTTP Basic), checked before any
+/// of the body is read.
+async fn authenticate_client(state: &AppState, headers: &HeaderMap) -> Result<Tenant, ApiError> {
+    let (client_id, client_secret) = basic_credentials(headers).ok_or_else(missing_client)?;
+    state
+        .catalog
+        .get_tenant_by_client_id(&client_id)
+        .await?
+        .filter(|t| secrets_equal(&hash_secret(&client_secret), &t.client_secret_hash))
+        .ok_or_else(wrong_client)
+}
+
+/// Reads the form body, at most [`FORM_BODY_LIMIT`] bytes of it.
+async fn read_form(body: Body) -> Result<Vec<(String, String)>, ApiError> {
+    let bytes = axum::body::to_bytes(body, FORM_BODY_LIMIT)
+        .await
+        .map_err(|_| {
+            ApiError::too_large(format!(
+                "the form body is larger than {FORM_BODY_LIMIT} bytes; send only its fields"
+            ))
+        })?;
+    Ok(serde_urlencoded_pairs(&bytes))
+}
+
+fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
 /// Exchange client credentials for an access token.
 #[utoipa::path(post, path = "/oauth2/token", tag = "auth", operation_id = "createToken",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = TokenResponse), (status = 400), (status = 401)),
+    responses((status = 200, body = TokenResponse), (status = 400), (status = 401),
+        (status = 413)),
     security(("client_credentials" = [])))]
 pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let form: Vec<(String, String)> = serde_urlencoded_pairs(&body);
-    let grant = form
-        .iter()
-        .find(|(k, _)| k == "grant_type")
-        .map(|(_, v)| v.as_str());
-    let (client_id, client_secret) = basic_credentials(&headers).ok_or_else(missing_client)?;
-    match grant {
+    let tenant = authenticate_client(&state, &headers).await?;
+    let form = read_form(body).await?;
+    match field(&form, "grant_type") {
         Some("client_credentials") => {}
         Some(other) => {
             return Err(ApiError::oauth(
@@ -110,12 +161,6 @@ pub async fn token(
             ));
         }
     }
-    let tenant = state
-        .catalog
-        .get_tenant_by_client_id(&client_id)
-        .await?
-        .filter(|t| secrets_equal(&hash_secret(&client_secret), &t.client_secret_hash))
-        .ok_or_else(wrong_client)?;
     let mut raw = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut raw);
     let access_token = format!("{TENANT_TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw));
@@ -131,6 +176,41 @@ pub async fn token(
         expires_in: ttl.as_secs(),
     })
     .into_response();
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Revoke one of the tenant's access tokens (RFC 7009). Answers 200 whether or not the token
+/// existed, so the answer tells nothing about other tokens.
+#[utoipa::path(post, path = "/oauth2/revoke", tag = "auth", operation_id = "revokeToken",
+    request_body(content = RevokeRequest, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Revoked, or was not a live token of this client"),
+        (status = 400), (status = 401), (status = 413)),
+    security(("client_credentials" = [])))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let tenant = authenticate_client(&state, &headers).await?;
+    let form = read_form(body).await?;
+    let token = field(&form, "token")
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| {
+            ApiError::oauth(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "send the access token to revoke as the form field token",
+            )
+        })?;
+    // Only this client's own token goes; another tenant's is left alone, silently (§2.1).
+    state
+        .catalog
+        .revoke_access_token(&hash_secret(token), &tenant.id)
+        .await?;
+    let mut response = StatusCode::OK.into_response();
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -29,13 +29,14 @@ use problems::Problems;
     info(title = "Herald", description = "Durable, signed, retried webhook delivery."),
     paths(
         tenants::create, tenants::list, tenants::show, tenants::update, tenants::remove,
+        tenants::rotate_credentials,
         event_types::create, event_types::list, event_types::show, event_types::update, event_types::remove,
         event_types::show_sample,
         subscriptions::create, subscriptions::list, subscriptions::show, subscriptions::update,
         subscriptions::remove, subscriptions::test, subscriptions::rotate_secret,
         events::publish, events::list, events::show,
         deliveries::list, deliveries::show, deliveries::redeliver, attempts_stream::stream,
-        oauth::token, health::healthz, health::readyz, health::metrics, openapi_json,
+        oauth::token, oauth::revoke, health::healthz, health::readyz, health::metrics, openapi_json,
     ),
     components(schemas(
         super::error::Problem, views::TenantView, views::EventTypeView, views::SubscriptionView,

@@ -1,8 +1,9 @@
-//! `/api/v1/tenants`: the operator's customers. Admin only.
+//! `/api/v1/tenants`: the operator's customers. Admin only, except that a tenant may reset
+//! its own client secret (`credentials/rotate`), which also revokes every token it holds.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json as JsonResponse, Router};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/tenants", get(list).post(create))
         .route("/tenants/{id}", get(show).patch(update).delete(remove))
+        .route("/tenants/{id}/credentials/rotate", post(rotate_credentials))
 }
 
 /// Body of `POST /tenants`.
@@ -69,6 +71,11 @@ fn random_token(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(raw)
 }
 
+/// A new client secret: 256 random bits, shown once, stored as its hash.
+fn new_client_secret() -> String {
+    format!("hcs_{}", random_token(32))
+}
+
 fn parse_id(id: &str) -> Result<TenantId, ApiError> {
     TenantId::parse(id).map_err(|_| ApiError::not_found("tenant", id))
 }
@@ -84,7 +91,7 @@ pub async fn create(
     Json(body): Json<CreateTenant>,
 ) -> Result<(StatusCode, JsonResponse<TenantView>), ApiError> {
     principal.require_admin()?;
-    let client_secret = format!("hcs_{}", random_token(32));
+    let client_secret = new_client_secret();
     let tenant = Tenant {
         id: TenantId::generate(),
         name: check_name(&body.name)?,
@@ -184,4 +191,33 @@ pub async fn remove(
     } else {
         Err(ApiError::not_found("tenant", &id))
     }
+}
+
+/// Reset a tenant's client secret: the new one is shown in this response only, the old one
+/// stops working at once, and every access token of the tenant is revoked. The admin, or the
+/// tenant itself.
+#[utoipa::path(post, path = "/api/v1/tenants/{id}/credentials/rotate", tag = "tenants",
+    operation_id = "rotateTenantCredentials",
+    params(("id" = String, Path, description = "`ten_…`", pattern = "^ten_[0-9a-fA-F]{32}$")),
+    responses((status = 200, body = TenantView), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn rotate_credentials(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<JsonResponse<TenantView>, ApiError> {
+    let tenant_id = parse_id(&id)?;
+    // Another tenant's id reads as unknown, as everywhere a tenant cannot see.
+    if !principal.can_see(&tenant_id) {
+        return Err(ApiError::not_found("tenant", &id));
+    }
+    let client_secret = new_client_secret();
+    let tenant = state
+        .catalog
+        .rotate_tenant_credentials(&tenant_id, &hash_secret(&client_secret))
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant", &id))?;
+    let mut view = TenantView::from(tenant);
+    view.client_secret = Some(client_secret);
+    Ok(JsonResponse(view))
 }

@@ -29,7 +29,7 @@ pub struct TenantView {
     pub name: String,
     /// OAuth2 client id for `POST /oauth2/token`.
     pub client_id: String,
-    /// Shown only in the response that creates the tenant.
+    /// Shown only in the response that creates the tenant or rotates its credentials.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
     /// Creation time.

@@ -82,6 +82,28 @@ impl Catalog for InvalidatingCatalog {
         self.inner.access_token_tenant(token_hash, now).await
     }
 
+    async fn revoke_access_token(&self, token_hash: &str, tenant_id: &TenantId) -> Result<bool> {
+        self.inner.revoke_access_token(token_hash, tenant_id).await
+    }
+
+    async fn purge_expired_access_tokens(&self, now: OffsetDateTime, limit: u32) -> Result<u64> {
+        self.inner.purge_expired_access_tokens(now, limit).await
+    }
+
+    async fn rotate_tenant_credentials(
+        &self,
+        id: &TenantId,
+        client_secret_hash: &str,
+    ) -> Result<Option<Tenant>> {
+        let result = self
+            .inner
+            .rotate_tenant_credentials(id, client_secret_hash)
+            .await;
+        // The cached tenant row carries the old secret hash: forget it after the write.
+        self.cache.forget_tenant(id);
+        result
+    }
+
     async fn create_event_type(&self, event_type: &EventType) -> Result<()> {
         self.inner.create_event_type(event_type).await
     }

@@ -121,6 +121,21 @@ pub struct ServeArgs {
     #[arg(long, env = "HERALD_TOKEN_LIFETIME", value_name = "DURATION")]
     pub token_lifetime: Option<String>,
 
+    /// How long a client may take to send a request's headers (a connection that has not
+    /// finished them by then is closed). [default: 10s]
+    #[arg(long, env = "HERALD_HEADER_READ_TIMEOUT", value_name = "DURATION")]
+    pub header_read_timeout: Option<String>,
+
+    /// How long a client may take to send a request's whole body, counted from the end of its
+    /// headers; a slower body is refused with 408 and the connection closed. [default: 30s]
+    #[arg(long, env = "HERALD_BODY_READ_TIMEOUT", value_name = "DURATION")]
+    pub body_read_timeout: Option<String>,
+
+    /// HTTP connections the API serves at once; further clients wait in the listen backlog
+    /// until one closes. [default: 1024]
+    #[arg(long, env = "HERALD_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+
     /// The name of --token-lifetime before issue 11, still read (the flag and
     /// HERALD_TOKEN_TTL); --token-lifetime wins.
     #[arg(long, env = "HERALD_TOKEN_TTL", value_name = "DURATION", hide = true)]

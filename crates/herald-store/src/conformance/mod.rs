@@ -14,6 +14,7 @@ mod events;
 mod feed;
 mod handoff;
 mod limits;
+mod tokens;
 
 pub use attempts::*;
 pub use catalog::*;
@@ -22,6 +23,7 @@ pub use events::*;
 pub use feed::*;
 pub use handoff::*;
 pub use limits::*;
+pub use tokens::*;
 
 use std::collections::BTreeMap;
 
@@ -66,6 +68,10 @@ macro_rules! store_conformance_tests {
             duplicate_tenant_id_or_client_id_conflicts,
             tenants_page_newest_first_with_a_cursor,
             access_token_resolves_to_its_tenant_until_it_expires,
+            // tokens
+            revoked_access_token_no_longer_resolves,
+            rotating_credentials_replaces_the_hash_and_revokes_the_tenants_tokens,
+            purge_deletes_expired_access_tokens_in_batches,
             event_type_round_trips_updates_and_deletes,
             duplicate_event_type_name_conflicts,
             event_types_page_by_name_ascending,

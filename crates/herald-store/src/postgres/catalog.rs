@@ -87,6 +87,38 @@ pub(super) async fn access_token_tenant(
     .await
 }
 
+pub(super) async fn revoke_access_token(
+    conn: &mut PgConnection,
+    token_hash: &str,
+    tenant_id: &TenantId,
+) -> Result<bool> {
+    let delete = sql::delete_access_token(token_hash, tenant_id.as_str());
+    Ok(run::execute(conn, &delete).await? > 0)
+}
+
+pub(super) async fn purge_expired_access_tokens(
+    conn: &mut PgConnection,
+    now: OffsetDateTime,
+    limit: u32,
+) -> Result<u64> {
+    run::execute(conn, &sql::purge_expired_access_tokens(now, limit)).await
+}
+
+/// Runs inside the caller's transaction, so the new hash and the deleted tokens commit
+/// together.
+pub(super) async fn rotate_tenant_credentials(
+    conn: &mut PgConnection,
+    id: &TenantId,
+    client_secret_hash: &str,
+) -> Result<Option<Tenant>> {
+    let update = sql::set_client_secret_hash(id.as_str(), client_secret_hash);
+    let tenant = run::optional(conn, &update, rows::tenant).await?;
+    if tenant.is_some() {
+        run::execute(conn, &sql::delete_access_tokens_of_tenant(id.as_str())).await?;
+    }
+    Ok(tenant)
+}
+
 pub(super) async fn create_event_type(
     conn: &mut PgConnection,
     event_type: &EventType,

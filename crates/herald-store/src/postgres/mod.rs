@@ -188,6 +188,26 @@ impl Catalog for PgStore {
         catalog::access_token_tenant(&mut *self.conn().await?, token_hash, now).await
     }
 
+    async fn revoke_access_token(&self, token_hash: &str, tenant_id: &TenantId) -> Result<bool> {
+        catalog::revoke_access_token(&mut *self.conn().await?, token_hash, tenant_id).await
+    }
+
+    async fn purge_expired_access_tokens(&self, now: OffsetDateTime, limit: u32) -> Result<u64> {
+        catalog::purge_expired_access_tokens(&mut *self.conn().await?, now, limit).await
+    }
+
+    async fn rotate_tenant_credentials(
+        &self,
+        id: &TenantId,
+        client_secret_hash: &str,
+    ) -> Result<Option<Tenant>> {
+        in_transaction!(self, |conn| catalog::rotate_tenant_credentials(
+            conn,
+            id,
+            client_secret_hash
+        ))
+    }
+
     async fn create_event_type(&self, event_type: &EventType) -> Result<()> {
         catalog::create_event_type(&mut *self.conn().await?, event_type).await
     }

@@ -54,6 +54,20 @@ pub trait Catalog: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<Option<TenantId>>;
 
+    /// Deletes one token of `tenant_id` by the SHA-256 hex of its value; false if there is no
+    /// such token of that tenant (another tenant's token is left alone).
+    async fn revoke_access_token(&self, token_hash: &str, tenant_id: &TenantId) -> Result<bool>;
+    /// Deletes at most `limit` tokens expired at `now`; answers how many went. Small batches,
+    /// so a purge never holds the writer long.
+    async fn purge_expired_access_tokens(&self, now: OffsetDateTime, limit: u32) -> Result<u64>;
+    /// Replaces a tenant's client secret hash and deletes all its tokens, in one transaction;
+    /// `None` if the tenant does not exist.
+    async fn rotate_tenant_credentials(
+        &self,
+        id: &TenantId,
+        client_secret_hash: &str,
+    ) -> Result<Option<Tenant>>;
+
     // --- event types -----------------------------------------------------------------------
     /// Inserts an event type (names are unique).
     async fn create_event_type(&self, event_type: &EventType) -> Result<()>;

@@ -77,6 +77,39 @@ pub(super) fn access_token_tenant(
     })
 }
 
+pub(super) fn revoke_access_token(
+    conn: &Connection,
+    token_hash: &str,
+    tenant_id: &TenantId,
+) -> Result<bool> {
+    let delete = sql::delete_access_token(token_hash, tenant_id.as_str());
+    Ok(run::execute(conn, &delete)? > 0)
+}
+
+pub(super) fn purge_expired_access_tokens(
+    conn: &Connection,
+    now: OffsetDateTime,
+    limit: u32,
+) -> Result<u64> {
+    let purged = run::execute(conn, &sql::purge_expired_access_tokens(now, limit))?;
+    Ok(u64::try_from(purged).unwrap_or(u64::MAX))
+}
+
+/// Runs inside the writer's batch transaction, so the new hash and the deleted tokens commit
+/// together.
+pub(super) fn rotate_tenant_credentials(
+    conn: &Connection,
+    id: &TenantId,
+    client_secret_hash: &str,
+) -> Result<Option<Tenant>> {
+    let update = sql::set_client_secret_hash(id.as_str(), client_secret_hash);
+    let tenant = run::optional(conn, &update, |row| rows::tenant(row))?;
+    if tenant.is_some() {
+        run::execute(conn, &sql::delete_access_tokens_of_tenant(id.as_str()))?;
+    }
+    Ok(tenant)
+}
+
 pub(super) fn create_event_type(conn: &Connection, event_type: &EventType) -> Result<()> {
     run::execute(conn, &sql::insert_event_type(event_type)?)?;
     Ok(())

@@ -230,6 +230,22 @@ impl Catalog for SqliteStore {
         read!(self, (token_hash) => |conn| catalog::access_token_tenant(conn, &token_hash, now))
     }
 
+    async fn revoke_access_token(&self, token_hash: &str, tenant_id: &TenantId) -> Result<bool> {
+        write!(self, (token_hash, tenant_id) => |conn| catalog::revoke_access_token(conn, &token_hash, &tenant_id))
+    }
+
+    async fn purge_expired_access_tokens(&self, now: OffsetDateTime, limit: u32) -> Result<u64> {
+        write!(self, () => |conn| catalog::purge_expired_access_tokens(conn, now, limit))
+    }
+
+    async fn rotate_tenant_credentials(
+        &self,
+        id: &TenantId,
+        client_secret_hash: &str,
+    ) -> Result<Option<Tenant>> {
+        write!(self, (id, client_secret_hash) => |conn| catalog::rotate_tenant_credentials(conn, &id, &client_secret_hash))
+    }
+
     async fn create_event_type(&self, event_type: &EventType) -> Result<()> {
         write!(self, (event_type) => |conn| catalog::create_event_type(conn, &event_type))
     }

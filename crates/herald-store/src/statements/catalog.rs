@@ -111,6 +111,47 @@ pub(crate) fn access_token_tenant(token_hash: &str, now: time::OffsetDateTime) -
     )
 }
 
+/// Replaces a tenant's client secret hash; answers with the changed row (none if the tenant
+/// does not exist).
+pub(crate) fn set_client_secret_hash<'a>(id: &'a str, hash: &'a str) -> Statement<'a, 2> {
+    statement!(
+        concat!(
+            "UPDATE tenants SET client_secret_hash = $1 WHERE id = $2 RETURNING ",
+            tenant_columns!()
+        ),
+        hash,
+        id,
+    )
+}
+
+/// Every token of a tenant (its credentials were rotated).
+pub(crate) fn delete_access_tokens_of_tenant(tenant_id: &str) -> Statement<'_, 1> {
+    statement!("DELETE FROM access_tokens WHERE tenant_id = $1", tenant_id)
+}
+
+/// One token, only if it is the given tenant's: RFC 7009 lets a client revoke its own tokens
+/// and no one else's.
+pub(crate) fn delete_access_token<'a>(token_hash: &'a str, tenant_id: &'a str) -> Statement<'a, 2> {
+    statement!(
+        "DELETE FROM access_tokens WHERE token_hash = $1 AND tenant_id = $2",
+        token_hash,
+        tenant_id,
+    )
+}
+
+/// At most `limit` expired tokens, so that one purge never holds the writer for long.
+pub(crate) fn purge_expired_access_tokens(
+    now: time::OffsetDateTime,
+    limit: u32,
+) -> Statement<'static, 2> {
+    statement!(
+        "DELETE FROM access_tokens WHERE token_hash IN (SELECT token_hash FROM access_tokens \
+         WHERE expires_at <= $1 LIMIT $2)",
+        micros(now),
+        i64::from(limit),
+    )
+}
+
 pub(crate) fn insert_event_type(event_type: &EventType) -> Result<Statement<'_, 6>, StoreError> {
     Ok(statement!(
         "INSERT INTO event_types (name, description, schema_json, example_json, created_at, \

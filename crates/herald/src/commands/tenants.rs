@@ -1,7 +1,8 @@
 //! `herald tenants`: the operator's customers (admin token only).
 //!
-//! `create` is the one moment the tenant's `client_secret` is shown, so its
-//! output keeps it in plain sight and says so on stderr.
+//! `create` and `rotate-credentials` are the only moments the tenant's
+//! `client_secret` is shown, so their output keeps it in plain sight and says
+//! so on stderr.
 
 use clap::Subcommand;
 use serde_json::json;
@@ -51,6 +52,13 @@ pub enum TenantsCommand {
         /// Tenant id.
         id: String,
     },
+    /// Reset a tenant's client secret and print the new one (shown only this
+    /// once); the old secret and every access token of the tenant stop working
+    /// at once.
+    RotateCredentials {
+        /// Tenant id.
+        id: String,
+    },
 }
 
 pub async fn run(ctx: &Ctx, command: TenantsCommand) -> anyhow::Result<()> {
@@ -85,6 +93,19 @@ pub async fn run(ctx: &Ctx, command: TenantsCommand) -> anyhow::Result<()> {
                 .patch(&["tenants", &id], json!({ "name": name }).to_string())
                 .await?;
             ctx.print_object(&response, FIRST)?;
+        }
+        TenantsCommand::RotateCredentials { id } => {
+            let response = ctx
+                .api
+                .post(&["tenants", &id, "credentials", "rotate"], None)
+                .await?;
+            ctx.print_object(&response, FIRST)?;
+            if !ctx.json {
+                eprintln!(
+                    "note: keep the client_secret now; it is not shown again. The old secret \
+                     and the tenant's tokens no longer work: log in again with the new one"
+                );
+            }
         }
         TenantsCommand::Delete { id } => {
             let response = ctx.api.delete(&["tenants", &id]).await?;

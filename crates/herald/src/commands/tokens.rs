@@ -1,5 +1,6 @@
 //! `herald login`, `herald logout` and `herald tokens create`: a tenant's client credentials
-//! exchanged for an access token at `POST /oauth2/token`.
+//! exchanged for an access token at `POST /oauth2/token`; `herald tokens revoke`: one of them
+//! taken back at `POST /oauth2/revoke` (RFC 7009), with the same credentials.
 //!
 //! `login` saves the token for the server it came from (in the user's config dir, mode
 //! 0600), and later commands send it to that server only (see `credentials`); `tokens create`
@@ -57,6 +58,15 @@ pub enum TokensCommand {
         #[command(flatten)]
         credentials: TenantCredentials,
     },
+    /// Revoke an access token of the tenant: it gets 401 from then on. The
+    /// server answers the same whether or not the token was live, so this
+    /// succeeds for an unknown or expired token too.
+    Revoke {
+        /// The access token (`hat_…`).
+        token: String,
+        #[command(flatten)]
+        credentials: TenantCredentials,
+    },
 }
 
 /// The token answer of `/oauth2/token`.
@@ -85,7 +95,29 @@ fn anonymous(client: &ClientArgs) -> anyhow::Result<ApiClient> {
 }
 
 pub async fn run(client: ClientArgs, command: TokensCommand) -> anyhow::Result<()> {
-    let TokensCommand::Create { credentials } = command;
+    match command {
+        TokensCommand::Create { credentials } => create(client, credentials).await,
+        TokensCommand::Revoke { token, credentials } => revoke(client, &token, credentials).await,
+    }
+}
+
+async fn revoke(
+    client: ClientArgs,
+    token: &str,
+    credentials: TenantCredentials,
+) -> anyhow::Result<()> {
+    let api = anonymous(&client)?;
+    api.oauth_revoke(&credentials.client_id, &credentials.client_secret, token)
+        .await?;
+    if client.json {
+        table::out(&format!("{}\n", json!({"revoked": true})));
+    } else {
+        table::out("revoked: the token is refused from now on\n");
+    }
+    Ok(())
+}
+
+async fn create(client: ClientArgs, credentials: TenantCredentials) -> anyhow::Result<()> {
     let api = anonymous(&client)?;
     let (answer, body) = request_token(&api, &credentials).await?;
     if client.json {

@@ -47,6 +47,8 @@ pub const SPECIFIC: &[(&str, u16, &[&str])] = &[
     ),
     ("createToken", 400, &["oauth"]),
     ("createToken", 401, &["oauth"]),
+    ("revokeToken", 400, &["oauth"]),
+    ("revokeToken", 401, &["oauth"]),
 ];
 
 /// The problem type a handler-annotated status carries unless [`SPECIFIC`] says more.
