@@ -12,6 +12,7 @@
 mod address;
 mod args;
 mod error;
+mod limits;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use serde::Deserialize;
 
 pub use args::{LogFormat, ServeArgs};
 pub use error::ConfigError;
+pub use limits::{LimitArgs, Limits};
 
 /// The file layer: the same settings, all optional.
 #[derive(Debug, Default, Deserialize)]
@@ -48,6 +50,29 @@ struct FileConfig {
     /// `token_ttl` is the name before issue 11, still read.
     #[serde(alias = "token_ttl")]
     token_lifetime: Option<String>,
+    // --- limits (issue 13; see `limits.rs`) ---
+    max_event_types_per_subscription: Option<usize>,
+    max_subscriptions_per_tenant: Option<u64>,
+    max_url_length: Option<usize>,
+    max_description_length: Option<usize>,
+    max_headers_per_subscription: Option<usize>,
+    max_header_name_length: Option<usize>,
+    max_header_value_length: Option<usize>,
+}
+
+impl FileConfig {
+    /// The limits the file gives.
+    fn limits(&self) -> LimitArgs {
+        LimitArgs {
+            max_event_types_per_subscription: self.max_event_types_per_subscription,
+            max_subscriptions_per_tenant: self.max_subscriptions_per_tenant,
+            max_url_length: self.max_url_length,
+            max_description_length: self.max_description_length,
+            max_headers_per_subscription: self.max_headers_per_subscription,
+            max_header_name_length: self.max_header_name_length,
+            max_header_value_length: self.max_header_value_length,
+        }
+    }
 }
 
 /// Lists may be written `"a,b"` or `["a", "b"]` in the file.
@@ -110,6 +135,8 @@ pub struct Config {
     pub secret_grace_period: Duration,
     /// Lifetime of tenant access tokens, fixed when each is issued.
     pub token_lifetime: Duration,
+    /// Per-tenant and per-subscription limits (see `limits.rs`).
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -138,6 +165,7 @@ impl Default for Config {
             default_rate_limit: None,
             secret_grace_period: Duration::from_secs(24 * 3600),
             token_lifetime: Duration::from_secs(3600),
+            limits: Limits::default(),
         }
     }
 }
@@ -167,6 +195,7 @@ impl Config {
         let duration = |setting, flag: Option<String>, file: Option<String>, default| {
             duration_setting(setting, flag.or(file), default)
         };
+        let limits = Limits::from_args(args.limits.clone().or(file.limits()))?;
         let retry_schedule = args
             .retry_schedule
             .or(file.retry_schedule.map(StringOrList::joined));
@@ -229,6 +258,7 @@ impl Config {
                 file.token_lifetime,
                 defaults.token_lifetime,
             )?,
+            limits,
         })
     }
 

@@ -14,6 +14,7 @@ mod events;
 mod feed;
 mod handoff;
 mod limits;
+mod limits_catalog;
 
 pub use attempts::*;
 pub use catalog::*;
@@ -22,6 +23,7 @@ pub use events::*;
 pub use feed::*;
 pub use handoff::*;
 pub use limits::*;
+pub use limits_catalog::*;
 
 use std::collections::BTreeMap;
 
@@ -75,6 +77,7 @@ macro_rules! store_conformance_tests {
             updating_a_subscription_replaces_its_fields_and_patterns,
             subscriptions_page_newest_first_and_filter_by_tenant,
             missing_rows_read_as_none_and_changes_report_false,
+            subscriptions_are_counted_per_tenant,
             // events
             publish_creates_one_pending_delivery_per_matching_subscription_of_the_tenant,
             broadcast_reaches_matching_subscriptions_of_every_tenant,

@@ -216,6 +216,10 @@ impl Catalog for PgStore {
         catalog::event_type_usage(&mut *self.conn().await?, name, sample).await
     }
 
+    async fn count_subscriptions(&self, tenant_id: &TenantId) -> Result<u64> {
+        catalog::count_subscriptions(&mut *self.conn().await?, tenant_id.as_str()).await
+    }
+
     async fn create_subscription(&self, subscription: &Subscription) -> Result<()> {
         in_transaction!(self, |conn| catalog::create_subscription(
             conn,

@@ -258,6 +258,10 @@ impl Catalog for SqliteStore {
         read!(self, (name) => |conn| catalog::event_type_usage(conn, &name, sample))
     }
 
+    async fn count_subscriptions(&self, tenant_id: &TenantId) -> Result<u64> {
+        read!(self, (tenant_id) => |conn| catalog::count_subscriptions(conn, tenant_id.as_str()))
+    }
+
     async fn create_subscription(&self, subscription: &Subscription) -> Result<()> {
         write!(self, (subscription) => |conn| catalog::create_subscription(conn, &subscription))
     }
