@@ -120,11 +120,13 @@ pub async fn show(
 }
 
 /// Make a new attempt now (trigger `redelivery`); a failed delivery that then succeeds becomes
-/// `succeeded`. Answers with the attempt.
+/// `succeeded`. Answers with the attempt. Held to the subscription's `max_in_flight` and the
+/// server's `max_concurrency` like scheduled attempts: at the cap it answers 429 with
+/// `Retry-After` and sends nothing.
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/redeliver", tag = "deliveries",
     operation_id = "redeliverDelivery",
     params(("id" = String, Path, description = "`dlv_…`", pattern = "^dlv_[0-9a-fA-F]{32}$")),
-    responses((status = 200, body = AttemptView), (status = 404), (status = 409)),
+    responses((status = 200, body = AttemptView), (status = 404), (status = 409), (status = 429)),
     security(("bearer" = [])))]
 pub async fn redeliver(
     State(state): State<AppState>,
@@ -132,10 +134,22 @@ pub async fn redeliver(
     Path(id): Path<String>,
 ) -> Result<JsonResponse<AttemptView>, ApiError> {
     let parsed = DeliveryId::parse(&id).map_err(|_| ApiError::not_found("delivery", &id))?;
-    match state.queue.get_delivery(&parsed).await? {
-        Some(d) if principal.can_see(&d.tenant_id) => {}
+    let delivery = match state.queue.get_delivery(&parsed).await? {
+        Some(d) if principal.can_see(&d.tenant_id) => d,
         _ => return Err(ApiError::not_found("delivery", &id)),
-    }
+    };
+    let Some(subscription) = state
+        .catalog
+        .get_subscription(&delivery.subscription_id)
+        .await?
+    else {
+        return Err(ApiError::not_found("delivery", &id));
+    };
+    // Taken before the lease: a refused redelivery leaves the delivery as it was.
+    let turn = state
+        .intake
+        .manual_turn(&subscription)
+        .map_err(ApiError::manual_busy)?;
     let now = OffsetDateTime::now_utc();
     let lease_until = now + state.config.lease();
     let job = match state.queue.lease_delivery(&parsed, now, lease_until).await {
@@ -152,5 +166,6 @@ pub async fn redeliver(
         .deliverer
         .attempt(&job, AttemptTrigger::Redelivery)
         .await;
+    drop(turn);
     Ok(JsonResponse(attempt.into()))
 }

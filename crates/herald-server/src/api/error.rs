@@ -227,6 +227,11 @@ impl ApiError {
         )
     }
 
+    /// 429 for a manual attempt that found its subscription or the server at its cap.
+    pub fn manual_busy(busy: crate::dispatch::Busy) -> Self {
+        Self::busy(busy.to_string(), 1)
+    }
+
     /// The status this error renders with.
     pub fn status(&self) -> StatusCode {
         self.status

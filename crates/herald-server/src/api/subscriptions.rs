@@ -374,6 +374,9 @@ pub const TEST_TIMEOUT_HEADER: &str = "herald-test-timeout-ms";
 /// Send a `herald.test` event to this subscription now and report the attempt: the check a
 /// subscriber runs when webhooks do not arrive.
 ///
+/// A subscription with `max_in_flight` attempts in flight on this node (or a server at its
+/// `max_concurrency`) answers 429 with `Retry-After` instead of queueing the test.
+///
 /// The status and the headers `herald-test-url` and `herald-test-timeout-ms` are sent at
 /// once, before the attempt; the JSON body follows when the attempt is over, so a client can
 /// say what it is waiting for, and for how long at most, while the endpoint hangs.
@@ -383,7 +386,7 @@ pub const TEST_TIMEOUT_HEADER: &str = "herald-test-timeout-ms";
     responses((status = 200, body = TestResult, headers(
         ("herald-test-url" = String, description = "The URL being tested."),
         ("herald-test-timeout-ms" = u64, description = "How long the attempt may take at most."))),
-        (status = 404)),
+        (status = 404), (status = 429)),
     security(("bearer" = [])))]
 pub async fn test(
     State(state): State<AppState>,
@@ -391,6 +394,11 @@ pub async fn test(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let sub = load(&state, &principal, &id).await?;
+    // Taken before the test event is written: a refused test leaves nothing behind.
+    let turn = state
+        .intake
+        .manual_turn(&sub)
+        .map_err(ApiError::manual_busy)?;
     let url = HeaderValue::from_str(&sub.url).ok();
     let job = publish_test_event(&state, sub).await?;
     let deliverer = Arc::clone(&state.deliverer);
@@ -398,6 +406,7 @@ pub async fn test(
     // attempt short between sending it and recording it.
     let attempt = tokio::spawn(async move {
         let attempt = deliverer.attempt(&job, AttemptTrigger::Test).await;
+        drop(turn);
         TestResult {
             succeeded: attempt.succeeded(),
             event_id: job.event.id.to_string(),
