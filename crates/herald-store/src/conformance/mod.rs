@@ -7,6 +7,7 @@
 //! instants passed to the store (`claim.now`, `created_at`), so leases and due times are tested
 //! by moving those instants, not the clock. Cases panic on failure, as tests do.
 
+mod attempt_pages;
 mod attempts;
 mod catalog;
 mod dispatch;
@@ -16,6 +17,7 @@ mod handoff;
 mod limits;
 mod limits_catalog;
 
+pub use attempt_pages::*;
 pub use attempts::*;
 pub use catalog::*;
 pub use dispatch::*;
@@ -78,6 +80,7 @@ macro_rules! store_conformance_tests {
             subscriptions_page_newest_first_and_filter_by_tenant,
             missing_rows_read_as_none_and_changes_report_false,
             subscriptions_are_counted_per_tenant,
+            attempts_page_oldest_first_with_a_cursor,
             // events
             publish_creates_one_pending_delivery_per_matching_subscription_of_the_tenant,
             broadcast_reaches_matching_subscriptions_of_every_tenant,

@@ -301,6 +301,14 @@ impl DeliveryQueue for PgStore {
         events::list_deliveries(&mut *self.conn().await?, filter, page).await
     }
 
+    async fn list_attempts_page(
+        &self,
+        delivery_id: &DeliveryId,
+        page: &PageRequest,
+    ) -> Result<Page<Attempt>> {
+        events::list_attempts_page(&mut *self.conn().await?, delivery_id.as_str(), page).await
+    }
+
     async fn list_attempts(&self, delivery_id: &DeliveryId) -> Result<Vec<Attempt>> {
         events::list_attempts(&mut *self.conn().await?, delivery_id.as_str()).await
     }

@@ -92,6 +92,14 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     ) -> Result<Page<DeliverySummary>>;
     /// A delivery's attempts, oldest first.
     async fn list_attempts(&self, delivery_id: &DeliveryId) -> Result<Vec<Attempt>>;
+    /// One page of a delivery's attempts, in the order they were made (by id, which is time
+    /// ordered); the cursor is the last attempt id of the previous page. What the API reads:
+    /// a delivery redelivered by hand many times never makes one unbounded answer.
+    async fn list_attempts_page(
+        &self,
+        delivery_id: &DeliveryId,
+        page: &PageRequest,
+    ) -> Result<Page<Attempt>>;
     /// The attempt feed: attempts made strictly between `after` and `until` (ids compared as
     /// positions, see [`FeedPosition`]) whose delivery matches `filter`, oldest first, at
     /// most `limit` (0 is taken as 1), each with its delivery's subscription, tenant, event

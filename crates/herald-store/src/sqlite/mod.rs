@@ -326,6 +326,16 @@ impl DeliveryQueue for SqliteStore {
         read!(self, (filter, page) => |conn| events::list_deliveries(conn, &filter, &page))
     }
 
+    async fn list_attempts_page(
+        &self,
+        delivery_id: &DeliveryId,
+        page: &PageRequest,
+    ) -> Result<Page<Attempt>> {
+        read!(self, (delivery_id, page) => |conn| {
+            events::list_attempts_page(conn, delivery_id.as_str(), &page)
+        })
+    }
+
     async fn list_attempts(&self, delivery_id: &DeliveryId) -> Result<Vec<Attempt>> {
         read!(self, (delivery_id) => |conn| events::list_attempts(conn, delivery_id.as_str()))
     }

@@ -6,8 +6,8 @@
 //! and the queue statistics (one statement against two index walks) stay in the backends.
 
 use super::{Statement, statement};
-use crate::model::{Attempt, AttemptError, DeliveryProgress};
-use crate::rows::{attempt_columns, delivery_columns, micros};
+use crate::model::{Attempt, AttemptError, DeliveryProgress, PageRequest};
+use crate::rows::{attempt_columns, delivery_columns, micros, page_limit};
 
 /// Moves a delivery on after an attempt and releases its lease.
 pub(crate) fn complete_delivery<'a>(
@@ -71,6 +71,23 @@ pub(crate) fn next_due_unleased() -> Statement<'static, 0> {
          WHERE d.status = 'pending' AND d.lease_until IS NULL \
            AND d.next_attempt_at IS NOT NULL AND s.status = 'active' \
          ORDER BY d.next_attempt_at LIMIT 1"
+    )
+}
+
+/// One page of a delivery's attempts in the order they were made (by id: ids are time
+/// ordered), after the cursor's attempt id, `limit + 1` rows: a walk of `attempts
+/// (delivery_id, id)`.
+pub(crate) fn attempts_page<'a>(delivery_id: &'a str, page: &'a PageRequest) -> Statement<'a, 3> {
+    statement!(
+        concat!(
+            "SELECT ",
+            attempt_columns!(),
+            " FROM attempts WHERE delivery_id = $1 \
+             AND (CAST($2 AS TEXT) IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        ),
+        delivery_id,
+        page.cursor.as_deref(),
+        i64::from(page_limit(page)) + 1,
     )
 }
 
