@@ -217,3 +217,77 @@ async fn manual_attempts_at_the_cap_get_429_and_never_exceed_max_in_flight() {
     let (status, _) = post_status(&server, &path).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_deliverys_attempts_are_paged() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::start().await.expect("receiver");
+    let (_, _, event_id) = server.one_event_to(&receiver.url()).await;
+    let delivery = server
+        .wait_delivery_status(&event_id, "succeeded", Duration::from_secs(10))
+        .await;
+    let id = delivery["id"].as_str().expect("delivery id").to_owned();
+    for _ in 0..21 {
+        let path = format!("/api/v1/deliveries/{id}/redeliver");
+        server
+            .expect(StatusCode::OK, Method::POST, &path, None)
+            .await;
+    }
+    let delivery = server.delivery(&id).await;
+    let embedded = delivery["attempts"].as_array().cloned().unwrap_or_default();
+    assert_eq!(embedded.len(), 20, "the first page only");
+    assert_eq!(delivery["attempt_count"], 22);
+    assert_eq!(embedded[0]["trigger"], "scheduled", "oldest first");
+    assert!(delivery["last_attempt"].is_object(), "{delivery}");
+    let cursor = delivery["attempts_next_cursor"].as_str().expect("a cursor");
+    let rest = server
+        .expect(
+            StatusCode::OK,
+            Method::GET,
+            &format!("/api/v1/deliveries/{id}/attempts?cursor={cursor}"),
+            None,
+        )
+        .await;
+    assert_eq!(rest["data"].as_array().map(Vec::len), Some(2));
+    assert_eq!(rest["next_cursor"], Value::Null);
+
+    // Small pages walk every attempt once, in order.
+    let mut seen = Vec::new();
+    let mut next = String::new();
+    loop {
+        let query = if next.is_empty() {
+            "limit=5".to_owned()
+        } else {
+            format!("limit=5&cursor={next}")
+        };
+        let page = server
+            .expect(
+                StatusCode::OK,
+                Method::GET,
+                &format!("/api/v1/deliveries/{id}/attempts?{query}"),
+                None,
+            )
+            .await;
+        for attempt in page["data"].as_array().cloned().unwrap_or_default() {
+            seen.push(attempt["id"].as_str().unwrap_or_default().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(cursor) => next = cursor.to_owned(),
+            None => break,
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(seen.len(), 22);
+    assert_eq!(seen, sorted, "each once, in order");
+    assert_eq!(
+        seen.get(..20).map(<[String]>::to_vec),
+        Some(
+            embedded
+                .iter()
+                .map(|a| a["id"].as_str().unwrap_or_default().to_owned())
+                .collect::<Vec<_>>()
+        )
+    );
+}
