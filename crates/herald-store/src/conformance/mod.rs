@@ -16,6 +16,7 @@ mod feed;
 mod handoff;
 mod limits;
 mod limits_catalog;
+mod manual_slots;
 
 pub use attempt_pages::*;
 pub use attempts::*;
@@ -26,6 +27,7 @@ pub use feed::*;
 pub use handoff::*;
 pub use limits::*;
 pub use limits_catalog::*;
+pub use manual_slots::*;
 
 use std::collections::BTreeMap;
 
@@ -81,6 +83,7 @@ macro_rules! store_conformance_tests {
             missing_rows_read_as_none_and_changes_report_false,
             subscriptions_are_counted_per_tenant,
             attempts_page_oldest_first_with_a_cursor,
+            manual_send_slots_follow_the_rate_and_share_the_claims_sequence,
             // events
             publish_creates_one_pending_delivery_per_matching_subscription_of_the_tenant,
             broadcast_reaches_matching_subscriptions_of_every_tenant,

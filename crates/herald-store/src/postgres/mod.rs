@@ -301,6 +301,19 @@ impl DeliveryQueue for PgStore {
         events::list_deliveries(&mut *self.conn().await?, filter, page).await
     }
 
+    async fn take_send_slot(
+        &self,
+        subscription_id: &SubscriptionId,
+        rate_per_second: u32,
+        now: OffsetDateTime,
+        horizon: std::time::Duration,
+    ) -> Result<Option<OffsetDateTime>> {
+        let Some(args) = crate::claiming::manual_slot(rate_per_second, now, horizon) else {
+            return Ok(Some(now));
+        };
+        queue::take_send_slot(&mut *self.conn().await?, subscription_id.as_str(), args).await
+    }
+
     async fn list_attempts_page(
         &self,
         delivery_id: &DeliveryId,

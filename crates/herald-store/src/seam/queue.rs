@@ -139,6 +139,19 @@ pub trait DeliveryQueue: Send + Sync + 'static {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Option<DeliveryJob>>;
+    /// A send slot for a manual attempt (connectivity test, redelivery) to a subscription
+    /// limited to `rate_per_second`: the subscription's next free slot from the same
+    /// sequence `claim_due` hands out (so the pace holds across nodes), if it falls before
+    /// `now + horizon`; the persisted next slot moves on by one interval. `Ok(None)` when the
+    /// next free slot is past the horizon (the caller answers "busy"), or the subscription does
+    /// not exist. A rate of 0 is no limit: `Ok(Some(now))`, nothing written.
+    async fn take_send_slot(
+        &self,
+        subscription_id: &SubscriptionId,
+        rate_per_second: u32,
+        now: OffsetDateTime,
+        horizon: std::time::Duration,
+    ) -> Result<Option<OffsetDateTime>>;
     /// Records an attempt and moves its delivery on, releasing the lease, in one transaction:
     /// `attempts + 1`, `scheduled_attempts + 1` when `progress.counts_for_schedule`, the new
     /// status and `next_attempt_at`. If the delivery no longer exists (its subscription or

@@ -326,6 +326,21 @@ impl DeliveryQueue for SqliteStore {
         read!(self, (filter, page) => |conn| events::list_deliveries(conn, &filter, &page))
     }
 
+    async fn take_send_slot(
+        &self,
+        subscription_id: &SubscriptionId,
+        rate_per_second: u32,
+        now: OffsetDateTime,
+        horizon: std::time::Duration,
+    ) -> Result<Option<OffsetDateTime>> {
+        let Some(args) = crate::claiming::manual_slot(rate_per_second, now, horizon) else {
+            return Ok(Some(now));
+        };
+        write!(self, (subscription_id) => |conn| {
+            queue::take_send_slot(conn, subscription_id.as_str(), args)
+        })
+    }
+
     async fn list_attempts_page(
         &self,
         delivery_id: &DeliveryId,

@@ -57,6 +57,30 @@ pub(crate) fn lease_one(id: &str, lease_until: i64) -> Statement<'_, 2> {
     )
 }
 
+/// Takes the subscription's next send slot (column `slot`, unix µs) if it falls before
+/// `$4` (the horizon's end), moving the persisted next slot on by `$3` (one interval): the
+/// slot a manual attempt waits for, from the same sequence `claim_due` hands out. No row
+/// when the next free slot is past the horizon. `CASE`, not `max`/`greatest`, so both
+/// dialects say it alike.
+pub(crate) fn take_send_slot(
+    subscription_id: &str,
+    now_us: i64,
+    interval_us: i64,
+    horizon_end_us: i64,
+) -> Statement<'_, 4> {
+    statement!(
+        "UPDATE subscriptions SET rate_next_slot_us = \
+           (CASE WHEN rate_next_slot_us > $2 THEN rate_next_slot_us ELSE $2 END) + $3 \
+         WHERE id = $1 \
+           AND (CASE WHEN rate_next_slot_us > $2 THEN rate_next_slot_us ELSE $2 END) < $4 \
+         RETURNING rate_next_slot_us - $3 AS slot",
+        subscription_id,
+        now_us,
+        interval_us,
+        horizon_end_us,
+    )
+}
+
 /// Drops every lease.
 pub(crate) fn release_all_leases() -> Statement<'static, 0> {
     statement!("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL")
