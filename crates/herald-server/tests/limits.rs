@@ -291,3 +291,34 @@ async fn a_deliverys_attempts_are_paged() {
         )
     );
 }
+
+#[tokio::test]
+async fn manual_attempts_take_the_subscriptions_rate_slots() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::start().await.expect("receiver");
+    server.create_event_type("a.b").await;
+    let (_, sub) = server
+        .subscribe_new_tenant(&receiver.url(), "a.b", json!({"rate_limit_per_second": 1}))
+        .await;
+    let path = format!(
+        "/api/v1/subscriptions/{}/test",
+        sub["id"].as_str().unwrap_or("")
+    );
+    // At 1 per second, a second's horizon holds two slots: the third test is refused.
+    let (a, b, c) = tokio::join!(
+        post_status(&server, &path),
+        post_status(&server, &path),
+        post_status(&server, &path)
+    );
+    let mut statuses = [a.0, b.0, c.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    assert_eq!(receiver.count(), 2);
+}

@@ -216,6 +216,7 @@ pub async fn redeliver(
     let turn = state
         .intake
         .manual_turn(&subscription)
+        .await
         .map_err(ApiError::manual_busy)?;
     let now = OffsetDateTime::now_utc();
     let lease_until = now + state.config.lease();

@@ -227,9 +227,13 @@ impl ApiError {
         )
     }
 
-    /// 429 for a manual attempt that found its subscription or the server at its cap.
-    pub fn manual_busy(busy: crate::dispatch::Busy) -> Self {
-        Self::busy(busy.to_string(), 1)
+    /// 429 for a manual attempt that found its subscription or the server at its cap (or
+    /// the store's failure, as any).
+    pub fn manual_busy(refused: crate::dispatch::TurnRefused) -> Self {
+        match refused {
+            crate::dispatch::TurnRefused::Busy(busy) => Self::busy(busy.to_string(), 1),
+            crate::dispatch::TurnRefused::Store(error) => error.into(),
+        }
     }
 
     /// The status this error renders with.

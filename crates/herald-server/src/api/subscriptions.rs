@@ -398,6 +398,7 @@ pub async fn test(
     let turn = state
         .intake
         .manual_turn(&sub)
+        .await
         .map_err(ApiError::manual_busy)?;
     let url = HeaderValue::from_str(&sub.url).ok();
     let job = publish_test_event(&state, sub).await?;

@@ -1,7 +1,9 @@
 //! The manual-attempt entry: the connectivity test and redelivery ask the dispatcher for a
 //! [`ManualTurn`] before they send, so a request by hand is held to the same limits as
-//! scheduled work: a place in `max_concurrency` and a permit of the subscription's gate
-//! (`max_in_flight`).
+//! scheduled work: a place in `max_concurrency`, a permit of the subscription's gate
+//! (`max_in_flight`), and for a rate-limited subscription a send slot from the same sequence
+//! the claims use (`DeliveryQueue::take_send_slot`), waited for when it is less than
+//! `RATE_HORIZON` (1 s) ahead.
 //!
 //! It only hands out turns; it never sends or records (the API calls `Deliverer::attempt`
 //! while it holds the turn). Why refuse rather than wait: a manual attempt has a caller
@@ -12,11 +14,13 @@
 
 use std::sync::Arc;
 
-use herald_store::Subscription;
+use herald_store::{StoreError, Subscription};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::Intake;
 use super::gates::GatePermit;
+use super::job::wait_for_slot;
+use super::lease::RATE_HORIZON;
 
 /// The right to make one manual attempt now; held until the attempt is recorded.
 #[derive(Debug)]
@@ -48,11 +52,35 @@ pub enum Busy {
         /// The subscription's limit.
         max: u32,
     },
+    /// The subscription's send slots within the next second are all taken.
+    #[error(
+        "the subscription is sending at its rate limit (rate_limit_per_second = {per_second}); \
+         retry in a moment"
+    )]
+    Rate {
+        /// The subscription's limit.
+        per_second: u32,
+    },
+}
+
+/// Why no turn was given.
+#[derive(Debug, thiserror::Error)]
+pub enum TurnRefused {
+    /// The subscription or the server is at a limit: answer 429.
+    #[error(transparent)]
+    Busy(#[from] Busy),
+    /// The send slot could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl Intake {
     /// A turn for a manual attempt to `subscription`, if one is free now (see the module).
-    pub fn manual_turn(&self, subscription: &Subscription) -> Result<ManualTurn, Busy> {
+    /// Returns once the turn's send slot has come (at most a second ahead).
+    pub async fn manual_turn(
+        &self,
+        subscription: &Subscription,
+    ) -> Result<ManualTurn, TurnRefused> {
         let core = &self.core;
         let permit =
             Arc::clone(&core.permits)
@@ -66,6 +94,16 @@ impl Intake {
             .ok_or(Busy::InFlight {
                 max: subscription.max_in_flight,
             })?;
+        // Taken last, so a refusal above spends no slot.
+        if let Some(per_second) = subscription.rate_limit_per_second {
+            let now = core.clock.now();
+            let slot = core
+                .store
+                .take_send_slot(&subscription.id, per_second, now, RATE_HORIZON)
+                .await?
+                .ok_or(Busy::Rate { per_second })?;
+            wait_for_slot(slot, core.clock.as_ref()).await;
+        }
         Ok(ManualTurn {
             _gate: gate,
             _permit: permit,

@@ -50,7 +50,7 @@ pub use attempt::Deliverer;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use intake::Intake;
 pub use lease::{LeaseTerms, SINGLE_PROCESS_LEASE_WINDOW, lease_window};
-pub use manual::{Busy, ManualTurn};
+pub use manual::{Busy, ManualTurn, TurnRefused};
 
 use gates::Gates;
 
