@@ -3,7 +3,7 @@
 //! A delivery's attempts are read a page at a time (`/deliveries/{id}/attempts`; the delivery
 //! itself embeds the first page), so a delivery redelivered thousands of times never makes
 //! one unbounded answer. Redelivery takes a turn from the dispatcher (`Intake::manual_turn`)
-//! and answers 429 when the subscription is at its `max_in_flight`.
+//! and answers 429 when the subscription is at its `max_in_flight` or rate limit.
 
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -190,9 +190,9 @@ pub async fn attempts(
 }
 
 /// Make a new attempt now (trigger `redelivery`); a failed delivery that then succeeds becomes
-/// `succeeded`. Answers with the attempt. Held to the subscription's `max_in_flight` and the
-/// server's `max_concurrency` like scheduled attempts: at the cap it answers 429 with
-/// `Retry-After` and sends nothing.
+/// `succeeded`. Answers with the attempt. Held to the subscription's `max_in_flight` and rate
+/// limit and the server's `max_concurrency` like scheduled attempts: at a cap it answers 429
+/// with `Retry-After` and sends nothing.
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/redeliver", tag = "deliveries",
     operation_id = "redeliverDelivery",
     params(("id" = String, Path, description = "`dlv_…`", pattern = "^dlv_[0-9a-fA-F]{32}$")),

@@ -374,8 +374,9 @@ pub const TEST_TIMEOUT_HEADER: &str = "herald-test-timeout-ms";
 /// Send a `herald.test` event to this subscription now and report the attempt: the check a
 /// subscriber runs when webhooks do not arrive.
 ///
-/// A subscription with `max_in_flight` attempts in flight on this node (or a server at its
-/// `max_concurrency`) answers 429 with `Retry-After` instead of queueing the test.
+/// A subscription with `max_in_flight` attempts in flight on this node, or no rate-limit
+/// slot within a second (or a server at its `max_concurrency`), answers 429 with
+/// `Retry-After` instead of queueing the test.
 ///
 /// The status and the headers `herald-test-url` and `herald-test-timeout-ms` are sent at
 /// once, before the attempt; the JSON body follows when the attempt is over, so a client can
