@@ -12,6 +12,7 @@
 mod address;
 mod args;
 mod error;
+mod limits;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use serde::Deserialize;
 
 pub use args::{LogFormat, ServeArgs};
 pub use error::ConfigError;
+pub use limits::{LimitArgs, Limits};
 
 /// The file layer: the same settings, all optional.
 #[derive(Debug, Default, Deserialize)]
@@ -51,6 +53,29 @@ struct FileConfig {
     header_read_timeout: Option<String>,
     body_read_timeout: Option<String>,
     max_connections: Option<usize>,
+    // --- limits (issue 13; see `limits.rs`) ---
+    max_event_types_per_subscription: Option<usize>,
+    max_subscriptions_per_tenant: Option<u64>,
+    max_url_length: Option<usize>,
+    max_description_length: Option<usize>,
+    max_headers_per_subscription: Option<usize>,
+    max_header_name_length: Option<usize>,
+    max_header_value_length: Option<usize>,
+}
+
+impl FileConfig {
+    /// The limits the file gives.
+    fn limits(&self) -> LimitArgs {
+        LimitArgs {
+            max_event_types_per_subscription: self.max_event_types_per_subscription,
+            max_subscriptions_per_tenant: self.max_subscriptions_per_tenant,
+            max_url_length: self.max_url_length,
+            max_description_length: self.max_description_length,
+            max_headers_per_subscription: self.max_headers_per_subscription,
+            max_header_name_length: self.max_header_name_length,
+            max_header_value_length: self.max_header_value_length,
+        }
+    }
 }
 
 /// Lists may be written `"a,b"` or `["a", "b"]` in the file.
@@ -122,6 +147,8 @@ pub struct Config {
     /// Connections served at once; a permit is taken before accepting, so a flood of clients
     /// waits in the kernel's backlog rather than in this process's memory.
     pub max_connections: usize,
+    /// Per-tenant and per-subscription limits (see `limits.rs`).
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -153,6 +180,7 @@ impl Default for Config {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            limits: Limits::default(),
         }
     }
 }
@@ -185,6 +213,7 @@ impl Config {
         let duration = |setting, flag: Option<String>, file: Option<String>, default| {
             duration_setting(setting, flag.or(file), default)
         };
+        let limits = Limits::from_args(args.limits.clone().or(file.limits()))?;
         let retry_schedule = args
             .retry_schedule
             .or(file.retry_schedule.map(StringOrList::joined));
@@ -261,6 +290,7 @@ impl Config {
             )?,
             max_connections: (args.max_connections.or(file.max_connections))
                 .unwrap_or(defaults.max_connections),
+            limits,
         })
     }
 

@@ -225,6 +225,19 @@ fn interval_us(rate: u32) -> Option<i64> {
     (rate > 0).then(|| (1_000_000 + i64::from(rate) - 1) / i64::from(rate))
 }
 
+/// The arguments of `DeliveryQueue::take_send_slot`'s statement: the interval of `rate`, `now`
+/// and the horizon's end, in µs; `None` for a rate of 0 (no limit).
+pub(crate) fn manual_slot(
+    rate: u32,
+    now: OffsetDateTime,
+    horizon: std::time::Duration,
+) -> Option<(i64, i64, i64)> {
+    let interval = interval_us(rate)?;
+    let horizon = i64::try_from(horizon.as_micros()).unwrap_or(i64::MAX);
+    let now = micros(now);
+    Some((interval, now, now.saturating_add(horizon)))
+}
+
 fn horizon_end_us(claim: &Claim) -> i64 {
     let horizon = i64::try_from(claim.rate_horizon.as_micros()).unwrap_or(i64::MAX);
     micros(claim.now).saturating_add(horizon)

@@ -400,6 +400,11 @@ pub(crate) fn delivery_page(
     page(items, page_limit(request), |d| d.delivery.id.to_string())
 }
 
+/// A page of a delivery's attempts (oldest first; the cursor is the last id).
+pub(crate) fn attempt_page(items: Vec<Attempt>, request: &PageRequest) -> Page<Attempt> {
+    page(items, page_limit(request), |a| a.id.to_string())
+}
+
 /// The effective page size: a limit of 0 would make a page that can never advance.
 pub(crate) fn page_limit(page: &PageRequest) -> u32 {
     page.limit.max(1)

@@ -222,6 +222,59 @@ async fn deliveries_show_prints_the_delivery_and_a_table_of_its_attempts() {
 }
 
 #[tokio::test]
+async fn deliveries_show_follows_the_attempt_pages() {
+    let api = fake_api().await;
+    let delivery = json!({
+        "id": "dlv_1", "status": "pending", "event_id": "evt_1",
+        "attempts": [
+            {"id": "att_1", "started_at": "t1", "trigger": "scheduled", "response_status": 500, "duration_ms": 30, "error": "status", "error_message": "HTTP 500"},
+        ],
+        "attempts_next_cursor": "att_1",
+    });
+    api.on(
+        Method::GET,
+        "/api/v1/deliveries/dlv_1",
+        Reply::json(200, delivery.to_string()),
+    );
+    let page = json!({
+        "data": [
+            {"id": "att_2", "started_at": "t2", "trigger": "redelivery", "response_status": 200, "duration_ms": 12, "error": null, "error_message": null},
+        ],
+        "next_cursor": null,
+    });
+    api.on(
+        Method::GET,
+        "/api/v1/deliveries/dlv_1/attempts",
+        Reply::json(200, page.to_string()),
+    );
+
+    let run = herald(&api.base_url(), &["deliveries", "show", "dlv_1"]).await;
+
+    assert_eq!(run.code, 0, "{run:?}");
+    let pages: Vec<_> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/attempts"))
+        .collect();
+    assert_eq!(pages.len(), 1);
+    assert!(
+        pages[0]
+            .query
+            .as_deref()
+            .is_some_and(|q| q.contains("cursor=att_1")),
+        "{:?}",
+        pages[0].query
+    );
+    assert!(run.stdout.contains("t1       scheduled"), "{}", run.stdout);
+    assert!(run.stdout.contains("t2       redelivery"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("attempts_next_cursor"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test]
 async fn deliveries_redeliver_posts_and_prints_the_new_attempt() {
     let api = fake_api().await;
     let attempt = r#"{"id":"att_3","succeeded":true,"response_status":204,"duration_ms":9,"error":null,"trigger":"redelivery"}"#;

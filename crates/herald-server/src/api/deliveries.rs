@@ -1,10 +1,16 @@
 //! `/api/v1/deliveries`: every delivery with its attempts (promise 6), and redelivery by hand.
+//!
+//! A delivery's attempts are read a page at a time (`/deliveries/{id}/attempts`; the delivery
+//! itself embeds the first page), so a delivery redelivered thousands of times never makes
+//! one unbounded answer. Redelivery takes a turn from the dispatcher (`Intake::manual_turn`)
+//! and answers 429 when the subscription is at its `max_in_flight` or rate limit.
 
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json as JsonResponse, Router};
 use herald_store::{
-    AttemptTrigger, DeliveryFilter, DeliveryId, DeliveryStatus, EventId, StoreError, SubscriptionId,
+    AttemptId, AttemptTrigger, Delivery, DeliveryFilter, DeliveryId, DeliveryStatus, EventId,
+    PageRequest, StoreError, SubscriptionId,
 };
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -13,13 +19,14 @@ use utoipa::IntoParams;
 use super::auth::Principal;
 use super::error::ApiError;
 use super::extract::{Path, Query};
-use super::views::{AttemptView, DeliveryView, LastAttemptView, List};
+use super::views::{AttemptView, DeliveryView, List};
 use super::{AppState, page_request};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/deliveries", get(list))
         .route("/deliveries/{id}", get(show))
+        .route("/deliveries/{id}/attempts", get(attempts))
         .route("/deliveries/{id}/redeliver", post(redeliver))
 }
 
@@ -89,7 +96,33 @@ pub async fn list(
     }))
 }
 
-/// One delivery with all its attempts.
+/// How many attempts `GET /deliveries/{id}` embeds: every attempt of a delivery on the
+/// default schedule (four) and many redeliveries besides; the rest are a page away.
+const EMBEDDED_ATTEMPTS: u32 = 20;
+
+/// Paging of a delivery's attempts.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AttemptQuery {
+    /// `next_cursor` of the previous page (or the delivery's `attempts_next_cursor`).
+    #[param(nullable = false, pattern = "^att_[0-9a-fA-F]{32}$")]
+    pub cursor: Option<String>,
+    /// Page size (1 to 200, default 50).
+    #[param(nullable = false, minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+/// Loads a delivery the caller may see, else 404.
+async fn load(state: &AppState, principal: &Principal, id: &str) -> Result<Delivery, ApiError> {
+    let parsed = DeliveryId::parse(id).map_err(|_| ApiError::not_found("delivery", id))?;
+    match state.queue.get_delivery(&parsed).await? {
+        Some(d) if principal.can_see(&d.tenant_id) => Ok(d),
+        _ => Err(ApiError::not_found("delivery", id)),
+    }
+}
+
+/// One delivery with its first attempts (at most 20, oldest first); `attempts_next_cursor`
+/// pages on through `GET /deliveries/{id}/attempts`.
 #[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries",
     operation_id = "getDelivery",
     params(("id" = String, Path, description = "`dlv_…`", pattern = "^dlv_[0-9a-fA-F]{32}$")),
@@ -100,42 +133,91 @@ pub async fn show(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<JsonResponse<DeliveryView>, ApiError> {
-    let parsed = DeliveryId::parse(&id).map_err(|_| ApiError::not_found("delivery", &id))?;
-    let delivery = match state.queue.get_delivery(&parsed).await? {
-        Some(d) if principal.can_see(&d.tenant_id) => d,
-        _ => return Err(ApiError::not_found("delivery", &id)),
+    let delivery = load(&state, &principal, &id).await?;
+    let first = PageRequest {
+        cursor: None,
+        limit: EMBEDDED_ATTEMPTS,
     };
-    let attempts = state.queue.list_attempts(&parsed).await?;
-    let subscription = state
-        .catalog
-        .get_subscription(&delivery.subscription_id)
-        .await?;
-    let mut view = DeliveryView::from(delivery);
-    let attempts: Vec<AttemptView> = attempts.into_iter().map(AttemptView::from).collect();
-    // The same fields as a list's row, so a delivery reads alike in both.
-    view.subscription_url = subscription.map(|s| s.url);
-    view.last_attempt = attempts.last().map(LastAttemptView::from);
-    view.attempts = Some(attempts);
+    let attempts = state.queue.list_attempts_page(&delivery.id, &first).await?;
+    let mut view = summary_view(&state, delivery).await?;
+    view.attempts = Some(attempts.items.into_iter().map(AttemptView::from).collect());
+    view.attempts_next_cursor = Some(attempts.next_cursor);
     Ok(JsonResponse(view))
 }
 
+/// The delivery as a list's row shows it (its subscription's URL, its latest attempt), so a
+/// delivery reads alike in both: the one row of its event to its subscription.
+async fn summary_view(state: &AppState, delivery: Delivery) -> Result<DeliveryView, ApiError> {
+    let filter = DeliveryFilter {
+        event_id: Some(delivery.event_id.clone()),
+        subscription_id: Some(delivery.subscription_id.clone()),
+        ..DeliveryFilter::default()
+    };
+    let one = PageRequest {
+        cursor: None,
+        limit: 1,
+    };
+    let rows = state.queue.list_deliveries(&filter, &one).await?;
+    Ok(match rows.items.into_iter().next() {
+        Some(summary) if summary.delivery.id == delivery.id => DeliveryView::from(summary),
+        // An event reaches a subscription once, so this is the row; if not, the bare delivery.
+        _ => DeliveryView::from(delivery),
+    })
+}
+
+/// A delivery's attempts, a page at a time, oldest first.
+#[utoipa::path(get, path = "/api/v1/deliveries/{id}/attempts", tag = "deliveries",
+    operation_id = "listDeliveryAttempts",
+    params(("id" = String, Path, description = "`dlv_…`", pattern = "^dlv_[0-9a-fA-F]{32}$"),
+        AttemptQuery),
+    responses((status = 200, body = List<AttemptView>), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn attempts(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Query(query): Query<AttemptQuery>,
+) -> Result<JsonResponse<List<AttemptView>>, ApiError> {
+    let page = page_request(query.cursor, query.limit, |c| {
+        AttemptId::parse(c).map(|_| ())
+    })?;
+    let delivery = load(&state, &principal, &id).await?;
+    let page = state.queue.list_attempts_page(&delivery.id, &page).await?;
+    Ok(JsonResponse(List {
+        data: page.items.into_iter().map(AttemptView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
 /// Make a new attempt now (trigger `redelivery`); a failed delivery that then succeeds becomes
-/// `succeeded`. Answers with the attempt.
+/// `succeeded`. Answers with the attempt. Held to the subscription's `max_in_flight` and rate
+/// limit and the server's `max_concurrency` like scheduled attempts: at a cap it answers 429
+/// with `Retry-After` and sends nothing.
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/redeliver", tag = "deliveries",
     operation_id = "redeliverDelivery",
     params(("id" = String, Path, description = "`dlv_…`", pattern = "^dlv_[0-9a-fA-F]{32}$")),
-    responses((status = 200, body = AttemptView), (status = 404), (status = 409)),
+    responses((status = 200, body = AttemptView), (status = 404), (status = 409), (status = 429)),
     security(("bearer" = [])))]
 pub async fn redeliver(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<JsonResponse<AttemptView>, ApiError> {
-    let parsed = DeliveryId::parse(&id).map_err(|_| ApiError::not_found("delivery", &id))?;
-    match state.queue.get_delivery(&parsed).await? {
-        Some(d) if principal.can_see(&d.tenant_id) => {}
-        _ => return Err(ApiError::not_found("delivery", &id)),
-    }
+    let delivery = load(&state, &principal, &id).await?;
+    let parsed = delivery.id.clone();
+    let Some(subscription) = state
+        .catalog
+        .get_subscription(&delivery.subscription_id)
+        .await?
+    else {
+        return Err(ApiError::not_found("delivery", &id));
+    };
+    // Taken before the lease: a refused redelivery leaves the delivery as it was.
+    let turn = state
+        .intake
+        .manual_turn(&subscription)
+        .await
+        .map_err(ApiError::manual_busy)?;
     let now = OffsetDateTime::now_utc();
     let lease_until = now + state.config.lease();
     let job = match state.queue.lease_delivery(&parsed, now, lease_until).await {
@@ -152,5 +234,6 @@ pub async fn redeliver(
         .deliverer
         .attempt(&job, AttemptTrigger::Redelivery)
         .await;
+    drop(turn);
     Ok(JsonResponse(attempt.into()))
 }

@@ -44,6 +44,8 @@ pub struct ApiError {
     detail: String,
     pointer: Option<String>,
     oauth_error: Option<&'static str>,
+    /// Seconds for a `Retry-After` header (429 only).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -60,7 +62,32 @@ impl ApiError {
             detail: detail.into(),
             pointer: None,
             oauth_error: None,
+            retry_after: None,
         }
+    }
+
+    /// 422: a configured limit was exceeded; `detail` names the setting and its value, so the
+    /// caller knows what bounds it and the operator which setting to raise.
+    pub fn limit_exceeded(setting: &str, value: impl std::fmt::Display, detail: &str) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "limit-exceeded",
+            "Limit exceeded",
+            format!("{detail} (limit {setting} = {value})"),
+        )
+    }
+
+    /// 429: a manual attempt found its subscription (or the server) at its cap; retry after
+    /// `retry_after` seconds.
+    pub fn busy(detail: impl Into<String>, retry_after: u64) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "limit-exceeded",
+            "Limit exceeded",
+            detail,
+        );
+        error.retry_after = Some(retry_after);
+        error
     }
 
     /// 400: the request is malformed (bad JSON, bad query, bad cursor).
@@ -200,6 +227,15 @@ impl ApiError {
         )
     }
 
+    /// 429 for a manual attempt that found its subscription or the server at its cap (or
+    /// the store's failure, as any).
+    pub fn manual_busy(refused: crate::dispatch::TurnRefused) -> Self {
+        match refused {
+            crate::dispatch::TurnRefused::Busy(busy) => Self::busy(busy.to_string(), 1),
+            crate::dispatch::TurnRefused::Store(error) => error.into(),
+        }
+    }
+
     /// The status this error renders with.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -237,6 +273,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             let challenge = if self.oauth_error.is_some() {
                 "Basic realm=\"herald\""

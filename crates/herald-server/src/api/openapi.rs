@@ -35,7 +35,7 @@ use problems::Problems;
         subscriptions::create, subscriptions::list, subscriptions::show, subscriptions::update,
         subscriptions::remove, subscriptions::test, subscriptions::rotate_secret,
         events::publish, events::list, events::show,
-        deliveries::list, deliveries::show, deliveries::redeliver, attempts_stream::stream,
+        deliveries::list, deliveries::show, deliveries::attempts, deliveries::redeliver, attempts_stream::stream,
         oauth::token, oauth::revoke, health::healthz, health::readyz, health::metrics, openapi_json,
     ),
     components(schemas(

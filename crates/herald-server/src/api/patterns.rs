@@ -10,7 +10,7 @@
 //! and suggestions are made for the first [`EXPLAINED`] unmatched patterns only, so a refusal
 //! costs a bounded read and bounded CPU however many types exist or patterns are sent.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use herald_store::Catalog;
 
@@ -48,10 +48,12 @@ pub async fn check(
         ));
     }
     let mut checked: Vec<String> = Vec::with_capacity(patterns.len());
+    // A set, so dropping duplicates is linear in the patterns given (it was quadratic).
+    let mut seen: HashSet<&str> = HashSet::with_capacity(patterns.len());
     let mut unmatched = Vec::new();
     for pattern in patterns {
         check_form(pattern)?;
-        if checked.contains(pattern) {
+        if !seen.insert(pattern.as_str()) {
             continue;
         }
         if !matches_registered(catalog, pattern).await? {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json as JsonResponse, Router};
@@ -27,6 +27,8 @@ use super::patterns;
 use super::views::{List, SubscriptionView, TestResult};
 use super::{AppState, page_request};
 use crate::outbound::explain;
+
+mod checks;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -119,62 +121,8 @@ pub struct SubscriptionQuery {
     pub limit: Option<u32>,
 }
 
-/// Headers a subscription may not set: Herald owns them.
-const RESERVED_HEADERS: &[&str] = &[
-    "content-type",
-    "content-length",
-    "host",
-    "user-agent",
-    "connection",
-    "transfer-encoding",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-];
-
-fn check_headers(headers: BTreeMap<String, String>) -> Result<BTreeMap<String, String>, ApiError> {
-    let mut checked = BTreeMap::new();
-    for (name, value) in headers {
-        let lower = name.to_ascii_lowercase();
-        if RESERVED_HEADERS.contains(&lower.as_str()) {
-            return Err(ApiError::validation(format!(
-                "the header '{name}' is set by Herald and cannot be customised"
-            )));
-        }
-        HeaderName::from_bytes(lower.as_bytes())
-            .map_err(|_| ApiError::validation(format!("'{name}' is not a valid header name")))?;
-        HeaderValue::from_str(&value).map_err(|_| {
-            ApiError::validation(format!("the value of header '{name}' is not valid"))
-        })?;
-        checked.insert(lower, value);
-    }
-    Ok(checked)
-}
-
-fn check_limits(rate: Option<u32>, max_in_flight: Option<u32>) -> Result<(), ApiError> {
-    if rate == Some(0) {
-        return Err(ApiError::validation(
-            "rate_limit_per_second must be at least 1 (or null for no limit)",
-        ));
-    }
-    if max_in_flight.is_some_and(|n| n == 0 || n > 1000) {
-        return Err(ApiError::validation(
-            "max_in_flight must be between 1 and 1000",
-        ));
-    }
-    Ok(())
-}
-
-fn check_email(email: &Option<String>) -> Result<(), ApiError> {
-    match email {
-        Some(e) if !e.contains('@') || e.len() > 254 => Err(ApiError::validation(format!(
-            "contact_email '{e}' is not an email address"
-        ))),
-        _ => Ok(()),
-    }
-}
-
 async fn check_url(state: &AppState, url: &str) -> Result<String, ApiError> {
+    checks::url_length(url, &state.config.limits)?;
     state
         .deliverer
         .outbound()
@@ -235,7 +183,15 @@ pub async fn create(
     principal: Principal,
     Json(body): Json<CreateSubscription>,
 ) -> Result<(StatusCode, JsonResponse<SubscriptionView>), ApiError> {
+    let limits = &state.config.limits;
+    // Sizes first: each is cheap, and refuses before any work that grows with the input.
+    checks::pattern_count(&body.event_types, limits)?;
+    checks::description(body.description.as_deref(), limits)?;
+    let headers = checks::headers(body.headers.unwrap_or_default(), limits)?;
+    checks::rate_and_in_flight(body.rate_limit_per_second, body.max_in_flight)?;
+    checks::email(&body.contact_email)?;
     let tenant_id = owning_tenant(&state, &principal, body.tenant_id).await?;
+    checks::room_for_subscription(state.catalog.as_ref(), &tenant_id, limits).await?;
     let url = check_url(&state, &body.url).await?;
     let checked = patterns::check(
         state.catalog.as_ref(),
@@ -243,9 +199,6 @@ pub async fn create(
         body.allow_unmatched,
     )
     .await?;
-    let headers = check_headers(body.headers.unwrap_or_default())?;
-    check_limits(body.rate_limit_per_second, body.max_in_flight)?;
-    check_email(&body.contact_email)?;
     let now = herald_store::timestamp_now();
     let subscription = Subscription {
         id: SubscriptionId::generate(),
@@ -340,6 +293,13 @@ pub async fn update(
     Path(id): Path<String>,
     Json(body): Json<UpdateSubscription>,
 ) -> Result<JsonResponse<SubscriptionView>, ApiError> {
+    let limits = &state.config.limits;
+    if let Some(types) = &body.event_types {
+        checks::pattern_count(types, limits)?;
+    }
+    if let Some(description) = &body.description {
+        checks::description(description.as_deref(), limits)?;
+    }
     let mut sub = load(&state, &principal, &id).await?;
     let was_paused = sub.status == SubscriptionStatus::Paused;
     if let Some(url) = body.url {
@@ -362,9 +322,9 @@ pub async fn update(
         sub.description = description;
     }
     if let Some(headers) = body.headers {
-        sub.headers = check_headers(headers)?;
+        sub.headers = checks::headers(headers, limits)?;
     }
-    check_limits(body.rate_limit_per_second.flatten(), body.max_in_flight)?;
+    checks::rate_and_in_flight(body.rate_limit_per_second.flatten(), body.max_in_flight)?;
     if let Some(rate) = body.rate_limit_per_second {
         sub.rate_limit_per_second = rate;
     }
@@ -372,7 +332,7 @@ pub async fn update(
         sub.max_in_flight = max;
     }
     if let Some(email) = body.contact_email {
-        check_email(&email)?;
+        checks::email(&email)?;
         sub.contact_email = email;
     }
     sub.updated_at = herald_store::timestamp_now();
@@ -414,6 +374,10 @@ pub const TEST_TIMEOUT_HEADER: &str = "herald-test-timeout-ms";
 /// Send a `herald.test` event to this subscription now and report the attempt: the check a
 /// subscriber runs when webhooks do not arrive.
 ///
+/// A subscription with `max_in_flight` attempts in flight on this node, or no rate-limit
+/// slot within a second (or a server at its `max_concurrency`), answers 429 with
+/// `Retry-After` instead of queueing the test.
+///
 /// The status and the headers `herald-test-url` and `herald-test-timeout-ms` are sent at
 /// once, before the attempt; the JSON body follows when the attempt is over, so a client can
 /// say what it is waiting for, and for how long at most, while the endpoint hangs.
@@ -423,7 +387,7 @@ pub const TEST_TIMEOUT_HEADER: &str = "herald-test-timeout-ms";
     responses((status = 200, body = TestResult, headers(
         ("herald-test-url" = String, description = "The URL being tested."),
         ("herald-test-timeout-ms" = u64, description = "How long the attempt may take at most."))),
-        (status = 404)),
+        (status = 404), (status = 429)),
     security(("bearer" = [])))]
 pub async fn test(
     State(state): State<AppState>,
@@ -431,6 +395,12 @@ pub async fn test(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let sub = load(&state, &principal, &id).await?;
+    // Taken before the test event is written: a refused test leaves nothing behind.
+    let turn = state
+        .intake
+        .manual_turn(&sub)
+        .await
+        .map_err(ApiError::manual_busy)?;
     let url = HeaderValue::from_str(&sub.url).ok();
     let job = publish_test_event(&state, sub).await?;
     let deliverer = Arc::clone(&state.deliverer);
@@ -438,6 +408,7 @@ pub async fn test(
     // attempt short between sending it and recording it.
     let attempt = tokio::spawn(async move {
         let attempt = deliverer.attempt(&job, AttemptTrigger::Test).await;
+        drop(turn);
         TestResult {
             succeeded: attempt.succeeded(),
             event_id: job.event.id.to_string(),
@@ -493,7 +464,9 @@ async fn publish_test_event(
     })
 }
 
-/// Replace the signing secret; the old one keeps signing beside it for the grace period.
+/// Replace the signing secret; the one it replaces keeps signing beside it for the grace
+/// period. At most two secrets live: a rotation drops any older grace secret, so however
+/// often a subscription rotates, a delivery carries at most two signatures.
 #[utoipa::path(post, path = "/api/v1/subscriptions/{id}/secret/rotate", tag = "subscriptions",
     operation_id = "rotateSubscriptionSecret",
     params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
@@ -506,23 +479,39 @@ pub async fn rotate_secret(
 ) -> Result<JsonResponse<SubscriptionView>, ApiError> {
     let mut sub = load(&state, &principal, &id).await?;
     let now = herald_store::timestamp_now();
-    let grace_end = now + state.config.secret_grace_period;
-    let mut secrets = vec![SigningSecret {
-        secret: Secret::generate().to_string(),
-        expires_at: None,
-    }];
-    secrets.extend(sub.secrets.into_iter().filter_map(|mut old| {
-        match old.expires_at {
-            None => old.expires_at = Some(grace_end),
-            Some(at) if at <= now => return None,
-            Some(_) => {}
-        }
-        Some(old)
-    }));
-    sub.secrets = secrets;
+    sub.secrets = rotated(
+        sub.secrets,
+        Secret::generate().to_string(),
+        now + state.config.secret_grace_period,
+    );
     sub.updated_at = now;
     if !state.catalog.update_subscription(&sub).await? {
         return Err(ApiError::not_found("subscription", &id));
     }
     Ok(JsonResponse(sub.into()))
+}
+
+/// The secrets after a rotation: `new` as the current one, and the current one before it
+/// (the one without an end; failing that, the first) signing until `grace_end`. Every older
+/// grace secret is superseded: whoever verifies has moved past it already or never will.
+fn rotated(
+    secrets: Vec<SigningSecret>,
+    new: String,
+    grace_end: time::OffsetDateTime,
+) -> Vec<SigningSecret> {
+    let previous = secrets
+        .iter()
+        .position(|s| s.expires_at.is_none())
+        .or((!secrets.is_empty()).then_some(0));
+    let mut kept = vec![SigningSecret {
+        secret: new,
+        expires_at: None,
+    }];
+    if let Some(index) = previous
+        && let Some(mut old) = secrets.into_iter().nth(index)
+    {
+        old.expires_at = Some(grace_end);
+        kept.push(old);
+    }
+    kept
 }

@@ -225,9 +225,15 @@ pub struct DeliveryView {
     /// Last change.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
-    /// The attempts, oldest first (only on `GET /deliveries/{id}`).
+    /// The first attempts, oldest first, at most 20 (only on `GET /deliveries/{id}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts: Option<Vec<AttemptView>>,
+    /// When the delivery has more attempts than `attempts` holds: pass as `cursor` to
+    /// `GET /deliveries/{id}/attempts` for the next ones; null when `attempts` holds them all
+    /// (only on `GET /deliveries/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub attempts_next_cursor: Option<Option<String>>,
 }
 
 impl From<Delivery> for DeliveryView {
@@ -246,6 +252,7 @@ impl From<Delivery> for DeliveryView {
             created_at: d.created_at,
             updated_at: d.updated_at,
             attempts: None,
+            attempts_next_cursor: None,
         }
     }
 }

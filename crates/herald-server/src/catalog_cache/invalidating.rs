@@ -140,6 +140,10 @@ impl Catalog for InvalidatingCatalog {
         self.inner.event_type_usage(name, sample).await
     }
 
+    async fn count_subscriptions(&self, tenant_id: &TenantId) -> Result<u64> {
+        self.inner.count_subscriptions(tenant_id).await
+    }
+
     async fn create_subscription(&self, subscription: &Subscription) -> Result<()> {
         self.inner.create_subscription(subscription).await
     }

@@ -140,6 +140,10 @@ pub struct ServeArgs {
     /// HERALD_TOKEN_TTL); --token-lifetime wins.
     #[arg(long, env = "HERALD_TOKEN_TTL", value_name = "DURATION", hide = true)]
     pub token_ttl: Option<String>,
+
+    /// Per-tenant and per-subscription limits.
+    #[command(flatten)]
+    pub limits: super::LimitArgs,
 }
 
 /// How log lines look.

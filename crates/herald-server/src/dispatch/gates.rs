@@ -56,6 +56,24 @@ impl Gates {
     /// Waits for a permit of `subscription_id`'s gate, a gate of `max_in_flight` permits
     /// (made, or remade at that size, if needed; a limit of 0 is taken as 1).
     pub async fn acquire(&self, subscription_id: &str, max_in_flight: u32) -> GatePermit {
+        let mut pass = self.pass(subscription_id, max_in_flight);
+        // Never closed: the semaphore is ours and nothing calls `close`.
+        pass.permit = Arc::clone(&pass.permits).acquire_owned().await.ok();
+        pass
+    }
+
+    /// A permit of `subscription_id`'s gate if one is free now, else `None` (a manual
+    /// attempt answers "busy" rather than queue behind the subscription's work).
+    pub fn try_acquire(&self, subscription_id: &str, max_in_flight: u32) -> Option<GatePermit> {
+        let mut pass = self.pass(subscription_id, max_in_flight);
+        pass.permit = Arc::clone(&pass.permits).try_acquire_owned().ok();
+        pass.permit.is_some().then_some(pass)
+    }
+
+    /// A pass without its permit yet, on `subscription_id`'s gate of `max_in_flight` permits
+    /// (made, or remade at that size, if needed; a limit of 0 is taken as 1). Made before any
+    /// wait, so that a wait given up or a refusal (the pass dropped) still tidies up.
+    fn pass(&self, subscription_id: &str, max_in_flight: u32) -> GatePermit {
         let size = max_in_flight.max(1);
         let permits = {
             let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
@@ -67,16 +85,12 @@ impl Gates {
             }
             Arc::clone(&gate.permits)
         };
-        // Built before the wait, so that a wait given up (its future dropped) still tidies up.
-        let mut pass = GatePermit {
+        GatePermit {
             gates: self.clone(),
             subscription_id: subscription_id.to_owned(),
             permits,
             permit: None,
-        };
-        // Never closed: the semaphore is ours and nothing calls `close`.
-        pass.permit = Arc::clone(&pass.permits).acquire_owned().await.ok();
-        pass
+        }
     }
 
     /// How many subscriptions have a gate (for tests).
@@ -157,6 +171,17 @@ mod tests {
         drop(old);
         assert_eq!(gates.len(), 1);
         assert!(waits(pin!(gates.acquire("sub_a", 2))).await, "still 2 held");
+    }
+
+    #[tokio::test]
+    async fn try_acquire_refuses_a_full_gate_and_leaves_no_gate_behind() {
+        let gates = Gates::new();
+        let held = gates.try_acquire("sub_a", 1);
+        assert!(held.is_some());
+        assert!(gates.try_acquire("sub_a", 1).is_none(), "1 held");
+        drop(held);
+        assert_eq!(gates.len(), 0);
+        assert!(gates.try_acquire("sub_a", 1).is_some());
     }
 
     #[tokio::test]

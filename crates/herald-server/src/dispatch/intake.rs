@@ -18,7 +18,7 @@ use super::Core;
 /// Where the API publishes. Cheap to clone.
 #[derive(Clone)]
 pub struct Intake {
-    core: Arc<Core>,
+    pub(super) core: Arc<Core>,
 }
 
 impl Intake {

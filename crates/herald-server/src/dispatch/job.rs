@@ -81,7 +81,7 @@ async fn wait_turn(job: &DeliveryJob, core: &Core) -> GatePermit {
 }
 
 /// Waits until the wall time `not_before` (a rate-limit slot); at once for a time passed.
-async fn wait_for_slot(not_before: OffsetDateTime, clock: &dyn Clock) {
+pub(super) async fn wait_for_slot(not_before: OffsetDateTime, clock: &dyn Clock) {
     if let Ok(ahead) = Duration::try_from(not_before - clock.now())
         && !ahead.is_zero()
     {

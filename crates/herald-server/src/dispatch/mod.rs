@@ -6,7 +6,8 @@
 //! wires the parts: [`clock`] (the one source of time), `job` (one job's steps), [`gates`]
 //! (per-subscription `max_in_flight`), [`Deliverer`] (send and record), [`attempt_log`] (one
 //! rate-limited log line per attempt), [`schedule`] (what
-//! follows a failure) and [`Intake`] (publish).
+//! follows a failure), [`Intake`] (publish) and `manual` (the turn a connectivity test or a
+//! redelivery takes, under the same limits).
 //!
 //! [`Dispatcher::step`] is one claim and the start of what it claimed; [`Dispatcher::run`]
 //! only repeats it and waits (for a wake-up, another node's commit, the next due time). Tests
@@ -33,6 +34,7 @@ pub mod gates;
 mod intake;
 mod job;
 pub mod lease;
+mod manual;
 pub mod schedule;
 
 use std::sync::Arc;
@@ -48,6 +50,7 @@ pub use attempt::Deliverer;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use intake::Intake;
 pub use lease::{LeaseTerms, SINGLE_PROCESS_LEASE_WINDOW, lease_window};
+pub use manual::{Busy, ManualTurn, TurnRefused};
 
 use gates::Gates;
 

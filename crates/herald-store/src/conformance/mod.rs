@@ -7,6 +7,7 @@
 //! instants passed to the store (`claim.now`, `created_at`), so leases and due times are tested
 //! by moving those instants, not the clock. Cases panic on failure, as tests do.
 
+mod attempt_pages;
 mod attempts;
 mod catalog;
 mod dispatch;
@@ -14,8 +15,11 @@ mod events;
 mod feed;
 mod handoff;
 mod limits;
+mod limits_catalog;
+mod manual_slots;
 mod tokens;
 
+pub use attempt_pages::*;
 pub use attempts::*;
 pub use catalog::*;
 pub use dispatch::*;
@@ -23,6 +27,8 @@ pub use events::*;
 pub use feed::*;
 pub use handoff::*;
 pub use limits::*;
+pub use limits_catalog::*;
+pub use manual_slots::*;
 pub use tokens::*;
 
 use std::collections::BTreeMap;
@@ -81,6 +87,9 @@ macro_rules! store_conformance_tests {
             updating_a_subscription_replaces_its_fields_and_patterns,
             subscriptions_page_newest_first_and_filter_by_tenant,
             missing_rows_read_as_none_and_changes_report_false,
+            subscriptions_are_counted_per_tenant,
+            attempts_page_oldest_first_with_a_cursor,
+            manual_send_slots_follow_the_rate_and_share_the_claims_sequence,
             // events
             publish_creates_one_pending_delivery_per_matching_subscription_of_the_tenant,
             broadcast_reaches_matching_subscriptions_of_every_tenant,

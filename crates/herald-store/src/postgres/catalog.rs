@@ -176,6 +176,14 @@ pub(super) async fn event_type_usage(
     Ok(rows::event_type_usage(found))
 }
 
+pub(super) async fn count_subscriptions(conn: &mut PgConnection, tenant_id: &str) -> Result<u64> {
+    let total: Option<i64> = run::optional(conn, &sql::count_subscriptions(tenant_id), |row| {
+        rows::get(row, "total")
+    })
+    .await?;
+    Ok(total.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+}
+
 /// Runs inside the caller's transaction (the row and its patterns go together).
 pub(super) async fn create_subscription(conn: &mut PgConnection, sub: &Subscription) -> Result<()> {
     run::execute(conn, &sql::insert_subscription(sub)?).await?;

@@ -227,6 +227,20 @@ pub(super) async fn list_deliveries(
     Ok(rows::delivery_page(items, page))
 }
 
+pub(super) async fn list_attempts_page(
+    conn: &mut PgConnection,
+    delivery_id: &str,
+    page: &PageRequest,
+) -> Result<Page<Attempt>> {
+    let items = run::all(
+        conn,
+        &queue::attempts_page(delivery_id, page),
+        rows::attempt,
+    )
+    .await?;
+    Ok(rows::attempt_page(items, page))
+}
+
 pub(super) async fn list_attempts(
     conn: &mut PgConnection,
     delivery_id: &str,

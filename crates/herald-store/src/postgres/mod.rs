@@ -236,6 +236,10 @@ impl Catalog for PgStore {
         catalog::event_type_usage(&mut *self.conn().await?, name, sample).await
     }
 
+    async fn count_subscriptions(&self, tenant_id: &TenantId) -> Result<u64> {
+        catalog::count_subscriptions(&mut *self.conn().await?, tenant_id.as_str()).await
+    }
+
     async fn create_subscription(&self, subscription: &Subscription) -> Result<()> {
         in_transaction!(self, |conn| catalog::create_subscription(
             conn,
@@ -315,6 +319,27 @@ impl DeliveryQueue for PgStore {
         page: &PageRequest,
     ) -> Result<Page<DeliverySummary>> {
         events::list_deliveries(&mut *self.conn().await?, filter, page).await
+    }
+
+    async fn take_send_slot(
+        &self,
+        subscription_id: &SubscriptionId,
+        rate_per_second: u32,
+        now: OffsetDateTime,
+        horizon: std::time::Duration,
+    ) -> Result<Option<OffsetDateTime>> {
+        let Some(args) = crate::claiming::manual_slot(rate_per_second, now, horizon) else {
+            return Ok(Some(now));
+        };
+        queue::take_send_slot(&mut *self.conn().await?, subscription_id.as_str(), args).await
+    }
+
+    async fn list_attempts_page(
+        &self,
+        delivery_id: &DeliveryId,
+        page: &PageRequest,
+    ) -> Result<Page<Attempt>> {
+        events::list_attempts_page(&mut *self.conn().await?, delivery_id.as_str(), page).await
     }
 
     async fn list_attempts(&self, delivery_id: &DeliveryId) -> Result<Vec<Attempt>> {

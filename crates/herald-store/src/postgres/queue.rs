@@ -36,6 +36,17 @@ pub(super) async fn complete_attempt(
     Ok(())
 }
 
+/// `args` is `(interval, now, horizon end)` in µs (`claiming::manual_slot`).
+pub(super) async fn take_send_slot(
+    conn: &mut PgConnection,
+    subscription_id: &str,
+    (interval, now, end): (i64, i64, i64),
+) -> Result<Option<OffsetDateTime>> {
+    let take = sql::take_send_slot(subscription_id, now, interval, end);
+    let slot: Option<i64> = run::optional(conn, &take, |row| rows::get(row, "slot")).await?;
+    slot.map(|us| rows::from_micros(us, "slot")).transpose()
+}
+
 pub(super) async fn next_due_at(conn: &mut PgConnection) -> Result<Option<OffsetDateTime>> {
     // Unleased rows walk deliveries_pending_due in due order until one of an active
     // subscription; leased rows (few: the ones in flight) become claimable when their lease

@@ -91,6 +91,8 @@ pub trait Catalog: Send + Sync + 'static {
     // --- subscriptions ---------------------------------------------------------------------
     /// Inserts a subscription.
     async fn create_subscription(&self, subscription: &Subscription) -> Result<()>;
+    /// How many subscriptions the tenant has (active or paused): the per-tenant limit.
+    async fn count_subscriptions(&self, tenant_id: &TenantId) -> Result<u64>;
     /// One subscription by id.
     async fn get_subscription(&self, id: &SubscriptionId) -> Result<Option<Subscription>>;
     /// Subscriptions, newest first.

@@ -92,6 +92,14 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     ) -> Result<Page<DeliverySummary>>;
     /// A delivery's attempts, oldest first.
     async fn list_attempts(&self, delivery_id: &DeliveryId) -> Result<Vec<Attempt>>;
+    /// One page of a delivery's attempts, in the order they were made (by id, which is time
+    /// ordered); the cursor is the last attempt id of the previous page. What the API reads:
+    /// a delivery redelivered by hand many times never makes one unbounded answer.
+    async fn list_attempts_page(
+        &self,
+        delivery_id: &DeliveryId,
+        page: &PageRequest,
+    ) -> Result<Page<Attempt>>;
     /// The attempt feed: attempts made strictly between `after` and `until` (ids compared as
     /// positions, see [`FeedPosition`]) whose delivery matches `filter`, oldest first, at
     /// most `limit` (0 is taken as 1), each with its delivery's subscription, tenant, event
@@ -131,6 +139,19 @@ pub trait DeliveryQueue: Send + Sync + 'static {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Option<DeliveryJob>>;
+    /// A send slot for a manual attempt (connectivity test, redelivery) to a subscription
+    /// limited to `rate_per_second`: the subscription's next free slot from the same
+    /// sequence `claim_due` hands out (so the pace holds across nodes), if it falls before
+    /// `now + horizon`; the persisted next slot moves on by one interval. `Ok(None)` when the
+    /// next free slot is past the horizon (the caller answers "busy"), or the subscription does
+    /// not exist. A rate of 0 is no limit: `Ok(Some(now))`, nothing written.
+    async fn take_send_slot(
+        &self,
+        subscription_id: &SubscriptionId,
+        rate_per_second: u32,
+        now: OffsetDateTime,
+        horizon: std::time::Duration,
+    ) -> Result<Option<OffsetDateTime>>;
     /// Records an attempt and moves its delivery on, releasing the lease, in one transaction:
     /// `attempts + 1`, `scheduled_attempts + 1` when `progress.counts_for_schedule`, the new
     /// status and `next_attempt_at`. If the delivery no longer exists (its subscription or

@@ -153,6 +153,13 @@ pub(super) fn event_type_usage(
     Ok(rows::event_type_usage(found))
 }
 
+pub(super) fn count_subscriptions(conn: &Connection, tenant_id: &str) -> Result<u64> {
+    let total: Option<i64> = run::optional(conn, &sql::count_subscriptions(tenant_id), |row| {
+        rows::get(row, "total")
+    })?;
+    Ok(total.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+}
+
 pub(super) fn create_subscription(conn: &Connection, sub: &Subscription) -> Result<()> {
     run::execute(conn, &sql::insert_subscription(sub)?)?;
     insert_patterns(conn, &sub.id, &sub.event_types)

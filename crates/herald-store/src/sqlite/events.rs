@@ -154,6 +154,17 @@ pub(super) fn list_deliveries(
     Ok(rows::delivery_page(items, page))
 }
 
+pub(super) fn list_attempts_page(
+    conn: &Connection,
+    delivery_id: &str,
+    page: &PageRequest,
+) -> Result<Page<Attempt>> {
+    let items = run::all(conn, &queue::attempts_page(delivery_id, page), |row| {
+        rows::attempt(row)
+    })?;
+    Ok(rows::attempt_page(items, page))
+}
+
 pub(super) fn list_attempts(conn: &Connection, delivery_id: &str) -> Result<Vec<Attempt>> {
     run::all(conn, &queue::list_attempts(delivery_id), |row| {
         rows::attempt(row)

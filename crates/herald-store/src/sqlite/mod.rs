@@ -274,6 +274,10 @@ impl Catalog for SqliteStore {
         read!(self, (name) => |conn| catalog::event_type_usage(conn, &name, sample))
     }
 
+    async fn count_subscriptions(&self, tenant_id: &TenantId) -> Result<u64> {
+        read!(self, (tenant_id) => |conn| catalog::count_subscriptions(conn, tenant_id.as_str()))
+    }
+
     async fn create_subscription(&self, subscription: &Subscription) -> Result<()> {
         write!(self, (subscription) => |conn| catalog::create_subscription(conn, &subscription))
     }
@@ -336,6 +340,31 @@ impl DeliveryQueue for SqliteStore {
         page: &PageRequest,
     ) -> Result<Page<DeliverySummary>> {
         read!(self, (filter, page) => |conn| events::list_deliveries(conn, &filter, &page))
+    }
+
+    async fn take_send_slot(
+        &self,
+        subscription_id: &SubscriptionId,
+        rate_per_second: u32,
+        now: OffsetDateTime,
+        horizon: std::time::Duration,
+    ) -> Result<Option<OffsetDateTime>> {
+        let Some(args) = crate::claiming::manual_slot(rate_per_second, now, horizon) else {
+            return Ok(Some(now));
+        };
+        write!(self, (subscription_id) => |conn| {
+            queue::take_send_slot(conn, subscription_id.as_str(), args)
+        })
+    }
+
+    async fn list_attempts_page(
+        &self,
+        delivery_id: &DeliveryId,
+        page: &PageRequest,
+    ) -> Result<Page<Attempt>> {
+        read!(self, (delivery_id, page) => |conn| {
+            events::list_attempts_page(conn, delivery_id.as_str(), &page)
+        })
     }
 
     async fn list_attempts(&self, delivery_id: &DeliveryId) -> Result<Vec<Attempt>> {

@@ -124,6 +124,17 @@ pub(super) fn next_due_at(conn: &Connection) -> Result<Option<OffsetDateTime>> {
     rows::earliest_due(unleased, leased)
 }
 
+/// `args` is `(interval, now, horizon end)` in µs (`claiming::manual_slot`).
+pub(super) fn take_send_slot(
+    conn: &Connection,
+    subscription_id: &str,
+    (interval, now, end): (i64, i64, i64),
+) -> Result<Option<OffsetDateTime>> {
+    let take = sql::take_send_slot(subscription_id, now, interval, end);
+    let slot: Option<i64> = run::optional(conn, &take, |row| rows::get(row, "slot"))?;
+    slot.map(|us| from_micros(us, "slot")).transpose()
+}
+
 pub(super) fn release_all_leases(conn: &Connection) -> Result<u64> {
     let released = run::execute(conn, &sql::release_all_leases())?;
     // A count of rows always fits: usize is at most 64 bits on every target we build for.

@@ -306,6 +306,15 @@ pub(crate) fn update_subscription(sub: &Subscription) -> Result<Statement<'_, 13
     })
 }
 
+/// How many subscriptions a tenant has (one column, `total`), for the per-tenant limit: an
+/// index walk of `subscriptions (tenant_id, …)`.
+pub(crate) fn count_subscriptions(tenant_id: &str) -> Statement<'_, 1> {
+    statement!(
+        "SELECT count(*) AS total FROM subscriptions WHERE tenant_id = $1",
+        tenant_id
+    )
+}
+
 pub(crate) fn delete_patterns(subscription_id: &str) -> Statement<'_, 1> {
     statement!(
         "DELETE FROM subscription_event_types WHERE subscription_id = $1",

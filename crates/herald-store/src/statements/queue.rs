@@ -6,8 +6,8 @@
 //! and the queue statistics (one statement against two index walks) stay in the backends.
 
 use super::{Statement, statement};
-use crate::model::{Attempt, AttemptError, DeliveryProgress};
-use crate::rows::{attempt_columns, delivery_columns, micros};
+use crate::model::{Attempt, AttemptError, DeliveryProgress, PageRequest};
+use crate::rows::{attempt_columns, delivery_columns, micros, page_limit};
 
 /// Moves a delivery on after an attempt and releases its lease.
 pub(crate) fn complete_delivery<'a>(
@@ -57,6 +57,30 @@ pub(crate) fn lease_one(id: &str, lease_until: i64) -> Statement<'_, 2> {
     )
 }
 
+/// Takes the subscription's next send slot (column `slot`, unix µs) if it falls before
+/// `$4` (the horizon's end), moving the persisted next slot on by `$3` (one interval): the
+/// slot a manual attempt waits for, from the same sequence `claim_due` hands out. No row
+/// when the next free slot is past the horizon. `CASE`, not `max`/`greatest`, so both
+/// dialects say it alike.
+pub(crate) fn take_send_slot(
+    subscription_id: &str,
+    now_us: i64,
+    interval_us: i64,
+    horizon_end_us: i64,
+) -> Statement<'_, 4> {
+    statement!(
+        "UPDATE subscriptions SET rate_next_slot_us = \
+           (CASE WHEN rate_next_slot_us > $2 THEN rate_next_slot_us ELSE $2 END) + $3 \
+         WHERE id = $1 \
+           AND (CASE WHEN rate_next_slot_us > $2 THEN rate_next_slot_us ELSE $2 END) < $4 \
+         RETURNING rate_next_slot_us - $3 AS slot",
+        subscription_id,
+        now_us,
+        interval_us,
+        horizon_end_us,
+    )
+}
+
 /// Drops every lease.
 pub(crate) fn release_all_leases() -> Statement<'static, 0> {
     statement!("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL")
@@ -71,6 +95,23 @@ pub(crate) fn next_due_unleased() -> Statement<'static, 0> {
          WHERE d.status = 'pending' AND d.lease_until IS NULL \
            AND d.next_attempt_at IS NOT NULL AND s.status = 'active' \
          ORDER BY d.next_attempt_at LIMIT 1"
+    )
+}
+
+/// One page of a delivery's attempts in the order they were made (by id: ids are time
+/// ordered), after the cursor's attempt id, `limit + 1` rows: a walk of `attempts
+/// (delivery_id, id)`.
+pub(crate) fn attempts_page<'a>(delivery_id: &'a str, page: &'a PageRequest) -> Statement<'a, 3> {
+    statement!(
+        concat!(
+            "SELECT ",
+            attempt_columns!(),
+            " FROM attempts WHERE delivery_id = $1 \
+             AND (CAST($2 AS TEXT) IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        ),
+        delivery_id,
+        page.cursor.as_deref(),
+        i64::from(page_limit(page)) + 1,
     )
 }
 

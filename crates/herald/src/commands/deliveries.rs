@@ -81,7 +81,8 @@ pub enum DeliveriesCommand {
         #[command(flatten)]
         page: Page,
     },
-    /// Show a delivery and every attempt made for it.
+    /// Show a delivery and every attempt made for it (reading the attempts page by page,
+    /// at most 10,000).
     Show {
         /// Delivery id.
         id: String,
@@ -138,8 +139,19 @@ pub async fn run(ctx: &Ctx, command: DeliveriesCommand) -> anyhow::Result<()> {
         }
         DeliveriesCommand::Show { id } => {
             let response = ctx.api.get(&["deliveries", &id], &[]).await?;
-            if !ctx.print_json(&response) {
-                table::out(&describe(&response.json()?));
+            let first = response.json()?;
+            if next_cursor(&first, "attempts_next_cursor").is_none() {
+                // Every attempt is in the answer: printed as sent.
+                if !ctx.print_json(&response) {
+                    table::out(&describe(&first));
+                }
+                return Ok(());
+            }
+            let delivery = with_every_attempt(ctx, &id, first).await?;
+            if ctx.json {
+                table::out(&format!("{delivery}\n"));
+            } else {
+                table::out(&describe(&delivery));
             }
         }
         DeliveriesCommand::Redeliver { id } => {
@@ -160,12 +172,62 @@ pub async fn run(ctx: &Ctx, command: DeliveriesCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Most attempts `show` reads: far beyond any schedule, and a bound on what one command
+/// prints and holds for a delivery redelivered without end.
+const MAX_SHOWN_ATTEMPTS: usize = 10_000;
+
+/// The delivery with every attempt: the server embeds the first page and an
+/// `attempts_next_cursor`; the rest are read from `/deliveries/{id}/attempts`, a page of
+/// 200 at a time, up to [`MAX_SHOWN_ATTEMPTS`]. The cursor left (null when all were read)
+/// stays in the JSON, so `--json` says whether the list is whole.
+async fn with_every_attempt(ctx: &Ctx, id: &str, mut delivery: Value) -> anyhow::Result<Value> {
+    let mut cursor = next_cursor(&delivery, "attempts_next_cursor");
+    let mut attempts = match delivery.get("attempts").and_then(Value::as_array) {
+        Some(attempts) => attempts.clone(),
+        None => return Ok(delivery),
+    };
+    while let Some(after) = cursor.take() {
+        if attempts.len() >= MAX_SHOWN_ATTEMPTS {
+            cursor = Some(after);
+            break;
+        }
+        let query = [("limit", "200".to_owned()), ("cursor", after)];
+        let page = ctx
+            .api
+            .get(&["deliveries", id, "attempts"], &query)
+            .await?
+            .json()?;
+        if let Some(more) = page.get("data").and_then(Value::as_array) {
+            attempts.extend(more.iter().cloned());
+        }
+        cursor = next_cursor(&page, "next_cursor");
+    }
+    if let Some(object) = delivery.as_object_mut() {
+        object.insert("attempts".to_owned(), Value::Array(attempts));
+        if object.contains_key("attempts_next_cursor") {
+            object.insert(
+                "attempts_next_cursor".to_owned(),
+                cursor.map_or(Value::Null, Value::String),
+            );
+        }
+    }
+    Ok(delivery)
+}
+
+fn next_cursor(value: &Value, field: &str) -> Option<String> {
+    value.get(field).and_then(Value::as_str).map(str::to_owned)
+}
+
 /// The delivery's fields, then a table of its attempts.
 fn describe(delivery: &Value) -> String {
     let list = ATTEMPT_LISTS
         .iter()
         .find(|name| delivery.get(**name).is_some_and(Value::is_array));
-    let skip: Vec<&str> = list.into_iter().copied().chain(["last_attempt"]).collect();
+    let skip: Vec<&str> = list
+        .into_iter()
+        .copied()
+        .chain(["last_attempt", "attempts_next_cursor"])
+        .collect();
     let mut out = table::object(delivery, FIRST, &skip);
     let attempts = list
         .and_then(|name| delivery.get(*name))

@@ -38,13 +38,15 @@ pub const SPECIFIC: &[(&str, u16, &[&str])] = &[
     (
         "createSubscription",
         422,
-        &["unknown-event-type", "invalid-url"],
+        &["unknown-event-type", "invalid-url", "limit-exceeded"],
     ),
     (
         "updateSubscription",
         422,
-        &["unknown-event-type", "invalid-url"],
+        &["unknown-event-type", "invalid-url", "limit-exceeded"],
     ),
+    ("testSubscription", 429, &["limit-exceeded"]),
+    ("redeliverDelivery", 429, &["limit-exceeded"]),
     ("createToken", 400, &["oauth"]),
     ("createToken", 401, &["oauth"]),
     ("revokeToken", 400, &["oauth"]),
