@@ -42,7 +42,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the Herald server: HTTP API and dispatcher. Every setting
     /// can come from a TOML file, HERALD_* variables or flags.
-    Serve(herald_server::ServeArgs),
+    Serve(Box<herald_server::ServeArgs>),
     /// Receive webhooks locally: verify, show, forward them or run a
     /// command for each.
     Listen(herald_listen::ListenArgs),

@@ -55,7 +55,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         logging::init(LogFormat::Text);
     }
     match command {
-        Command::Serve(args) => wiring::serve(args).await,
+        Command::Serve(args) => wiring::serve(*args).await,
         Command::Listen(args) => {
             // The receiver prints its own notice when it stops.
             let shutdown = signals::shutdown_token(None);
