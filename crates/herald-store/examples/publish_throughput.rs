@@ -73,6 +73,10 @@ async fn run<S: Store>(
                 secrets: vec![],
                 created_at: now,
                 updated_at: now,
+                payload_mode: Default::default(),
+                signature_scheme: Default::default(),
+                signing_keys: Vec::new(),
+                effective_at: None,
             })
             .await?;
     }

@@ -181,10 +181,18 @@ macro_rules! subscription_columns {
     () => {
         "id, tenant_id, url, event_types_json, status, \
     description, headers_json, rate_limit_per_second, max_in_flight, contact_email, \
-    secrets_json, created_at, updated_at"
+    secrets_json, created_at, updated_at, \
+    payload_mode, signature_scheme, signing_keys_json, effective_at"
     };
 }
 pub(crate) use subscription_columns;
+
+/// A subscription's secret material as stored: the HMAC secrets and the Ed25519 signing keys,
+/// each JSON text. The one place that encodes them (and [`subscription`] the one that decodes
+/// them), so that encryption at rest wraps exactly these two calls.
+pub(crate) fn secret_material(sub: &Subscription) -> Result<(String, String), StoreError> {
+    Ok((to_json(&sub.secrets)?, to_json(&sub.signing_keys)?))
+}
 
 pub(crate) fn subscription(row: &impl Columns) -> Result<Subscription, StoreError> {
     let rate_limit: Option<i64> = get(row, "rate_limit_per_second")?;
@@ -207,6 +215,10 @@ pub(crate) fn subscription(row: &impl Columns) -> Result<Subscription, StoreErro
         secrets: json_column(row, "secrets_json")?,
         created_at: time_column(row, "created_at")?,
         updated_at: time_column(row, "updated_at")?,
+        payload_mode: parsed(row, "payload_mode", PayloadMode::parse)?,
+        signature_scheme: parsed(row, "signature_scheme", SignatureScheme::parse)?,
+        signing_keys: json_column(row, "signing_keys_json")?,
+        effective_at: optional_time_column(row, "effective_at")?,
     })
 }
 
