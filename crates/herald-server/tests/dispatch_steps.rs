@@ -148,6 +148,10 @@ async fn subscribe(
         }],
         created_at: clock.now(),
         updated_at: clock.now(),
+        payload_mode: Default::default(),
+        signature_scheme: Default::default(),
+        signing_keys: Vec::new(),
+        effective_at: None,
     };
     store.create_subscription(&subscription).await.unwrap();
     subscription.id

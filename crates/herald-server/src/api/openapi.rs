@@ -122,6 +122,16 @@ pub fn subscription_status() -> Schema {
     string_enum(&["active", "paused"], true)
 }
 
+/// A subscription's `payload_mode`.
+pub fn payload_mode() -> Schema {
+    string_enum(&["full", "thin", "akoya"], true)
+}
+
+/// A subscription's `signature_scheme`.
+pub fn signature_scheme() -> Schema {
+    string_enum(&["v1", "v1a"], true)
+}
+
 fn string_enum(values: &[&str], nullable: bool) -> Schema {
     let mut values: Vec<serde_json::Value> = values.iter().map(|v| (*v).into()).collect();
     if nullable {

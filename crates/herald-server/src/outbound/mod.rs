@@ -13,6 +13,7 @@
 
 mod classify;
 pub mod explain;
+pub mod payload;
 pub mod ssrf;
 
 use std::net::{IpAddr, SocketAddr};
