@@ -77,6 +77,9 @@ async fn run<S: Store>(
                 signature_scheme: Default::default(),
                 signing_keys: Vec::new(),
                 effective_at: None,
+                client_certificate_pem: None,
+                client_key_pem: None,
+                server_ca_pem: None,
             })
             .await?;
     }

@@ -198,6 +198,13 @@ pub struct Subscription {
     /// Events published before this instant are not delivered to the subscription.
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub effective_at: Option<OffsetDateTime>,
+    /// mTLS: the certificate chain (PEM) Herald presents to the endpoint.
+    pub client_certificate_pem: Option<String>,
+    /// The private key (PEM) of `client_certificate_pem`. Secret material: never serialised.
+    #[serde(skip)]
+    pub client_key_pem: Option<String>,
+    /// A CA bundle (PEM) the endpoint's certificate must chain to, instead of public roots.
+    pub server_ca_pem: Option<String>,
     /// When it was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

@@ -219,6 +219,9 @@ pub fn subscription(tenant_id: &TenantId, patterns: &[&str]) -> Subscription {
         signature_scheme: Default::default(),
         signing_keys: Vec::new(),
         effective_at: None,
+        client_certificate_pem: None,
+        client_key_pem: None,
+        server_ca_pem: None,
     }
 }
 
