@@ -152,6 +152,9 @@ async fn subscribe(
         signature_scheme: Default::default(),
         signing_keys: Vec::new(),
         effective_at: None,
+        client_certificate_pem: None,
+        client_key_pem: None,
+        server_ca_pem: None,
     };
     store.create_subscription(&subscription).await.unwrap();
     subscription.id

@@ -179,6 +179,9 @@ fn new_subscription(
         signature_scheme: Default::default(),
         signing_keys: Vec::new(),
         effective_at,
+        client_certificate_pem: None,
+        client_key_pem: None,
+        server_ca_pem: None,
     }
 }
 

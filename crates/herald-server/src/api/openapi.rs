@@ -41,7 +41,7 @@ use problems::Problems;
     components(schemas(
         super::error::Problem, views::TenantView, views::EventTypeView, views::SubscriptionView,
         views::EventView, views::PublishResponse, views::DeliveryView, views::LastAttemptView, views::AttemptView,
-        views::TestResult, oauth::TokenResponse, attempts_stream::AttemptStreamItem,
+        views::TestResult, views::ClientCertificateView, subscriptions::forms::ClientCertificateInput, oauth::TokenResponse, attempts_stream::AttemptStreamItem,
     )),
     tags(
         (name = "tenants", description = "The operator's customers (admin token)."),

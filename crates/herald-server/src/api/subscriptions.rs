@@ -83,6 +83,11 @@ pub struct CreateSubscription {
     /// Events published before this time (RFC 3339) are not delivered to it.
     #[schema(format = DateTime)]
     pub effective_at: Option<String>,
+    /// mTLS: a certificate and key Herald presents to the endpoint; the answer shows only its
+    /// fingerprint and expiry.
+    pub client_certificate: Option<forms::ClientCertificateInput>,
+    /// A CA bundle (PEM) the endpoint's certificate must chain to, instead of public roots.
+    pub server_ca: Option<String>,
 }
 
 /// Body of `PATCH /subscriptions/{id}`: only the fields given change; `null` clears.
@@ -127,6 +132,14 @@ pub struct UpdateSubscription {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub effective_at: Option<Option<String>>,
+    /// New client certificate (see create); `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<forms::ClientCertificateInput>)]
+    pub client_certificate: Option<Option<forms::ClientCertificateInput>>,
+    /// New CA bundle (see create); `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub server_ca: Option<Option<String>>,
 }
 
 /// Filters and paging.
@@ -263,8 +276,15 @@ pub async fn create(
         signature_scheme: Default::default(),
         signing_keys: Vec::new(),
         effective_at,
+        client_certificate_pem: None,
+        client_key_pem: None,
+        server_ca_pem: None,
     };
     forms::set_scheme(&mut subscription, scheme.unwrap_or_default());
+    if let Some(certificate) = body.client_certificate {
+        forms::set_client_certificate(&mut subscription, Some(certificate))?;
+    }
+    forms::set_server_ca(&mut subscription, body.server_ca)?;
     state.catalog.create_subscription(&subscription).await?;
     let mut view = SubscriptionView::from(subscription);
     view.warnings = checked.warnings;
@@ -389,6 +409,12 @@ pub async fn update(
             .as_deref()
             .map(forms::effective_at)
             .transpose()?;
+    }
+    if let Some(certificate) = body.client_certificate {
+        forms::set_client_certificate(&mut sub, certificate)?;
+    }
+    if let Some(server_ca) = body.server_ca {
+        forms::set_server_ca(&mut sub, server_ca)?;
     }
     sub.updated_at = herald_store::timestamp_now();
     if !state.catalog.update_subscription(&sub).await? {

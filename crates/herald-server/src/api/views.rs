@@ -117,6 +117,10 @@ pub struct SubscriptionView {
     /// Events published before this time are not delivered to it.
     #[serde(with = "time::serde::rfc3339::option")]
     pub effective_at: Option<OffsetDateTime>,
+    /// The client certificate Herald presents (mTLS), if any: never the key.
+    pub client_certificate: Option<ClientCertificateView>,
+    /// Whether a CA bundle pins the endpoint's certificate.
+    pub server_ca_pinned: bool,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -139,6 +143,14 @@ impl From<Subscription> for SubscriptionView {
             .map(|secret| secret.secret.clone())
             .unwrap_or_default();
         let public_key = super::subscriptions::forms::current_public_key(&s);
+        let client_certificate = s
+            .client_certificate_pem
+            .as_deref()
+            .and_then(crate::outbound::mtls::info)
+            .map(|info| ClientCertificateView {
+                fingerprint_sha256: info.fingerprint_sha256,
+                not_after: info.not_after,
+            });
         Self {
             id: s.id.to_string(),
             tenant_id: s.tenant_id.to_string(),
@@ -154,12 +166,24 @@ impl From<Subscription> for SubscriptionView {
             payload_mode: s.payload_mode.as_str().to_owned(),
             signature_scheme: s.signature_scheme.as_str().to_owned(),
             effective_at: s.effective_at,
+            client_certificate,
+            server_ca_pinned: s.server_ca_pem.is_some(),
             contact_email: s.contact_email,
             created_at: s.created_at,
             updated_at: s.updated_at,
             warnings: Vec::new(),
         }
     }
+}
+
+/// What the API shows of a subscription's client certificate.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientCertificateView {
+    /// SHA-256 of the certificate (DER), lowercase hex.
+    pub fingerprint_sha256: String,
+    /// When it expires.
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
 }
 
 /// An event.

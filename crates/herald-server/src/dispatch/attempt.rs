@@ -94,7 +94,7 @@ impl Deliverer {
         let started_at = self.clock.now();
         let body = self.body(job);
         let headers = self.headers(job, started_at, &body);
-        let outcome = self.outbound.post(&subscription.url, headers, body).await;
+        let outcome = self.outbound.post_for(subscription, headers, body).await;
 
         let attempt = Attempt {
             id: AttemptId::generate(),

@@ -11,6 +11,48 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::api::error::ApiError;
+use crate::outbound::mtls;
+
+/// A client certificate for mTLS, as given on create or update.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertificateInput {
+    /// The certificate chain, PEM (`-----BEGIN CERTIFICATE-----`…), leaf first.
+    pub certificate: String,
+    /// Its private key, PEM (`-----BEGIN PRIVATE KEY-----`…). Stored as secret material and
+    /// never returned.
+    pub private_key: String,
+}
+
+/// Sets (or, with `Some(None)`, removes) the client certificate.
+pub fn set_client_certificate(
+    sub: &mut Subscription,
+    given: Option<ClientCertificateInput>,
+) -> Result<(), ApiError> {
+    match given {
+        Some(input) => {
+            mtls::check_identity(&input.certificate, &input.private_key)
+                .map_err(|error| ApiError::validation(format!("client_certificate: {error}")))?;
+            sub.client_certificate_pem = Some(input.certificate);
+            sub.client_key_pem = Some(input.private_key);
+        }
+        None => {
+            sub.client_certificate_pem = None;
+            sub.client_key_pem = None;
+        }
+    }
+    Ok(())
+}
+
+/// Sets (or, with `None`, removes) the CA bundle that pins the endpoint's certificate.
+pub fn set_server_ca(sub: &mut Subscription, given: Option<String>) -> Result<(), ApiError> {
+    if let Some(bundle) = &given {
+        mtls::check_ca_bundle(bundle)
+            .map_err(|error| ApiError::validation(format!("server_ca: {error}")))?;
+    }
+    sub.server_ca_pem = given;
+    Ok(())
+}
 
 /// `payload_mode` as given.
 pub fn payload_mode(text: &str) -> Result<PayloadMode, ApiError> {
