@@ -282,7 +282,7 @@ pub async fn create(
     };
     forms::set_scheme(&mut subscription, scheme.unwrap_or_default());
     if let Some(certificate) = body.client_certificate {
-        forms::set_client_certificate(&mut subscription, Some(certificate))?;
+        forms::set_client_certificate(&mut subscription, Some(certificate), &state.metrics)?;
     }
     forms::set_server_ca(&mut subscription, body.server_ca)?;
     state.catalog.create_subscription(&subscription).await?;
@@ -411,7 +411,7 @@ pub async fn update(
             .transpose()?;
     }
     if let Some(certificate) = body.client_certificate {
-        forms::set_client_certificate(&mut sub, certificate)?;
+        forms::set_client_certificate(&mut sub, certificate, &state.metrics)?;
     }
     if let Some(server_ca) = body.server_ca {
         forms::set_server_ca(&mut sub, server_ca)?;

@@ -116,6 +116,14 @@ impl Deliverer {
         );
         self.metrics
             .record_attempt(&attempt, &progress, subscription.id.as_str());
+        if let Some(info) = subscription
+            .client_certificate_pem
+            .as_deref()
+            .and_then(crate::outbound::mtls::info)
+        {
+            self.metrics
+                .client_certificate(subscription.id.as_str(), info.not_after);
+        }
         (attempt, progress)
     }
 

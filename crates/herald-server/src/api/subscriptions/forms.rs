@@ -28,11 +28,13 @@ pub struct ClientCertificateInput {
 pub fn set_client_certificate(
     sub: &mut Subscription,
     given: Option<ClientCertificateInput>,
+    metrics: &crate::metrics::Metrics,
 ) -> Result<(), ApiError> {
     match given {
         Some(input) => {
-            mtls::check_identity(&input.certificate, &input.private_key)
+            let info = mtls::check_identity(&input.certificate, &input.private_key)
                 .map_err(|error| ApiError::validation(format!("client_certificate: {error}")))?;
+            metrics.client_certificate(sub.id.as_str(), info.not_after);
             sub.client_certificate_pem = Some(input.certificate);
             sub.client_key_pem = Some(input.private_key);
         }
