@@ -61,6 +61,9 @@ struct FileConfig {
     max_headers_per_subscription: Option<usize>,
     max_header_name_length: Option<usize>,
     max_header_value_length: Option<usize>,
+    // --- issue 14 ---
+    public_url: Option<String>,
+    akoya_profile: Option<bool>,
 }
 
 impl FileConfig {
@@ -149,6 +152,11 @@ pub struct Config {
     pub max_connections: usize,
     /// Per-tenant and per-subscription limits (see `limits.rs`).
     pub limits: Limits,
+    /// The base URL subscribers reach this server at, without a trailing slash; thin
+    /// payloads point under it. `None` until [`crate::run`] fills it from the listener.
+    pub public_url: Option<String>,
+    /// Serve the Akoya compatibility API and register Akoya's event types at start.
+    pub akoya_profile: bool,
 }
 
 impl Default for Config {
@@ -181,6 +189,8 @@ impl Default for Config {
             body_read_timeout: Duration::from_secs(30),
             max_connections: 1024,
             limits: Limits::default(),
+            public_url: None,
+            akoya_profile: false,
         }
     }
 }
@@ -291,6 +301,15 @@ impl Config {
             max_connections: (args.max_connections.or(file.max_connections))
                 .unwrap_or(defaults.max_connections),
             limits,
+            public_url: args
+                .public_url
+                .or(file.public_url)
+                .map(|url| public_url(&url))
+                .transpose()?,
+            akoya_profile: args
+                .akoya_profile
+                .or(file.akoya_profile)
+                .unwrap_or(defaults.akoya_profile),
         })
     }
 
@@ -393,6 +412,19 @@ pub fn parse_schedule(text: &str) -> Result<Vec<Duration>, ConfigError> {
         .filter(|part| !part.is_empty())
         .map(|part| parse_duration("retry_schedule", part))
         .collect()
+}
+
+/// `public_url`: an absolute http(s) URL, kept without its trailing slash so paths append.
+fn public_url(text: &str) -> Result<String, ConfigError> {
+    let refused = || ConfigError::OutOfRange {
+        setting: "public_url",
+        expected: "an absolute http:// or https:// URL such as https://herald.example.com",
+    };
+    let url = url::Url::parse(text).map_err(|_| refused())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(refused());
+    }
+    Ok(text.trim_end_matches('/').to_owned())
 }
 
 fn parse_networks(text: &str) -> Result<Vec<IpNet>, ConfigError> {
@@ -609,6 +641,25 @@ mod tests {
             ]
         );
         assert_eq!(config.token_lifetime, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn public_url_loses_its_trailing_slash_and_must_be_http() {
+        let args = ServeArgs {
+            public_url: Some("https://herald.example.com/".into()),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(
+            config.public_url.as_deref(),
+            Some("https://herald.example.com")
+        );
+        let args = ServeArgs {
+            public_url: Some("herald.example.com".into()),
+            ..ServeArgs::default()
+        };
+        let error = Config::load(&args).unwrap_err().to_string();
+        assert!(error.contains("public_url"), "{error}");
     }
 
     #[test]

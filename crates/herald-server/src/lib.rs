@@ -3,6 +3,7 @@
 //!
 //! - [`config`]: layered settings (defaults, TOML file, `HERALD_*`, flags) and `serve --help`.
 //! - [`api`]: the HTTP API, auth, health, metrics endpoint and OpenAPI document.
+//! - [`akoya`]: the Akoya profile, a compatibility API over Herald's own subscriptions.
 //! - [`catalog_cache`]: event types and tenants as publishes read them, cached for a second;
 //!   it wraps the store's `Catalog` half only.
 //! - [`dispatch`]: the dispatcher (a `step` on a `Clock`, repeated by `run`), the publish
@@ -21,6 +22,7 @@
 //! module), so a library user or a test can run several servers in one process. Errors are
 //! typed ([`RunError`], [`ConfigError`]) and carry what went wrong and what to do.
 
+pub mod akoya;
 pub mod api;
 pub mod catalog_cache;
 pub mod config;
@@ -56,6 +58,9 @@ pub enum RunError {
     /// lease.
     #[error("the dispatcher stopped unexpectedly (a bug: please report it with the log)")]
     Dispatcher(#[source] tokio::task::JoinError),
+    /// The Akoya profile's event types could not be registered (the store failed at start).
+    #[error("cannot register the Akoya profile's event types; check the store")]
+    AkoyaEventTypes(#[source] herald_store::StoreError),
     /// The task purging expired access tokens panicked: a bug.
     #[error("the access token purge stopped unexpectedly (a bug: please report it with the log)")]
     TokenPurge(#[source] tokio::task::JoinError),
@@ -69,6 +74,12 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
+    let address = listener.local_addr().map_err(RunError::ListenerAddress)?;
+    let mut config = config;
+    // Thin payloads point under the public URL; without one, the address actually bound.
+    config
+        .public_url
+        .get_or_insert_with(|| format!("http://{address}"));
     let config = Arc::new(config);
     let mut allow = config.allow_networks.clone();
     if config.dev {
@@ -85,17 +96,25 @@ pub async fn run(
         config.response_body_limit,
     )
     .map_err(RunError::HttpClient)?;
+    if config.akoya_profile {
+        akoya::register_event_types(store.as_ref())
+            .await
+            .map_err(RunError::AkoyaEventTypes)?;
+    }
     let metrics = Arc::new(metrics::Metrics::new());
     // The dispatcher's side sees only the delivery queue; the API gets both halves.
     let queue: Arc<dyn DeliveryQueue> = Arc::clone(&store) as Arc<dyn DeliveryQueue>;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let deliverer = Arc::new(Deliverer::new(
-        Arc::clone(&queue),
-        outbound,
-        RetrySchedule::new(config.retry_schedule.clone()),
-        Arc::clone(&metrics),
-        Arc::clone(&clock),
-    ));
+    let deliverer = Arc::new(
+        Deliverer::new(
+            Arc::clone(&queue),
+            outbound,
+            RetrySchedule::new(config.retry_schedule.clone()),
+            Arc::clone(&metrics),
+            Arc::clone(&clock),
+        )
+        .with_public_url(config.public_url.clone().unwrap_or_default()),
+    );
     let dispatcher = Dispatcher::new(
         queue,
         Arc::clone(&deliverer),
@@ -127,7 +146,6 @@ pub async fn run(
     let app = api::router(state)
         .layer(axum::Extension(streams))
         .layer(tower_http::trace::TraceLayer::new_for_http());
-    let address = listener.local_addr().map_err(RunError::ListenerAddress)?;
     tracing::info!(%address, "herald is serving");
     let limits = server::ConnectionLimits {
         header_read_timeout: config.header_read_timeout,

@@ -37,6 +37,7 @@ pub struct Metrics {
     deliveries_failed: Family<SubscriptionLabels, Counter>,
     pending: Gauge,
     oldest_pending_age: Gauge<f64, AtomicU64>,
+    client_certificate_not_after: Family<SubscriptionLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -87,8 +88,16 @@ impl Metrics {
             "Age of the oldest pending delivery (0 when none)",
             oldest_pending_age.clone(),
         );
+        let client_certificate_not_after = Family::<SubscriptionLabels, Gauge>::default();
+        registry.register(
+            "client_certificate_not_after_seconds",
+            "When a subscription's mTLS client certificate expires (Unix seconds), set when it \
+             is stored or used; alert on this minus time() below a few weeks",
+            client_certificate_not_after.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
+            client_certificate_not_after,
             events_accepted,
             attempts,
             attempt_duration,
@@ -128,6 +137,16 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    /// Notes when a subscription's client certificate expires (certificates close to expiry
+    /// show as `herald_client_certificate_not_after_seconds - time()` running low).
+    pub fn client_certificate(&self, subscription: &str, not_after: OffsetDateTime) {
+        self.client_certificate_not_after
+            .get_or_create(&SubscriptionLabels {
+                subscription_id: subscription.to_owned(),
+            })
+            .set(not_after.unix_timestamp());
     }
 
     /// The text exposition, with the queue gauges set from `stats`.

@@ -148,6 +148,13 @@ async fn subscribe(
         }],
         created_at: clock.now(),
         updated_at: clock.now(),
+        payload_mode: Default::default(),
+        signature_scheme: Default::default(),
+        signing_keys: Vec::new(),
+        effective_at: None,
+        client_certificate_pem: None,
+        client_key_pem: None,
+        server_ca_pem: None,
     };
     store.create_subscription(&subscription).await.unwrap();
     subscription.id

@@ -183,6 +183,11 @@ impl PublicKey {
         Ok(Self { key })
     }
 
+    /// The 32 raw bytes of the key (a JWK's `x`, before base64url).
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
     pub(crate) fn verify(&self, content: &[u8], signature: &[u8]) -> bool {
         let Ok(signature) = ed25519_dalek::Signature::from_slice(signature) else {
             return false;

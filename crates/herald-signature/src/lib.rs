@@ -30,10 +30,12 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
 
+mod asymmetric;
 mod header;
 mod keys;
 mod verify;
 
+pub use asymmetric::sign_header_asymmetric;
 pub use header::{
     MAX_SIGNATURE_ENTRIES, MAX_SIGNATURE_HEADER_BYTES, SignatureEntry, parse_signature_header,
 };

@@ -73,6 +73,13 @@ async fn run<S: Store>(
                 secrets: vec![],
                 created_at: now,
                 updated_at: now,
+                payload_mode: Default::default(),
+                signature_scheme: Default::default(),
+                signing_keys: Vec::new(),
+                effective_at: None,
+                client_certificate_pem: None,
+                client_key_pem: None,
+                server_ca_pem: None,
             })
             .await?;
     }

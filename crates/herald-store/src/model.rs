@@ -96,6 +96,72 @@ pub struct SigningSecret {
     pub expires_at: Option<OffsetDateTime>,
 }
 
+/// What a delivery's body holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayloadMode {
+    /// `{"type","timestamp","data"}` with the payload byte for byte as published.
+    #[default]
+    Full,
+    /// A pointer to the event: `{"type","timestamp","id","url"}`; the receiver fetches the
+    /// event from `url` with its tenant's token.
+    Thin,
+    /// The thin pointer in Akoya's field names (`category`, `type`, `notificationPayload`,
+    /// `url{href, action}`, …), for subscriptions made through the Akoya profile.
+    Akoya,
+}
+
+impl PayloadMode {
+    /// The stored and serialised name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Thin => "thin",
+            Self::Akoya => "akoya",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "full" => Some(Self::Full),
+            "thin" => Some(Self::Thin),
+            "akoya" => Some(Self::Akoya),
+            _ => None,
+        }
+    }
+}
+
+/// How a subscription's deliveries are signed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureScheme {
+    /// `v1,`: HMAC-SHA256 with the `whsec_` secrets.
+    #[default]
+    V1,
+    /// `v1a,`: Ed25519 with the subscription's signing keys; receivers hold the public keys.
+    V1a,
+}
+
+impl SignatureScheme {
+    /// The stored and serialised name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V1 => "v1",
+            Self::V1a => "v1a",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "v1" => Some(Self::V1),
+            "v1a" => Some(Self::V1a),
+            _ => None,
+        }
+    }
+}
+
 /// A tenant's URL plus the event types it wants.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscription {
@@ -121,6 +187,24 @@ pub struct Subscription {
     pub contact_email: Option<String>,
     /// The current secret first, then any previous ones still in their grace period.
     pub secrets: Vec<SigningSecret>,
+    /// What a delivery's body holds (`full` unless the subscriber asked otherwise).
+    pub payload_mode: PayloadMode,
+    /// `v1` (HMAC with `secrets`) or `v1a` (Ed25519 with `signing_keys`).
+    pub signature_scheme: SignatureScheme,
+    /// Ed25519 private keys (`whsk_…`) for `v1a`, shaped like `secrets`: the current one
+    /// first, then previous ones in their grace period. Secret material: never serialised.
+    #[serde(skip)]
+    pub signing_keys: Vec<SigningSecret>,
+    /// Events published before this instant are not delivered to the subscription.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub effective_at: Option<OffsetDateTime>,
+    /// mTLS: the certificate chain (PEM) Herald presents to the endpoint.
+    pub client_certificate_pem: Option<String>,
+    /// The private key (PEM) of `client_certificate_pem`. Secret material: never serialised.
+    #[serde(skip)]
+    pub client_key_pem: Option<String>,
+    /// A CA bundle (PEM) the endpoint's certificate must chain to, instead of public roots.
+    pub server_ca_pem: Option<String>,
     /// When it was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -140,6 +224,15 @@ impl Subscription {
     /// The secrets that sign a request made at `now`: the current one and unexpired old ones.
     pub fn signing_secrets(&self, now: OffsetDateTime) -> impl Iterator<Item = &str> {
         self.secrets
+            .iter()
+            .filter(move |s| s.expires_at.is_none_or(|at| at > now))
+            .map(|s| s.secret.as_str())
+    }
+
+    /// The Ed25519 keys that sign a request made at `now`: the current one and unexpired old
+    /// ones (`v1a`).
+    pub fn live_signing_keys(&self, now: OffsetDateTime) -> impl Iterator<Item = &str> {
+        self.signing_keys
             .iter()
             .filter(move |s| s.expires_at.is_none_or(|at| at > now))
             .map(|s| s.secret.as_str())

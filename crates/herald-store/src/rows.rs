@@ -181,10 +181,32 @@ macro_rules! subscription_columns {
     () => {
         "id, tenant_id, url, event_types_json, status, \
     description, headers_json, rate_limit_per_second, max_in_flight, contact_email, \
-    secrets_json, created_at, updated_at"
+    secrets_json, created_at, updated_at, \
+    payload_mode, signature_scheme, signing_keys_json, effective_at, \
+    client_certificate_pem, client_key_pem, server_ca_pem"
     };
 }
 pub(crate) use subscription_columns;
+
+/// A subscription's secret material as stored.
+pub(crate) struct SecretMaterial {
+    /// `secrets_json`: the HMAC secrets.
+    pub secrets: String,
+    /// `signing_keys_json`: the Ed25519 private keys.
+    pub signing_keys: String,
+    /// `client_key_pem`: the mTLS private key.
+    pub client_key: Option<String>,
+}
+
+/// The one place that encodes a subscription's secret material (and [`subscription`] the one
+/// that decodes it), so that encryption at rest wraps exactly these two places.
+pub(crate) fn secret_material(sub: &Subscription) -> Result<SecretMaterial, StoreError> {
+    Ok(SecretMaterial {
+        secrets: to_json(&sub.secrets)?,
+        signing_keys: to_json(&sub.signing_keys)?,
+        client_key: sub.client_key_pem.clone(),
+    })
+}
 
 pub(crate) fn subscription(row: &impl Columns) -> Result<Subscription, StoreError> {
     let rate_limit: Option<i64> = get(row, "rate_limit_per_second")?;
@@ -207,6 +229,13 @@ pub(crate) fn subscription(row: &impl Columns) -> Result<Subscription, StoreErro
         secrets: json_column(row, "secrets_json")?,
         created_at: time_column(row, "created_at")?,
         updated_at: time_column(row, "updated_at")?,
+        payload_mode: parsed(row, "payload_mode", PayloadMode::parse)?,
+        signature_scheme: parsed(row, "signature_scheme", SignatureScheme::parse)?,
+        signing_keys: json_column(row, "signing_keys_json")?,
+        effective_at: optional_time_column(row, "effective_at")?,
+        client_certificate_pem: get(row, "client_certificate_pem")?,
+        client_key_pem: get(row, "client_key_pem")?,
+        server_ca_pem: get(row, "server_ca_pem")?,
     })
 }
 

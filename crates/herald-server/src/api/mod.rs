@@ -14,9 +14,10 @@ pub mod limits;
 mod oauth;
 mod openapi;
 mod patterns;
+mod public_keys;
 mod sample;
 mod schema;
-mod subscriptions;
+pub(crate) mod subscriptions;
 mod tenants;
 pub mod views;
 
@@ -107,6 +108,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(oauth::router())
+        .merge(public_keys::router())
+        .merge(crate::akoya::router(state.config.akoya_profile))
         .merge(health::router())
         .fallback(|| async {
             ApiError::bad_request("unknown-route", "no such route; see /api/v1/openapi.json")

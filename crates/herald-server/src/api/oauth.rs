@@ -68,6 +68,9 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     /// Seconds until it expires.
     pub expires_in: u64,
+    /// The scopes granted, when the request asked for some (Akoya profile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// No usable HTTP Basic credentials at all.
@@ -161,6 +164,7 @@ pub async fn token(
             ));
         }
     }
+    let scope = granted_scope(&state, field(&form, "scope"))?;
     let mut raw = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut raw);
     let access_token = format!("{TENANT_TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw));
@@ -174,12 +178,34 @@ pub async fn token(
         access_token,
         token_type: "bearer",
         expires_in: ttl.as_secs(),
+        scope,
     })
     .into_response();
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// The scopes a token request is granted. Herald's tokens have no scopes, so without the
+/// Akoya profile `scope` is ignored (RFC 6749 §3.3 lets a server do so). With the profile,
+/// Akoya's scopes are granted and echoed, and any other is refused with `invalid_scope`.
+fn granted_scope(state: &AppState, asked: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(asked) = asked.filter(|_| state.config.akoya_profile) else {
+        return Ok(None);
+    };
+    let scopes: Vec<&str> = asked.split_whitespace().collect();
+    if let Some(unknown) = scopes.iter().find(|s| !crate::akoya::SCOPES.contains(s)) {
+        return Err(ApiError::oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            format!(
+                "scope '{unknown}' is not granted here; ask for {}",
+                crate::akoya::SCOPES.join(" ")
+            ),
+        ));
+    }
+    Ok((!scopes.is_empty()).then(|| scopes.join(" ")))
 }
 
 /// Revoke one of the tenant's access tokens (RFC 7009). Answers 200 whether or not the token

@@ -41,7 +41,7 @@ use problems::Problems;
     components(schemas(
         super::error::Problem, views::TenantView, views::EventTypeView, views::SubscriptionView,
         views::EventView, views::PublishResponse, views::DeliveryView, views::LastAttemptView, views::AttemptView,
-        views::TestResult, oauth::TokenResponse, attempts_stream::AttemptStreamItem,
+        views::TestResult, views::ClientCertificateView, subscriptions::forms::ClientCertificateInput, oauth::TokenResponse, attempts_stream::AttemptStreamItem,
     )),
     tags(
         (name = "tenants", description = "The operator's customers (admin token)."),
@@ -120,6 +120,16 @@ pub fn delivery_status() -> Schema {
 /// A subscription's `status` in a PATCH (`null` is the same as leaving it out).
 pub fn subscription_status() -> Schema {
     string_enum(&["active", "paused"], true)
+}
+
+/// A subscription's `payload_mode`.
+pub fn payload_mode() -> Schema {
+    string_enum(&["full", "thin", "akoya"], true)
+}
+
+/// A subscription's `signature_scheme`.
+pub fn signature_scheme() -> Schema {
+    string_enum(&["v1", "v1a"], true)
 }
 
 fn string_enum(values: &[&str], nullable: bool) -> Schema {

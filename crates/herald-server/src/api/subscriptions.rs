@@ -14,8 +14,8 @@ use axum::routing::{get, post};
 use axum::{Json as JsonResponse, Router};
 use herald_signature::Secret;
 use herald_store::{
-    AttemptTrigger, Event, EventId, SigningSecret, Subscription, SubscriptionFilter,
-    SubscriptionId, SubscriptionStatus, TenantId,
+    AttemptTrigger, Event, EventId, SignatureScheme, SigningSecret, Subscription,
+    SubscriptionFilter, SubscriptionId, SubscriptionStatus, TenantId,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -28,7 +28,8 @@ use super::views::{List, SubscriptionView, TestResult};
 use super::{AppState, page_request};
 use crate::outbound::explain;
 
-mod checks;
+pub(crate) mod checks;
+pub mod forms;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -70,6 +71,23 @@ pub struct CreateSubscription {
     /// them); without it they are refused with suggestions.
     #[serde(default)]
     pub allow_unmatched: bool,
+    /// What each delivery's body holds: `full` (default: the payload as published), `thin`
+    /// (`{type, timestamp, id, url}`, the event read from `url` with the tenant's token) or
+    /// `akoya` (the thin pointer in Akoya's field names).
+    #[schema(schema_with = super::openapi::payload_mode)]
+    pub payload_mode: Option<String>,
+    /// `v1` (default: HMAC-SHA256 with `secret`) or `v1a` (Ed25519; the answer shows
+    /// `public_key`, also published at `/.well-known/herald/keys/{id}`).
+    #[schema(schema_with = super::openapi::signature_scheme)]
+    pub signature_scheme: Option<String>,
+    /// Events published before this time (RFC 3339) are not delivered to it.
+    #[schema(format = DateTime)]
+    pub effective_at: Option<String>,
+    /// mTLS: a certificate and key Herald presents to the endpoint; the answer shows only its
+    /// fingerprint and expiry.
+    pub client_certificate: Option<forms::ClientCertificateInput>,
+    /// A CA bundle (PEM) the endpoint's certificate must chain to, instead of public roots.
+    pub server_ca: Option<String>,
 }
 
 /// Body of `PATCH /subscriptions/{id}`: only the fields given change; `null` clears.
@@ -104,6 +122,24 @@ pub struct UpdateSubscription {
     /// Accept new event types that match no registered one (see create).
     #[serde(default)]
     pub allow_unmatched: bool,
+    /// New payload mode (see create).
+    #[schema(schema_with = super::openapi::payload_mode)]
+    pub payload_mode: Option<String>,
+    /// New signature scheme; switching to `v1a` makes a key pair if there is none.
+    #[schema(schema_with = super::openapi::signature_scheme)]
+    pub signature_scheme: Option<String>,
+    /// New start time (RFC 3339); `null` clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub effective_at: Option<Option<String>>,
+    /// New client certificate (see create); `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<forms::ClientCertificateInput>)]
+    pub client_certificate: Option<Option<forms::ClientCertificateInput>>,
+    /// New CA bundle (see create); `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub server_ca: Option<Option<String>>,
 }
 
 /// Filters and paging.
@@ -121,7 +157,7 @@ pub struct SubscriptionQuery {
     pub limit: Option<u32>,
 }
 
-async fn check_url(state: &AppState, url: &str) -> Result<String, ApiError> {
+pub(crate) async fn check_url(state: &AppState, url: &str) -> Result<String, ApiError> {
     checks::url_length(url, &state.config.limits)?;
     state
         .deliverer
@@ -190,6 +226,21 @@ pub async fn create(
     let headers = checks::headers(body.headers.unwrap_or_default(), limits)?;
     checks::rate_and_in_flight(body.rate_limit_per_second, body.max_in_flight)?;
     checks::email(&body.contact_email)?;
+    let payload_mode = body
+        .payload_mode
+        .as_deref()
+        .map(forms::payload_mode)
+        .transpose()?;
+    let scheme = body
+        .signature_scheme
+        .as_deref()
+        .map(forms::signature_scheme)
+        .transpose()?;
+    let effective_at = body
+        .effective_at
+        .as_deref()
+        .map(forms::effective_at)
+        .transpose()?;
     let tenant_id = owning_tenant(&state, &principal, body.tenant_id).await?;
     checks::room_for_subscription(state.catalog.as_ref(), &tenant_id, limits).await?;
     let url = check_url(&state, &body.url).await?;
@@ -200,7 +251,7 @@ pub async fn create(
     )
     .await?;
     let now = herald_store::timestamp_now();
-    let subscription = Subscription {
+    let mut subscription = Subscription {
         id: SubscriptionId::generate(),
         tenant_id,
         url,
@@ -221,7 +272,19 @@ pub async fn create(
         }],
         created_at: now,
         updated_at: now,
+        payload_mode: payload_mode.unwrap_or_default(),
+        signature_scheme: Default::default(),
+        signing_keys: Vec::new(),
+        effective_at,
+        client_certificate_pem: None,
+        client_key_pem: None,
+        server_ca_pem: None,
     };
+    forms::set_scheme(&mut subscription, scheme.unwrap_or_default());
+    if let Some(certificate) = body.client_certificate {
+        forms::set_client_certificate(&mut subscription, Some(certificate), &state.metrics)?;
+    }
+    forms::set_server_ca(&mut subscription, body.server_ca)?;
     state.catalog.create_subscription(&subscription).await?;
     let mut view = SubscriptionView::from(subscription);
     view.warnings = checked.warnings;
@@ -335,6 +398,24 @@ pub async fn update(
         checks::email(&email)?;
         sub.contact_email = email;
     }
+    if let Some(mode) = body.payload_mode {
+        sub.payload_mode = forms::payload_mode(&mode)?;
+    }
+    if let Some(scheme) = body.signature_scheme {
+        forms::set_scheme(&mut sub, forms::signature_scheme(&scheme)?);
+    }
+    if let Some(effective_at) = body.effective_at {
+        sub.effective_at = effective_at
+            .as_deref()
+            .map(forms::effective_at)
+            .transpose()?;
+    }
+    if let Some(certificate) = body.client_certificate {
+        forms::set_client_certificate(&mut sub, certificate, &state.metrics)?;
+    }
+    if let Some(server_ca) = body.server_ca {
+        forms::set_server_ca(&mut sub, server_ca)?;
+    }
     sub.updated_at = herald_store::timestamp_now();
     if !state.catalog.update_subscription(&sub).await? {
         return Err(ApiError::not_found("subscription", &id));
@@ -437,7 +518,7 @@ pub async fn test(
 }
 
 /// Publishes the `herald.test` event to this one subscription, ready for its attempt.
-async fn publish_test_event(
+pub(crate) async fn publish_test_event(
     state: &AppState,
     sub: Subscription,
 ) -> Result<herald_store::DeliveryJob, ApiError> {
@@ -464,9 +545,10 @@ async fn publish_test_event(
     })
 }
 
-/// Replace the signing secret; the one it replaces keeps signing beside it for the grace
-/// period. At most two secrets live: a rotation drops any older grace secret, so however
-/// often a subscription rotates, a delivery carries at most two signatures.
+/// Replace the signing secret (`v1`) or the Ed25519 key pair (`v1a`: the scheme in use); the
+/// one it replaces keeps signing beside it for the grace period. At most two live: a rotation
+/// drops any older grace secret, so however often a subscription rotates, a delivery carries
+/// at most two signatures.
 #[utoipa::path(post, path = "/api/v1/subscriptions/{id}/secret/rotate", tag = "subscriptions",
     operation_id = "rotateSubscriptionSecret",
     params(("id" = String, Path, description = "`sub_…`", pattern = "^sub_[0-9a-fA-F]{32}$")),
@@ -479,11 +561,16 @@ pub async fn rotate_secret(
 ) -> Result<JsonResponse<SubscriptionView>, ApiError> {
     let mut sub = load(&state, &principal, &id).await?;
     let now = herald_store::timestamp_now();
-    sub.secrets = rotated(
-        sub.secrets,
-        Secret::generate().to_string(),
-        now + state.config.secret_grace_period,
-    );
+    let grace_end = now + state.config.secret_grace_period;
+    match sub.signature_scheme {
+        SignatureScheme::V1 => {
+            sub.secrets = rotated(sub.secrets, Secret::generate().to_string(), grace_end);
+        }
+        SignatureScheme::V1a => {
+            let new = forms::new_signing_key().secret;
+            sub.signing_keys = rotated(sub.signing_keys, new, grace_end);
+        }
+    }
     sub.updated_at = now;
     if !state.catalog.update_subscription(&sub).await? {
         return Err(ApiError::not_found("subscription", &id));

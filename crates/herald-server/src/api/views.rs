@@ -106,6 +106,21 @@ pub struct SubscriptionView {
     pub max_in_flight: u32,
     /// Contact for operators.
     pub contact_email: Option<String>,
+    /// What each delivery's body holds: `full`, `thin` or `akoya`.
+    pub payload_mode: String,
+    /// `v1` (HMAC with `secret`) or `v1a` (Ed25519, verified with `public_key`).
+    pub signature_scheme: String,
+    /// The current Ed25519 public key (`whpk_…`) when there is one; the current and previous
+    /// ones are also at `/.well-known/herald/keys/{id}` as a JWK Set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// Events published before this time are not delivered to it.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub effective_at: Option<OffsetDateTime>,
+    /// The client certificate Herald presents (mTLS), if any: never the key.
+    pub client_certificate: Option<ClientCertificateView>,
+    /// Whether a CA bundle pins the endpoint's certificate.
+    pub server_ca_pinned: bool,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -127,6 +142,15 @@ impl From<Subscription> for SubscriptionView {
             .or(s.secrets.first())
             .map(|secret| secret.secret.clone())
             .unwrap_or_default();
+        let public_key = super::subscriptions::forms::current_public_key(&s);
+        let client_certificate = s
+            .client_certificate_pem
+            .as_deref()
+            .and_then(crate::outbound::mtls::info)
+            .map(|info| ClientCertificateView {
+                fingerprint_sha256: info.fingerprint_sha256,
+                not_after: info.not_after,
+            });
         Self {
             id: s.id.to_string(),
             tenant_id: s.tenant_id.to_string(),
@@ -138,12 +162,28 @@ impl From<Subscription> for SubscriptionView {
             headers: s.headers,
             rate_limit_per_second: s.rate_limit_per_second,
             max_in_flight: s.max_in_flight,
+            public_key,
+            payload_mode: s.payload_mode.as_str().to_owned(),
+            signature_scheme: s.signature_scheme.as_str().to_owned(),
+            effective_at: s.effective_at,
+            client_certificate,
+            server_ca_pinned: s.server_ca_pem.is_some(),
             contact_email: s.contact_email,
             created_at: s.created_at,
             updated_at: s.updated_at,
             warnings: Vec::new(),
         }
     }
+}
+
+/// What the API shows of a subscription's client certificate.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientCertificateView {
+    /// SHA-256 of the certificate (DER), lowercase hex.
+    pub fingerprint_sha256: String,
+    /// When it expires.
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
 }
 
 /// An event.

@@ -141,6 +141,18 @@ pub struct ServeArgs {
     #[arg(long, env = "HERALD_TOKEN_TTL", value_name = "DURATION", hide = true)]
     pub token_ttl: Option<String>,
 
+    /// The base URL subscribers reach this server at (https://herald.example.com): thin
+    /// payloads and the Akoya envelope point to events under it. [default: http:// and the
+    /// address the API listens on]
+    #[arg(long, env = "HERALD_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Serve the Akoya Notifications compatibility API (/notifications/v1/…) and register
+    /// Akoya's event types at start (docs/akoya.md). [default: false]
+    #[arg(long, env = "HERALD_AKOYA_PROFILE", num_args = 0..=1, default_missing_value = "true",
+          value_parser = BoolishValueParser::new(), value_name = "BOOL")]
+    pub akoya_profile: Option<bool>,
+
     /// Per-tenant and per-subscription limits.
     #[command(flatten)]
     pub limits: super::LimitArgs,

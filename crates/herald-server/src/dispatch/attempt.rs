@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use herald_signature::Secret;
+use herald_signature::{Secret, SigningKey};
 use herald_store::{
     Attempt, AttemptId, AttemptTrigger, DeliveryJob, DeliveryProgress, DeliveryQueue, Event,
+    PayloadMode, SignatureScheme, Subscription,
 };
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use time::format_description::well_known::Rfc3339;
@@ -21,7 +22,7 @@ use super::attempt_log::AttemptLog;
 use super::clock::Clock;
 use super::schedule::RetrySchedule;
 use crate::metrics::Metrics;
-use crate::outbound::Outbound;
+use crate::outbound::{Outbound, payload};
 
 /// Makes and records attempts.
 pub struct Deliverer {
@@ -34,6 +35,8 @@ pub struct Deliverer {
     /// One line per attempt, rate-limited per subscription (shared by every attempt this
     /// deliverer makes, so the limit holds across dispatcher, redelivery and test).
     log: AttemptLog,
+    /// The server's public base URL: thin payloads point to events under it.
+    public_url: String,
 }
 
 impl Deliverer {
@@ -52,7 +55,14 @@ impl Deliverer {
             metrics,
             clock,
             log: AttemptLog::default(),
+            public_url: String::new(),
         }
+    }
+
+    /// Sets the base URL that thin payloads point under (`public_url`, no trailing slash).
+    pub fn with_public_url(mut self, public_url: String) -> Self {
+        self.public_url = public_url;
+        self
     }
 
     /// The outbound client (for URL checks at the API).
@@ -82,9 +92,9 @@ impl Deliverer {
     ) -> (Attempt, DeliveryProgress) {
         let subscription = &job.subscription;
         let started_at = self.clock.now();
-        let body = envelope(&job.event);
+        let body = self.body(job);
         let headers = self.headers(job, started_at, &body);
-        let outcome = self.outbound.post(&subscription.url, headers, body).await;
+        let outcome = self.outbound.post_for(subscription, headers, body).await;
 
         let attempt = Attempt {
             id: AttemptId::generate(),
@@ -106,6 +116,14 @@ impl Deliverer {
         );
         self.metrics
             .record_attempt(&attempt, &progress, subscription.id.as_str());
+        if let Some(info) = subscription
+            .client_certificate_pem
+            .as_deref()
+            .and_then(crate::outbound::mtls::info)
+        {
+            self.metrics
+                .client_certificate(subscription.id.as_str(), info.not_after);
+        }
         (attempt, progress)
     }
 
@@ -136,6 +154,17 @@ impl Deliverer {
         }
     }
 
+    /// The request body, by the subscription's payload mode.
+    fn body(&self, job: &DeliveryJob) -> Bytes {
+        match job.subscription.payload_mode {
+            PayloadMode::Full => envelope(&job.event),
+            PayloadMode::Thin => payload::thin(&job.event, &self.public_url),
+            PayloadMode::Akoya => {
+                crate::akoya::envelope(&job.event, &job.subscription, &self.public_url)
+            }
+        }
+    }
+
     fn headers(&self, job: &DeliveryJob, now: time::OffsetDateTime, body: &[u8]) -> HeaderMap {
         let mut headers = HeaderMap::new();
         // Custom headers first, so the protocol headers below always win.
@@ -147,15 +176,9 @@ impl Deliverer {
                 headers.insert(name, value);
             }
         }
-        let secrets: Vec<Secret> = job
-            .subscription
-            .signing_secrets(now)
-            .filter_map(|s| Secret::parse(s).ok())
-            .collect();
-        let refs: Vec<&Secret> = secrets.iter().collect();
         let id = job.event.id.as_str();
         let timestamp = now.unix_timestamp();
-        let signature = herald_signature::sign_header(&refs, id, timestamp, body);
+        let signature = signature(&job.subscription, now, id, body);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         for (name, value) in [
             (herald_signature::HEADER_ID, id.to_owned()),
@@ -167,6 +190,34 @@ impl Deliverer {
             }
         }
         headers
+    }
+}
+
+/// The `webhook-signature` value: one entry per live secret (`v1`) or key (`v1a`).
+fn signature(
+    subscription: &Subscription,
+    now: time::OffsetDateTime,
+    id: &str,
+    body: &[u8],
+) -> String {
+    let timestamp = now.unix_timestamp();
+    match subscription.signature_scheme {
+        SignatureScheme::V1 => {
+            let secrets: Vec<Secret> = subscription
+                .signing_secrets(now)
+                .filter_map(|s| Secret::parse(s).ok())
+                .collect();
+            let refs: Vec<&Secret> = secrets.iter().collect();
+            herald_signature::sign_header(&refs, id, timestamp, body)
+        }
+        SignatureScheme::V1a => {
+            let keys: Vec<SigningKey> = subscription
+                .live_signing_keys(now)
+                .filter_map(|k| SigningKey::parse(k).ok())
+                .collect();
+            let refs: Vec<&SigningKey> = keys.iter().collect();
+            herald_signature::sign_header_asymmetric(&refs, id, timestamp, body)
+        }
     }
 }
 

@@ -113,19 +113,46 @@ fn resolve_failure(error: &ResolveError) -> (AttemptError, String) {
 }
 
 fn tls_sentence(error: &rustls::Error, target: &Target<'_>) -> String {
+    use rustls::{AlertDescription as Alert, CertificateError as Cert};
     let authority = target.authority();
+    let failed = format!("the TLS handshake with {authority} failed");
     match error {
         // The first bytes back were not a TLS record: typically "HTTP/1.1 400 Bad Request"
         // from a plain-HTTP server that could not parse the TLS greeting.
         rustls::Error::InvalidMessage(_) => format!(
-            "the TLS handshake with {authority} failed: this port does not speak TLS; did you \
-             mean {}?",
+            "{failed}: this port does not speak TLS; did you mean {}?",
             target.as_http()
         ),
-        rustls::Error::InvalidCertificate(reason) => format!(
-            "the TLS handshake with {authority} failed: its certificate is not valid ({reason:?})"
+        rustls::Error::InvalidCertificate(reason) => match reason {
+            Cert::UnknownIssuer => format!(
+                "{failed}: its certificate is signed by an unknown CA (not a public one, nor                  the subscription's pinned CA bundle)"
+            ),
+            Cert::Expired | Cert::ExpiredContext { .. } => {
+                format!("{failed}: its certificate has expired")
+            }
+            Cert::NotValidYet | Cert::NotValidYetContext { .. } => {
+                format!("{failed}: its certificate is not valid yet (check the clocks)")
+            }
+            Cert::NotValidForName | Cert::NotValidForNameContext { .. } => format!(
+                "{failed}: its certificate does not name {} (name mismatch)",
+                target.url.host_str().unwrap_or("the host")
+            ),
+            Cert::Revoked => format!("{failed}: its certificate is revoked"),
+            other => format!("{failed}: its certificate is not valid ({other:?})"),
+        },
+        rustls::Error::AlertReceived(Alert::CertificateRequired) => format!(
+            "{failed}: the endpoint requires a client certificate (mTLS) and none was presented"
         ),
-        other => format!("the TLS handshake with {authority} failed: {other}"),
+        rustls::Error::AlertReceived(
+            Alert::BadCertificate
+            | Alert::UnknownCA
+            | Alert::CertificateExpired
+            | Alert::CertificateUnknown
+            | Alert::UnsupportedCertificate
+            | Alert::CertificateRevoked
+            | Alert::AccessDenied,
+        ) => format!("{failed}: the endpoint refused the client certificate presented ({error})"),
+        other => format!("{failed}: {other}"),
     }
 }
 
@@ -223,6 +250,30 @@ mod tests {
         let long = "x".repeat(500);
         assert!(status_sentence(502, long.as_bytes()).ends_with("\"…"));
         assert!(!status_sentence(404, b"").contains("body"));
+    }
+
+    #[test]
+    fn tls_failures_are_told_in_words() {
+        let url = url::Url::parse("https://hooks.acme.example/h").unwrap();
+        let target = Target {
+            url: &url,
+            timeout: Duration::from_secs(15),
+            connect_timeout: Duration::from_secs(10),
+        };
+        let said = |error| tls_sentence(&error, &target);
+        use rustls::{AlertDescription, CertificateError, Error};
+        assert!(
+            said(Error::InvalidCertificate(CertificateError::UnknownIssuer)).contains("unknown CA")
+        );
+        assert!(said(Error::InvalidCertificate(CertificateError::Expired)).contains("expired"));
+        assert!(
+            said(Error::InvalidCertificate(CertificateError::NotValidForName))
+                .contains("does not name hooks.acme.example (name mismatch)")
+        );
+        assert!(
+            said(Error::AlertReceived(AlertDescription::CertificateRequired))
+                .contains("requires a client certificate")
+        );
     }
 
     #[test]

@@ -13,14 +13,17 @@
 
 mod classify;
 pub mod explain;
+pub mod mtls;
+pub mod payload;
 pub mod ssrf;
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use herald_store::AttemptError;
+use herald_store::{AttemptError, Subscription};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::HeaderMap;
 
@@ -75,7 +78,14 @@ pub struct Outbound {
     timeout: Duration,
     /// The connect limit (at most the request limit), named when a connection hangs.
     connect_timeout: Duration,
+    /// Clients of subscriptions with mTLS material, by [`mtls::ClientTls::cache_key`]: built
+    /// once (a TLS config and a connection pool each), reused for every attempt.
+    tls_clients: Arc<Mutex<HashMap<String, reqwest::Client>>>,
 }
+
+/// At most this many per-subscription TLS clients are kept; past it the cache starts again
+/// (clients of changed or deleted subscriptions are never used again).
+const MAX_TLS_CLIENTS: usize = 4096;
 
 /// Why a subscription URL cannot be used at all (checked when it is created, too).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -112,24 +122,7 @@ impl Outbound {
     ) -> reqwest::Result<Self> {
         let policy = Arc::new(policy);
         let connect_timeout = timeout.min(Duration::from_secs(10));
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            // Enough idle connections for every attempt the dispatcher runs at once (its
-            // 512 permits) to find one: with fewer, a burst to one host closes the surplus
-            // and the next burst pays a TCP connect (and a TLS handshake) per request. Idle
-            // ones are closed after `pool_idle_timeout` anyway.
-            .pool_max_idle_per_host(IDLE_CONNECTIONS_PER_HOST)
-            .tcp_nodelay(true)
-            // A proxy would resolve names itself, out of reach of the address checks below.
-            .no_proxy()
-            .user_agent(concat!("Herald/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(Arc::new(GuardedResolver {
-                policy: Arc::clone(&policy),
-            }))
-            .build()?;
+        let client = builder(&policy, timeout, connect_timeout).build()?;
         Ok(Self {
             client,
             policy,
@@ -137,7 +130,58 @@ impl Outbound {
             body_limit,
             timeout,
             connect_timeout,
+            tls_clients: Arc::default(),
         })
+    }
+
+    /// The client for `subscription`: the shared one, or one with its client certificate
+    /// and pinned CAs (built once, then cached).
+    fn client_for(&self, subscription: &Subscription) -> Result<reqwest::Client, mtls::MtlsError> {
+        let identity = subscription
+            .client_certificate_pem
+            .as_deref()
+            .zip(subscription.client_key_pem.as_deref());
+        let tls = mtls::ClientTls {
+            identity,
+            server_ca: subscription.server_ca_pem.as_deref(),
+        };
+        if tls.identity.is_none() && tls.server_ca.is_none() {
+            return Ok(self.client.clone());
+        }
+        let key = tls.cache_key();
+        let mut cache = self.tls_clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = cache.get(&key) {
+            return Ok(client.clone());
+        }
+        let client = mtls::client(
+            builder(&self.policy, self.timeout, self.connect_timeout),
+            &tls,
+        )?;
+        if cache.len() >= MAX_TLS_CLIENTS {
+            cache.clear();
+        }
+        cache.insert(key, client.clone());
+        Ok(client)
+    }
+
+    /// POSTs to `subscription`'s URL with its TLS material (see [`Outbound::post`]).
+    pub async fn post_for(
+        &self,
+        subscription: &Subscription,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Outcome {
+        match self.client_for(subscription) {
+            Ok(client) => {
+                self.post_with(&client, &subscription.url, headers, body)
+                    .await
+            }
+            Err(error) => Outcome::failed(
+                Instant::now(),
+                AttemptError::Tls,
+                format!("the subscription's TLS settings cannot be used: {error}"),
+            ),
+        }
     }
 
     /// Checks a subscription URL: scheme, credentials, and IP literals against the policy.
@@ -185,6 +229,16 @@ impl Outbound {
     /// POSTs `body` with `headers` to `url` and reports what happened; never returns an error,
     /// because every failure is an attempt outcome to record.
     pub async fn post(&self, url: &str, headers: HeaderMap, body: Bytes) -> Outcome {
+        self.post_with(&self.client, url, headers, body).await
+    }
+
+    async fn post_with(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Outcome {
         let started = Instant::now();
         let url = match self.check_url(url) {
             Ok(url) => url,
@@ -202,8 +256,7 @@ impl Outbound {
             timeout: self.timeout,
             connect_timeout: self.connect_timeout,
         };
-        let response = match self
-            .client
+        let response = match client
             .post(url.clone())
             .headers(headers)
             .body(body)
@@ -256,6 +309,32 @@ impl Outbound {
             message,
         }
     }
+}
+
+/// The client settings every delivery request shares: no redirects, the time limits, the
+/// connection pool, and the guarded resolver.
+fn builder(
+    policy: &Arc<AddressPolicy>,
+    timeout: Duration,
+    connect_timeout: Duration,
+) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(connect_timeout)
+        .pool_idle_timeout(Duration::from_secs(90))
+        // Enough idle connections for every attempt the dispatcher runs at once (its
+        // 512 permits) to find one: with fewer, a burst to one host closes the surplus
+        // and the next burst pays a TCP connect (and a TLS handshake) per request. Idle
+        // ones are closed after `pool_idle_timeout` anyway.
+        .pool_max_idle_per_host(IDLE_CONNECTIONS_PER_HOST)
+        .tcp_nodelay(true)
+        // A proxy would resolve names itself, out of reach of the address checks below.
+        .no_proxy()
+        .user_agent(concat!("Herald/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(Arc::new(GuardedResolver {
+            policy: Arc::clone(policy),
+        }))
 }
 
 /// `Retry-After` as delta-seconds (HTTP dates are rare from webhook receivers; ignored).

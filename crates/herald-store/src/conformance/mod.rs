@@ -10,6 +10,7 @@
 mod attempt_pages;
 mod attempts;
 mod catalog;
+mod delivery_forms;
 mod dispatch;
 mod events;
 mod feed;
@@ -22,6 +23,7 @@ mod tokens;
 pub use attempt_pages::*;
 pub use attempts::*;
 pub use catalog::*;
+pub use delivery_forms::*;
 pub use dispatch::*;
 pub use events::*;
 pub use feed::*;
@@ -105,6 +107,9 @@ macro_rules! store_conformance_tests {
             deliveries_page_newest_first_with_filters,
             deliveries_list_shows_the_subscription_url_and_the_latest_attempt,
             publish_to_creates_one_leased_delivery_to_that_subscription_only,
+            // delivery forms (issue 14)
+            delivery_forms_round_trip_on_create_and_update,
+            events_before_effective_at_are_not_delivered_to_that_subscription,
             // dispatch: claiming
             claim_due_takes_only_deliveries_that_are_due,
             claim_due_skips_paused_subscriptions_until_resumed,
@@ -210,6 +215,13 @@ pub fn subscription(tenant_id: &TenantId, patterns: &[&str]) -> Subscription {
         }],
         created_at: at(0),
         updated_at: at(0),
+        payload_mode: Default::default(),
+        signature_scheme: Default::default(),
+        signing_keys: Vec::new(),
+        effective_at: None,
+        client_certificate_pem: None,
+        client_key_pem: None,
+        server_ca_pem: None,
     }
 }
 

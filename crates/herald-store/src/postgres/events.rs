@@ -59,7 +59,7 @@ pub(super) async fn publish_with_deliveries(
         })?;
         return Ok((first, Vec::new()));
     }
-    let targets = matching_subscriptions(conn, &event.event_type, event.tenant_id.as_ref()).await?;
+    let targets = matching_subscriptions(conn, event).await?;
     let ids = insert_deliveries(conn, event, &targets, None).await?;
     if !targets.is_empty() {
         notify_work(conn).await?;
@@ -97,11 +97,11 @@ async fn insert_event_once(conn: &mut PgConnection, event: &Event) -> Result<boo
 }
 
 /// `(subscription id, its tenant id)` of every subscription, active or paused, that wants
-/// `event_type`: the tenant's, or every tenant's when `tenant_id` is `None` (a broadcast).
+/// `event`'s type: the tenant's, or every tenant's when it has none (a broadcast); and only
+/// those effective when it was published (`effective_at` at or before its creation).
 async fn matching_subscriptions(
     conn: &mut PgConnection,
-    event_type: &str,
-    tenant_id: Option<&TenantId>,
+    event: &Event,
 ) -> Result<Vec<(String, String)>> {
     let targets = sqlx::query_as(
         "SELECT DISTINCT s.id, s.tenant_id FROM subscription_event_types p \
@@ -109,10 +109,12 @@ async fn matching_subscriptions(
          WHERE ((p.is_prefix = 0 AND p.pattern = $1) \
              OR (p.is_prefix = 1 AND starts_with($1, p.pattern))) \
            AND ($2::text IS NULL OR s.tenant_id = $2) \
+           AND (s.effective_at IS NULL OR s.effective_at <= $3) \
          ORDER BY s.id",
     )
-    .bind(event_type)
-    .bind(tenant_id.map(TenantId::as_str))
+    .bind(&event.event_type)
+    .bind(event.tenant_id.as_ref().map(TenantId::as_str))
+    .bind(micros(event.created_at))
     .fetch_all(conn)
     .await?;
     Ok(targets)

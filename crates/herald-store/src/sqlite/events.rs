@@ -30,13 +30,14 @@ pub(super) fn publish(conn: &Connection, event: &Event) -> Result<Published> {
     }
     insert_event(conn, event)?;
     let targets = matching_subscriptions(conn, &event.event_type, event.tenant_id.as_ref())?;
-    for (subscription_id, tenant_id) in &targets {
+    let targets: Vec<&Target> = targets.iter().filter(|t| t.takes(event)).collect();
+    for target in &targets {
         insert_delivery(
             conn,
             &DeliveryId::generate(),
             event,
-            subscription_id,
-            tenant_id,
+            &target.subscription_id,
+            &target.tenant_id,
             None,
         )?;
     }
@@ -58,15 +59,35 @@ pub(super) fn first_with_key(
     })
 }
 
-/// `(subscription id, its tenant id)` of every subscription, active or paused, that wants
-/// `event_type`: the tenant's, or every tenant's when `tenant_id` is `None` (a broadcast).
+/// A subscription that an event type matches.
+pub(super) struct Target {
+    /// Its id.
+    pub subscription_id: String,
+    /// Its tenant's id.
+    pub tenant_id: String,
+    /// Unix µs before which it takes no events (see [`Target::takes`]).
+    pub effective_at: Option<i64>,
+}
+
+impl Target {
+    /// Whether `event` is delivered to it: events published before its `effective_at` are
+    /// not. Checked per event rather than in the matching query, so that a batch's events of
+    /// one type and tenant still share one match.
+    pub fn takes(&self, event: &Event) -> bool {
+        self.effective_at
+            .is_none_or(|at| at <= micros(event.created_at))
+    }
+}
+
+/// Every subscription, active or paused, that wants `event_type`: the tenant's, or every
+/// tenant's when `tenant_id` is `None` (a broadcast).
 pub(super) fn matching_subscriptions(
     conn: &Connection,
     event_type: &str,
     tenant_id: Option<&TenantId>,
-) -> Result<Vec<(String, String)>> {
+) -> Result<Vec<Target>> {
     let matching = statement!(
-        "SELECT DISTINCT s.id, s.tenant_id FROM subscription_event_types p \
+        "SELECT DISTINCT s.id, s.tenant_id, s.effective_at FROM subscription_event_types p \
          JOIN subscriptions s ON s.id = p.subscription_id \
          WHERE ((p.is_prefix = 0 AND p.pattern = $1) \
              OR (p.is_prefix = 1 AND substr($1, 1, length(p.pattern)) = p.pattern)) \
@@ -75,7 +96,13 @@ pub(super) fn matching_subscriptions(
         event_type,
         tenant_id.map(TenantId::as_str),
     );
-    run::all(conn, &matching, |row| Ok((row.get(0)?, row.get(1)?)))
+    run::all(conn, &matching, |row| {
+        Ok(Target {
+            subscription_id: row.get(0)?,
+            tenant_id: row.get(1)?,
+            effective_at: row.get(2)?,
+        })
+    })
 }
 
 pub(super) fn publish_to(

@@ -17,7 +17,7 @@ use std::collections::{BTreeSet, HashMap};
 use rusqlite::Connection;
 use time::OffsetDateTime;
 
-use super::events::{first_with_key, insert_event, matching_subscriptions};
+use super::events::{Target, first_with_key, insert_event, matching_subscriptions};
 use super::handoff;
 use super::run;
 use crate::error::StoreError;
@@ -32,8 +32,8 @@ type Result<T> = std::result::Result<T, StoreError>;
 /// An event's type and tenant: events alike in both match the same subscriptions.
 type Scope<'a> = (&'a str, Option<&'a TenantId>);
 
-/// `(subscription id, tenant id)` of the subscriptions a scope matches.
-type Targets = Vec<(String, String)>;
+/// The subscriptions a scope matches (each event then takes those it is effective for).
+type Targets = Vec<Target>;
 
 /// A batch's events, each with the lease it asks for (`publish_and_lease`) or none.
 type Batch<'e> = [(&'e Event, Option<&'e PublishLease>)];
@@ -51,8 +51,9 @@ pub(super) fn publish_batch(conn: &Connection, events: &Batch<'_>) -> Result<Vec
     for &index in &fresh {
         let (event, lease) = events[index];
         insert_event(conn, event)?;
-        let subscriptions = targets_of(&targets, event);
-        for (subscription_id, tenant_id) in subscriptions {
+        let subscriptions: Vec<&Target> = targets_of(&targets, event).collect();
+        for target in &subscriptions {
+            let (subscription_id, tenant_id) = (&target.subscription_id, &target.tenant_id);
             let id = DeliveryId::generate();
             let mut lease_until = None;
             if let Some(lease) = lease
@@ -142,14 +143,16 @@ fn match_targets<'e>(
     Ok(targets)
 }
 
-/// The subscriptions an event's deliveries go to.
+/// The subscriptions an event's deliveries go to: its scope's, those it is effective for.
 fn targets_of<'t, 'e>(
     targets: &'t HashMap<Scope<'e>, Targets>,
     event: &'e Event,
-) -> &'t [(String, String)] {
+) -> impl Iterator<Item = &'t Target> + use<'t, 'e> {
     targets
         .get(&(event.event_type.as_str(), event.tenant_id.as_ref()))
         .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .filter(move |target| target.takes(event))
 }
 
 /// Hand-off: the subscriptions that leasing events reach, and their free room (read once).
@@ -167,8 +170,8 @@ fn hand_off_room<'e>(
         };
         // The earliest `now` counts the most leases as unexpired: the cautious side.
         earliest = Some(earliest.map_or(lease.now, |e| e.min(lease.now)));
-        for (subscription_id, _) in targets_of(targets, event) {
-            wanted.insert(subscription_id.as_str());
+        for target in targets_of(targets, event) {
+            wanted.insert(target.subscription_id.as_str());
         }
     }
     match earliest {

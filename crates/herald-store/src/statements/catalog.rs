@@ -9,7 +9,8 @@ use super::{Arg, Statement, statement};
 use crate::error::StoreError;
 use crate::model::{EventType, PageRequest, Subscription, Tenant};
 use crate::rows::{
-    event_type_columns, micros, page_limit, subscription_columns, tenant_columns, to_json,
+    event_type_columns, micros, page_limit, secret_material, subscription_columns, tenant_columns,
+    to_json,
 };
 
 /// `limit + 1`: the extra row says that another page exists.
@@ -234,19 +235,23 @@ pub(crate) fn subscriptions_using(name: &str, limit: u32) -> Statement<'_, 2> {
     )
 }
 
-pub(crate) fn insert_subscription(sub: &Subscription) -> Result<Statement<'_, 13>, StoreError> {
+pub(crate) fn insert_subscription(sub: &Subscription) -> Result<Statement<'_, 20>, StoreError> {
     Ok(Statement {
         sql: "INSERT INTO subscriptions (id, tenant_id, url, event_types_json, status, \
               description, headers_json, rate_limit_per_second, max_in_flight, contact_email, \
-              secrets_json, created_at, updated_at) \
-              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+              secrets_json, created_at, updated_at, payload_mode, signature_scheme, \
+              signing_keys_json, effective_at, client_certificate_pem, client_key_pem, \
+              server_ca_pem) \
+              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+              $17, $18, $19, $20)",
         args: subscription_args(sub)?,
     })
 }
 
 /// A subscription's columns in table order: the arguments of both [`insert_subscription`]
 /// and [`update_subscription`], so each column's value is bound in one place.
-fn subscription_args(sub: &Subscription) -> Result<[Arg<'_>; 13], StoreError> {
+fn subscription_args(sub: &Subscription) -> Result<[Arg<'_>; 20], StoreError> {
+    let material = secret_material(sub)?;
     Ok([
         sub.id.as_str().into(),
         sub.tenant_id.as_str().into(),
@@ -258,9 +263,16 @@ fn subscription_args(sub: &Subscription) -> Result<[Arg<'_>; 13], StoreError> {
         sub.rate_limit_per_second.map(i64::from).into(),
         i64::from(sub.max_in_flight).into(),
         sub.contact_email.as_deref().into(),
-        to_json(&sub.secrets)?.into(),
+        material.secrets.into(),
         micros(sub.created_at).into(),
         micros(sub.updated_at).into(),
+        sub.payload_mode.as_str().into(),
+        sub.signature_scheme.as_str().into(),
+        material.signing_keys.into(),
+        sub.effective_at.map(micros).into(),
+        sub.client_certificate_pem.as_deref().into(),
+        material.client_key.into(),
+        sub.server_ca_pem.as_deref().into(),
     ])
 }
 
@@ -296,12 +308,14 @@ pub(crate) fn list_subscriptions<'a>(
 /// Replaces every mutable field; the patterns are rewritten apart (see the module docs). It
 /// binds [`insert_subscription`]'s arguments: `$2` (tenant) and `$12` (creation time) never
 /// change and go unused.
-pub(crate) fn update_subscription(sub: &Subscription) -> Result<Statement<'_, 13>, StoreError> {
+pub(crate) fn update_subscription(sub: &Subscription) -> Result<Statement<'_, 20>, StoreError> {
     Ok(Statement {
         sql: "UPDATE subscriptions SET url = $3, event_types_json = $4, status = $5, \
               description = $6, headers_json = $7, rate_limit_per_second = $8, \
-              max_in_flight = $9, contact_email = $10, secrets_json = $11, updated_at = $13 \
-              WHERE id = $1",
+              max_in_flight = $9, contact_email = $10, secrets_json = $11, updated_at = $13, \
+              payload_mode = $14, signature_scheme = $15, signing_keys_json = $16, \
+              effective_at = $17, client_certificate_pem = $18, client_key_pem = $19, \
+              server_ca_pem = $20 WHERE id = $1",
         args: subscription_args(sub)?,
     })
 }

@@ -155,6 +155,29 @@ pub struct Fields {
     /// instead of refusing).
     #[arg(long)]
     allow_unmatched: bool,
+    /// What each delivery's body holds: full (the payload), thin (a pointer
+    /// to the event, read with the tenant's token) or akoya.
+    #[arg(long, value_name = "MODE")]
+    payload_mode: Option<PayloadMode>,
+    /// How deliveries are signed: v1 (HMAC with the secret) or v1a
+    /// (Ed25519; the answer shows the public key).
+    #[arg(long, value_name = "SCHEME")]
+    signature_scheme: Option<SignatureScheme>,
+}
+
+/// A subscription's payload mode (docs/payloads.md).
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum PayloadMode {
+    Full,
+    Thin,
+    Akoya,
+}
+
+/// A subscription's signature scheme (docs/signatures.md).
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum SignatureScheme {
+    V1,
+    V1a,
 }
 
 impl Fields {
@@ -192,6 +215,17 @@ impl Fields {
             "allow_unmatched",
             self.allow_unmatched.then_some(Value::Bool(true)),
         );
+        let mode = self.payload_mode.map(|mode| match mode {
+            PayloadMode::Full => "full",
+            PayloadMode::Thin => "thin",
+            PayloadMode::Akoya => "akoya",
+        });
+        put("payload_mode", mode.map(Value::from));
+        let scheme = self.signature_scheme.map(|scheme| match scheme {
+            SignatureScheme::V1 => "v1",
+            SignatureScheme::V1a => "v1a",
+        });
+        put("signature_scheme", scheme.map(Value::from));
         body
     }
 }
