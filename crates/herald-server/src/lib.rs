@@ -9,6 +9,7 @@
 //!   `Intake`, attempts, retry schedule, per-subscription limits; it sees the store's
 //!   `DeliveryQueue` half only. How a delivery moves: `dispatch/lease.rs`.
 //! - [`outbound`]: the delivery HTTP client and its SSRF guard.
+//! - [`relay`]: relay subscriptions' deliveries over a `herald listen --relay` WebSocket.
 //! - [`metrics`]: Prometheus counters and gauges.
 //! - [`token_purge`]: the background purge of expired access tokens.
 //! - [`server`]: how the listener is served: the connection cap, the header-read timeout and
@@ -27,6 +28,7 @@ pub mod config;
 pub mod dispatch;
 pub mod metrics;
 pub mod outbound;
+pub mod relay;
 pub mod server;
 pub mod token_purge;
 
@@ -56,6 +58,9 @@ pub enum RunError {
     /// lease.
     #[error("the dispatcher stopped unexpectedly (a bug: please report it with the log)")]
     Dispatcher(#[source] tokio::task::JoinError),
+    /// The task failing relay deliveries past `relay_hold` panicked: a bug.
+    #[error("the relay hold sweep stopped unexpectedly (a bug: please report it with the log)")]
+    RelayHold(#[source] tokio::task::JoinError),
     /// The task purging expired access tokens panicked: a bug.
     #[error("the access token purge stopped unexpectedly (a bug: please report it with the log)")]
     TokenPurge(#[source] tokio::task::JoinError),
@@ -89,13 +94,26 @@ pub async fn run(
     // The dispatcher's side sees only the delivery queue; the API gets both halves.
     let queue: Arc<dyn DeliveryQueue> = Arc::clone(&store) as Arc<dyn DeliveryQueue>;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let deliverer = Arc::new(Deliverer::new(
+    let relay = Arc::new(relay::RelayHub::new(
         Arc::clone(&queue),
-        outbound,
-        RetrySchedule::new(config.retry_schedule.clone()),
-        Arc::clone(&metrics),
         Arc::clone(&clock),
+        relay::RelaySettings {
+            hold: config.relay_hold,
+            request_timeout: config.request_timeout,
+            response_body_limit: config.response_body_limit,
+        },
+        shutdown.child_token(),
     ));
+    let deliverer = Arc::new(
+        Deliverer::new(
+            Arc::clone(&queue),
+            outbound,
+            RetrySchedule::new(config.retry_schedule.clone()),
+            Arc::clone(&metrics),
+            Arc::clone(&clock),
+        )
+        .with_relay(Arc::clone(&relay)),
+    );
     let dispatcher = Dispatcher::new(
         queue,
         Arc::clone(&deliverer),
@@ -109,6 +127,7 @@ pub async fn run(
     );
     let intake = dispatcher.intake();
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.child_token()));
+    let relay_hold = tokio::spawn(relay::hold::run(relay, shutdown.child_token()));
     let purge = tokio::spawn(token_purge::run(
         Arc::clone(&store) as Arc<dyn Catalog>,
         shutdown.child_token(),
@@ -137,5 +156,6 @@ pub async fn run(
     shutdown.cancel();
     dispatcher.await.map_err(RunError::Dispatcher)?;
     purge.await.map_err(RunError::TokenPurge)?;
+    relay_hold.await.map_err(RunError::RelayHold)?;
     Ok(())
 }

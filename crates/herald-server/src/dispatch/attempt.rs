@@ -22,6 +22,7 @@ use super::clock::Clock;
 use super::schedule::RetrySchedule;
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
+use crate::relay::RelayHub;
 
 /// Makes and records attempts.
 pub struct Deliverer {
@@ -34,6 +35,8 @@ pub struct Deliverer {
     /// One line per attempt, rate-limited per subscription (shared by every attempt this
     /// deliverer makes, so the limit holds across dispatcher, redelivery and test).
     log: AttemptLog,
+    /// Where a relay subscription's attempts go instead of HTTP (`None`: none can be made).
+    relay: Option<Arc<RelayHub>>,
 }
 
 impl Deliverer {
@@ -52,7 +55,19 @@ impl Deliverer {
             metrics,
             clock,
             log: AttemptLog::default(),
+            relay: None,
         }
+    }
+
+    /// This deliverer, sending relay subscriptions' attempts through `relay`.
+    pub fn with_relay(mut self, relay: Arc<RelayHub>) -> Self {
+        self.relay = Some(relay);
+        self
+    }
+
+    /// The relay's listeners (for the relay's WebSocket endpoint).
+    pub fn relay(&self) -> Option<&Arc<RelayHub>> {
+        self.relay.as_ref()
     }
 
     /// The outbound client (for URL checks at the API).
@@ -84,7 +99,12 @@ impl Deliverer {
         let started_at = self.clock.now();
         let body = envelope(&job.event);
         let headers = self.headers(job, started_at, &body);
-        let outcome = self.outbound.post(&subscription.url, headers, body).await;
+        // The one branch point of the relay: the same signed headers and body, sent over a
+        // listener's WebSocket instead of an HTTP request.
+        let outcome = match &self.relay {
+            Some(relay) if subscription.is_relay() => relay.deliver(job, &headers, body).await,
+            _ => self.outbound.post(&subscription.url, headers, body).await,
+        };
 
         let attempt = Attempt {
             id: AttemptId::generate(),
