@@ -161,8 +161,10 @@ impl Config {
             .map(parse_forward_url)
             .transpose()?;
         let hooks = args.hooks.as_deref().map(Hooks::load).transpose()?;
-        // After the file is read, so a missing hooks file is reported as that first.
-        refuse_unverified_actions(args, verifier.is_some())?;
+        // After the file is read, so a missing hooks file is reported as that first. Over the
+        // relay there is no port for anyone else to reach: requests come only from the server
+        // the listener authenticated.
+        refuse_unverified_actions(args, verifier.is_some() || args.relay.is_some())?;
 
         Ok(Self {
             path: args.path.clone(),
@@ -181,6 +183,18 @@ impl Config {
             shutdown_grace: args.shutdown_grace,
             output: Output::stdio(args.json, args.verbose),
         })
+    }
+
+    /// Verifies requests with `secret` alone (a relay session subscription's own, which the
+    /// listener learns only when it creates it).
+    pub fn with_secret(mut self, secret: &str) -> Result<Self, ConfigError> {
+        let key = parse_key(secret).map_err(|reason| ConfigError::Secret {
+            position: 1,
+            reason,
+        })?;
+        let tolerance = i64::try_from(self.tolerance.as_secs()).unwrap_or(i64::MAX);
+        self.verifier = Some(Verifier::new(vec![key]).with_tolerance(tolerance));
+        Ok(self)
     }
 
     /// Replaces where records and notices go.
