@@ -7,9 +7,13 @@
 use super::*;
 use crate::seam::PublishLease;
 
-/// A relay subscription to `*` of `tenant_id`, stored.
-async fn relay_subscription<S: Store>(store: &S, tenant_id: &TenantId) -> Subscription {
-    let mut sub = subscription(tenant_id, &["*"]);
+/// A relay subscription of `tenant_id` to `patterns`, stored.
+async fn relay_subscription<S: Store>(
+    store: &S,
+    tenant_id: &TenantId,
+    patterns: &[&str],
+) -> Subscription {
+    let mut sub = subscription(tenant_id, patterns);
     sub.url = RELAY_URL.to_owned();
     store.create_subscription(&sub).await.expect("subscription");
     sub
@@ -20,7 +24,7 @@ async fn relay_subscription<S: Store>(store: &S, tenant_id: &TenantId) -> Subscr
 /// again.
 pub async fn relay_deliveries_wait_until_this_node_holds_a_listener<S: Store>(store: &S) {
     let tenant = new_tenant(store, "Acme").await;
-    let sub = relay_subscription(store, &tenant.id).await;
+    let sub = relay_subscription(store, &tenant.id, &["*"]).await;
     let lease = PublishLease {
         now: at(0),
         lease_until: at(60),
@@ -66,8 +70,9 @@ pub async fn relay_deliveries_unattended_past_the_bound_are_leased_for_failing<S
     store: &S,
 ) {
     let tenant = new_tenant(store, "Acme").await;
-    let sub = relay_subscription(store, &tenant.id).await;
-    new_subscription(store, &tenant.id, &["*"]).await; // an HTTP one, never touched
+    let sub = relay_subscription(store, &tenant.id, &["a.*"]).await;
+    new_subscription(store, &tenant.id, &["h.*"]).await; // an HTTP one, never touched
+    publish(store, "h.x", Some(&tenant.id), 0).await;
     let old = publish(store, "a.b", Some(&tenant.id), 0).await.event_id;
     let older = publish(store, "a.c", Some(&tenant.id), -5).await.event_id;
     publish(store, "a.b", Some(&tenant.id), 50).await; // younger than the bound
@@ -99,7 +104,7 @@ pub async fn relay_deliveries_unattended_past_the_bound_are_leased_for_failing<S
         .unwrap();
     assert!(again.is_empty(), "leased ones are not leased twice");
 
-    let mut paused = relay_subscription(store, &tenant.id).await;
+    let mut paused = relay_subscription(store, &tenant.id, &["b.*"]).await;
     paused.status = SubscriptionStatus::Paused;
     assert!(store.update_subscription(&paused).await.unwrap());
     publish(store, "b.b", Some(&tenant.id), 0).await;
