@@ -83,6 +83,12 @@ pub struct ListenArgs {
     #[arg(long, value_name = "URL")]
     pub forward_to: Option<String>,
 
+    /// Forward the webhooks whose event type matches PATTERN (`consent.*`, an exact name, or
+    /// `*`) to URL, as --forward-to does; repeatable, the first matching route wins, and
+    /// --forward-to (if given) takes the rest. E.g. --forward 'consent.*=http://127.0.0.1:3000/consent'.
+    #[arg(long = "forward", value_name = "PATTERN=URL")]
+    pub forward_routes: Vec<String>,
+
     /// How long to wait for the app behind --forward-to before answering 504.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub forward_timeout: Duration,

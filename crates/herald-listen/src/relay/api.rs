@@ -11,6 +11,9 @@ pub(crate) struct Api {
     client: reqwest::Client,
     base: Url,
     token: String,
+    /// Client credentials, kept to get a fresh token for each reconnect (a token expires;
+    /// a listener runs for days).
+    credentials: Option<(String, String)>,
 }
 
 /// A session subscription: its id and signing secret.
@@ -31,16 +34,28 @@ impl Api {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| RelayError::Unreachable(error.to_string()))?;
-        let token = match (token, credentials) {
-            (Some(token), _) => token.to_owned(),
-            (None, Some((id, secret))) => exchange(&client, &base, id, secret).await?,
+        let (token, credentials) = match (token, credentials) {
+            (Some(token), _) => (token.to_owned(), None),
+            (None, Some((id, secret))) => (
+                exchange(&client, &base, id, secret).await?,
+                Some((id.to_owned(), secret.to_owned())),
+            ),
             (None, None) => return Err(RelayError::NoCredentials),
         };
         Ok(Self {
             client,
             base,
             token,
+            credentials,
         })
+    }
+
+    /// A fresh token from the client credentials, if the listener logged in with them.
+    pub(crate) async fn refresh(&mut self) -> Result<(), RelayError> {
+        if let Some((id, secret)) = &self.credentials {
+            self.token = exchange(&self.client, &self.base, id, secret).await?;
+        }
+        Ok(())
     }
 
     /// The bearer token.

@@ -72,7 +72,7 @@ pub async fn run(
 ) -> Result<(), RelayError> {
     let base = server_url(args.relay.as_deref().unwrap_or_default())?;
     let credentials = args.client_id.as_deref().zip(args.client_secret.as_deref());
-    let api = api::Api::login(base.clone(), args.token.as_deref(), credentials).await?;
+    let mut api = api::Api::login(base.clone(), args.token.as_deref(), credentials).await?;
     let (subscription, session, config) = match (&args.subscription, args.events.is_empty()) {
         (Some(id), _) => (id.clone(), None, config),
         (None, false) => {
@@ -106,19 +106,21 @@ pub async fn run(
     let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
     // Both schemes are special in `url`, so switching between them cannot fail.
     let _ = url.set_scheme(scheme);
-    let target = Target {
+    let mut target = Target {
         url,
         token: api.token().to_owned(),
         max_frame,
     };
     let stop = CancellationToken::new();
-    let kept = keep_connected(&target, &shared, args.path.as_deref(), &stop);
-    tokio::pin!(kept);
-    let outcome = tokio::select! {
-        outcome = &mut kept => outcome,
-        () = shutdown => {
-            stop.cancel();
-            kept.await
+    let outcome = {
+        let kept = keep_connected(&mut target, &mut api, &shared, args.path.as_deref(), &stop);
+        tokio::pin!(kept);
+        tokio::select! {
+            outcome = &mut kept => outcome,
+            () = shutdown => {
+                stop.cancel();
+                kept.await
+            }
         }
     };
     let tracker = shared.tracker.clone();
@@ -141,7 +143,8 @@ pub async fn run(
 
 /// Connects, and reconnects after every loss, until `stop`.
 async fn keep_connected(
-    target: &Target,
+    target: &mut Target,
+    api: &mut api::Api,
     shared: &Arc<Shared>,
     path: Option<&str>,
     stop: &CancellationToken,
@@ -174,6 +177,13 @@ async fn keep_connected(
                     () = tokio::time::sleep(wait) => {}
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
+                // The token may have expired meanwhile; a failed refresh is retried next time.
+                match api.refresh().await {
+                    Ok(()) => api.token().clone_into(&mut target.token),
+                    Err(error) => shared.output.notice(&format!(
+                        "herald listen: could not get a fresh token: {error}"
+                    )),
+                }
             }
         }
     }
