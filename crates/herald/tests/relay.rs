@@ -467,3 +467,87 @@ async fn events_creates_a_session_subscription_and_deletes_it_on_exit() {
     .await;
     assert!(sessions(listed).is_empty(), "deleted on exit");
 }
+
+/// On two PostgreSQL nodes, a listener attached to node A receives what is published on node
+/// B: only the node holding a listener claims a relay subscription's deliveries, so each
+/// arrives in one attempt, none wasted by B (which has no listener to send it to).
+#[tokio::test]
+async fn on_two_postgres_nodes_a_listener_on_one_receives_what_the_other_accepted() {
+    let Some(database) = herald_testkit::TestDatabase::create()
+        .await
+        .expect("a test database")
+    else {
+        return; // no PostgreSQL here (never under CI)
+    };
+    let url = database.url().to_owned();
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let args = ["--database-url", url.as_str()];
+    let node_a = Herald::start_with(dir_a.path(), free_port(), &args).await;
+    let node_b = Herald::start_with(dir_b.path(), free_port(), &args).await;
+    let app = Receiver::answering(Reply::ok()).await.expect("app");
+    let (tenant, subscription) = relay_subscription(&node_a, json!({"max_in_flight": 4})).await;
+    let listener =
+        Listener::attached(&node_a.url, &refs(&flags(&tenant, &subscription, &app))).await;
+
+    let mut events = Vec::new();
+    for n in 0..10 {
+        events.push(publish(&node_b, &tenant, n).await);
+    }
+    for event_id in &events {
+        let delivery = wait_status(&node_b, event_id, "succeeded").await;
+        let attempts = delivery["attempts"].as_array().expect("attempts");
+        assert_eq!(
+            attempts.len(),
+            1,
+            "no attempt without a listener: {delivery}"
+        );
+    }
+    let mut ids = app.webhook_ids();
+    ids.sort();
+    events.sort();
+    assert_eq!(ids, events);
+    listener.kill().await;
+    node_a.kill().await;
+    node_b.kill().await;
+    drop(database);
+}
+
+#[tokio::test]
+async fn forward_routes_send_each_event_type_to_its_own_app() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let herald = Herald::start(data.path(), free_port()).await;
+    let consent = Receiver::answering(Reply::ok()).await.expect("app");
+    let rest = Receiver::answering(Reply::ok()).await.expect("app");
+    let (tenant, subscription) = relay_subscription(&herald, json!({})).await;
+    herald
+        .post("/api/v1/event-types", json!({"name": "a.c"}))
+        .await;
+    let mut args = flags(&tenant, &subscription, &rest);
+    args.truncate(args.len() - 2); // no --forward-to
+    args.extend([
+        "--forward".to_owned(),
+        format!("a.b={}", consent.url()),
+        "--forward".to_owned(),
+        format!("a.*={}", rest.url()),
+    ]);
+    let listener = Listener::attached(&herald.url, &refs(&args)).await;
+
+    let to_consent = publish(&herald, &tenant, 1).await;
+    let to_rest = herald
+        .post(
+            "/api/v1/events",
+            json!({"type": "a.c", "tenant_id": tenant["id"], "payload": {}}),
+        )
+        .await["id"]
+        .as_str()
+        .expect("event id")
+        .to_owned();
+    wait_status(&herald, &to_consent, "succeeded").await;
+    wait_status(&herald, &to_rest, "succeeded").await;
+    assert_eq!(consent.webhook_ids(), [to_consent]);
+    assert_eq!(rest.webhook_ids(), [to_rest]);
+    listener.kill().await;
+}
