@@ -251,7 +251,9 @@ async fn a_relayed_delivery_reaches_the_app_verifiable_and_the_attempt_shows_its
         assert!(verified, "the official library rejects the relayed bytes");
     }
 
-    let delivery = wait_status(&herald, &event_id, "succeeded").await;
+    wait_status(&herald, &event_id, "succeeded").await;
+    // Read again: a delivery's view reads its attempts a moment before its status.
+    let delivery = delivery(&herald, &event_id).await;
     let attempt = &delivery["attempts"][0];
     assert_eq!(attempt["response_status"], 201, "{delivery}");
     assert_eq!(attempt["response_body"], r#"{"seen":true}"#, "{delivery}");
@@ -268,7 +270,9 @@ async fn an_app_answering_500_fails_the_attempt_and_it_is_retried() {
         Listener::attached(&herald.url, &refs(&flags(&tenant, &subscription, &app))).await;
 
     let event_id = publish(&herald, &tenant, 1).await;
-    let delivery = wait_status(&herald, &event_id, "failed").await;
+    wait_status(&herald, &event_id, "failed").await;
+    // Read again: a delivery's view reads its attempts a moment before its status.
+    let delivery = delivery(&herald, &event_id).await;
     let attempts = delivery["attempts"].as_array().expect("attempts");
     assert_eq!(
         attempts.len(),
@@ -332,7 +336,9 @@ async fn past_the_hold_bound_waiting_deliveries_fail_with_the_sentence() {
     let (tenant, _subscription) = relay_subscription(&herald, json!({})).await;
 
     let event_id = publish(&herald, &tenant, 1).await;
-    let delivery = wait_status(&herald, &event_id, "failed").await;
+    wait_status(&herald, &event_id, "failed").await;
+    // Read again: a delivery's view reads its attempts a moment before its status.
+    let delivery = delivery(&herald, &event_id).await;
     let attempts = delivery["attempts"].as_array().expect("attempts");
     assert_eq!(attempts.len(), 1, "{delivery}");
     let message = attempts[0]["error_message"].as_str().unwrap_or_default();
@@ -497,7 +503,8 @@ async fn on_two_postgres_nodes_a_listener_on_one_receives_what_the_other_accepte
         events.push(publish(&node_b, &tenant, n).await);
     }
     for event_id in &events {
-        let delivery = wait_status(&node_b, event_id, "succeeded").await;
+        wait_status(&node_b, event_id, "succeeded").await;
+        let delivery = delivery(&node_b, event_id).await;
         let attempts = delivery["attempts"].as_array().expect("attempts");
         assert_eq!(
             attempts.len(),
