@@ -558,3 +558,37 @@ async fn forward_routes_send_each_event_type_to_its_own_app() {
     assert_eq!(rest.webhook_ids(), [to_rest]);
     listener.kill().await;
 }
+
+#[tokio::test]
+async fn a_large_body_and_large_headers_are_relayed_intact() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let herald = Herald::start(data.path(), free_port()).await;
+    let app = Receiver::answering(Reply::ok()).await.expect("app");
+    let big_header = "h".repeat(2000);
+    let big_header = big_header.as_str();
+    let (tenant, subscription) =
+        relay_subscription(&herald, json!({"headers": {"x-big": big_header}})).await;
+    let mut args = flags(&tenant, &subscription, &app);
+    args.push("--verbose".to_owned());
+    let listener = Listener::attached(&herald.url, &refs(&args)).await;
+
+    // Just under the server's default max_payload_size (256 KiB).
+    let text = "é".repeat(120 * 1024);
+    let event = herald
+        .post(
+            "/api/v1/events",
+            json!({"type": "a.b", "tenant_id": tenant["id"], "payload": {"text": text}}),
+        )
+        .await;
+    let event_id = event["id"].as_str().expect("event id").to_owned();
+    wait_status(&herald, &event_id, "succeeded").await;
+    let received = app.only_request();
+    let body: Value = serde_json::from_slice(&received.body).expect("json");
+    assert_eq!(body["data"]["text"].as_str(), Some(text.as_str()));
+    if let Some(verified) =
+        python_verifies(subscription["secret"].as_str().expect("secret"), &received)
+    {
+        assert!(verified);
+    }
+    listener.kill().await;
+}
