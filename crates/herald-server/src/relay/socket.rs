@@ -166,7 +166,7 @@ async fn serve(
             }
             frame = outgoing.recv() => {
                 let Some(frame) = frame else { return };
-                if socket.send(frame).await.is_err() {
+                if !sent(socket, frame).await {
                     return;
                 }
             }
@@ -192,13 +192,22 @@ async fn serve(
                     tracing::info!(%subscription, "a relay listener fell silent; closing it");
                     return;
                 }
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                if !sent(socket, Message::Ping(Default::default())).await {
                     return;
                 }
                 hub.heartbeat(subscription).await;
             }
         }
     }
+}
+
+/// Sends `message`, within [`DEAD_AFTER`]: a peer that stopped reading (a sleeping laptop
+/// whose TCP window filled) must not hold the loop, and with it the dead-connection check.
+async fn sent(socket: &mut WebSocket, message: Message) -> bool {
+    matches!(
+        tokio::time::timeout(DEAD_AFTER, socket.send(message)).await,
+        Ok(Ok(()))
+    )
 }
 
 fn close(code: u16, reason: &str) -> Message {
