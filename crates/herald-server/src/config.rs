@@ -47,6 +47,7 @@ struct FileConfig {
     claim_batch_size: Option<u32>,
     default_rate_limit: Option<u32>,
     secret_grace_period: Option<String>,
+    relay_hold: Option<String>,
     /// `token_ttl` is the name before issue 11, still read.
     #[serde(alias = "token_ttl")]
     token_lifetime: Option<String>,
@@ -139,6 +140,9 @@ pub struct Config {
     pub default_rate_limit: Option<u32>,
     /// Grace period of rotated-out secrets.
     pub secret_grace_period: Duration,
+    /// How long a relay subscription's deliveries wait for a `herald listen --relay` to
+    /// connect before they fail (see docs/relay.md).
+    pub relay_hold: Duration,
     /// Lifetime of tenant access tokens, fixed when each is issued.
     pub token_lifetime: Duration,
     /// How long a client may take to send a request's headers: an unfinished request must not
@@ -184,6 +188,7 @@ impl Default for Config {
             claim_batch_size: 256,
             default_rate_limit: None,
             secret_grace_period: Duration::from_secs(24 * 3600),
+            relay_hold: Duration::from_secs(72 * 3600),
             token_lifetime: Duration::from_secs(3600),
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
@@ -279,6 +284,12 @@ impl Config {
                 args.secret_grace_period,
                 file.secret_grace_period,
                 defaults.secret_grace_period,
+            )?,
+            relay_hold: duration(
+                "relay_hold",
+                args.relay_hold,
+                file.relay_hold,
+                defaults.relay_hold,
             )?,
             token_lifetime: duration(
                 "token_lifetime",

@@ -10,6 +10,7 @@
 //!   `Intake`, attempts, retry schedule, per-subscription limits; it sees the store's
 //!   `DeliveryQueue` half only. How a delivery moves: `dispatch/lease.rs`.
 //! - [`outbound`]: the delivery HTTP client and its SSRF guard.
+//! - [`relay`]: relay subscriptions' deliveries over a `herald listen --relay` WebSocket.
 //! - [`metrics`]: Prometheus counters and gauges.
 //! - [`token_purge`]: the background purge of expired access tokens.
 //! - [`server`]: how the listener is served: the connection cap, the header-read timeout and
@@ -29,6 +30,7 @@ pub mod config;
 pub mod dispatch;
 pub mod metrics;
 pub mod outbound;
+pub mod relay;
 pub mod server;
 pub mod token_purge;
 
@@ -61,6 +63,9 @@ pub enum RunError {
     /// The Akoya profile's event types could not be registered (the store failed at start).
     #[error("cannot register the Akoya profile's event types; check the store")]
     AkoyaEventTypes(#[source] herald_store::StoreError),
+    /// The task failing relay deliveries past `relay_hold` panicked: a bug.
+    #[error("the relay hold sweep stopped unexpectedly (a bug: please report it with the log)")]
+    RelayHold(#[source] tokio::task::JoinError),
     /// The task purging expired access tokens panicked: a bug.
     #[error("the access token purge stopped unexpectedly (a bug: please report it with the log)")]
     TokenPurge(#[source] tokio::task::JoinError),
@@ -105,6 +110,16 @@ pub async fn run(
     // The dispatcher's side sees only the delivery queue; the API gets both halves.
     let queue: Arc<dyn DeliveryQueue> = Arc::clone(&store) as Arc<dyn DeliveryQueue>;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let relay = Arc::new(relay::RelayHub::new(
+        Arc::clone(&queue),
+        Arc::clone(&clock),
+        relay::RelaySettings {
+            hold: config.relay_hold,
+            request_timeout: config.request_timeout,
+            response_body_limit: config.response_body_limit,
+        },
+        shutdown.child_token(),
+    ));
     let deliverer = Arc::new(
         Deliverer::new(
             Arc::clone(&queue),
@@ -113,7 +128,8 @@ pub async fn run(
             Arc::clone(&metrics),
             Arc::clone(&clock),
         )
-        .with_public_url(config.public_url.clone().unwrap_or_default()),
+        .with_public_url(config.public_url.clone().unwrap_or_default())
+        .with_relay(Arc::clone(&relay)),
     );
     let dispatcher = Dispatcher::new(
         queue,
@@ -128,6 +144,7 @@ pub async fn run(
     );
     let intake = dispatcher.intake();
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.child_token()));
+    let relay_hold = tokio::spawn(relay::hold::run(relay, shutdown.child_token()));
     let purge = tokio::spawn(token_purge::run(
         Arc::clone(&store) as Arc<dyn Catalog>,
         shutdown.child_token(),
@@ -155,5 +172,6 @@ pub async fn run(
     shutdown.cancel();
     dispatcher.await.map_err(RunError::Dispatcher)?;
     purge.await.map_err(RunError::TokenPurge)?;
+    relay_hold.await.map_err(RunError::RelayHold)?;
     Ok(())
 }

@@ -161,6 +161,9 @@ impl SignatureScheme {
         }
     }
 }
+/// The URL of a relay subscription: its deliveries go over a `herald listen --relay`
+/// WebSocket instead of an HTTP request (see docs/relay.md).
+pub const RELAY_URL: &str = "relay:";
 
 /// A tenant's URL plus the event types it wants.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,6 +217,11 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// Whether its deliveries go over the relay ([`RELAY_URL`]) rather than HTTP.
+    pub fn is_relay(&self) -> bool {
+        self.url == RELAY_URL
+    }
+
     /// Whether this subscription wants events of `event_type`.
     pub fn matches(&self, event_type: &str) -> bool {
         self.event_types

@@ -104,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router().layer(DefaultBodyLimit::max(event_body_limit)))
         .merge(deliveries::router())
         .merge(attempts_stream::router())
+        .merge(crate::relay::router())
         .merge(openapi::router());
     Router::new()
         .nest("/api/v1", api)

@@ -49,7 +49,9 @@ pub struct CreateSubscription {
     /// The owning tenant (admin only; implied by a tenant token).
     #[schema(pattern = "^ten_[0-9a-fA-F]{32}$")]
     pub tenant_id: Option<String>,
-    /// Where deliveries are POSTed (https unless the server runs with --dev).
+    /// Where deliveries are POSTed (https unless the server runs with --dev), or `relay:` for
+    /// a relay subscription, received by `herald listen --relay` over `GET /api/v1/relay`
+    /// (see docs/relay.md).
     pub url: String,
     /// Event type names, or prefixes ending in `*` such as `consent.*`.
     #[schema(schema_with = super::openapi::event_type_patterns)]
@@ -94,7 +96,7 @@ pub struct CreateSubscription {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSubscription {
-    /// New URL.
+    /// New URL (or `relay:`, see create).
     pub url: Option<String>,
     /// New event types.
     #[schema(schema_with = super::openapi::event_type_patterns_or_null)]
@@ -158,6 +160,10 @@ pub struct SubscriptionQuery {
 }
 
 pub(crate) async fn check_url(state: &AppState, url: &str) -> Result<String, ApiError> {
+    // A relay subscription makes no outbound request, so the URL rules do not apply.
+    if url == herald_store::RELAY_URL {
+        return Ok(url.to_owned());
+    }
     checks::url_length(url, &state.config.limits)?;
     state
         .deliverer

@@ -116,6 +116,12 @@ pub struct ServeArgs {
     #[arg(long, env = "HERALD_SECRET_GRACE_PERIOD", value_name = "DURATION")]
     pub secret_grace_period: Option<String>,
 
+    /// How long a relay subscription's deliveries wait for `herald listen --relay` to connect;
+    /// past it, with no listener connected since, they fail ("no relay client was connected
+    /// for …"). [default: 72h]
+    #[arg(long, env = "HERALD_RELAY_HOLD", value_name = "DURATION")]
+    pub relay_hold: Option<String>,
+
     /// Lifetime of tenant access tokens issued at /oauth2/token (and by `herald login`).
     /// [default: 1h]
     #[arg(long, env = "HERALD_TOKEN_LIFETIME", value_name = "DURATION")]

@@ -23,6 +23,7 @@ use super::clock::Clock;
 use super::schedule::RetrySchedule;
 use crate::metrics::Metrics;
 use crate::outbound::{Outbound, payload};
+use crate::relay::RelayHub;
 
 /// Makes and records attempts.
 pub struct Deliverer {
@@ -37,6 +38,8 @@ pub struct Deliverer {
     log: AttemptLog,
     /// The server's public base URL: thin payloads point to events under it.
     public_url: String,
+    /// Where a relay subscription's attempts go instead of HTTP (`None`: none can be made).
+    relay: Option<Arc<RelayHub>>,
 }
 
 impl Deliverer {
@@ -56,6 +59,7 @@ impl Deliverer {
             clock,
             log: AttemptLog::default(),
             public_url: String::new(),
+            relay: None,
         }
     }
 
@@ -63,6 +67,17 @@ impl Deliverer {
     pub fn with_public_url(mut self, public_url: String) -> Self {
         self.public_url = public_url;
         self
+    }
+
+    /// This deliverer, sending relay subscriptions' attempts through `relay`.
+    pub fn with_relay(mut self, relay: Arc<RelayHub>) -> Self {
+        self.relay = Some(relay);
+        self
+    }
+
+    /// The relay's listeners (for the relay's WebSocket endpoint).
+    pub fn relay(&self) -> Option<&Arc<RelayHub>> {
+        self.relay.as_ref()
     }
 
     /// The outbound client (for URL checks at the API).
@@ -94,7 +109,12 @@ impl Deliverer {
         let started_at = self.clock.now();
         let body = self.body(job);
         let headers = self.headers(job, started_at, &body);
-        let outcome = self.outbound.post_for(subscription, headers, body).await;
+        // The one branch point of the relay: the same signed headers and body, sent over a
+        // listener's WebSocket instead of an HTTP request.
+        let outcome = match &self.relay {
+            Some(relay) if subscription.is_relay() => relay.deliver(job, &headers, body).await,
+            _ => self.outbound.post_for(subscription, headers, body).await,
+        };
 
         let attempt = Attempt {
             id: AttemptId::generate(),

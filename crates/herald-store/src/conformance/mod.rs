@@ -18,6 +18,7 @@ mod handoff;
 mod limits;
 mod limits_catalog;
 mod manual_slots;
+mod relay;
 mod tokens;
 
 pub use attempt_pages::*;
@@ -31,6 +32,7 @@ pub use handoff::*;
 pub use limits::*;
 pub use limits_catalog::*;
 pub use manual_slots::*;
+pub use relay::*;
 pub use tokens::*;
 
 use std::collections::BTreeMap;
@@ -134,6 +136,9 @@ macro_rules! store_conformance_tests {
             publish_and_lease_skips_paused_and_rate_limited_subscriptions,
             publish_and_lease_hands_out_nothing_for_a_duplicate,
             concurrent_completions_are_each_recorded,
+            // the relay
+            relay_deliveries_wait_until_this_node_holds_a_listener,
+            relay_deliveries_unattended_past_the_bound_are_leased_for_failing,
             // dispatch: attempts and the queue
             lease_delivery_conflicts_with_an_unexpired_lease,
             complete_attempt_records_the_attempt_moves_status_and_releases_the_lease,

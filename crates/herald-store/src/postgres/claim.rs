@@ -47,7 +47,9 @@ fn due_of_kind(kind: &str, retry: u8) -> String {
     )
 }
 
-/// Step 1: locks every active subscription with due, unleased work, in id order. Scalar
+/// Step 1: locks every active subscription with due, unleased work, in id order; a relay
+/// subscription (`url = 'relay:'`) only if this node (`$2`) holds a listener for it now, so
+/// its deliveries wait for one and go only to a node that can send them (docs/relay.md). Scalar
 /// subqueries with LIMIT 1, not EXISTS: PostgreSQL turns two OR-ed EXISTS into a hashed
 /// subplan that reads every due delivery; these stay one index probe per subscription (its
 /// first due row of each kind), however large the backlog.
@@ -60,7 +62,10 @@ static LOCK_DUE: LazyLock<String> = LazyLock::new(|| {
         )
     };
     format!(
-        "SELECT s.id FROM subscriptions s WHERE s.status = 'active' AND ({} OR {}) \
+        "SELECT s.id FROM subscriptions s WHERE s.status = 'active' \
+           AND (s.url <> 'relay:' OR EXISTS (SELECT 1 FROM relay_presence p \
+             WHERE p.subscription_id = s.id AND p.node_id = $2 AND p.expires_at > $1)) \
+           AND ({} OR {}) \
          ORDER BY s.id FOR NO KEY UPDATE OF s",
         due("attempts = 0"),
         due("attempts > 0"),
@@ -91,10 +96,15 @@ static LEASE_CAPPED: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Runs inside the caller's transaction; see the module documentation.
-pub(super) async fn claim_due(conn: &mut PgConnection, claim: &Claim) -> Result<Vec<DeliveryJob>> {
+pub(super) async fn claim_due(
+    conn: &mut PgConnection,
+    claim: &Claim,
+    node_id: &str,
+) -> Result<Vec<DeliveryJob>> {
     let now = micros(claim.now);
     let locked: Vec<String> = sqlx::query_scalar(LOCK_DUE.as_str())
         .bind(now)
+        .bind(node_id)
         .fetch_all(&mut *conn)
         .await?;
     if locked.is_empty() || claim.limit == 0 {

@@ -54,7 +54,8 @@ pub(super) async fn publish_and_lease(
 }
 
 /// The new deliveries (`(id, subscription id)`) to hand out: those of open subscriptions
-/// that no one else is claiming or handing out right now, up to each one's free room.
+/// that no one else is claiming or handing out right now, up to each one's free room. Relay
+/// subscriptions are left to claims, which check that this node holds their listener.
 async fn choose<'d>(
     conn: &mut PgConnection,
     created: &'d [(DeliveryId, String)],
@@ -67,7 +68,7 @@ async fn choose<'d>(
     let wanted: Vec<&str> = wanted.into_iter().collect();
     let locked: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM subscriptions WHERE id = ANY($1) AND status = 'active' \
-           AND rate_limit_per_second IS NULL \
+           AND rate_limit_per_second IS NULL AND url <> 'relay:' \
          ORDER BY id FOR NO KEY UPDATE SKIP LOCKED",
     )
     .bind(&wanted)

@@ -25,6 +25,7 @@ mod events;
 mod handoff;
 mod listener;
 mod queue;
+mod relay;
 mod run;
 
 use std::str::FromStr;
@@ -74,6 +75,9 @@ pub struct PgStore {
     pool: PgPool,
     /// Wakes this node's dispatcher when another node publishes.
     listener: Listener,
+    /// This node's name in `relay_presence` (new for each handle, so a presence left by a
+    /// node that died never lets another claim for a listener it does not hold).
+    node_id: String,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -108,12 +112,16 @@ impl PgStore {
             .connect_with(connect_options)
             .await?;
         let listener = Listener::start(pool.clone()).await?;
-        Ok(PgStore { pool, listener })
+        Ok(PgStore {
+            pool,
+            listener,
+            node_id: crate::ids::node_id(),
+        })
     }
 
     /// Closes every connection after the calls in progress, and stops the `LISTEN` task.
     pub async fn close(self) {
-        let Self { pool, listener } = self;
+        let Self { pool, listener, .. } = self;
         drop(listener);
         pool.close().await;
     }
@@ -359,7 +367,7 @@ impl DeliveryQueue for PgStore {
     }
 
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<DeliveryJob>> {
-        in_transaction!(self, |conn| claim::claim_due(conn, claim))
+        in_transaction!(self, |conn| claim::claim_due(conn, claim, &self.node_id))
     }
 
     async fn lease_delivery(
@@ -393,6 +401,40 @@ impl DeliveryQueue for PgStore {
 
     async fn queue_stats(&self) -> Result<QueueStats> {
         queue::queue_stats(&mut *self.conn().await?).await
+    }
+
+    async fn relay_present(
+        &self,
+        subscription_id: &SubscriptionId,
+        until: OffsetDateTime,
+    ) -> Result<()> {
+        relay::present(
+            &mut *self.conn().await?,
+            subscription_id.as_str(),
+            &self.node_id,
+            until,
+        )
+        .await
+    }
+
+    async fn relay_waiting(&self, subscription_id: &SubscriptionId) -> Result<u64> {
+        relay::waiting(&mut *self.conn().await?, subscription_id.as_str()).await
+    }
+
+    async fn lease_unattended_relay(
+        &self,
+        since: OffsetDateTime,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Delivery>> {
+        in_transaction!(self, |conn| relay::lease_unattended(
+            conn,
+            since,
+            now,
+            lease_until,
+            limit
+        ))
     }
 
     /// Other nodes may claim from the same database: only the count in it is shared.

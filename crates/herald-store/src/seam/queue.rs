@@ -165,6 +165,32 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     async fn release_all_leases(&self) -> Result<u64>;
     /// Counts for metrics.
     async fn queue_stats(&self) -> Result<QueueStats>;
+    // --- the relay (docs/relay.md) ------------------------------------------------------------
+    /// Records that this store's node (one per store handle, i.e. per process) holds a relay
+    /// connection for the subscription until `until`: heartbeats move it on, and a node whose
+    /// last listener left records `until = now`, which keeps when a listener was last seen.
+    /// [`DeliveryQueue::claim_due`] claims a relay subscription's deliveries ([`RELAY_URL`])
+    /// only for a node whose presence for it has not ended at `claim.now`, and
+    /// [`DeliveryQueue::publish_and_lease`] never hands them out, so they wait, unattempted,
+    /// while no listener is connected, and go only to a node that can send them.
+    async fn relay_present(
+        &self,
+        subscription_id: &SubscriptionId,
+        until: OffsetDateTime,
+    ) -> Result<()>;
+    /// The subscription's pending deliveries (what a listener attaching has to catch up on).
+    async fn relay_waiting(&self, subscription_id: &SubscriptionId) -> Result<u64>;
+    /// Leases until `lease_until`, oldest first and at most `limit`, the pending deliveries of
+    /// active relay subscriptions created at or before `since` whose subscription has had no
+    /// listener on any node since `since` (the hold bound ago), so the caller can fail them;
+    /// and forgets presences that ended before `since`. Leases held at `now` are skipped.
+    async fn lease_unattended_relay(
+        &self,
+        since: OffsetDateTime,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Delivery>>;
     /// Whether only this process uses the database, so in-memory limits hold for every
     /// claimer. A dispatcher may then claim with a [`Claim::lease_window`] above 1 and keep
     /// each subscription at `max_in_flight` attempts itself; with several processes only the

@@ -31,7 +31,8 @@ pub(super) struct Open {
     in_flight: i64,
 }
 
-/// The active, unthrottled subscriptions among `ids`, with what they have in flight at `now`
+/// The active, unthrottled subscriptions among `ids` (relay ones excepted: only a node
+/// holding their listener may take their deliveries, and only a claim checks that), with what they have in flight at `now`
 /// (leases ending after `now` count as in flight, as in `claim_due`). Full ones are kept too:
 /// whether one has room depends on the window of the lease [`take`] is given.
 pub(super) fn open_subscriptions(
@@ -50,7 +51,8 @@ pub(super) fn open_subscriptions(
                WHERE l.subscription_id = s.id AND l.lease_until IS NOT NULL \
                  AND l.lease_until > $2) AS in_flight \
              FROM subscriptions s WHERE s.id IN (SELECT value FROM json_each($1)) \
-               AND s.status = 'active' AND s.rate_limit_per_second IS NULL"
+               AND s.status = 'active' AND s.rate_limit_per_second IS NULL \
+               AND s.url <> 'relay:'"
         ),
         to_json(ids)?,
         micros(now),

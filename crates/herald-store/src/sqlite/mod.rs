@@ -19,6 +19,7 @@ mod handoff;
 mod publish;
 mod queue;
 mod readers;
+mod relay;
 mod run;
 mod write_jobs;
 mod writer;
@@ -66,6 +67,9 @@ pub struct SqliteStore {
     writer_thread: std::thread::JoinHandle<()>,
     /// Copies the WAL back into the database file, off the writer's thread.
     checkpointer: checkpoint::Checkpointer,
+    /// This process's name in `relay_presence`: new at every open, so a presence left by a
+    /// process that died never lets this one claim for a listener it does not hold.
+    node_id: String,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -104,6 +108,7 @@ impl SqliteStore {
             writer,
             writer_thread,
             checkpointer,
+            node_id: crate::ids::node_id(),
         })
     }
 
@@ -114,6 +119,7 @@ impl SqliteStore {
             writer,
             writer_thread,
             checkpointer,
+            node_id: _,
         } = self;
         drop(writer);
         let stopped = tokio::task::spawn_blocking(move || {
@@ -388,8 +394,9 @@ impl DeliveryQueue for SqliteStore {
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<DeliveryJob>> {
         // Last in its batch: it sees the places that batch's completions free.
         let claim = claim.clone();
+        let node_id = self.node_id.clone();
         self.writer
-            .write_last(move |conn: &rusqlite::Connection| claim::claim_due(conn, &claim))
+            .write_last(move |conn: &rusqlite::Connection| claim::claim_due(conn, &claim, &node_id))
             .await
     }
 
@@ -417,6 +424,31 @@ impl DeliveryQueue for SqliteStore {
 
     async fn queue_stats(&self) -> Result<QueueStats> {
         read!(self, () => |conn| queue::queue_stats(conn))
+    }
+
+    async fn relay_present(
+        &self,
+        subscription_id: &SubscriptionId,
+        until: OffsetDateTime,
+    ) -> Result<()> {
+        let node_id = &self.node_id;
+        write!(self, (subscription_id, node_id) => |conn| {
+            relay::present(conn, subscription_id.as_str(), &node_id, until)
+        })
+    }
+
+    async fn relay_waiting(&self, subscription_id: &SubscriptionId) -> Result<u64> {
+        read!(self, (subscription_id) => |conn| relay::waiting(conn, subscription_id.as_str()))
+    }
+
+    async fn lease_unattended_relay(
+        &self,
+        since: OffsetDateTime,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Delivery>> {
+        write!(self, () => |conn| relay::lease_unattended(conn, since, now, lease_until, limit))
     }
 
     /// One SQLite file serves one Herald process by design (`herald serve` drops every lease
