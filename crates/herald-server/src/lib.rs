@@ -8,6 +8,8 @@
 //! - [`dispatch`]: the dispatcher (a `step` on a `Clock`, repeated by `run`), the publish
 //!   `Intake`, attempts, retry schedule, per-subscription limits; it sees the store's
 //!   `DeliveryQueue` half only. How a delivery moves: `dispatch/lease.rs`.
+//! - [`hub`]: the Hub, the web dashboard served at `/hub` beside the API (server-rendered
+//!   pages, sessions in the store, CSRF-checked forms).
 //! - [`outbound`]: the delivery HTTP client and its SSRF guard.
 //! - [`metrics`]: Prometheus counters and gauges.
 //! - [`token_purge`]: the background purge of expired access tokens.
@@ -25,6 +27,7 @@ pub mod api;
 pub mod catalog_cache;
 pub mod config;
 pub mod dispatch;
+pub mod hub;
 pub mod metrics;
 pub mod outbound;
 pub mod server;

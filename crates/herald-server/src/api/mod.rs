@@ -4,11 +4,11 @@
 
 mod attempts_stream;
 pub mod auth;
-mod deliveries;
+pub(crate) mod deliveries;
 pub mod error;
 mod event_types;
 mod events;
-mod extract;
+pub(crate) mod extract;
 mod health;
 pub mod limits;
 mod oauth;
@@ -16,7 +16,7 @@ mod openapi;
 mod patterns;
 mod sample;
 mod schema;
-mod subscriptions;
+pub(crate) mod subscriptions;
 mod tenants;
 pub mod views;
 
@@ -108,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .merge(oauth::router())
         .merge(health::router())
+        .merge(crate::hub::router())
         .fallback(|| async {
             ApiError::bad_request("unknown-route", "no such route; see /api/v1/openapi.json")
                 .with_status(axum::http::StatusCode::NOT_FOUND)

@@ -31,6 +31,30 @@ impl InvalidatingCatalog {
 
 #[async_trait]
 impl Catalog for InvalidatingCatalog {
+    async fn insert_hub_session(
+        &self,
+        session_hash: &str,
+        tenant_id: Option<&TenantId>,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        self.inner
+            .insert_hub_session(session_hash, tenant_id, now, expires_at)
+            .await
+    }
+
+    async fn hub_session(
+        &self,
+        session_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<herald_store::HubSession>> {
+        self.inner.hub_session(session_hash, now).await
+    }
+
+    async fn delete_hub_session(&self, session_hash: &str) -> Result<bool> {
+        self.inner.delete_hub_session(session_hash).await
+    }
+
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }

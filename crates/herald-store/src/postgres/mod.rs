@@ -23,6 +23,7 @@ mod catalog;
 mod claim;
 mod events;
 mod handoff;
+mod hub;
 mod listener;
 mod queue;
 mod run;
@@ -137,6 +138,34 @@ macro_rules! in_transaction {
 
 #[async_trait]
 impl Catalog for PgStore {
+    async fn insert_hub_session(
+        &self,
+        session_hash: &str,
+        tenant_id: Option<&TenantId>,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        in_transaction!(self, |conn| hub::insert_hub_session(
+            conn,
+            session_hash,
+            tenant_id,
+            now,
+            expires_at
+        ))
+    }
+
+    async fn hub_session(
+        &self,
+        session_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::hub::HubSession>> {
+        hub::hub_session(&mut *self.conn().await?, session_hash, now).await
+    }
+
+    async fn delete_hub_session(&self, session_hash: &str) -> Result<bool> {
+        hub::delete_hub_session(&mut *self.conn().await?, session_hash).await
+    }
+
     async fn ping(&self) -> Result<()> {
         run::execute(
             &mut *self.conn().await?,

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::Result;
+use crate::hub::HubSession;
 use crate::ids::{SubscriptionId, TenantId};
 use crate::model::*;
 
@@ -105,4 +106,23 @@ pub trait Catalog: Send + Sync + 'static {
     async fn update_subscription(&self, subscription: &Subscription) -> Result<bool>;
     /// Deletes a subscription with its deliveries and their attempts.
     async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool>;
+
+    // --- Hub sessions (crate::hub) -----------------------------------------------------------
+    /// Records a Hub sign-in by the SHA-256 hex of its session id (`tenant_id` `None`: the
+    /// operator), first deleting a bounded batch of sessions expired at `now`.
+    async fn insert_hub_session(
+        &self,
+        session_hash: &str,
+        tenant_id: Option<&TenantId>,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()>;
+    /// The session with that hash, if it has not expired at `now`.
+    async fn hub_session(
+        &self,
+        session_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<HubSession>>;
+    /// Ends a session (sign-out); false if there was none.
+    async fn delete_hub_session(&self, session_hash: &str) -> Result<bool>;
 }

@@ -16,6 +16,7 @@ mod checkpoint;
 mod claim;
 mod events;
 mod handoff;
+mod hub;
 mod publish;
 mod queue;
 mod readers;
@@ -185,6 +186,29 @@ macro_rules! read {
 
 #[async_trait]
 impl Catalog for SqliteStore {
+    async fn insert_hub_session(
+        &self,
+        session_hash: &str,
+        tenant_id: Option<&TenantId>,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        let tenant_id = tenant_id.cloned();
+        write!(self, (session_hash) => |conn| hub::insert_hub_session(conn, &session_hash, tenant_id.as_ref(), now, expires_at))
+    }
+
+    async fn hub_session(
+        &self,
+        session_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::hub::HubSession>> {
+        read!(self, (session_hash) => |conn| hub::hub_session(conn, &session_hash, now))
+    }
+
+    async fn delete_hub_session(&self, session_hash: &str) -> Result<bool> {
+        write!(self, (session_hash) => |conn| hub::delete_hub_session(conn, &session_hash))
+    }
+
     async fn ping(&self) -> Result<()> {
         read!(self, () => |conn| run::optional(conn, &ping(), |_| Ok(())).map(drop))
     }
