@@ -186,24 +186,38 @@ async fn tenant_choices(
 }
 
 /// What the create and edit forms hold, kept when a submission is refused.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct SubscriptionForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     tenant_id: String,
-    #[serde(default)]
     url: String,
-    /// Checked event types and typed patterns (wildcards), one per box or line.
-    #[serde(default)]
+    /// The checked event types (one `event_type` field per box).
     event_type: Vec<String>,
-    #[serde(default)]
+    /// Typed patterns (wildcards), separated by commas or spaces.
     patterns: String,
-    #[serde(default)]
     description: String,
 }
 
 impl SubscriptionForm {
+    /// Reads the urlencoded body. By hand because a checkbox list repeats its field name,
+    /// which the `Form` extractor's decoder cannot put in a list; unknown fields are ignored.
+    fn parse(body: &[u8]) -> Self {
+        let mut form = Self::default();
+        for (name, value) in url::form_urlencoded::parse(body) {
+            let value = value.into_owned();
+            match name.as_ref() {
+                "csrf" => form.csrf = value,
+                "tenant_id" => form.tenant_id = value,
+                "url" => form.url = value,
+                "event_type" => form.event_type.push(value),
+                "patterns" => form.patterns = value,
+                "description" => form.description = value,
+                _ => {}
+            }
+        }
+        form
+    }
+
     fn event_types(&self) -> Vec<String> {
         let mut types: Vec<String> = self.event_type.clone();
         types.extend(
@@ -318,8 +332,9 @@ async fn create(
     State(state): State<AppState>,
     viewer: Viewer,
     headers: HeaderMap,
-    Form(form): Form<SubscriptionForm>,
+    body: axum::body::Bytes,
 ) -> Response {
+    let form = SubscriptionForm::parse(&body);
     if let Err(refused) = refuse(&headers, &viewer, &form.csrf) {
         return refused;
     }
@@ -638,8 +653,9 @@ async fn edit(
     viewer: Viewer,
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
-    Form(form): Form<SubscriptionForm>,
+    body: axum::body::Bytes,
 ) -> Response {
+    let form = SubscriptionForm::parse(&body);
     if let Err(refused) = refuse(&headers, &viewer, &form.csrf) {
         return refused;
     }
