@@ -45,10 +45,10 @@ impl Refused {
 
 /// Check 1: the request came from a page of this origin (or was typed in, `none`).
 pub fn same_origin(headers: &HeaderMap) -> Result<(), Refused> {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if !matches!(site.to_str(), Ok("same-origin" | "none")) {
-            return Err(Refused::CrossSite);
-        }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.to_str(), Ok("same-origin" | "none"))
+    {
+        return Err(Refused::CrossSite);
     }
     if let Some(origin) = headers.get(ORIGIN) {
         let origin = origin.to_str().map_err(|_| Refused::CrossSite)?;

@@ -321,11 +321,11 @@ async fn form_page(
         .into_response()
 }
 
-/// Refuses a form that fails the CSRF checks.
-fn refuse(headers: &HeaderMap, viewer: &Viewer, token: &str) -> Result<(), Response> {
-    csrf::check(headers, &viewer.csrf, token).map_err(|refused| {
-        (StatusCode::FORBIDDEN, layout::refusal(refused.sentence())).into_response()
-    })
+/// The refusal of a form that fails the CSRF checks; `None` when it passes.
+fn refuse(headers: &HeaderMap, viewer: &Viewer, token: &str) -> Option<Response> {
+    csrf::check(headers, &viewer.csrf, token)
+        .err()
+        .map(|refused| (StatusCode::FORBIDDEN, layout::refusal(refused.sentence())).into_response())
 }
 
 async fn create(
@@ -335,7 +335,7 @@ async fn create(
     body: axum::body::Bytes,
 ) -> Response {
     let form = SubscriptionForm::parse(&body);
-    if let Err(refused) = refuse(&headers, &viewer, &form.csrf) {
+    if let Some(refused) = refuse(&headers, &viewer, &form.csrf) {
         return refused;
     }
     let body = CreateSubscription {
@@ -519,7 +519,7 @@ async fn test(
     axum::extract::Path(id): axum::extract::Path<String>,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    if let Err(refused) = refuse(&headers, &viewer, &form.csrf) {
+    if let Some(refused) = refuse(&headers, &viewer, &form.csrf) {
         return refused;
     }
     let sub = match load(&state, &viewer, &id).await {
@@ -543,7 +543,7 @@ async fn set_status(
     axum::extract::Path(id): axum::extract::Path<String>,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    if let Err(refused) = refuse(&headers, &viewer, &form.csrf) {
+    if let Some(refused) = refuse(&headers, &viewer, &form.csrf) {
         return refused;
     }
     let body = UpdateSubscription {
@@ -606,7 +606,7 @@ async fn rotate(
     axum::extract::Path(id): axum::extract::Path<String>,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    if let Err(refused) = refuse(&headers, &viewer, &form.csrf) {
+    if let Some(refused) = refuse(&headers, &viewer, &form.csrf) {
         return refused;
     }
     let rotated = api::rotate_secret(
@@ -656,7 +656,7 @@ async fn edit(
     body: axum::body::Bytes,
 ) -> Response {
     let form = SubscriptionForm::parse(&body);
-    if let Err(refused) = refuse(&headers, &viewer, &form.csrf) {
+    if let Some(refused) = refuse(&headers, &viewer, &form.csrf) {
         return refused;
     }
     let sub = match load(&state, &viewer, &id).await {
@@ -710,7 +710,7 @@ async fn delete(
     axum::extract::Path(id): axum::extract::Path<String>,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    if let Err(refused) = refuse(&headers, &viewer, &form.csrf) {
+    if let Some(refused) = refuse(&headers, &viewer, &form.csrf) {
         return refused;
     }
     match api::remove(State(state.clone()), viewer.principal.clone(), Path(id)).await {
