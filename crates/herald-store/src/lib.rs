@@ -52,7 +52,7 @@ mod statements;
 
 pub use error::{Cause, StoreError};
 pub use feed::{AttemptFeedFilter, AttemptOutcome, FeedAttempt, FeedPage, FeedPosition};
-pub use hub::HubSession;
+pub use hub::{ActivityBucket, ActivityQuery, FailingSubscription, HubSession};
 pub use ids::{AttemptId, DeliveryId, EventId, IdError, SubscriptionId, TenantId};
 pub use model::*;
 pub use seam::{Accepted, Catalog, DeliveryQueue, PublishLease, Result, Store};

@@ -54,3 +54,152 @@ pub async fn hub_sessions_are_swept_when_expired_and_go_with_their_tenant<S: Sto
     assert_eq!(store.hub_session("acme", at(130)).await.unwrap(), None);
     assert!(store.hub_session("new", at(130)).await.unwrap().is_some());
 }
+
+/// An id of `prefix` made at [`at`]`(seconds)` (ids begin with their time, as UUIDv7 do).
+fn id_at(prefix: &str, seconds: i64) -> String {
+    let millis = at(seconds).unix_timestamp_nanos() / 1_000_000;
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}{millis:012x}{}", &random[..20])
+}
+
+/// Publishes an event of `tenant` (None: a broadcast) made at `seconds`; its deliveries.
+async fn publish_at<S: Store>(
+    store: &S,
+    tenant: Option<&crate::ids::TenantId>,
+    seconds: i64,
+) -> Vec<crate::model::Delivery> {
+    let mut event = super::event("order.created", tenant, seconds);
+    event.id = crate::ids::EventId::from_trusted(id_at(crate::ids::EventId::PREFIX, seconds));
+    store.publish(&event).await.unwrap();
+    super::deliveries_of(store, &event.id).await
+}
+
+/// Records an attempt of `delivery` at `seconds` answered `status` (None: a timeout).
+async fn attempt_at<S: Store>(
+    store: &S,
+    delivery: &crate::model::Delivery,
+    seconds: i64,
+    status: Option<u16>,
+) {
+    let mut attempt = super::attempt(
+        &delivery.id,
+        seconds,
+        status,
+        crate::model::AttemptTrigger::Scheduled,
+    );
+    attempt.id = crate::ids::AttemptId::from_trusted(id_at(crate::ids::AttemptId::PREFIX, seconds));
+    let done = if attempt.succeeded() {
+        crate::model::DeliveryStatus::Succeeded
+    } else {
+        crate::model::DeliveryStatus::Failed
+    };
+    store
+        .complete_attempt(&attempt, &super::finished(done))
+        .await
+        .unwrap();
+}
+
+/// Activity counts events and attempts per bucket from `since`, for every tenant or one
+/// (its own events and broadcasts, its own attempts).
+pub async fn activity_counts_events_and_attempts_per_bucket_and_tenant<S: Store>(store: &S) {
+    use crate::hub::{ActivityBucket, ActivityQuery};
+    let acme = new_tenant(store, "Acme").await;
+    let other = new_tenant(store, "Other").await;
+    super::new_subscription(store, &acme.id, &["order.*"]).await;
+    super::new_subscription(store, &other.id, &["order.*"]).await;
+    let first = publish_at(store, Some(&acme.id), 10).await;
+    let second = publish_at(store, Some(&other.id), 70).await;
+    let broadcast = publish_at(store, None, 130).await;
+    attempt_at(store, &first[0], 20, Some(200)).await;
+    attempt_at(store, &second[0], 80, Some(500)).await;
+    let to_acme = broadcast.iter().find(|d| d.tenant_id == acme.id).unwrap();
+    let to_other = broadcast.iter().find(|d| d.tenant_id == other.id).unwrap();
+    attempt_at(store, to_acme, 140, Some(200)).await;
+    attempt_at(store, to_other, 150, None).await;
+
+    let every = ActivityQuery {
+        since: at(0),
+        bucket_seconds: 60,
+        tenant_id: None,
+    };
+    let bucket = |bucket, events, succeeded, failed| ActivityBucket {
+        bucket,
+        events,
+        succeeded,
+        failed,
+        duration_ms_sum: 42 * (succeeded + failed),
+        duration_ms_max: if succeeded + failed > 0 { 42 } else { 0 },
+    };
+    assert_eq!(
+        store.activity(&every).await.unwrap(),
+        vec![bucket(0, 1, 1, 0), bucket(1, 1, 0, 1), bucket(2, 1, 1, 1)]
+    );
+    let acme_only = ActivityQuery {
+        tenant_id: Some(acme.id.clone()),
+        ..every.clone()
+    };
+    assert_eq!(
+        store.activity(&acme_only).await.unwrap(),
+        vec![bucket(0, 1, 1, 0), bucket(2, 1, 1, 0)]
+    );
+    let later = ActivityQuery {
+        since: at(60),
+        ..every
+    };
+    assert_eq!(
+        store.activity(&later).await.unwrap(),
+        vec![bucket(0, 1, 0, 1), bucket(1, 1, 1, 1)]
+    );
+}
+
+/// A subscription is failing when its latest attempt in the window failed; newest failure
+/// first, per tenant or for all.
+pub async fn failing_subscriptions_are_those_whose_latest_attempt_failed<S: Store>(store: &S) {
+    let acme = new_tenant(store, "Acme").await;
+    let other = new_tenant(store, "Other").await;
+    let acme_sub = super::new_subscription(store, &acme.id, &["order.*"]).await;
+    let other_sub = super::new_subscription(store, &other.id, &["order.*"]).await;
+    let broadcast = publish_at(store, None, 10).await;
+    let to_acme = broadcast.iter().find(|d| d.tenant_id == acme.id).unwrap();
+    let to_other = broadcast.iter().find(|d| d.tenant_id == other.id).unwrap();
+    attempt_at(store, to_acme, 20, Some(500)).await;
+    attempt_at(store, to_acme, 30, Some(200)).await;
+    attempt_at(store, to_other, 40, None).await;
+
+    let failing = store.failing_subscriptions(at(0), None, 10).await.unwrap();
+    assert_eq!(failing.len(), 1, "{failing:?}");
+    assert_eq!(failing[0].subscription_id, other_sub.id);
+    assert_eq!(failing[0].tenant_id, other.id);
+    assert_eq!(failing[0].last_attempt_at, at(40));
+    assert_eq!(failing[0].error, Some(crate::model::AttemptError::Timeout));
+    assert_eq!(failing[0].response_status, None);
+    assert!(
+        store
+            .failing_subscriptions(at(0), Some(&acme.id), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    attempt_at(store, to_acme, 50, Some(503)).await;
+    let failing = store.failing_subscriptions(at(0), None, 10).await.unwrap();
+    let ids: Vec<_> = failing.iter().map(|f| f.subscription_id.clone()).collect();
+    assert_eq!(ids, vec![acme_sub.id.clone(), other_sub.id.clone()]);
+    assert_eq!(failing[0].response_status, Some(503));
+    assert_eq!(
+        store
+            .failing_subscriptions(at(0), None, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Outside the window, nothing is failing.
+    assert!(
+        store
+            .failing_subscriptions(at(60), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

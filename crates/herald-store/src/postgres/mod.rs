@@ -424,6 +424,22 @@ impl DeliveryQueue for PgStore {
         queue::queue_stats(&mut *self.conn().await?).await
     }
 
+    async fn activity(
+        &self,
+        query: &crate::hub::ActivityQuery,
+    ) -> Result<Vec<crate::hub::ActivityBucket>> {
+        hub::activity(&mut *self.conn().await?, query).await
+    }
+
+    async fn failing_subscriptions(
+        &self,
+        since: OffsetDateTime,
+        tenant_id: Option<&TenantId>,
+        limit: u32,
+    ) -> Result<Vec<crate::hub::FailingSubscription>> {
+        hub::failing_subscriptions(&mut *self.conn().await?, since, tenant_id, limit).await
+    }
+
     /// Other nodes may claim from the same database: only the count in it is shared.
     fn single_process(&self) -> bool {
         false

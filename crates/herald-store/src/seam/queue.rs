@@ -13,7 +13,8 @@ use time::OffsetDateTime;
 
 use super::Result;
 use crate::feed::{AttemptFeedFilter, FeedPage, FeedPosition};
-use crate::ids::{DeliveryId, EventId, SubscriptionId};
+use crate::hub::{ActivityBucket, ActivityQuery, FailingSubscription};
+use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
 
 /// What [`DeliveryQueue::publish_and_lease`] leases with.
@@ -165,6 +166,19 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     async fn release_all_leases(&self) -> Result<u64>;
     /// Counts for metrics.
     async fn queue_stats(&self) -> Result<QueueStats>;
+    /// The Hub's overview: events accepted and attempts made (how they went, how long they
+    /// took) since `query.since`, per bucket, for every tenant or one (a tenant's own events
+    /// and broadcasts). Read by id range from the first id made at `since`, so it costs what
+    /// the window holds, not what the store holds.
+    async fn activity(&self, query: &ActivityQuery) -> Result<Vec<ActivityBucket>>;
+    /// The subscriptions (every tenant's, or one tenant's) whose latest attempt since `since`
+    /// failed, newest failure first, at most `limit`.
+    async fn failing_subscriptions(
+        &self,
+        since: OffsetDateTime,
+        tenant_id: Option<&TenantId>,
+        limit: u32,
+    ) -> Result<Vec<FailingSubscription>>;
     /// Whether only this process uses the database, so in-memory limits hold for every
     /// claimer. A dispatcher may then claim with a [`Claim::lease_window`] above 1 and keep
     /// each subscription at `max_in_flight` attempts itself; with several processes only the

@@ -443,6 +443,23 @@ impl DeliveryQueue for SqliteStore {
         read!(self, () => |conn| queue::queue_stats(conn))
     }
 
+    async fn activity(
+        &self,
+        query: &crate::hub::ActivityQuery,
+    ) -> Result<Vec<crate::hub::ActivityBucket>> {
+        read!(self, (query) => |conn| hub::activity(conn, &query))
+    }
+
+    async fn failing_subscriptions(
+        &self,
+        since: OffsetDateTime,
+        tenant_id: Option<&TenantId>,
+        limit: u32,
+    ) -> Result<Vec<crate::hub::FailingSubscription>> {
+        let tenant_id = tenant_id.cloned();
+        read!(self, () => |conn| hub::failing_subscriptions(conn, since, tenant_id.as_ref(), limit))
+    }
+
     /// One SQLite file serves one Herald process by design (`herald serve` drops every lease
     /// at start-up, which is only sound because no other process can hold a live one).
     fn single_process(&self) -> bool {
