@@ -25,10 +25,11 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const RUN_LIMIT: Duration = Duration::from_secs(300);
 
 /// What the script proves, one line each.
-const JOURNEYS: [&str; 8] = [
+const JOURNEYS: [&str; 9] = [
     "wrong_secret_shows_a_clear_error",
     "operator_creates_a_tenants_subscription",
     "published_delivery_appears_without_reload",
+    "newly_failing_subscription_shows_on_the_overview_within_5s",
     "failed_attempts_show_status_and_next_retry",
     "connectivity_test_explains_the_failing_step",
     "redeliver_succeeds",

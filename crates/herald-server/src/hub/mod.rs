@@ -15,6 +15,7 @@
 //! Content-Security-Policy ([`headers`]).
 
 mod assets;
+mod charts;
 mod csrf;
 mod deliveries;
 mod events;

@@ -129,9 +129,20 @@ def main():
         shot(page, "deliveries")
         done("published_delivery_appears_without_reload")
 
-        # The receiver fails: the delivery's attempts show their status and the next retry.
+        # The receiver fails: the open overview shows the failing subscription within 5 s,
+        # without a reload.
+        page.goto(HUB + "/hub")
+        expect(page.locator("li[data-failing]")).to_have_count(0)
+        page.evaluate("window.__notReloaded = true")
         need("receiver-fails")
         event = publish(acme["id"], 2)
+        expect(page.locator("li[data-failing=%s]" % subscription_id)).to_be_visible(timeout=5000)
+        expect(page.locator("li[data-failing=%s]" % subscription_id)).to_contain_text("status 500")
+        assert page.evaluate("window.__notReloaded === true"), "the page was reloaded"
+        shot(page, "overview-failing")
+        done("newly_failing_subscription_shows_on_the_overview_within_5s")
+
+        # The delivery's attempts show their status and the next retry.
         page.goto(HUB + "/hub/events/" + event["id"])
         expect(page.locator("pre.payload")).to_contain_text('"note": "<b>not bold</b>"')
         shot(page, "event")
@@ -164,6 +175,7 @@ def main():
         done("redeliver_succeeds")
 
         page.goto(HUB + "/hub")
+        expect(page.locator("svg[role=img]").first).to_be_visible()
         shot(page, "overview")
         page.goto(HUB + "/hub/subscriptions")
         shot(page, "subscriptions")
