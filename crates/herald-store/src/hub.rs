@@ -84,6 +84,16 @@ pub(crate) fn first_id_at(prefix: &str, at: OffsetDateTime) -> String {
     format!("{prefix}{millis:012x}{}", "0".repeat(20))
 }
 
+/// Where a range read "since `since`, after `after`" starts: the later of the first id at
+/// `since` and `after`.
+pub(crate) fn range_start(prefix: &str, since: OffsetDateTime, after: Option<&str>) -> String {
+    let first = first_id_at(prefix, since);
+    match after {
+        Some(after) if after > first.as_str() => after.to_owned(),
+        _ => first,
+    }
+}
+
 /// Decodes a row of `statements::hub::attempt_buckets` (columns `bucket`, `attempts`,
 /// `succeeded`, `duration_sum`, `duration_max`).
 pub(crate) fn attempt_bucket_row(

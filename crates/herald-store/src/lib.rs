@@ -13,6 +13,7 @@
 //! - The attempt feed ([`FeedPosition`], [`FeedAttempt`]): every attempt in the order it was
 //!   made, read by [`DeliveryQueue::attempts_between`] for live views.
 //! - [`HubSession`]: the Hub's sign-in sessions, kept by the [`Catalog`].
+//! - [`Recovery`]: requeuing a subscription's failed deliveries since a time, in batches.
 //! - [`sqlite`]: the embedded default.
 //! - [`postgres`]: for more than one node on one database.
 //! - [`conformance`]: the test suite every implementation must pass, run by each backend's tests.
@@ -45,6 +46,7 @@ mod hub;
 pub mod ids;
 pub mod model;
 pub mod postgres;
+mod recovery;
 mod rows;
 mod seam;
 pub mod sqlite;
@@ -55,4 +57,5 @@ pub use feed::{AttemptFeedFilter, AttemptOutcome, FeedAttempt, FeedPage, FeedPos
 pub use hub::{ActivityBucket, ActivityQuery, FailingSubscription, HubSession};
 pub use ids::{AttemptId, DeliveryId, EventId, IdError, SubscriptionId, TenantId};
 pub use model::*;
+pub use recovery::{Recovery, RecoveryStatus};
 pub use seam::{Accepted, Catalog, DeliveryQueue, PublishLease, Result, Store};

@@ -203,3 +203,107 @@ pub async fn failing_subscriptions_are_those_whose_latest_attempt_failed<S: Stor
             .is_empty()
     );
 }
+
+/// A recovery requeues a subscription's failed deliveries since a time, in batches after a
+/// cursor, and only those; its row keeps its progress.
+pub async fn recovery_requeues_failed_deliveries_in_batches_and_keeps_progress<S: Store>(
+    store: &S,
+) {
+    use crate::model::DeliveryStatus;
+    use crate::recovery::{Recovery, RecoveryStatus};
+    let acme = new_tenant(store, "Acme").await;
+    let sub = super::new_subscription(store, &acme.id, &["order.*"]).await;
+    let other = super::new_subscription(store, &acme.id, &["invoice.*"]).await;
+    let mut failed = Vec::new();
+    for n in 0..3 {
+        let delivery = publish_at(store, Some(&acme.id), n).await.remove(0);
+        attempt_at(store, &delivery, n + 1, Some(500)).await;
+        failed.push(delivery.id);
+    }
+    let succeeded = publish_at(store, Some(&acme.id), 5).await.remove(0);
+    attempt_at(store, &succeeded, 6, Some(200)).await;
+    let mut elsewhere = super::event("invoice.paid", Some(&acme.id), 7);
+    elsewhere.id = crate::ids::EventId::generate();
+    store.publish(&elsewhere).await.unwrap();
+    let elsewhere = super::only_delivery(store, &elsewhere.id).await;
+    attempt_at(store, &elsewhere, 8, Some(500)).await;
+
+    let epoch = time::OffsetDateTime::UNIX_EPOCH;
+    let future = at(10 * 365 * 86400);
+    assert_eq!(
+        store.count_failed_deliveries(&sub.id, epoch).await.unwrap(),
+        3
+    );
+    assert_eq!(
+        store
+            .count_failed_deliveries(&sub.id, future)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        store
+            .requeue_failed_deliveries(&sub.id, future, None, at(100), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut first = store
+        .requeue_failed_deliveries(&sub.id, epoch, None, at(100), 2)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    first.sort();
+    let rest = store
+        .requeue_failed_deliveries(&sub.id, epoch, first.last(), at(100), 2)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    let mut all: Vec<_> = first.into_iter().chain(rest).collect();
+    all.sort();
+    failed.sort();
+    assert_eq!(all, failed);
+    for id in &failed {
+        let delivery = store.get_delivery(id).await.unwrap().unwrap();
+        assert_eq!(delivery.status, DeliveryStatus::Pending);
+        assert_eq!(delivery.next_attempt_at, Some(at(100)));
+    }
+    let untouched = store.get_delivery(&succeeded.id).await.unwrap().unwrap();
+    assert_eq!(untouched.status, DeliveryStatus::Succeeded);
+    let other_sub = store.get_delivery(&elsewhere.id).await.unwrap().unwrap();
+    assert_eq!(other_sub.status, DeliveryStatus::Failed);
+    assert_eq!(other_sub.subscription_id, other.id);
+
+    let recovery = Recovery {
+        id: "rcv_0001".to_owned(),
+        subscription_id: sub.id.clone(),
+        tenant_id: acme.id.clone(),
+        since: at(0),
+        status: RecoveryStatus::Running,
+        total: 3,
+        requeued: 0,
+        created_at: at(100),
+        updated_at: at(100),
+    };
+    store.start_recovery(&recovery).await.unwrap();
+    assert_eq!(
+        store.get_recovery("rcv_0001").await.unwrap(),
+        Some(recovery.clone())
+    );
+    assert!(
+        store
+            .record_recovery_progress("rcv_0001", 3, RecoveryStatus::Done, at(101))
+            .await
+            .unwrap()
+    );
+    let done = store.latest_recovery(&sub.id).await.unwrap().unwrap();
+    assert_eq!(
+        (done.status, done.requeued, done.updated_at),
+        (RecoveryStatus::Done, 3, at(101))
+    );
+    assert_eq!(store.latest_recovery(&other.id).await.unwrap(), None);
+    assert_eq!(store.get_recovery("rcv_none").await.unwrap(), None);
+    assert!(store.delete_subscription(&sub.id).await.unwrap());
+    assert_eq!(store.get_recovery("rcv_0001").await.unwrap(), None);
+}

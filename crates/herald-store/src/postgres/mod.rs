@@ -26,6 +26,7 @@ mod handoff;
 mod hub;
 mod listener;
 mod queue;
+mod recovery;
 mod run;
 
 use std::str::FromStr;
@@ -422,6 +423,59 @@ impl DeliveryQueue for PgStore {
 
     async fn queue_stats(&self) -> Result<QueueStats> {
         queue::queue_stats(&mut *self.conn().await?).await
+    }
+
+    async fn start_recovery(&self, recovery: &crate::recovery::Recovery) -> Result<()> {
+        recovery::start(&mut *self.conn().await?, recovery).await
+    }
+
+    async fn get_recovery(&self, id: &str) -> Result<Option<crate::recovery::Recovery>> {
+        recovery::get(&mut *self.conn().await?, id).await
+    }
+
+    async fn latest_recovery(
+        &self,
+        subscription_id: &SubscriptionId,
+    ) -> Result<Option<crate::recovery::Recovery>> {
+        recovery::latest(&mut *self.conn().await?, subscription_id).await
+    }
+
+    async fn count_failed_deliveries(
+        &self,
+        subscription_id: &SubscriptionId,
+        since: OffsetDateTime,
+    ) -> Result<u64> {
+        recovery::count_failed(&mut *self.conn().await?, subscription_id, since).await
+    }
+
+    async fn requeue_failed_deliveries(
+        &self,
+        subscription_id: &SubscriptionId,
+        since: OffsetDateTime,
+        after: Option<&DeliveryId>,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<DeliveryId>> {
+        let after =
+            crate::hub::range_start(DeliveryId::PREFIX, since, after.map(DeliveryId::as_str));
+        recovery::requeue(
+            &mut *self.conn().await?,
+            subscription_id,
+            &after,
+            now,
+            limit,
+        )
+        .await
+    }
+
+    async fn record_recovery_progress(
+        &self,
+        id: &str,
+        requeued: u64,
+        status: crate::recovery::RecoveryStatus,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        recovery::progress(&mut *self.conn().await?, id, requeued, status, now).await
     }
 
     async fn activity(

@@ -20,6 +20,7 @@ mod hub;
 mod publish;
 mod queue;
 mod readers;
+mod recovery;
 mod run;
 mod write_jobs;
 mod writer;
@@ -441,6 +442,52 @@ impl DeliveryQueue for SqliteStore {
 
     async fn queue_stats(&self) -> Result<QueueStats> {
         read!(self, () => |conn| queue::queue_stats(conn))
+    }
+
+    async fn start_recovery(&self, recovery: &crate::recovery::Recovery) -> Result<()> {
+        write!(self, (recovery) => |conn| recovery::start(conn, &recovery))
+    }
+
+    async fn get_recovery(&self, id: &str) -> Result<Option<crate::recovery::Recovery>> {
+        read!(self, (id) => |conn| recovery::get(conn, &id))
+    }
+
+    async fn latest_recovery(
+        &self,
+        subscription_id: &SubscriptionId,
+    ) -> Result<Option<crate::recovery::Recovery>> {
+        read!(self, (subscription_id) => |conn| recovery::latest(conn, &subscription_id))
+    }
+
+    async fn count_failed_deliveries(
+        &self,
+        subscription_id: &SubscriptionId,
+        since: OffsetDateTime,
+    ) -> Result<u64> {
+        read!(self, (subscription_id) => |conn| recovery::count_failed(conn, &subscription_id, since))
+    }
+
+    async fn requeue_failed_deliveries(
+        &self,
+        subscription_id: &SubscriptionId,
+        since: OffsetDateTime,
+        after: Option<&DeliveryId>,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<DeliveryId>> {
+        let after =
+            crate::hub::range_start(DeliveryId::PREFIX, since, after.map(DeliveryId::as_str));
+        write!(self, (subscription_id, after) => |conn| recovery::requeue(conn, &subscription_id, &after, now, limit))
+    }
+
+    async fn record_recovery_progress(
+        &self,
+        id: &str,
+        requeued: u64,
+        status: crate::recovery::RecoveryStatus,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        write!(self, (id) => |conn| recovery::progress(conn, &id, requeued, status, now))
     }
 
     async fn activity(
