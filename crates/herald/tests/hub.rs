@@ -25,7 +25,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const RUN_LIMIT: Duration = Duration::from_secs(300);
 
 /// What the script proves, one line each.
-const JOURNEYS: [&str; 9] = [
+const JOURNEYS: [&str; 10] = [
     "wrong_secret_shows_a_clear_error",
     "operator_creates_a_tenants_subscription",
     "published_delivery_appears_without_reload",
@@ -35,6 +35,7 @@ const JOURNEYS: [&str; 9] = [
     "redeliver_succeeds",
     "csrf_from_another_origin_is_refused",
     "tenant_sees_only_its_own_data",
+    "recover_a_batch_with_its_progress",
 ];
 
 /// Whether Chromium and Playwright are here; prints "skipped" outside CI, fails under it.
@@ -87,6 +88,10 @@ async fn hub_journeys_in_chromium() {
     // A first retry soon, then a long wait: a failing delivery stays pending with a retry due.
     let herald =
         Herald::start_with(data.path(), free_port(), &["--retry-schedule", "1s,10m"]).await;
+    // No retries: a failing delivery is failed at once, ready to be recovered.
+    let no_retry_data = tempfile::tempdir().unwrap();
+    let no_retry =
+        Herald::start_with(no_retry_data.path(), free_port(), &["--retry-schedule", ""]).await;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hub/journeys.py");
     let mut child = Command::new("python3")
         .arg(script)
@@ -94,6 +99,7 @@ async fn hub_journeys_in_chromium() {
         .env("ADMIN_TOKEN", ADMIN_TOKEN)
         .env("RECEIVER_URL", receiver.base_url())
         .env("ATTACKER_URL", attacker.base_url())
+        .env("NO_RETRY_HUB_URL", &no_retry.url)
         .env("SHOTS_DIR", screenshots_dir())
         .env("CHROMIUM", CHROMIUM)
         .stdin(Stdio::piped())

@@ -29,6 +29,7 @@ use super::{AppState, page_request};
 use crate::outbound::explain;
 
 mod checks;
+pub(crate) mod recover;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -39,6 +40,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/subscriptions/{id}/test", post(test))
         .route("/subscriptions/{id}/secret/rotate", post(rotate_secret))
+        .route("/subscriptions/{id}/recover", post(recover::recover))
+        .route("/recoveries/{id}", get(recover::show))
 }
 
 /// Body of `POST /subscriptions`.

@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/subscriptions/{id}/status", post(set_status))
         .route("/subscriptions/{id}/rotate", post(rotate))
         .route("/subscriptions/{id}/test", post(test))
+        .route("/subscriptions/{id}/recover", post(recover))
         .route("/subscriptions/{id}/delete", get(delete_form).post(delete))
 }
 
@@ -413,7 +414,16 @@ async fn detail(
         Err(error) => return failed(error),
     };
     let health = health::from_deliveries(&deliveries);
+    let recovery = match state.queue.latest_recovery(&sub.id).await {
+        Ok(recovery) => recovery,
+        Err(error) => return failed(error),
+    };
     let now = time::OffsetDateTime::now_utc();
+    let day_ago = (now - time::Duration::DAY)
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]"
+        ))
+        .unwrap_or_default();
     let paused = sub.status == SubscriptionStatus::Paused;
     let base = format!("/hub/subscriptions/{}", sub.id);
     let body = html! {
@@ -462,6 +472,25 @@ async fn detail(
                 }
                 a.button.secondary href={(base) "/edit"} { "Edit" }
                 a.button.danger href={(base) "/delete"} { "Delete" }
+            }
+        }
+        section aria-labelledby="recover-h" {
+            h2 #recover-h { "Recover failed deliveries" }
+            p.hint { "After an outage of your endpoint: send again every failed delivery created since a time. Herald requeues them in the background; each gets a fresh retry schedule." }
+            form.filters method="post" action={(base) "/recover"} {
+                input type="hidden" name="csrf" value=(viewer.csrf);
+                label for="since" { "Failed since (UTC)" }
+                input #since type="datetime-local" name="since" value=(day_ago) required;
+                button type="submit" { "Recover" }
+            }
+            div data-live="recovery" {
+                @if let Some(r) = &recovery {
+                    div.recovery data-recovery-status=(r.status.as_str()) {
+                        label for="recovery-progress" { "Recovery " code { (r.id) } ": " (r.requeued) " of " (r.total) " requeued · " (r.status.as_str()) }
+                        progress #recovery-progress max=(r.total.max(1)) value=(if r.total == 0 { 1 } else { r.requeued }) { (r.requeued) " of " (r.total) }
+                        p.hint { "Started " (format::time(r.created_at)) " for failures since " (format::time(r.since)) "." }
+                    }
+                }
             }
         }
         section aria-labelledby="dlv-h" {
@@ -716,5 +745,54 @@ async fn delete(
     match api::remove(State(state.clone()), viewer.principal.clone(), Path(id)).await {
         Ok(_) => Redirect::to("/hub/subscriptions").into_response(),
         Err(error) => failed(error),
+    }
+}
+
+/// The recover form.
+#[derive(Debug, Deserialize)]
+pub struct RecoverForm {
+    #[serde(default)]
+    csrf: String,
+    /// `YYYY-MM-DDTHH:MM`, UTC (what a datetime-local input sends).
+    #[serde(default)]
+    since: String,
+}
+
+async fn recover(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(form): Form<RecoverForm>,
+) -> Response {
+    if let Some(refused) = refuse(&headers, &viewer, &form.csrf) {
+        return refused;
+    }
+    let sub = match load(&state, &viewer, &id).await {
+        Ok(sub) => sub,
+        Err(error) => return failed(error),
+    };
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let Ok(since) = time::PrimitiveDateTime::parse(form.since.trim(), format) else {
+        let sentence = "Give the time as a date and a time of day (UTC), such as 2026-12-01 08:00.";
+        return detail(
+            &state,
+            &viewer,
+            sub,
+            Some(Notice::Error(sentence.to_owned())),
+        )
+        .await;
+    };
+    match crate::api::subscriptions::recover::start(&state, &sub, since.assume_utc()).await {
+        Ok(_) => Redirect::to(&format!("/hub/subscriptions/{id}")).into_response(),
+        Err(error) => {
+            detail(
+                &state,
+                &viewer,
+                sub,
+                Some(Notice::Error(error.detail().to_owned())),
+            )
+            .await
+        }
     }
 }

@@ -21,14 +21,16 @@ TOKEN = os.environ["ADMIN_TOKEN"]
 RECEIVER = os.environ["RECEIVER_URL"]
 ATTACKER = os.environ["ATTACKER_URL"]
 SHOTS = os.environ["SHOTS_DIR"]
+# A second server that does not retry, so failed deliveries are failed at once (recover).
+NO_RETRY_HUB = os.environ["NO_RETRY_HUB_URL"]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 WAIT_MS = 15000
 EVENT_TYPE = "order.created"
 
 
-def api(method, path, body=None):
+def api(method, path, body=None, hub=None):
     request = urllib.request.Request(
-        HUB + path,
+        (hub or HUB) + path,
         method=method,
         data=None if body is None else json.dumps(body).encode(),
         headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"},
@@ -60,8 +62,8 @@ def publish(tenant_id, n):
                {"type": EVENT_TYPE, "tenant_id": tenant_id, "payload": {"order": n, "note": "<b>not bold</b>"}})
 
 
-def sign_in_operator(page):
-    page.goto(HUB + "/hub/signin")
+def sign_in_operator(page, hub=None):
+    page.goto((hub or HUB) + "/hub/signin")
     page.get_by_label("Admin token").fill(TOKEN)
     page.get_by_role("button", name="Sign in as operator").click()
     expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
@@ -207,6 +209,34 @@ def main():
         response = page.goto(HUB + "/hub/subscriptions/" + other_sub)
         assert response.status == 404, response.status
         done("tenant_sees_only_its_own_data")
+
+        # Recover: failed deliveries since a time are sent again, with a progress bar that a
+        # reload shows.
+        hub = NO_RETRY_HUB
+        api("POST", "/api/v1/event-types", {"name": EVENT_TYPE}, hub=hub)
+        tenant = api("POST", "/api/v1/tenants", {"name": "Recovering"}, hub=hub)
+        sub = api("POST", "/api/v1/subscriptions", {
+            "tenant_id": tenant["id"], "url": RECEIVER + "/recovering", "event_types": [EVENT_TYPE]}, hub=hub)
+        need("receiver-fails")
+        for n in range(3):
+            api("POST", "/api/v1/events", {"type": EVENT_TYPE, "tenant_id": tenant["id"], "payload": {"n": n}}, hub=hub)
+        second = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = second.new_page()
+        sign_in_operator(page, hub)
+        page.goto(hub + "/hub/deliveries?status=failed&subscription_id=" + sub["id"])
+        expect(page.locator("tr[data-status=failed]")).to_have_count(3)
+        need("receiver-succeeds")
+        page.goto(hub + "/hub/subscriptions/" + sub["id"])
+        page.get_by_role("button", name="Recover").click()
+        expect(page.locator("[data-recovery-status=done]")).to_contain_text("3 of 3 requeued")
+        expect(page.locator("progress#recovery-progress")).to_have_attribute("value", "3")
+        page.reload()
+        expect(page.locator("[data-recovery-status=done]")).to_contain_text("3 of 3 requeued")
+        page.goto(hub + "/hub/deliveries?status=succeeded&subscription_id=" + sub["id"])
+        expect(page.locator("tr[data-status=succeeded]")).to_have_count(3)
+        page.goto(hub + "/hub/subscriptions/" + sub["id"])
+        shot(page, "subscription-recovered")
+        done("recover_a_batch_with_its_progress")
 
         browser.close()
 
