@@ -14,6 +14,7 @@
 //!   made, read by [`DeliveryQueue::attempts_between`] for live views.
 //! - [`HubSession`]: the Hub's sign-in sessions, kept by the [`Catalog`].
 //! - [`Recovery`]: requeuing a subscription's failed deliveries since a time, in batches.
+//! - [`SupportRequest`]: a subscriber's request for help, filed from the Hub.
 //! - [`sqlite`]: the embedded default.
 //! - [`postgres`]: for more than one node on one database.
 //! - [`conformance`]: the test suite every implementation must pass, run by each backend's tests.
@@ -51,6 +52,7 @@ mod rows;
 mod seam;
 pub mod sqlite;
 mod statements;
+mod support;
 
 pub use error::{Cause, StoreError};
 pub use feed::{AttemptFeedFilter, AttemptOutcome, FeedAttempt, FeedPage, FeedPosition};
@@ -59,3 +61,4 @@ pub use ids::{AttemptId, DeliveryId, EventId, IdError, SubscriptionId, TenantId}
 pub use model::*;
 pub use recovery::{Recovery, RecoveryStatus};
 pub use seam::{Accepted, Catalog, DeliveryQueue, PublishLease, Result, Store};
+pub use support::{SupportRequest, SupportStatus};

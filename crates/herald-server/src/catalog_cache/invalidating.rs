@@ -31,6 +31,37 @@ impl InvalidatingCatalog {
 
 #[async_trait]
 impl Catalog for InvalidatingCatalog {
+    async fn create_support_request(&self, request: &herald_store::SupportRequest) -> Result<()> {
+        self.inner.create_support_request(request).await
+    }
+
+    async fn get_support_request(&self, id: &str) -> Result<Option<herald_store::SupportRequest>> {
+        self.inner.get_support_request(id).await
+    }
+
+    async fn list_support_requests(
+        &self,
+        tenant_id: Option<&TenantId>,
+        open_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<herald_store::SupportRequest>> {
+        self.inner
+            .list_support_requests(tenant_id, open_only, page)
+            .await
+    }
+
+    async fn answer_support_request(
+        &self,
+        id: &str,
+        answer: Option<&str>,
+        status: herald_store::SupportStatus,
+        now: OffsetDateTime,
+    ) -> Result<Option<herald_store::SupportRequest>> {
+        self.inner
+            .answer_support_request(id, answer, status, now)
+            .await
+    }
+
     async fn insert_hub_session(
         &self,
         session_hash: &str,

@@ -24,3 +24,19 @@ CREATE TABLE recoveries (
     updated_at      BIGINT NOT NULL
 );
 CREATE INDEX recoveries_subscription ON recoveries (subscription_id, id);
+
+-- Support requests a subscriber files from the Hub: its message, the diagnostics Herald
+-- attached (JSON), and the operator's answer. A request outlives its subscription (the
+-- diagnostics say what it was) but goes with its tenant.
+CREATE TABLE support_requests (
+    id               TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    tenant_id        TEXT COLLATE "C" NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    subscription_id  TEXT COLLATE "C",
+    status           TEXT COLLATE "C" NOT NULL CHECK (status IN ('open', 'answered', 'closed')),
+    message          TEXT COLLATE "C" NOT NULL,
+    diagnostics_json TEXT COLLATE "C" NOT NULL,
+    answer           TEXT COLLATE "C",
+    created_at       BIGINT NOT NULL,
+    updated_at       BIGINT NOT NULL
+);
+CREATE INDEX support_requests_tenant ON support_requests (tenant_id, id);

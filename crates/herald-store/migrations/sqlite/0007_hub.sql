@@ -24,3 +24,19 @@ CREATE TABLE recoveries (
     updated_at      INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX recoveries_subscription ON recoveries (subscription_id, id);
+
+-- Support requests a subscriber files from the Hub: its message, the diagnostics Herald
+-- attached (JSON), and the operator's answer. A request outlives its subscription (the
+-- diagnostics say what it was) but goes with its tenant.
+CREATE TABLE support_requests (
+    id               TEXT    NOT NULL PRIMARY KEY,
+    tenant_id        TEXT    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    subscription_id  TEXT,
+    status           TEXT    NOT NULL CHECK (status IN ('open', 'answered', 'closed')),
+    message          TEXT    NOT NULL,
+    diagnostics_json TEXT    NOT NULL,
+    answer           TEXT,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL
+) STRICT;
+CREATE INDEX support_requests_tenant ON support_requests (tenant_id, id);

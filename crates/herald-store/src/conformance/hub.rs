@@ -307,3 +307,116 @@ pub async fn recovery_requeues_failed_deliveries_in_batches_and_keeps_progress<S
     assert!(store.delete_subscription(&sub.id).await.unwrap());
     assert_eq!(store.get_recovery("rcv_0001").await.unwrap(), None);
 }
+
+/// Support requests round-trip, list newest first per tenant or for all (open only or
+/// not), take an answer and a status, and go with their tenant.
+pub async fn support_requests_are_filed_listed_answered_and_closed<S: Store>(store: &S) {
+    use crate::model::PageRequest;
+    use crate::support::{SupportRequest, SupportStatus};
+    let acme = new_tenant(store, "Acme").await;
+    let other = new_tenant(store, "Other").await;
+    let request = |n: i64, tenant: &crate::ids::TenantId| SupportRequest {
+        id: format!("sup_{n:04}"),
+        tenant_id: tenant.clone(),
+        subscription_id: (n == 1).then(crate::ids::SubscriptionId::generate),
+        status: SupportStatus::Open,
+        message: format!("help {n}"),
+        diagnostics_json: r#"{"attempts":[]}"#.to_owned(),
+        answer: None,
+        created_at: at(n),
+        updated_at: at(n),
+    };
+    let first = request(1, &acme.id);
+    store.create_support_request(&first).await.unwrap();
+    store
+        .create_support_request(&request(2, &acme.id))
+        .await
+        .unwrap();
+    store
+        .create_support_request(&request(3, &other.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_support_request("sup_0001").await.unwrap(),
+        Some(first)
+    );
+    assert_eq!(store.get_support_request("sup_none").await.unwrap(), None);
+
+    let all = PageRequest {
+        cursor: None,
+        limit: 10,
+    };
+    let ids = |page: crate::model::Page<SupportRequest>| -> Vec<String> {
+        page.items.into_iter().map(|r| r.id).collect()
+    };
+    let every = store
+        .list_support_requests(None, false, &all)
+        .await
+        .unwrap();
+    assert_eq!(ids(every), ["sup_0003", "sup_0002", "sup_0001"]);
+    let acme_only = store
+        .list_support_requests(Some(&acme.id), false, &all)
+        .await
+        .unwrap();
+    assert_eq!(ids(acme_only), ["sup_0002", "sup_0001"]);
+    let one = PageRequest {
+        cursor: None,
+        limit: 1,
+    };
+    let page = store
+        .list_support_requests(None, false, &one)
+        .await
+        .unwrap();
+    assert_eq!(page.next_cursor.as_deref(), Some("sup_0003"));
+    let next = PageRequest {
+        cursor: page.next_cursor,
+        limit: 1,
+    };
+    let page = store
+        .list_support_requests(None, false, &next)
+        .await
+        .unwrap();
+    assert_eq!(ids(page), ["sup_0002"]);
+
+    let answered = store
+        .answer_support_request(
+            "sup_0002",
+            Some("Try again now."),
+            SupportStatus::Answered,
+            at(50),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(answered.answer.as_deref(), Some("Try again now."));
+    assert_eq!(
+        (answered.status, answered.updated_at),
+        (SupportStatus::Answered, at(50))
+    );
+    let closed = store
+        .answer_support_request("sup_0002", None, SupportStatus::Closed, at(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        closed.answer.as_deref(),
+        Some("Try again now."),
+        "the answer stays"
+    );
+    assert_eq!(closed.status, SupportStatus::Closed);
+    let open = store.list_support_requests(None, true, &all).await.unwrap();
+    assert_eq!(ids(open), ["sup_0003", "sup_0001"]);
+    assert_eq!(
+        store
+            .answer_support_request("sup_none", None, SupportStatus::Closed, at(60))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store.delete_tenant(&acme.id).await.unwrap());
+    let left = store
+        .list_support_requests(None, false, &all)
+        .await
+        .unwrap();
+    assert_eq!(ids(left), ["sup_0003"]);
+}

@@ -28,6 +28,7 @@ mod listener;
 mod queue;
 mod recovery;
 mod run;
+mod support;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -139,6 +140,42 @@ macro_rules! in_transaction {
 
 #[async_trait]
 impl Catalog for PgStore {
+    async fn create_support_request(&self, request: &crate::support::SupportRequest) -> Result<()> {
+        support::create(&mut *self.conn().await?, request).await
+    }
+
+    async fn get_support_request(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::support::SupportRequest>> {
+        support::get(&mut *self.conn().await?, id).await
+    }
+
+    async fn list_support_requests(
+        &self,
+        tenant_id: Option<&TenantId>,
+        open_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<crate::support::SupportRequest>> {
+        support::list(
+            &mut *self.conn().await?,
+            tenant_id.map(TenantId::as_str),
+            open_only,
+            page,
+        )
+        .await
+    }
+
+    async fn answer_support_request(
+        &self,
+        id: &str,
+        answer: Option<&str>,
+        status: crate::support::SupportStatus,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::support::SupportRequest>> {
+        in_transaction!(self, |conn| support::answer(conn, id, answer, status, now))
+    }
+
     async fn insert_hub_session(
         &self,
         session_hash: &str,

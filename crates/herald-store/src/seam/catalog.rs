@@ -14,6 +14,7 @@ use super::Result;
 use crate::hub::HubSession;
 use crate::ids::{SubscriptionId, TenantId};
 use crate::model::*;
+use crate::support::{SupportRequest, SupportStatus};
 
 /// Tenants, access tokens, event types and subscriptions. Implementations:
 /// [`crate::sqlite::SqliteStore`] and [`crate::postgres::PgStore`].
@@ -125,4 +126,27 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> Result<Option<HubSession>>;
     /// Ends a session (sign-out); false if there was none.
     async fn delete_hub_session(&self, session_hash: &str) -> Result<bool>;
+
+    // --- support requests (crate::support) -------------------------------------------------
+    /// Files a support request.
+    async fn create_support_request(&self, request: &SupportRequest) -> Result<()>;
+    /// One support request by id.
+    async fn get_support_request(&self, id: &str) -> Result<Option<SupportRequest>>;
+    /// Support requests, newest first (the cursor is the last id): one tenant's or every
+    /// tenant's, and with `open_only` only those not closed.
+    async fn list_support_requests(
+        &self,
+        tenant_id: Option<&TenantId>,
+        open_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<SupportRequest>>;
+    /// Sets a request's status, and its answer when one is given; the request after, or
+    /// `None` if it does not exist.
+    async fn answer_support_request(
+        &self,
+        id: &str,
+        answer: Option<&str>,
+        status: SupportStatus,
+        now: OffsetDateTime,
+    ) -> Result<Option<SupportRequest>>;
 }

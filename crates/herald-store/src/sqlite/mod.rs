@@ -22,6 +22,7 @@ mod queue;
 mod readers;
 mod recovery;
 mod run;
+mod support;
 mod write_jobs;
 mod writer;
 
@@ -187,6 +188,38 @@ macro_rules! read {
 
 #[async_trait]
 impl Catalog for SqliteStore {
+    async fn create_support_request(&self, request: &crate::support::SupportRequest) -> Result<()> {
+        write!(self, (request) => |conn| support::create(conn, &request))
+    }
+
+    async fn get_support_request(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::support::SupportRequest>> {
+        read!(self, (id) => |conn| support::get(conn, &id))
+    }
+
+    async fn list_support_requests(
+        &self,
+        tenant_id: Option<&TenantId>,
+        open_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<crate::support::SupportRequest>> {
+        let tenant_id = tenant_id.map(|t| t.as_str().to_owned());
+        read!(self, (page) => |conn| support::list(conn, tenant_id.as_deref(), open_only, &page))
+    }
+
+    async fn answer_support_request(
+        &self,
+        id: &str,
+        answer: Option<&str>,
+        status: crate::support::SupportStatus,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::support::SupportRequest>> {
+        let answer = answer.map(str::to_owned);
+        write!(self, (id) => |conn| support::answer(conn, &id, answer.as_deref(), status, now))
+    }
+
     async fn insert_hub_session(
         &self,
         session_hash: &str,

@@ -18,6 +18,7 @@ pub(crate) mod feed;
 pub(crate) mod hub;
 pub(crate) mod queue;
 pub(crate) mod recovery;
+pub(crate) mod support;
 
 /// One bound value: text, an integer, or a typed null (PostgreSQL wants a null's type).
 #[derive(Clone, Debug)]
