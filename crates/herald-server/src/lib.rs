@@ -12,6 +12,8 @@
 //!   pages, sessions in the store, CSRF-checked forms).
 //! - [`outbound`]: the delivery HTTP client and its SSRF guard.
 //! - [`metrics`]: Prometheus counters and gauges.
+//! - [`operational`]: Herald's own `herald.*` events (registered at start, published as
+//!   broadcasts).
 //! - [`token_purge`]: the background purge of expired access tokens.
 //! - [`server`]: how the listener is served: the connection cap, the header-read timeout and
 //!   graceful shutdown (the body-read deadline is a layer of [`api`]).
@@ -29,6 +31,7 @@ pub mod config;
 pub mod dispatch;
 pub mod hub;
 pub mod metrics;
+pub mod operational;
 pub mod outbound;
 pub mod server;
 pub mod token_purge;
@@ -111,6 +114,11 @@ pub async fn run(
         },
     );
     let intake = dispatcher.intake();
+    // Herald's own event types, so that a subscription can name them; a store that cannot
+    // take them now leaves the server running (publishing one then fails, and says so).
+    if let Err(error) = operational::register(store.as_ref() as &dyn Catalog).await {
+        tracing::warn!(%error, "could not register Herald's operational event types");
+    }
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.child_token()));
     let purge = tokio::spawn(token_purge::run(
         Arc::clone(&store) as Arc<dyn Catalog>,

@@ -25,7 +25,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const RUN_LIMIT: Duration = Duration::from_secs(300);
 
 /// What the script proves, one line each.
-const JOURNEYS: [&str; 10] = [
+const JOURNEYS: [&str; 11] = [
     "wrong_secret_shows_a_clear_error",
     "operator_creates_a_tenants_subscription",
     "published_delivery_appears_without_reload",
@@ -35,6 +35,7 @@ const JOURNEYS: [&str; 10] = [
     "redeliver_succeeds",
     "csrf_from_another_origin_is_refused",
     "tenant_sees_only_its_own_data",
+    "support_request_reaches_the_operator",
     "recover_a_batch_with_its_progress",
 ];
 

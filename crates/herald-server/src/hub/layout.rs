@@ -12,9 +12,10 @@ pub enum Section {
     Subscriptions,
     Deliveries,
     Events,
+    Support,
 }
 
-const SECTIONS: [(Section, &str, &str); 4] = [
+const SECTIONS: [(Section, &str, &str); 5] = [
     (Section::Overview, "/hub", "Overview"),
     (
         Section::Subscriptions,
@@ -23,6 +24,7 @@ const SECTIONS: [(Section, &str, &str); 4] = [
     ),
     (Section::Deliveries, "/hub/deliveries", "Deliveries"),
     (Section::Events, "/hub/events", "Events"),
+    (Section::Support, "/hub/support", "Support"),
 ];
 
 fn head(title: &str) -> Markup {

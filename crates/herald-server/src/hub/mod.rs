@@ -5,7 +5,8 @@
 //!   cookie, and [`session::Viewer`], who is looking at a page.
 //! - [`csrf`]: the check every state-changing form passes.
 //! - [`layout`]: the page shell, one stylesheet and one small script ([`assets`]).
-//! - One file per page family: [`overview`], [`subscriptions`], [`deliveries`], [`events`].
+//! - One file per page family: [`overview`], [`subscriptions`], [`deliveries`], [`events`],
+//!   [`support`].
 //!
 //! Pages are rendered on the server with maud (checked at compile time, escaping every value
 //! by default: payloads, headers and response bodies come from strangers), and work without
@@ -26,6 +27,7 @@ mod layout;
 mod overview;
 mod session;
 mod subscriptions;
+mod support;
 
 use axum::Router;
 use axum::response::Redirect;
@@ -45,6 +47,7 @@ pub fn router() -> Router<AppState> {
                 .merge(subscriptions::router())
                 .merge(deliveries::router())
                 .merge(events::router())
+                .merge(support::router())
                 .merge(assets::router())
                 .layer(axum::middleware::from_fn(headers::security_headers)),
         )

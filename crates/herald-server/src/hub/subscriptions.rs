@@ -493,6 +493,7 @@ async fn detail(
                 }
             }
         }
+        (super::support::ask_for_help(viewer, &sub))
         section aria-labelledby="dlv-h" {
             h2 #dlv-h { "Newest deliveries" }
             p { a href={"/hub/deliveries?subscription_id=" (sub.id)} { "All deliveries of this subscription" } }

@@ -87,6 +87,10 @@ def main():
     other = api("POST", "/api/v1/tenants", {"name": "Other Corp"})
     api("POST", "/api/v1/subscriptions", {
         "tenant_id": other["id"], "url": RECEIVER + "/other-tenant-only", "event_types": [EVENT_TYPE]})
+    # The operator's own subscription to Herald's operational events.
+    operator = api("POST", "/api/v1/tenants", {"name": "Operator desk"})
+    operator_sub = api("POST", "/api/v1/subscriptions", {
+        "tenant_id": operator["id"], "url": RECEIVER + "/operator-desk", "event_types": ["herald.*"]})
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
@@ -209,6 +213,33 @@ def main():
         response = page.goto(HUB + "/hub/subscriptions/" + other_sub)
         assert response.status == 404, response.status
         done("tenant_sees_only_its_own_data")
+
+        # The tenant asks for help from its subscription; the operator receives the request in
+        # the Hub and as a herald.support.requested event, and answers it.
+        page.goto(HUB + "/hub/subscriptions/" + subscription_id)
+        page.get_by_label("What happened, and what do you need?").fill("Deliveries failed with 500 <script>alert(1)</script>")
+        page.get_by_role("button", name="Send to the operator").click()
+        expect(page.get_by_role("heading", name="Support request")).to_be_visible()
+        expect(page.locator("p.message")).to_contain_text("<script>alert(1)</script>")
+        expect(page.locator("pre.payload")).to_contain_text('"attempts"')
+        expect(page.locator("pre.payload")).to_contain_text('"latest_connectivity_test"')
+        assert "whsec_" not in page.locator("pre.payload").inner_text(), "no secret in the diagnostics"
+        support_url = page.url
+        shot(page, "support-request")
+        sign_out(page)
+        sign_in_operator(page)
+        page.get_by_role("link", name="Support", exact=True).click()
+        expect(page.locator("tr[data-support]")).to_have_count(1)
+        shot(page, "support")
+        page.locator("tr[data-support] a").first.click()
+        page.get_by_label("Your answer").fill("Your endpoint is back; I recovered the failed deliveries.")
+        page.get_by_role("button", name="Send answer").click()
+        expect(page.locator("#support-status")).to_contain_text("answered")
+        expect(page.locator("#support-answer")).to_contain_text("I recovered")
+        assert page.url == support_url
+        page.goto(HUB + "/hub/deliveries?subscription_id=" + operator_sub["id"])
+        expect(page.locator("tr[data-status=succeeded]", has_text="herald.support.requested")).to_have_count(1)
+        done("support_request_reaches_the_operator")
 
         # Recover: failed deliveries since a time are sent again, with a progress bar that a
         # reload shows.
