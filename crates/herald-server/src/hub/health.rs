@@ -10,8 +10,10 @@ use time::OffsetDateTime;
 
 use crate::api::AppState;
 
-/// How many of a subscription's newest deliveries its health looks at.
+/// How many of a subscription's newest deliveries its page looks at for its health.
 pub const WINDOW: u32 = 20;
+/// The same in a list of subscriptions, where every row reads its own.
+pub const LIST_WINDOW: u32 = 8;
 
 /// What the newest deliveries of one subscription say.
 #[derive(Clone, Debug, Default)]
@@ -32,14 +34,14 @@ impl Health {
 }
 
 /// Reads the health of one subscription.
-pub async fn of(state: &AppState, id: &SubscriptionId) -> Result<Health, StoreError> {
+pub async fn of(state: &AppState, id: &SubscriptionId, window: u32) -> Result<Health, StoreError> {
     let filter = DeliveryFilter {
         subscription_id: Some(id.clone()),
         ..DeliveryFilter::default()
     };
     let page = PageRequest {
         cursor: None,
-        limit: WINDOW,
+        limit: window,
     };
     let page = state.queue.list_deliveries(&filter, &page).await?;
     Ok(from_deliveries(&page.items))

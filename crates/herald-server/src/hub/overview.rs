@@ -40,6 +40,8 @@ const DAY: Window = Window {
 };
 /// How many failing subscriptions the overview lists.
 const FAILING_SHOWN: u32 = 20;
+/// "Failing now": the latest attempt within this window failed.
+const FAILING_WINDOW: Duration = Duration::HOUR;
 
 impl Window {
     /// The start of the first bucket: buckets end at the next boundary after `now`.
@@ -113,34 +115,34 @@ impl Totals {
 async fn overview(State(state): State<AppState>, viewer: Viewer) -> Response {
     let now = OffsetDateTime::now_utc();
     let tenant_id = viewer.principal.tenant().cloned();
-    let mut windows = Vec::new();
-    for window in [&HOUR, &DAY] {
-        let query = ActivityQuery {
-            since: window.since(now),
-            bucket_seconds: window.bucket_seconds,
-            tenant_id: tenant_id.clone(),
-        };
-        match state.queue.activity(&query).await {
-            Ok(found) => windows.push(window.fill(found)),
-            Err(error) => return ApiError::from(error).into_response(),
-        }
-    }
-    let failing = state
-        .queue
-        .failing_subscriptions(now - Duration::DAY, tenant_id.as_ref(), FAILING_SHOWN)
-        .await;
-    let failing = match failing {
-        Ok(failing) => failing,
-        Err(error) => return ApiError::from(error).into_response(),
+    let query = |window: &Window| ActivityQuery {
+        since: window.since(now),
+        bucket_seconds: window.bucket_seconds,
+        tenant_id: tenant_id.clone(),
     };
-    // The queue's counts span every tenant: the operator's figure only.
-    let queue = if viewer.is_operator() {
-        match state.queue.queue_stats().await {
-            Ok(stats) => Some(stats),
-            Err(error) => return ApiError::from(error).into_response(),
+    let (hour_query, day_query) = (query(&HOUR), query(&DAY));
+    // The four reads are independent: run them side by side (the store has several readers).
+    let (hour, day, failing, queue) = tokio::join!(
+        state.queue.activity(&hour_query),
+        state.queue.activity(&day_query),
+        state
+            .queue
+            .failing_subscriptions(now - FAILING_WINDOW, tenant_id.as_ref(), FAILING_SHOWN),
+        async {
+            // The queue's counts span every tenant: the operator's figure only.
+            match viewer.is_operator() {
+                true => state.queue.queue_stats().await.map(Some),
+                false => Ok(None),
+            }
+        },
+    );
+    let (windows, failing, queue) = match (hour, day, failing, queue) {
+        (Ok(hour), Ok(day), Ok(failing), Ok(queue)) => {
+            ([HOUR.fill(hour), DAY.fill(day)], failing, queue)
         }
-    } else {
-        None
+        (Err(error), ..) | (_, Err(error), ..) | (_, _, Err(error), _) | (.., Err(error)) => {
+            return ApiError::from(error).into_response();
+        }
     };
     let (hour, day) = (&windows[0], &windows[1]);
     let body = html! {
@@ -261,7 +263,7 @@ fn chart_events(
 fn failing_list(failing: &[FailingSubscription], now: OffsetDateTime) -> Markup {
     html! {
         @if failing.is_empty() {
-            p.empty { "None: every subscription's latest attempt in the last 24 hours succeeded." }
+            p.empty { "None: every subscription's latest attempt in the last hour succeeded." }
         } @else {
             ul.failing {
                 @for f in failing {
