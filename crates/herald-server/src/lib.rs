@@ -9,9 +9,13 @@
 //! - [`dispatch`]: the dispatcher (a `step` on a `Clock`, repeated by `run`), the publish
 //!   `Intake`, attempts, retry schedule, per-subscription limits; it sees the store's
 //!   `DeliveryQueue` half only. How a delivery moves: `dispatch/lease.rs`.
+//! - [`hub`]: the Hub, the web dashboard served at `/hub` beside the API (server-rendered
+//!   pages, sessions in the store, CSRF-checked forms).
 //! - [`outbound`]: the delivery HTTP client and its SSRF guard.
 //! - [`relay`]: relay subscriptions' deliveries over a `herald listen --relay` WebSocket.
 //! - [`metrics`]: Prometheus counters and gauges.
+//! - [`operational`]: Herald's own `herald.*` events (registered at start, published as
+//!   broadcasts).
 //! - [`token_purge`]: the background purge of expired access tokens.
 //! - [`server`]: how the listener is served: the connection cap, the header-read timeout and
 //!   graceful shutdown (the body-read deadline is a layer of [`api`]).
@@ -28,7 +32,9 @@ pub mod api;
 pub mod catalog_cache;
 pub mod config;
 pub mod dispatch;
+pub mod hub;
 pub mod metrics;
+pub mod operational;
 pub mod outbound;
 pub mod relay;
 pub mod server;
@@ -143,6 +149,11 @@ pub async fn run(
         },
     );
     let intake = dispatcher.intake();
+    // Herald's own event types, so that a subscription can name them; a store that cannot
+    // take them now leaves the server running (publishing one then fails, and says so).
+    if let Err(error) = operational::register(store.as_ref() as &dyn Catalog).await {
+        tracing::warn!(%error, "could not register Herald's operational event types");
+    }
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.child_token()));
     let relay_hold = tokio::spawn(relay::hold::run(relay, shutdown.child_token()));
     let purge = tokio::spawn(token_purge::run(

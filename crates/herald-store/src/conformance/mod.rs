@@ -15,6 +15,7 @@ mod dispatch;
 mod events;
 mod feed;
 mod handoff;
+mod hub;
 mod limits;
 mod limits_catalog;
 mod manual_slots;
@@ -29,6 +30,7 @@ pub use dispatch::*;
 pub use events::*;
 pub use feed::*;
 pub use handoff::*;
+pub use hub::*;
 pub use limits::*;
 pub use limits_catalog::*;
 pub use manual_slots::*;
@@ -82,6 +84,13 @@ macro_rules! store_conformance_tests {
             revoked_access_token_no_longer_resolves,
             rotating_credentials_replaces_the_hash_and_revokes_the_tenants_tokens,
             purge_deletes_expired_access_tokens_in_batches,
+            // Hub sessions
+            hub_session_resolves_until_it_expires_or_is_deleted,
+            hub_sessions_are_swept_when_expired_and_go_with_their_tenant,
+            activity_counts_events_and_attempts_per_bucket_and_tenant,
+            failing_subscriptions_are_those_whose_latest_attempt_failed,
+            recovery_requeues_failed_deliveries_in_batches_and_keeps_progress,
+            support_requests_are_filed_listed_answered_and_closed,
             event_type_round_trips_updates_and_deletes,
             duplicate_event_type_name_conflicts,
             event_types_page_by_name_ascending,

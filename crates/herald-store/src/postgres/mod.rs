@@ -23,10 +23,13 @@ mod catalog;
 mod claim;
 mod events;
 mod handoff;
+mod hub;
 mod listener;
 mod queue;
+mod recovery;
 mod relay;
 mod run;
+mod support;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -145,6 +148,70 @@ macro_rules! in_transaction {
 
 #[async_trait]
 impl Catalog for PgStore {
+    async fn create_support_request(&self, request: &crate::support::SupportRequest) -> Result<()> {
+        support::create(&mut *self.conn().await?, request).await
+    }
+
+    async fn get_support_request(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::support::SupportRequest>> {
+        support::get(&mut *self.conn().await?, id).await
+    }
+
+    async fn list_support_requests(
+        &self,
+        tenant_id: Option<&TenantId>,
+        open_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<crate::support::SupportRequest>> {
+        support::list(
+            &mut *self.conn().await?,
+            tenant_id.map(TenantId::as_str),
+            open_only,
+            page,
+        )
+        .await
+    }
+
+    async fn answer_support_request(
+        &self,
+        id: &str,
+        answer: Option<&str>,
+        status: crate::support::SupportStatus,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::support::SupportRequest>> {
+        in_transaction!(self, |conn| support::answer(conn, id, answer, status, now))
+    }
+
+    async fn insert_hub_session(
+        &self,
+        session_hash: &str,
+        tenant_id: Option<&TenantId>,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        in_transaction!(self, |conn| hub::insert_hub_session(
+            conn,
+            session_hash,
+            tenant_id,
+            now,
+            expires_at
+        ))
+    }
+
+    async fn hub_session(
+        &self,
+        session_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::hub::HubSession>> {
+        hub::hub_session(&mut *self.conn().await?, session_hash, now).await
+    }
+
+    async fn delete_hub_session(&self, session_hash: &str) -> Result<bool> {
+        hub::delete_hub_session(&mut *self.conn().await?, session_hash).await
+    }
+
     async fn ping(&self) -> Result<()> {
         run::execute(
             &mut *self.conn().await?,
@@ -417,6 +484,49 @@ impl DeliveryQueue for PgStore {
         .await
     }
 
+    async fn start_recovery(&self, recovery: &crate::recovery::Recovery) -> Result<()> {
+        recovery::start(&mut *self.conn().await?, recovery).await
+    }
+
+    async fn get_recovery(&self, id: &str) -> Result<Option<crate::recovery::Recovery>> {
+        recovery::get(&mut *self.conn().await?, id).await
+    }
+
+    async fn latest_recovery(
+        &self,
+        subscription_id: &SubscriptionId,
+    ) -> Result<Option<crate::recovery::Recovery>> {
+        recovery::latest(&mut *self.conn().await?, subscription_id).await
+    }
+
+    async fn count_failed_deliveries(
+        &self,
+        subscription_id: &SubscriptionId,
+        since: OffsetDateTime,
+    ) -> Result<u64> {
+        recovery::count_failed(&mut *self.conn().await?, subscription_id, since).await
+    }
+
+    async fn requeue_failed_deliveries(
+        &self,
+        subscription_id: &SubscriptionId,
+        since: OffsetDateTime,
+        after: Option<&DeliveryId>,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<DeliveryId>> {
+        let after =
+            crate::hub::range_start(DeliveryId::PREFIX, since, after.map(DeliveryId::as_str));
+        recovery::requeue(
+            &mut *self.conn().await?,
+            subscription_id,
+            &after,
+            now,
+            limit,
+        )
+        .await
+    }
+
     async fn relay_waiting(&self, subscription_id: &SubscriptionId) -> Result<u64> {
         relay::waiting(&mut *self.conn().await?, subscription_id.as_str()).await
     }
@@ -435,6 +545,32 @@ impl DeliveryQueue for PgStore {
             lease_until,
             limit
         ))
+    }
+
+    async fn record_recovery_progress(
+        &self,
+        id: &str,
+        requeued: u64,
+        status: crate::recovery::RecoveryStatus,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        recovery::progress(&mut *self.conn().await?, id, requeued, status, now).await
+    }
+
+    async fn activity(
+        &self,
+        query: &crate::hub::ActivityQuery,
+    ) -> Result<Vec<crate::hub::ActivityBucket>> {
+        hub::activity(&mut *self.conn().await?, query).await
+    }
+
+    async fn failing_subscriptions(
+        &self,
+        since: OffsetDateTime,
+        tenant_id: Option<&TenantId>,
+        limit: u32,
+    ) -> Result<Vec<crate::hub::FailingSubscription>> {
+        hub::failing_subscriptions(&mut *self.conn().await?, since, tenant_id, limit).await
     }
 
     /// Other nodes may claim from the same database: only the count in it is shared.

@@ -13,8 +13,10 @@ use time::OffsetDateTime;
 
 use super::Result;
 use crate::feed::{AttemptFeedFilter, FeedPage, FeedPosition};
-use crate::ids::{DeliveryId, EventId, SubscriptionId};
+use crate::hub::{ActivityBucket, ActivityQuery, FailingSubscription};
+use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
+use crate::recovery::{Recovery, RecoveryStatus};
 
 /// What [`DeliveryQueue::publish_and_lease`] leases with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,6 +193,53 @@ pub trait DeliveryQueue: Send + Sync + 'static {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<Delivery>>;
+
+    /// The Hub's overview: events accepted and attempts made (how they went, how long they
+    /// took) since `query.since`, per bucket, for every tenant or one (a tenant's own events
+    /// and broadcasts). Read by id range from the first id made at `since`, so it costs what
+    /// the window holds, not what the store holds.
+    async fn activity(&self, query: &ActivityQuery) -> Result<Vec<ActivityBucket>>;
+    // --- recoveries (crate::recovery) ----------------------------------------------------
+    /// Records a new recovery.
+    async fn start_recovery(&self, recovery: &Recovery) -> Result<()>;
+    /// One recovery by id.
+    async fn get_recovery(&self, id: &str) -> Result<Option<Recovery>>;
+    /// A subscription's newest recovery.
+    async fn latest_recovery(&self, subscription_id: &SubscriptionId) -> Result<Option<Recovery>>;
+    /// How many deliveries of the subscription created since `since` have failed.
+    async fn count_failed_deliveries(
+        &self,
+        subscription_id: &SubscriptionId,
+        since: OffsetDateTime,
+    ) -> Result<u64>;
+    /// One batch of a recovery: makes up to `limit` failed deliveries of the subscription,
+    /// created since `since` and with ids above `after` (the previous batch's largest), pending
+    /// again, due at `now`, with a fresh retry schedule and no lease. Answers their ids.
+    async fn requeue_failed_deliveries(
+        &self,
+        subscription_id: &SubscriptionId,
+        since: OffsetDateTime,
+        after: Option<&DeliveryId>,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<DeliveryId>>;
+    /// Records a recovery's progress; false if it no longer exists (its subscription went).
+    async fn record_recovery_progress(
+        &self,
+        id: &str,
+        requeued: u64,
+        status: RecoveryStatus,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+
+    /// The subscriptions (every tenant's, or one tenant's) whose latest attempt since `since`
+    /// failed, newest failure first, at most `limit`.
+    async fn failing_subscriptions(
+        &self,
+        since: OffsetDateTime,
+        tenant_id: Option<&TenantId>,
+        limit: u32,
+    ) -> Result<Vec<FailingSubscription>>;
     /// Whether only this process uses the database, so in-memory limits hold for every
     /// claimer. A dispatcher may then claim with a [`Claim::lease_window`] above 1 and keep
     /// each subscription at `max_in_flight` attempts itself; with several processes only the

@@ -16,11 +16,14 @@ mod checkpoint;
 mod claim;
 mod events;
 mod handoff;
+mod hub;
 mod publish;
 mod queue;
 mod readers;
+mod recovery;
 mod relay;
 mod run;
+mod support;
 mod write_jobs;
 mod writer;
 
@@ -191,6 +194,61 @@ macro_rules! read {
 
 #[async_trait]
 impl Catalog for SqliteStore {
+    async fn create_support_request(&self, request: &crate::support::SupportRequest) -> Result<()> {
+        write!(self, (request) => |conn| support::create(conn, &request))
+    }
+
+    async fn get_support_request(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::support::SupportRequest>> {
+        read!(self, (id) => |conn| support::get(conn, &id))
+    }
+
+    async fn list_support_requests(
+        &self,
+        tenant_id: Option<&TenantId>,
+        open_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<crate::support::SupportRequest>> {
+        let tenant_id = tenant_id.map(|t| t.as_str().to_owned());
+        read!(self, (page) => |conn| support::list(conn, tenant_id.as_deref(), open_only, &page))
+    }
+
+    async fn answer_support_request(
+        &self,
+        id: &str,
+        answer: Option<&str>,
+        status: crate::support::SupportStatus,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::support::SupportRequest>> {
+        let answer = answer.map(str::to_owned);
+        write!(self, (id) => |conn| support::answer(conn, &id, answer.as_deref(), status, now))
+    }
+
+    async fn insert_hub_session(
+        &self,
+        session_hash: &str,
+        tenant_id: Option<&TenantId>,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        let tenant_id = tenant_id.cloned();
+        write!(self, (session_hash) => |conn| hub::insert_hub_session(conn, &session_hash, tenant_id.as_ref(), now, expires_at))
+    }
+
+    async fn hub_session(
+        &self,
+        session_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::hub::HubSession>> {
+        read!(self, (session_hash) => |conn| hub::hub_session(conn, &session_hash, now))
+    }
+
+    async fn delete_hub_session(&self, session_hash: &str) -> Result<bool> {
+        write!(self, (session_hash) => |conn| hub::delete_hub_session(conn, &session_hash))
+    }
+
     async fn ping(&self) -> Result<()> {
         read!(self, () => |conn| run::optional(conn, &ping(), |_| Ok(())).map(drop))
     }
@@ -449,6 +507,69 @@ impl DeliveryQueue for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Delivery>> {
         write!(self, () => |conn| relay::lease_unattended(conn, since, now, lease_until, limit))
+    }
+
+    async fn start_recovery(&self, recovery: &crate::recovery::Recovery) -> Result<()> {
+        write!(self, (recovery) => |conn| recovery::start(conn, &recovery))
+    }
+
+    async fn get_recovery(&self, id: &str) -> Result<Option<crate::recovery::Recovery>> {
+        read!(self, (id) => |conn| recovery::get(conn, &id))
+    }
+
+    async fn latest_recovery(
+        &self,
+        subscription_id: &SubscriptionId,
+    ) -> Result<Option<crate::recovery::Recovery>> {
+        read!(self, (subscription_id) => |conn| recovery::latest(conn, &subscription_id))
+    }
+
+    async fn count_failed_deliveries(
+        &self,
+        subscription_id: &SubscriptionId,
+        since: OffsetDateTime,
+    ) -> Result<u64> {
+        read!(self, (subscription_id) => |conn| recovery::count_failed(conn, &subscription_id, since))
+    }
+
+    async fn requeue_failed_deliveries(
+        &self,
+        subscription_id: &SubscriptionId,
+        since: OffsetDateTime,
+        after: Option<&DeliveryId>,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<DeliveryId>> {
+        let after =
+            crate::hub::range_start(DeliveryId::PREFIX, since, after.map(DeliveryId::as_str));
+        write!(self, (subscription_id, after) => |conn| recovery::requeue(conn, &subscription_id, &after, now, limit))
+    }
+
+    async fn record_recovery_progress(
+        &self,
+        id: &str,
+        requeued: u64,
+        status: crate::recovery::RecoveryStatus,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        write!(self, (id) => |conn| recovery::progress(conn, &id, requeued, status, now))
+    }
+
+    async fn activity(
+        &self,
+        query: &crate::hub::ActivityQuery,
+    ) -> Result<Vec<crate::hub::ActivityBucket>> {
+        read!(self, (query) => |conn| hub::activity(conn, &query))
+    }
+
+    async fn failing_subscriptions(
+        &self,
+        since: OffsetDateTime,
+        tenant_id: Option<&TenantId>,
+        limit: u32,
+    ) -> Result<Vec<crate::hub::FailingSubscription>> {
+        let tenant_id = tenant_id.cloned();
+        read!(self, () => |conn| hub::failing_subscriptions(conn, since, tenant_id.as_ref(), limit))
     }
 
     /// One SQLite file serves one Herald process by design (`herald serve` drops every lease

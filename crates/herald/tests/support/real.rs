@@ -153,10 +153,14 @@ impl Herald {
 }
 
 /// `herald serve --dev` on `data_dir` and `port` with `extra` arguments, killed when dropped.
+/// Retries come after 200 ms each, unless `extra` sets `--retry-schedule` itself.
 pub fn serve_command(data_dir: &Path, port: u16, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+    command.args(["serve", "--dev"]);
+    if !extra.contains(&"--retry-schedule") {
+        command.args(["--retry-schedule", "200ms,200ms,200ms"]);
+    }
     command
-        .args(["serve", "--dev", "--retry-schedule", "200ms,200ms,200ms"])
         .args(extra)
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
