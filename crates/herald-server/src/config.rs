@@ -39,6 +39,7 @@ struct FileConfig {
     request_timeout: Option<String>,
     allow_networks: Option<StringOrList>,
     admin_token: Option<String>,
+    encryption_key_file: Option<PathBuf>,
     log_format: Option<LogFormat>,
     response_body_limit: Option<usize>,
     max_payload_size: Option<usize>,
@@ -118,6 +119,10 @@ pub struct Config {
     pub allow_networks: Vec<IpNet>,
     /// The admin token given by the operator, if any.
     pub admin_token: Option<String>,
+    /// The file of encryption keys for stored secrets, if given (see `herald_store::sealing`).
+    pub encryption_key_file: Option<PathBuf>,
+    /// The encryption keys given inline (base64, comma-separated), if any.
+    pub encryption_key: Option<String>,
     /// Log format.
     pub log_format: LogFormat,
     /// Bytes of response body kept per attempt.
@@ -168,6 +173,8 @@ impl Default for Config {
             request_timeout: Duration::from_secs(15),
             allow_networks: Vec::new(),
             admin_token: None,
+            encryption_key_file: None,
+            encryption_key: None,
             log_format: LogFormat::Text,
             response_body_limit: 4096,
             max_payload_size: 256 * 1024,
@@ -251,6 +258,8 @@ impl Config {
                 None => defaults.allow_networks,
             },
             admin_token: args.admin_token.or(file.admin_token),
+            encryption_key_file: args.encryption_key_file.or(file.encryption_key_file),
+            encryption_key: args.encryption_key,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             response_body_limit: (args.response_body_limit.or(file.response_body_limit))
                 .unwrap_or(defaults.response_body_limit),
@@ -346,6 +355,13 @@ impl Config {
             if self.admin_token.is_none() {
                 return Err(ConfigError::AdminTokenRequired);
             }
+            // So would a generated encryption key.
+            if self.encryption_key_file.is_none() && self.encryption_key.is_none() {
+                return Err(ConfigError::EncryptionKeyRequired);
+            }
+        }
+        if self.encryption_key_file.is_some() && self.encryption_key.is_some() {
+            return Err(ConfigError::EncryptionKeyTwice);
         }
         if let Some(token) = &self.admin_token
             && token.len() < 16

@@ -14,6 +14,8 @@
 //!   made, read by [`DeliveryQueue::attempts_between`] for live views.
 //! - [`sqlite`]: the embedded default.
 //! - [`postgres`]: for more than one node on one database.
+//! - [`sealing`]: secrets at rest (AEAD under a rotatable keyring), applied where subscription
+//!   rows are encoded and decoded, so a database alone never reveals a signing secret.
 //! - [`conformance`]: the test suite every implementation must pass, run by each backend's tests.
 //!
 //! How SQL is written: each statement once. The statements both dialects say alike live in
@@ -44,6 +46,7 @@ pub mod ids;
 pub mod model;
 pub mod postgres;
 mod rows;
+pub mod sealing;
 mod seam;
 pub mod sqlite;
 mod statements;

@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use crate::error::StoreError;
 use crate::ids::{AttemptId, DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
+use crate::sealing::Keyring;
 
 /// A value both backends decode (text, integers, and their options): through sqlx on
 /// PostgreSQL, through rusqlite on SQLite.
@@ -186,15 +187,21 @@ macro_rules! subscription_columns {
 }
 pub(crate) use subscription_columns;
 
-pub(crate) fn subscription(row: &impl Columns) -> Result<Subscription, StoreError> {
+/// A subscription row, its secrets opened with `keyring` (see [`open_secrets`]).
+pub(crate) fn subscription(
+    row: &impl Columns,
+    keyring: &Keyring,
+) -> Result<Subscription, StoreError> {
     let rate_limit: Option<i64> = get(row, "rate_limit_per_second")?;
     let rate_limit_per_second = rate_limit
         .map(u32::try_from)
         .transpose()
         .map_err(|_| StoreError::Corrupt("column rate_limit_per_second: out of range".into()))?;
     let headers: BTreeMap<String, String> = json_column(row, "headers_json")?;
+    let id: String = get(row, "id")?;
+    let secrets = open_secrets(keyring, &id, &get::<String>(row, "secrets_json")?)?;
     Ok(Subscription {
-        id: SubscriptionId::from_trusted(get(row, "id")?),
+        id: SubscriptionId::from_trusted(id),
         tenant_id: TenantId::from_trusted(get(row, "tenant_id")?),
         url: get(row, "url")?,
         event_types: json_column(row, "event_types_json")?,
@@ -204,10 +211,66 @@ pub(crate) fn subscription(row: &impl Columns) -> Result<Subscription, StoreErro
         rate_limit_per_second,
         max_in_flight: u32_column(row, "max_in_flight")?,
         contact_email: get(row, "contact_email")?,
-        secrets: json_column(row, "secrets_json")?,
+        secrets,
         created_at: time_column(row, "created_at")?,
         updated_at: time_column(row, "updated_at")?,
     })
+}
+
+/// The one place subscription secrets are sealed: `secrets_json` holds the JSON list of
+/// [`SigningSecret`]s sealed as a whole, bound to the subscription's id (so a sealed list
+/// copied to another row does not open).
+pub(crate) fn seal_secrets(
+    keyring: &Keyring,
+    id: &SubscriptionId,
+    secrets: &[SigningSecret],
+) -> Result<String, StoreError> {
+    keyring
+        .seal_str(&to_json(&secrets)?, id.as_str())
+        .map_err(|error| StoreError::Corrupt(format!("sealing secrets_json: {error}")))
+}
+
+/// The one place subscription secrets are opened; a plaintext list (written before sealing)
+/// reads as it is, and is sealed by the next write or by a re-seal.
+pub(crate) fn open_secrets(
+    keyring: &Keyring,
+    id: &str,
+    stored: &str,
+) -> Result<Vec<SigningSecret>, StoreError> {
+    let text = keyring
+        .open_str(stored, id)
+        .map_err(|error| StoreError::Sealing(error.to_string()))?;
+    serde_json::from_str(&text)
+        .map_err(|error| StoreError::Corrupt(format!("column secrets_json: {error}")))
+}
+
+/// A subscription's stored secrets sealed anew under the primary key (opened first with
+/// whichever key sealed them, or read as plaintext).
+pub(crate) fn reseal_secrets(
+    keyring: &Keyring,
+    id: &str,
+    stored: &str,
+) -> Result<String, StoreError> {
+    let secrets = open_secrets(keyring, id, stored)?;
+    seal_secrets(
+        keyring,
+        &SubscriptionId::from_trusted(id.to_owned()),
+        &secrets,
+    )
+}
+
+/// A [`SecretCensus`] from [`crate::statements::sealing::census`]'s `(key_id, total)` rows.
+pub(crate) fn secret_census(rows: Vec<(String, i64)>) -> SecretCensus {
+    let mut census = SecretCensus::default();
+    for (key_id, total) in rows {
+        let total = u64::try_from(total).unwrap_or(0);
+        if key_id.is_empty() {
+            census.plaintext += total;
+        } else {
+            census.sealed.insert(key_id, total);
+        }
+    }
+    census
 }
 
 /// Column list matching [`event`], as a literal for `concat!`.

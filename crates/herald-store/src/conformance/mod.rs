@@ -17,6 +17,7 @@ mod handoff;
 mod limits;
 mod limits_catalog;
 mod manual_slots;
+mod sealing;
 mod tokens;
 
 pub use attempt_pages::*;
@@ -29,6 +30,7 @@ pub use handoff::*;
 pub use limits::*;
 pub use limits_catalog::*;
 pub use manual_slots::*;
+pub use sealing::*;
 pub use tokens::*;
 
 use std::collections::BTreeMap;
@@ -37,6 +39,7 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 
 use crate::ids::{AttemptId, DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
+use crate::sealing::{EncryptionKey, Keyring};
 use crate::seam::Store;
 
 /// Expands to one `#[tokio::test]` per conformance case. `$factory` is called once per test
@@ -48,7 +51,9 @@ use crate::seam::Store;
 /// ```ignore
 /// herald_store::store_conformance_tests!(|| async {
 ///     let dir = tempfile::tempdir().unwrap();
-///     let store = SqliteStore::open(&dir.path().join("herald.db")).await.unwrap();
+///     let store = SqliteStore::open(&dir.path().join("herald.db"), conformance::keyring())
+///         .await
+///         .unwrap();
 ///     (store, dir)
 /// });
 /// herald_store::store_conformance_tests!(optional || async {
@@ -74,6 +79,9 @@ macro_rules! store_conformance_tests {
             duplicate_tenant_id_or_client_id_conflicts,
             tenants_page_newest_first_with_a_cursor,
             access_token_resolves_to_its_tenant_until_it_expires,
+            // sealed secrets
+            subscription_secrets_are_sealed_under_the_primary_key,
+            resealing_current_secrets_rewrites_nothing,
             // tokens
             revoked_access_token_no_longer_resolves,
             rotating_credentials_replaces_the_hash_and_revokes_the_tenants_tokens,
@@ -164,6 +172,13 @@ macro_rules! store_conformance_tests {
     (@make optional $factory:expr) => {
         ($factory)().await
     };
+}
+
+/// The keyring every test store is opened with: one fixed key, so that stores opened on one
+/// database (several nodes, a reopened file) open each other's secrets, and cases can name the
+/// key that seals (`keyring().primary().id()`). Never use it outside tests.
+pub fn keyring() -> Keyring {
+    Keyring::new(EncryptionKey::from_bytes([0x5e; 32]), [])
 }
 
 /// The suite's fixed "now": every time in a case is this plus some seconds.

@@ -26,6 +26,7 @@ mod handoff;
 mod listener;
 mod queue;
 mod run;
+mod sealing;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -41,6 +42,7 @@ use crate::error::StoreError;
 use crate::feed::{AttemptFeedFilter, FeedPage, FeedPosition};
 use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
+use crate::sealing::Keyring;
 use crate::seam::{Accepted, Catalog, DeliveryQueue, PublishLease, Result};
 use listener::Listener;
 
@@ -74,6 +76,9 @@ pub struct PgStore {
     pool: PgPool,
     /// Wakes this node's dispatcher when another node publishes.
     listener: Listener,
+    /// Seals subscription secrets on write and opens them on read (see [`crate::sealing`]);
+    /// every node must hold the keys the others seal with.
+    keyring: Keyring,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -85,8 +90,8 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`),
     /// applies pending migrations and starts listening for other nodes' work. Must be called
-    /// within a Tokio runtime.
-    pub async fn connect(url: &str, options: PgOptions) -> Result<PgStore> {
+    /// within a Tokio runtime. Secrets are sealed and opened with `keyring`.
+    pub async fn connect(url: &str, options: PgOptions, keyring: Keyring) -> Result<PgStore> {
         let connect_options = PgConnectOptions::from_str(url)?
             // Statements are logged at the caller's level (the store's callers log failures);
             // logging each claim and publish would cost more than them.
@@ -108,12 +113,16 @@ impl PgStore {
             .connect_with(connect_options)
             .await?;
         let listener = Listener::start(pool.clone()).await?;
-        Ok(PgStore { pool, listener })
+        Ok(PgStore {
+            pool,
+            listener,
+            keyring,
+        })
     }
 
     /// Closes every connection after the calls in progress, and stops the `LISTEN` task.
     pub async fn close(self) {
-        let Self { pool, listener } = self;
+        let Self { pool, listener, .. } = self;
         drop(listener);
         pool.close().await;
     }
@@ -243,12 +252,13 @@ impl Catalog for PgStore {
     async fn create_subscription(&self, subscription: &Subscription) -> Result<()> {
         in_transaction!(self, |conn| catalog::create_subscription(
             conn,
+            &self.keyring,
             subscription
         ))
     }
 
     async fn get_subscription(&self, id: &SubscriptionId) -> Result<Option<Subscription>> {
-        catalog::get_subscription(&mut *self.conn().await?, id.as_str()).await
+        catalog::get_subscription(&mut *self.conn().await?, &self.keyring, id.as_str()).await
     }
 
     async fn list_subscriptions(
@@ -256,12 +266,12 @@ impl Catalog for PgStore {
         filter: &SubscriptionFilter,
         page: &PageRequest,
     ) -> Result<Page<Subscription>> {
-        catalog::list_subscriptions(&mut *self.conn().await?, filter, page).await
+        catalog::list_subscriptions(&mut *self.conn().await?, &self.keyring, filter, page).await
     }
 
     async fn update_subscription(&self, subscription: &Subscription) -> Result<bool> {
         let updated: Option<bool> = in_transaction!(self, |conn| async {
-            let resumed = catalog::update_subscription(conn, subscription).await?;
+            let resumed = catalog::update_subscription(conn, &self.keyring, subscription).await?;
             if resumed == Some(true) {
                 // Its waiting deliveries just became claimable: wake every node (delivered
                 // at commit, like a publish's).
@@ -275,6 +285,19 @@ impl Catalog for PgStore {
     async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool> {
         catalog::delete_subscription(&mut *self.conn().await?, id).await
     }
+
+    async fn secret_census(&self) -> Result<SecretCensus> {
+        sealing::secret_census(&mut *self.conn().await?).await
+    }
+
+    async fn reseal_secrets(&self, scope: Reseal, limit: u32) -> Result<u64> {
+        in_transaction!(self, |conn| sealing::reseal_secrets(
+            conn,
+            &self.keyring,
+            scope,
+            limit
+        ))
+    }
 }
 
 #[async_trait]
@@ -284,7 +307,12 @@ impl DeliveryQueue for PgStore {
     }
 
     async fn publish_and_lease(&self, event: &Event, lease: &PublishLease) -> Result<Accepted> {
-        in_transaction!(self, |conn| handoff::publish_and_lease(conn, event, lease))
+        in_transaction!(self, |conn| handoff::publish_and_lease(
+            conn,
+            &self.keyring,
+            event,
+            lease
+        ))
     }
 
     async fn publish_to(
@@ -359,7 +387,7 @@ impl DeliveryQueue for PgStore {
     }
 
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<DeliveryJob>> {
-        in_transaction!(self, |conn| claim::claim_due(conn, claim))
+        in_transaction!(self, |conn| claim::claim_due(conn, &self.keyring, claim))
     }
 
     async fn lease_delivery(
@@ -370,6 +398,7 @@ impl DeliveryQueue for PgStore {
     ) -> Result<Option<DeliveryJob>> {
         in_transaction!(self, |conn| claim::lease_delivery(
             conn,
+            &self.keyring,
             id,
             now,
             lease_until

@@ -23,12 +23,17 @@ use crate::claiming::{self, Capacity};
 use crate::error::StoreError;
 use crate::model::*;
 use crate::rows::{self, micros};
+use crate::sealing::Keyring;
 use crate::statements::{queue as sql, statement};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
 /// Runs on the writer's connection, inside its transaction; see the module documentation.
-pub(super) fn claim_due(conn: &Connection, claim: &Claim) -> Result<Vec<DeliveryJob>> {
+pub(super) fn claim_due(
+    conn: &Connection,
+    keyring: &Keyring,
+    claim: &Claim,
+) -> Result<Vec<DeliveryJob>> {
     let capacities = capacities(conn, claim.now)?;
     let caps: BTreeMap<&str, u32> = capacities
         .iter()
@@ -52,7 +57,7 @@ pub(super) fn claim_due(conn: &Connection, claim: &Claim) -> Result<Vec<Delivery
         );
         run::execute(conn, &advance)?;
     }
-    queue::jobs(conn, deliveries, claim.now, &not_before)
+    queue::jobs(conn, keyring, deliveries, claim.now, &not_before)
 }
 
 /// A due delivery picked for a claim, in the order claims hand work out: fresh deliveries

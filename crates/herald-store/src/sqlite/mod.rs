@@ -20,6 +20,7 @@ mod publish;
 mod queue;
 mod readers;
 mod run;
+mod sealing;
 mod write_jobs;
 mod writer;
 
@@ -38,6 +39,7 @@ use crate::error::StoreError;
 use crate::feed::{AttemptFeedFilter, FeedPage, FeedPosition};
 use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
+use crate::sealing::Keyring;
 use crate::seam::{Accepted, Catalog, DeliveryQueue, PublishLease, Result};
 use crate::statements::catalog::ping;
 use readers::Readers;
@@ -66,6 +68,8 @@ pub struct SqliteStore {
     writer_thread: std::thread::JoinHandle<()>,
     /// Copies the WAL back into the database file, off the writer's thread.
     checkpointer: checkpoint::Checkpointer,
+    /// Seals subscription secrets on write and opens them on read (see [`crate::sealing`]).
+    keyring: Keyring,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -76,8 +80,9 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating the file and its parent directory if needed) the database at `path`,
-    /// applies pending migrations and starts the writer. Must be called within a Tokio runtime.
-    pub async fn open(path: &Path) -> Result<Self> {
+    /// applies pending migrations and starts the writer; secrets are sealed and opened with
+    /// `keyring`. Must be called within a Tokio runtime.
+    pub async fn open(path: &Path, keyring: Keyring) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .map_err(|error| StoreError::Unavailable(error.into()))?;
@@ -97,14 +102,27 @@ impl SqliteStore {
         sqlx::Connection::close(migrate_conn).await?;
         let readers = Readers::new(path, READ_CONNECTIONS, BUSY_TIMEOUT);
         let checkpointer = checkpoint::Checkpointer::spawn(path, BUSY_TIMEOUT)?;
-        let (writer, writer_thread) = Writer::spawn(write_connection(path)?)
+        let (writer, writer_thread) = Writer::spawn(write_connection(path)?, keyring.clone())
             .map_err(|error| StoreError::Unavailable(error.into()))?;
         Ok(Self {
             readers,
             writer,
             writer_thread,
             checkpointer,
+            keyring,
         })
+    }
+
+    /// Rewrites the closed database at `path` into a compact file (`VACUUM`), then empties its
+    /// WAL: no free page or old WAL frame keeps data that was deleted or re-sealed (run after
+    /// `herald admin reencrypt`, so a retired key opens nothing left in the file). It takes the
+    /// database's write lock for as long as it runs, so only with no server on the file.
+    pub fn vacuum(path: &Path) -> Result<()> {
+        let conn = rusqlite::Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.execute_batch("VACUUM")?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// Stops the writer after it has committed everything queued, and closes every connection.
@@ -114,6 +132,7 @@ impl SqliteStore {
             writer,
             writer_thread,
             checkpointer,
+            keyring: _,
         } = self;
         drop(writer);
         let stopped = tokio::task::spawn_blocking(move || {
@@ -279,11 +298,13 @@ impl Catalog for SqliteStore {
     }
 
     async fn create_subscription(&self, subscription: &Subscription) -> Result<()> {
-        write!(self, (subscription) => |conn| catalog::create_subscription(conn, &subscription))
+        let keyring = &self.keyring;
+        write!(self, (keyring, subscription) => |conn| catalog::create_subscription(conn, &keyring, &subscription))
     }
 
     async fn get_subscription(&self, id: &SubscriptionId) -> Result<Option<Subscription>> {
-        read!(self, (id) => |conn| catalog::get_subscription(conn, id.as_str()))
+        let keyring = &self.keyring;
+        read!(self, (keyring, id) => |conn| catalog::get_subscription(conn, &keyring, id.as_str()))
     }
 
     async fn list_subscriptions(
@@ -291,15 +312,26 @@ impl Catalog for SqliteStore {
         filter: &SubscriptionFilter,
         page: &PageRequest,
     ) -> Result<Page<Subscription>> {
-        read!(self, (filter, page) => |conn| catalog::list_subscriptions(conn, &filter, &page))
+        let keyring = &self.keyring;
+        read!(self, (keyring, filter, page) => |conn| catalog::list_subscriptions(conn, &keyring, &filter, &page))
     }
 
     async fn update_subscription(&self, subscription: &Subscription) -> Result<bool> {
-        write!(self, (subscription) => |conn| catalog::update_subscription(conn, &subscription))
+        let keyring = &self.keyring;
+        write!(self, (keyring, subscription) => |conn| catalog::update_subscription(conn, &keyring, &subscription))
     }
 
     async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool> {
         write!(self, (id) => |conn| catalog::delete_subscription(conn, &id))
+    }
+
+    async fn secret_census(&self) -> Result<SecretCensus> {
+        read!(self, () => |conn| sealing::secret_census(conn))
+    }
+
+    async fn reseal_secrets(&self, scope: Reseal, limit: u32) -> Result<u64> {
+        let keyring = &self.keyring;
+        write!(self, (keyring) => |conn| sealing::reseal_secrets(conn, &keyring, scope, limit))
     }
 }
 
@@ -388,8 +420,9 @@ impl DeliveryQueue for SqliteStore {
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<DeliveryJob>> {
         // Last in its batch: it sees the places that batch's completions free.
         let claim = claim.clone();
+        let keyring = self.keyring.clone();
         self.writer
-            .write_last(move |conn: &rusqlite::Connection| claim::claim_due(conn, &claim))
+            .write_last(move |conn: &rusqlite::Connection| claim::claim_due(conn, &keyring, &claim))
             .await
     }
 
@@ -399,7 +432,8 @@ impl DeliveryQueue for SqliteStore {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Option<DeliveryJob>> {
-        write!(self, (id) => |conn| queue::lease_delivery(conn, &id, now, lease_until))
+        let keyring = &self.keyring;
+        write!(self, (keyring, id) => |conn| queue::lease_delivery(conn, &keyring, &id, now, lease_until))
     }
 
     async fn complete_attempt(&self, attempt: &Attempt, progress: &DeliveryProgress) -> Result<()> {

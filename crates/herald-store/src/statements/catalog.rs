@@ -9,8 +9,10 @@ use super::{Arg, Statement, statement};
 use crate::error::StoreError;
 use crate::model::{EventType, PageRequest, Subscription, Tenant};
 use crate::rows::{
-    event_type_columns, micros, page_limit, subscription_columns, tenant_columns, to_json,
+    event_type_columns, micros, page_limit, seal_secrets, subscription_columns, tenant_columns,
+    to_json,
 };
+use crate::sealing::Keyring;
 
 /// `limit + 1`: the extra row says that another page exists.
 fn fetch_limit(page: &PageRequest) -> i64 {
@@ -234,19 +236,25 @@ pub(crate) fn subscriptions_using(name: &str, limit: u32) -> Statement<'_, 2> {
     )
 }
 
-pub(crate) fn insert_subscription(sub: &Subscription) -> Result<Statement<'_, 13>, StoreError> {
+pub(crate) fn insert_subscription<'a>(
+    sub: &'a Subscription,
+    keyring: &Keyring,
+) -> Result<Statement<'a, 13>, StoreError> {
     Ok(Statement {
         sql: "INSERT INTO subscriptions (id, tenant_id, url, event_types_json, status, \
               description, headers_json, rate_limit_per_second, max_in_flight, contact_email, \
               secrets_json, created_at, updated_at) \
               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        args: subscription_args(sub)?,
+        args: subscription_args(sub, keyring)?,
     })
 }
 
 /// A subscription's columns in table order: the arguments of both [`insert_subscription`]
 /// and [`update_subscription`], so each column's value is bound in one place.
-fn subscription_args(sub: &Subscription) -> Result<[Arg<'_>; 13], StoreError> {
+fn subscription_args<'a>(
+    sub: &'a Subscription,
+    keyring: &Keyring,
+) -> Result<[Arg<'a>; 13], StoreError> {
     Ok([
         sub.id.as_str().into(),
         sub.tenant_id.as_str().into(),
@@ -258,7 +266,7 @@ fn subscription_args(sub: &Subscription) -> Result<[Arg<'_>; 13], StoreError> {
         sub.rate_limit_per_second.map(i64::from).into(),
         i64::from(sub.max_in_flight).into(),
         sub.contact_email.as_deref().into(),
-        to_json(&sub.secrets)?.into(),
+        seal_secrets(keyring, &sub.id, &sub.secrets)?.into(),
         micros(sub.created_at).into(),
         micros(sub.updated_at).into(),
     ])
@@ -296,13 +304,16 @@ pub(crate) fn list_subscriptions<'a>(
 /// Replaces every mutable field; the patterns are rewritten apart (see the module docs). It
 /// binds [`insert_subscription`]'s arguments: `$2` (tenant) and `$12` (creation time) never
 /// change and go unused.
-pub(crate) fn update_subscription(sub: &Subscription) -> Result<Statement<'_, 13>, StoreError> {
+pub(crate) fn update_subscription<'a>(
+    sub: &'a Subscription,
+    keyring: &Keyring,
+) -> Result<Statement<'a, 13>, StoreError> {
     Ok(Statement {
         sql: "UPDATE subscriptions SET url = $3, event_types_json = $4, status = $5, \
               description = $6, headers_json = $7, rate_limit_per_second = $8, \
               max_in_flight = $9, contact_email = $10, secrets_json = $11, updated_at = $13 \
               WHERE id = $1",
-        args: subscription_args(sub)?,
+        args: subscription_args(sub, keyring)?,
     })
 }
 
