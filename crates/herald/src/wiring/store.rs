@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use herald_server::Config;
+use herald_store::Store;
 use herald_store::postgres::{PgOptions, PgStore};
 use herald_store::sealing::Keyring;
 use herald_store::sqlite::SqliteStore;
-use herald_store::Store;
 
 /// Opens the configured store (applying its migrations), sealing secrets with `keyring`.
 pub async fn open(config: &Config, keyring: Keyring) -> anyhow::Result<Arc<dyn Store>> {
