@@ -1,7 +1,7 @@
 //! Sealed secrets (see [`crate::sealing`]): every backend seals subscription secrets under
 //! the primary key on every write, opens them on every read, and counts and re-seals them.
 //! Legacy plaintext rows and key rotation need a second keyring or raw SQL, so they are tested
-//! per backend (`tests/*_sealing.rs`).
+//! per backend (`tests/*_at_rest.rs`).
 
 use super::*;
 

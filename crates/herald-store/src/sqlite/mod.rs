@@ -83,10 +83,7 @@ impl SqliteStore {
     /// applies pending migrations and starts the writer; secrets are sealed and opened with
     /// `keyring`. Must be called within a Tokio runtime.
     pub async fn open(path: &Path, keyring: Keyring) -> Result<Self> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|error| StoreError::Unavailable(error.into()))?;
-        }
+        create_private(path).map_err(|error| StoreError::Unavailable(error.into()))?;
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(path)
             .create_if_missing(true)
@@ -147,6 +144,25 @@ impl SqliteStore {
         }
         readers.close();
     }
+}
+
+/// Creates the database's directory (0700) and the empty file (0600) if missing, before
+/// SQLite opens it: SQLite gives the WAL and shared-memory files it creates later the mode of
+/// the database file, so all three are private to this user from the start, whatever the
+/// process's umask. Existing files keep the mode the operator gave them.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let mut dir = std::fs::DirBuilder::new();
+        dir.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+        dir.create(parent)?;
+    }
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    file.open(path).map(drop)
 }
 
 /// The writer's connection (WAL is a property of the file, already set by the migrating

@@ -1,5 +1,5 @@
-//! Secrets at rest on SQLite: what reaches the disk, legacy plaintext rows, key rotation and a
-//! missing key, against real database files.
+//! Data at rest on SQLite: what reaches the disk, file modes, legacy plaintext rows, key
+//! rotation and a missing key, against real database files.
 
 use std::path::Path;
 
@@ -183,4 +183,24 @@ async fn a_rotated_key_opens_old_secrets_and_reencrypt_moves_every_row_to_the_ne
         .await
         .unwrap_err();
     assert!(matches!(error, StoreError::Sealing(_)), "{error:?}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_its_wal_and_shared_memory_are_private_to_the_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let path = dir.join("herald.db");
+    let store = SqliteStore::open(&path, conformance::keyring())
+        .await
+        .unwrap();
+    // A write, so that the WAL and its index exist.
+    new_tenant(&store, "Acme").await;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    for name in ["herald.db", "herald.db-wal", "herald.db-shm"] {
+        assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+    }
+    store.close().await;
 }
