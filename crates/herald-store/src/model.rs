@@ -488,6 +488,17 @@ pub struct QueueStats {
     pub oldest_pending_created_at: Option<OffsetDateTime>,
 }
 
+/// What one retention batch deleted (`DeliveryQueue::delete_old_events`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RetentionDeleted {
+    /// Events (with their idempotency keys, which live on the event).
+    pub events: u64,
+    /// Their deliveries.
+    pub deliveries: u64,
+    /// Those deliveries' attempts.
+    pub attempts: u64,
+}
+
 /// Which stored secrets a re-seal rewrites under the keyring's primary key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reseal {

@@ -204,3 +204,50 @@ async fn the_database_its_wal_and_shared_memory_are_private_to_the_user() {
     }
     store.close().await;
 }
+
+/// `PRAGMA page_count` as another connection sees it (through the WAL).
+fn page_count(path: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("PRAGMA page_count", [], |row| row.get(0))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn retention_gives_the_freed_pages_back_so_the_file_shrinks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("herald.db");
+    let store = SqliteStore::open(&path, conformance::keyring())
+        .await
+        .unwrap();
+    let tenant = new_tenant(&store, "Acme").await;
+    let payload = format!(r#"{{"filler": "{}"}}"#, "x".repeat(8_000));
+    for n in 0..200 {
+        let event = herald_store::Event {
+            payload_json: payload.clone(),
+            ..conformance::event("old.event", Some(&tenant.id), n)
+        };
+        herald_store::DeliveryQueue::publish(&store, &event)
+            .await
+            .unwrap();
+    }
+    let full = page_count(&path);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |row| row.get(0)).unwrap();
+    assert_eq!(mode, 2, "a new file is created with incremental auto-vacuum");
+    let mut deleted = 0;
+    loop {
+        let batch =
+            herald_store::DeliveryQueue::delete_old_events(&store, conformance::at(1_000), 50)
+                .await
+                .unwrap();
+        if batch.events == 0 {
+            break;
+        }
+        deleted += batch.events;
+    }
+    assert_eq!(deleted, 200);
+    let after = page_count(&path);
+    // 200 payloads of 8 KB are some 400 pages of 4 KiB; nearly all must be gone.
+    assert!(after < full - 300, "{full} pages before, {after} after");
+    store.close().await;
+}

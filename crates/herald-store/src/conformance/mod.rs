@@ -17,6 +17,7 @@ mod handoff;
 mod limits;
 mod limits_catalog;
 mod manual_slots;
+mod retention;
 mod sealing;
 mod tokens;
 
@@ -30,6 +31,7 @@ pub use handoff::*;
 pub use limits::*;
 pub use limits_catalog::*;
 pub use manual_slots::*;
+pub use retention::*;
 pub use sealing::*;
 pub use tokens::*;
 
@@ -79,6 +81,8 @@ macro_rules! store_conformance_tests {
             duplicate_tenant_id_or_client_id_conflicts,
             tenants_page_newest_first_with_a_cursor,
             access_token_resolves_to_its_tenant_until_it_expires,
+            // retention
+            retention_deletes_old_finished_events_with_their_deliveries_and_attempts,
             // sealed secrets
             subscription_secrets_are_sealed_under_the_primary_key,
             resealing_current_secrets_rewrites_nothing,

@@ -25,6 +25,7 @@ mod events;
 mod handoff;
 mod listener;
 mod queue;
+mod retention;
 mod run;
 mod sealing;
 
@@ -431,5 +432,15 @@ impl DeliveryQueue for PgStore {
 
     fn work_notifier(&self) -> Option<Arc<Notify>> {
         Some(self.listener.notifier())
+    }
+
+    async fn delete_old_events(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<RetentionDeleted> {
+        in_transaction!(self, |conn| retention::delete_old_events(
+            conn, before, limit
+        ))
     }
 }

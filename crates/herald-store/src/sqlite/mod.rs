@@ -19,6 +19,7 @@ mod handoff;
 mod publish;
 mod queue;
 mod readers;
+mod retention;
 mod run;
 mod sealing;
 mod write_jobs;
@@ -29,7 +30,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::sqlite::{SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, SqliteConnection};
 
 use rusqlite::OpenFlags;
@@ -90,6 +91,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Takes effect when the file is created (and at a VACUUM): deleted rows' pages can
+            // then be returned to the file system by retention's `incremental_vacuum`.
+            .auto_vacuum(SqliteAutoVacuum::Incremental)
             .busy_timeout(BUSY_TIMEOUT)
             // Statements are logged at the caller's level (the store's callers log failures);
             // logging each of tens of thousands of inserts a second would cost more than them.
@@ -117,6 +121,8 @@ impl SqliteStore {
     pub fn vacuum(path: &Path) -> Result<()> {
         let conn = rusqlite::Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // A file made before retention existed switches to incremental auto-vacuum here.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         conn.execute_batch("VACUUM")?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
@@ -478,5 +484,13 @@ impl DeliveryQueue for SqliteStore {
     /// Nothing but this process writes the file: the API wakes the dispatcher directly.
     fn work_notifier(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
         None
+    }
+
+    async fn delete_old_events(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<RetentionDeleted> {
+        write!(self, () => |conn| retention::delete_old_events(conn, before, limit))
     }
 }

@@ -16,6 +16,7 @@ pub(crate) mod catalog;
 pub(crate) mod events;
 pub(crate) mod feed;
 pub(crate) mod queue;
+pub(crate) mod retention;
 pub(crate) mod sealing;
 
 /// One bound value: text, an integer, or a typed null (PostgreSQL wants a null's type).
