@@ -54,6 +54,7 @@ struct FileConfig {
     header_read_timeout: Option<String>,
     body_read_timeout: Option<String>,
     max_connections: Option<usize>,
+    retention: Option<String>,
     // --- limits (issue 13; see `limits.rs`) ---
     max_event_types_per_subscription: Option<usize>,
     max_subscriptions_per_tenant: Option<u64>,
@@ -152,6 +153,9 @@ pub struct Config {
     /// Connections served at once; a permit is taken before accepting, so a flood of clients
     /// waits in the kernel's backlog rather than in this process's memory.
     pub max_connections: usize,
+    /// Events (with their deliveries and attempts) older than this are deleted; zero keeps
+    /// everything.
+    pub retention: Duration,
     /// Per-tenant and per-subscription limits (see `limits.rs`).
     pub limits: Limits,
 }
@@ -187,6 +191,7 @@ impl Default for Config {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            retention: Duration::from_secs(30 * 24 * 3600),
             limits: Limits::default(),
         }
     }
@@ -299,6 +304,12 @@ impl Config {
             )?,
             max_connections: (args.max_connections.or(file.max_connections))
                 .unwrap_or(defaults.max_connections),
+            retention: duration(
+                "retention",
+                args.retention,
+                file.retention,
+                defaults.retention,
+            )?,
             limits,
         })
     }

@@ -11,6 +11,7 @@
 //! - [`outbound`]: the delivery HTTP client and its SSRF guard.
 //! - [`metrics`]: Prometheus counters and gauges.
 //! - [`token_purge`]: the background purge of expired access tokens.
+//! - [`retention`]: the background deletion of events older than `retention`.
 //! - [`server`]: how the listener is served: the connection cap, the header-read timeout and
 //!   graceful shutdown (the body-read deadline is a layer of [`api`]).
 //!
@@ -27,6 +28,7 @@ pub mod config;
 pub mod dispatch;
 pub mod metrics;
 pub mod outbound;
+pub mod retention;
 pub mod server;
 pub mod token_purge;
 
@@ -59,6 +61,9 @@ pub enum RunError {
     /// The task purging expired access tokens panicked: a bug.
     #[error("the access token purge stopped unexpectedly (a bug: please report it with the log)")]
     TokenPurge(#[source] tokio::task::JoinError),
+    /// The retention task panicked.
+    #[error("retention stopped unexpectedly (a bug: please report it with the log)")]
+    Retention(#[source] tokio::task::JoinError),
 }
 
 /// Runs Herald on `listener` until `shutdown` is cancelled: the API and the dispatcher.
@@ -114,6 +119,13 @@ pub async fn run(
         shutdown.child_token(),
     ));
 
+    let retention = tokio::spawn(retention::run(
+        Arc::clone(&store) as Arc<dyn DeliveryQueue>,
+        Arc::clone(&metrics),
+        config.retention,
+        shutdown.child_token(),
+    ));
+
     let state = api::AppState::new(
         store,
         Arc::clone(&config),
@@ -137,5 +149,6 @@ pub async fn run(
     shutdown.cancel();
     dispatcher.await.map_err(RunError::Dispatcher)?;
     purge.await.map_err(RunError::TokenPurge)?;
+    retention.await.map_err(RunError::Retention)?;
     Ok(())
 }

@@ -232,8 +232,13 @@ async fn retention_gives_the_freed_pages_back_so_the_file_shrinks() {
     }
     let full = page_count(&path);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |row| row.get(0)).unwrap();
-    assert_eq!(mode, 2, "a new file is created with incremental auto-vacuum");
+    let mode: i64 = conn
+        .query_row("PRAGMA auto_vacuum", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(
+        mode, 2,
+        "a new file is created with incremental auto-vacuum"
+    );
     let mut deleted = 0;
     loop {
         let batch =

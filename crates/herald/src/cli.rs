@@ -112,7 +112,7 @@ pub enum Command {
         args: TriggerArgs,
     },
     /// Operator commands on the database itself (same settings as `serve`): re-encrypt
-    /// stored secrets after an encryption key rotation.
+    /// stored secrets after an encryption key rotation, compact a SQLite file.
     Admin {
         #[command(subcommand)]
         command: AdminCommand,

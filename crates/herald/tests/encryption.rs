@@ -121,6 +121,21 @@ async fn a_rotated_key_reencrypt_and_a_start_without_the_key_in_use() {
     assert_eq!(subscription(&herald, &id).await["secret"], secret.as_str());
     stop(herald).await;
 
+    // The file can be compacted too (retention's one-time switch for older files).
+    let vacuum = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["admin", "vacuum", "--data-dir"])
+        .arg(data.path())
+        .env_clear()
+        .output();
+    let vacuum = await_within("herald admin vacuum", DEADLINE, vacuum)
+        .await
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&vacuum.stdout);
+    assert!(
+        vacuum.status.success() && stdout.contains("Compacted the database"),
+        "{stdout}"
+    );
+
     // And a server given only the old key refuses to start, naming the key it lacks.
     let refused = serve_command(data.path(), free_port(), &with_old)
         .stderr(Stdio::piped())

@@ -153,6 +153,11 @@ pub struct ServeArgs {
     #[arg(long, env = "HERALD_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
 
+    /// Events older than this are deleted, with their deliveries, attempts and idempotency
+    /// keys (never one with a delivery still pending); 0 keeps everything. [default: 30d]
+    #[arg(long, env = "HERALD_RETENTION", value_name = "DURATION")]
+    pub retention: Option<String>,
+
     /// The name of --token-lifetime before issue 11, still read (the flag and
     /// HERALD_TOKEN_TTL); --token-lifetime wins.
     #[arg(long, env = "HERALD_TOKEN_TTL", value_name = "DURATION", hide = true)]

@@ -3,6 +3,8 @@
 //!
 //! - `reencrypt`: re-seal every stored secret under the first encryption key, so the others
 //!   can be removed (docs/security.md, "Rotating the encryption key").
+//! - `vacuum`: compact a stopped server's SQLite file, once for a file made before
+//!   retention existed (docs/security.md, "Retention").
 
 use clap::Subcommand;
 
@@ -16,6 +18,10 @@ pub enum AdminCommand {
     /// variables and flags). On SQLite, stop the server first; on PostgreSQL it runs beside
     /// the nodes. Safe to run again.
     Reencrypt(Box<herald_server::ServeArgs>),
+    /// Compact the SQLite database of a stopped server, and switch a file made before
+    /// retention existed to incremental auto-vacuum so that deletions shrink it from then on.
+    /// Give it the settings `herald serve` runs with.
+    Vacuum(Box<herald_server::ServeArgs>),
 }
 
 /// Runs an admin command.
@@ -24,6 +30,11 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Reencrypt(args) => {
             let done = wiring::reencrypt(&args).await?;
             println!("{}", summary(&done));
+            Ok(())
+        }
+        AdminCommand::Vacuum(args) => {
+            let (before, after) = wiring::vacuum(&args).await?;
+            println!("Compacted the database: {before} bytes before, {after} bytes now.");
             Ok(())
         }
     }

@@ -11,6 +11,7 @@
 //! - `secrets`: stored secrets against the keyring (seal plaintext at start, check keys,
 //!   re-seal for `herald admin reencrypt`).
 //! - `reencrypt`: `herald admin reencrypt`, the store opened as `serve` opens it.
+//! - `vacuum`: `herald admin vacuum`, compacting a stopped server's SQLite file.
 //! - `serve`: `herald serve`, the parts above in order, then `herald_server::run`.
 //!
 //! The libraries (`herald-server`, `herald-listen`, `herald-bench`) never install a signal
@@ -29,6 +30,8 @@ mod secrets;
 mod serve;
 pub mod signals;
 mod store;
+mod vacuum;
 
 pub use reencrypt::{Reencrypted, reencrypt};
 pub use serve::serve;
+pub use vacuum::vacuum;
