@@ -30,9 +30,9 @@ pub struct Reencrypted {
 /// Runs the re-seal; see the module documentation.
 pub async fn reencrypt(args: &ServeArgs) -> anyhow::Result<Reencrypted> {
     let config = Config::load(args)?;
-    let keyring = encryption_key::load_or_generate(&config)?;
-    let primary = keyring.primary().id().to_owned();
     if let Some(url) = &config.database_url {
+        let keyring = encryption_key::load_or_generate(&config)?;
+        let primary = keyring.primary().id().to_owned();
         let options = PgOptions {
             max_connections: 2,
             acquire_timeout: config.db_acquire_timeout,
@@ -57,6 +57,8 @@ pub async fn reencrypt(args: &ServeArgs) -> anyhow::Result<Reencrypted> {
         );
     }
     let _lock = lock::acquire(&config.data_dir).context("stop herald serve first")?;
+    let keyring = encryption_key::load_or_generate(&config)?;
+    let primary = keyring.primary().id().to_owned();
     let store = SqliteStore::open(&path, keyring)
         .await
         .with_context(|| format!("cannot open the database {}", path.display()))?;
