@@ -17,6 +17,7 @@
 //! - [`operational`]: Herald's own `herald.*` events (registered at start, published as
 //!   broadcasts).
 //! - [`token_purge`]: the background purge of expired access tokens.
+//! - [`retention`]: the background deletion of events older than `retention`.
 //! - [`server`]: how the listener is served: the connection cap, the header-read timeout and
 //!   graceful shutdown (the body-read deadline is a layer of [`api`]).
 //!
@@ -37,6 +38,7 @@ pub mod metrics;
 pub mod operational;
 pub mod outbound;
 pub mod relay;
+pub mod retention;
 pub mod server;
 pub mod token_purge;
 
@@ -75,6 +77,9 @@ pub enum RunError {
     /// The task purging expired access tokens panicked: a bug.
     #[error("the access token purge stopped unexpectedly (a bug: please report it with the log)")]
     TokenPurge(#[source] tokio::task::JoinError),
+    /// The retention task panicked.
+    #[error("retention stopped unexpectedly (a bug: please report it with the log)")]
+    Retention(#[source] tokio::task::JoinError),
 }
 
 /// Runs Herald on `listener` until `shutdown` is cancelled: the API and the dispatcher.
@@ -161,6 +166,13 @@ pub async fn run(
         shutdown.child_token(),
     ));
 
+    let retention = tokio::spawn(retention::run(
+        Arc::clone(&store) as Arc<dyn DeliveryQueue>,
+        Arc::clone(&metrics),
+        config.retention,
+        shutdown.child_token(),
+    ));
+
     let state = api::AppState::new(
         store,
         Arc::clone(&config),
@@ -184,5 +196,6 @@ pub async fn run(
     dispatcher.await.map_err(RunError::Dispatcher)?;
     purge.await.map_err(RunError::TokenPurge)?;
     relay_hold.await.map_err(RunError::RelayHold)?;
+    retention.await.map_err(RunError::Retention)?;
     Ok(())
 }

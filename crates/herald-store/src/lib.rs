@@ -17,6 +17,8 @@
 //! - [`SupportRequest`]: a subscriber's request for help, filed from the Hub.
 //! - [`sqlite`]: the embedded default.
 //! - [`postgres`]: for more than one node on one database.
+//! - [`sealing`]: secrets at rest (AEAD under a rotatable keyring), applied where subscription
+//!   rows are encoded and decoded, so a database alone never reveals a signing secret.
 //! - [`conformance`]: the test suite every implementation must pass, run by each backend's tests.
 //!
 //! How SQL is written: each statement once. The statements both dialects say alike live in
@@ -49,6 +51,7 @@ pub mod model;
 pub mod postgres;
 mod recovery;
 mod rows;
+pub mod sealing;
 mod seam;
 pub mod sqlite;
 mod statements;

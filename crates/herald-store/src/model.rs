@@ -589,6 +589,36 @@ pub struct QueueStats {
     pub oldest_pending_created_at: Option<OffsetDateTime>,
 }
 
+/// What one retention batch deleted (`DeliveryQueue::delete_old_events`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RetentionDeleted {
+    /// Events (with their idempotency keys, which live on the event).
+    pub events: u64,
+    /// Their deliveries.
+    pub deliveries: u64,
+    /// Those deliveries' attempts.
+    pub attempts: u64,
+}
+
+/// Which stored secrets a re-seal rewrites under the keyring's primary key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reseal {
+    /// Only plaintext ones, written before sealing existed (done at every start).
+    Plaintext,
+    /// Every one not sealed by the primary key (`herald admin reencrypt`, after a rotation).
+    NotPrimary,
+}
+
+/// How the stored secrets are sealed: what `herald admin reencrypt` reports, and what the
+/// server checks at start against its keyring.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecretCensus {
+    /// Subscriptions whose secrets are still plaintext.
+    pub plaintext: u64,
+    /// Subscriptions per id of the key that seals their secrets.
+    pub sealed: BTreeMap<String, u64>,
+}
+
 /// The current time at the precision every store keeps (whole microseconds), so a value
 /// written and read back compares equal.
 pub fn timestamp_now() -> OffsetDateTime {

@@ -104,7 +104,7 @@ async fn hub_pages_timed_with_a_million_attempts() {
     let db = data.path().join("herald.db");
     // The schema, as the server makes it; then the rows.
     drop(
-        herald_store::sqlite::SqliteStore::open(&db)
+        herald_store::sqlite::SqliteStore::open(&db, herald_store::conformance::keyring())
             .await
             .expect("create the store"),
     );

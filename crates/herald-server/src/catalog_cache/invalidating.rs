@@ -222,4 +222,13 @@ impl Catalog for InvalidatingCatalog {
     async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool> {
         self.inner.delete_subscription(id).await
     }
+
+    async fn secret_census(&self) -> Result<SecretCensus> {
+        self.inner.secret_census().await
+    }
+
+    // Re-sealing changes how secrets are stored, never what they are: nothing to forget.
+    async fn reseal_secrets(&self, scope: Reseal, limit: u32) -> Result<u64> {
+        self.inner.reseal_secrets(scope, limit).await
+    }
 }

@@ -20,6 +20,8 @@ mod limits;
 mod limits_catalog;
 mod manual_slots;
 mod relay;
+mod retention;
+mod sealing;
 mod tokens;
 
 pub use attempt_pages::*;
@@ -35,6 +37,8 @@ pub use limits::*;
 pub use limits_catalog::*;
 pub use manual_slots::*;
 pub use relay::*;
+pub use retention::*;
+pub use sealing::*;
 pub use tokens::*;
 
 use std::collections::BTreeMap;
@@ -43,6 +47,7 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 
 use crate::ids::{AttemptId, DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
+use crate::sealing::{EncryptionKey, Keyring};
 use crate::seam::Store;
 
 /// Expands to one `#[tokio::test]` per conformance case. `$factory` is called once per test
@@ -54,7 +59,9 @@ use crate::seam::Store;
 /// ```ignore
 /// herald_store::store_conformance_tests!(|| async {
 ///     let dir = tempfile::tempdir().unwrap();
-///     let store = SqliteStore::open(&dir.path().join("herald.db")).await.unwrap();
+///     let store = SqliteStore::open(&dir.path().join("herald.db"), conformance::keyring())
+///         .await
+///         .unwrap();
 ///     (store, dir)
 /// });
 /// herald_store::store_conformance_tests!(optional || async {
@@ -80,6 +87,11 @@ macro_rules! store_conformance_tests {
             duplicate_tenant_id_or_client_id_conflicts,
             tenants_page_newest_first_with_a_cursor,
             access_token_resolves_to_its_tenant_until_it_expires,
+            // retention
+            retention_deletes_old_finished_events_with_their_deliveries_and_attempts,
+            // sealed secrets
+            subscription_secrets_are_sealed_under_the_primary_key,
+            resealing_current_secrets_rewrites_nothing,
             // tokens
             revoked_access_token_no_longer_resolves,
             rotating_credentials_replaces_the_hash_and_revokes_the_tenants_tokens,
@@ -183,6 +195,13 @@ macro_rules! store_conformance_tests {
     (@make optional $factory:expr) => {
         ($factory)().await
     };
+}
+
+/// The keyring every test store is opened with: one fixed key, so that stores opened on one
+/// database (several nodes, a reopened file) open each other's secrets, and cases can name the
+/// key that seals (`keyring().primary().id()`). Never use it outside tests.
+pub fn keyring() -> Keyring {
+    Keyring::new(EncryptionKey::from_bytes([0x5e; 32]), [])
 }
 
 /// The suite's fixed "now": every time in a case is this plus some seconds.

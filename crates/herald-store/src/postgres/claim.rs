@@ -28,6 +28,7 @@ use crate::error::StoreError;
 use crate::ids::DeliveryId;
 use crate::model::*;
 use crate::rows::{self, delivery_columns, from_micros, micros};
+use crate::sealing::Keyring;
 use crate::statements::queue as sql;
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -98,6 +99,7 @@ static LEASE_CAPPED: LazyLock<String> = LazyLock::new(|| {
 /// Runs inside the caller's transaction; see the module documentation.
 pub(super) async fn claim_due(
     conn: &mut PgConnection,
+    keyring: &Keyring,
     claim: &Claim,
     node_id: &str,
 ) -> Result<Vec<DeliveryJob>> {
@@ -126,7 +128,7 @@ pub(super) async fn claim_due(
     } = claiming::assign_slots(claim, &capacities, &deliveries)?;
     advance_slots(conn, &next_slots).await?;
     drop(next_slots);
-    jobs(conn, deliveries, claim.now, &not_before).await
+    jobs(conn, keyring, deliveries, claim.now, &not_before).await
 }
 
 /// Step 3 ([`LEASE_CAPPED`]): the leased deliveries, in the order they were chosen.
@@ -196,6 +198,7 @@ async fn advance_slots(conn: &mut PgConnection, next_slots: &[(&str, i64)]) -> R
 /// `not_before` is its slot in `not_before`, else `now`.
 pub(super) async fn jobs(
     conn: &mut PgConnection,
+    keyring: &Keyring,
     deliveries: Vec<Delivery>,
     now: OffsetDateTime,
     not_before: &HashMap<DeliveryId, OffsetDateTime>,
@@ -205,13 +208,14 @@ pub(super) async fn jobs(
     }
     let (event_ids, subscription_ids) = claiming::job_ids(&deliveries);
     let events = events::get_events(conn, &event_ids).await?;
-    let subscriptions = catalog::get_subscriptions(conn, &subscription_ids).await?;
+    let subscriptions = catalog::get_subscriptions(conn, keyring, &subscription_ids).await?;
     claiming::jobs(deliveries, events, subscriptions, now, not_before)
 }
 
 /// Runs inside the caller's transaction.
 pub(super) async fn lease_delivery(
     conn: &mut PgConnection,
+    keyring: &Keyring,
     id: &DeliveryId,
     now: OffsetDateTime,
     lease_until: OffsetDateTime,
@@ -236,7 +240,7 @@ pub(super) async fn lease_delivery(
     let Some(delivery) = delivery else {
         return Ok(None);
     };
-    Ok(jobs(conn, vec![delivery], now, &HashMap::new())
+    Ok(jobs(conn, keyring, vec![delivery], now, &HashMap::new())
         .await?
         .pop())
 }

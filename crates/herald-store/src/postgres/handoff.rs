@@ -19,6 +19,7 @@ use crate::error::StoreError;
 use crate::ids::DeliveryId;
 use crate::model::*;
 use crate::rows::{self, delivery_columns, micros};
+use crate::sealing::Keyring;
 use crate::seam::{Accepted, PublishLease};
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -26,6 +27,7 @@ type Result<T> = std::result::Result<T, StoreError>;
 /// Runs inside the caller's transaction; see the module documentation.
 pub(super) async fn publish_and_lease(
     conn: &mut PgConnection,
+    keyring: &Keyring,
     event: &Event,
     lease: &PublishLease,
 ) -> Result<Accepted> {
@@ -49,7 +51,7 @@ pub(super) async fn publish_and_lease(
         .iter()
         .map(rows::delivery)
         .collect::<Result<Vec<_>>>()?;
-    let jobs = claim::jobs(conn, deliveries, lease.now, &HashMap::new()).await?;
+    let jobs = claim::jobs(conn, keyring, deliveries, lease.now, &HashMap::new()).await?;
     Ok(Accepted { published, jobs })
 }
 

@@ -28,7 +28,9 @@ mod listener;
 mod queue;
 mod recovery;
 mod relay;
+mod retention;
 mod run;
+mod sealing;
 mod support;
 
 use std::str::FromStr;
@@ -45,6 +47,7 @@ use crate::error::StoreError;
 use crate::feed::{AttemptFeedFilter, FeedPage, FeedPosition};
 use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
+use crate::sealing::Keyring;
 use crate::seam::{Accepted, Catalog, DeliveryQueue, PublishLease, Result};
 use listener::Listener;
 
@@ -81,6 +84,9 @@ pub struct PgStore {
     /// This node's name in `relay_presence` (new for each handle, so a presence left by a
     /// node that died never lets another claim for a listener it does not hold).
     node_id: String,
+    /// Seals subscription secrets on write and opens them on read (see [`crate::sealing`]);
+    /// every node must hold the keys the others seal with.
+    keyring: Keyring,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -92,8 +98,8 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`),
     /// applies pending migrations and starts listening for other nodes' work. Must be called
-    /// within a Tokio runtime.
-    pub async fn connect(url: &str, options: PgOptions) -> Result<PgStore> {
+    /// within a Tokio runtime. Secrets are sealed and opened with `keyring`.
+    pub async fn connect(url: &str, options: PgOptions, keyring: Keyring) -> Result<PgStore> {
         let connect_options = PgConnectOptions::from_str(url)?
             // Statements are logged at the caller's level (the store's callers log failures);
             // logging each claim and publish would cost more than them.
@@ -119,6 +125,7 @@ impl PgStore {
             pool,
             listener,
             node_id: crate::ids::node_id(),
+            keyring,
         })
     }
 
@@ -318,12 +325,13 @@ impl Catalog for PgStore {
     async fn create_subscription(&self, subscription: &Subscription) -> Result<()> {
         in_transaction!(self, |conn| catalog::create_subscription(
             conn,
+            &self.keyring,
             subscription
         ))
     }
 
     async fn get_subscription(&self, id: &SubscriptionId) -> Result<Option<Subscription>> {
-        catalog::get_subscription(&mut *self.conn().await?, id.as_str()).await
+        catalog::get_subscription(&mut *self.conn().await?, &self.keyring, id.as_str()).await
     }
 
     async fn list_subscriptions(
@@ -331,12 +339,12 @@ impl Catalog for PgStore {
         filter: &SubscriptionFilter,
         page: &PageRequest,
     ) -> Result<Page<Subscription>> {
-        catalog::list_subscriptions(&mut *self.conn().await?, filter, page).await
+        catalog::list_subscriptions(&mut *self.conn().await?, &self.keyring, filter, page).await
     }
 
     async fn update_subscription(&self, subscription: &Subscription) -> Result<bool> {
         let updated: Option<bool> = in_transaction!(self, |conn| async {
-            let resumed = catalog::update_subscription(conn, subscription).await?;
+            let resumed = catalog::update_subscription(conn, &self.keyring, subscription).await?;
             if resumed == Some(true) {
                 // Its waiting deliveries just became claimable: wake every node (delivered
                 // at commit, like a publish's).
@@ -350,6 +358,19 @@ impl Catalog for PgStore {
     async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool> {
         catalog::delete_subscription(&mut *self.conn().await?, id).await
     }
+
+    async fn secret_census(&self) -> Result<SecretCensus> {
+        sealing::secret_census(&mut *self.conn().await?).await
+    }
+
+    async fn reseal_secrets(&self, scope: Reseal, limit: u32) -> Result<u64> {
+        in_transaction!(self, |conn| sealing::reseal_secrets(
+            conn,
+            &self.keyring,
+            scope,
+            limit
+        ))
+    }
 }
 
 #[async_trait]
@@ -359,7 +380,12 @@ impl DeliveryQueue for PgStore {
     }
 
     async fn publish_and_lease(&self, event: &Event, lease: &PublishLease) -> Result<Accepted> {
-        in_transaction!(self, |conn| handoff::publish_and_lease(conn, event, lease))
+        in_transaction!(self, |conn| handoff::publish_and_lease(
+            conn,
+            &self.keyring,
+            event,
+            lease
+        ))
     }
 
     async fn publish_to(
@@ -434,7 +460,12 @@ impl DeliveryQueue for PgStore {
     }
 
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<DeliveryJob>> {
-        in_transaction!(self, |conn| claim::claim_due(conn, claim, &self.node_id))
+        in_transaction!(self, |conn| claim::claim_due(
+            conn,
+            &self.keyring,
+            claim,
+            &self.node_id
+        ))
     }
 
     async fn lease_delivery(
@@ -445,6 +476,7 @@ impl DeliveryQueue for PgStore {
     ) -> Result<Option<DeliveryJob>> {
         in_transaction!(self, |conn| claim::lease_delivery(
             conn,
+            &self.keyring,
             id,
             now,
             lease_until
@@ -580,5 +612,15 @@ impl DeliveryQueue for PgStore {
 
     fn work_notifier(&self) -> Option<Arc<Notify>> {
         Some(self.listener.notifier())
+    }
+
+    async fn delete_old_events(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<RetentionDeleted> {
+        in_transaction!(self, |conn| retention::delete_old_events(
+            conn, before, limit
+        ))
     }
 }

@@ -149,4 +149,11 @@ pub trait Catalog: Send + Sync + 'static {
         status: SupportStatus,
         now: OffsetDateTime,
     ) -> Result<Option<SupportRequest>>;
+    // --- sealed secrets (see `crate::sealing`) -----------------------------------------------
+    /// How many subscriptions' secrets each key seals, and how many are still plaintext.
+    async fn secret_census(&self) -> Result<SecretCensus>;
+    /// Re-seals at most `limit` subscriptions' secrets in `scope` under the primary key, in
+    /// one transaction; answers how many it rewrote (0: none left, call again until then).
+    /// A secret sealed by a key the keyring lacks is [`crate::StoreError::Sealing`].
+    async fn reseal_secrets(&self, scope: Reseal, limit: u32) -> Result<u64>;
 }

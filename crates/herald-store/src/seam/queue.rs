@@ -251,4 +251,14 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     /// (SQLite): the API wakes the dispatcher directly. Required for the same reason as
     /// [`DeliveryQueue::single_process`].
     fn work_notifier(&self) -> Option<std::sync::Arc<tokio::sync::Notify>>;
+
+    /// Retention: deletes at most `limit` events created before `before` that have no pending
+    /// delivery, with their deliveries and attempts, in one short transaction (oldest first),
+    /// and answers how many of each went. An event with a pending delivery is never deleted.
+    /// SQLite also returns the freed pages to the file system (incremental vacuum).
+    async fn delete_old_events(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<RetentionDeleted>;
 }

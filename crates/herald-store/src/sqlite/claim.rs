@@ -23,6 +23,7 @@ use crate::claiming::{self, Capacity};
 use crate::error::StoreError;
 use crate::model::*;
 use crate::rows::{self, micros};
+use crate::sealing::Keyring;
 use crate::statements::{queue as sql, statement};
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -30,6 +31,7 @@ type Result<T> = std::result::Result<T, StoreError>;
 /// Runs on the writer's connection, inside its transaction; see the module documentation.
 pub(super) fn claim_due(
     conn: &Connection,
+    keyring: &Keyring,
     claim: &Claim,
     node_id: &str,
 ) -> Result<Vec<DeliveryJob>> {
@@ -56,7 +58,7 @@ pub(super) fn claim_due(
         );
         run::execute(conn, &advance)?;
     }
-    queue::jobs(conn, deliveries, claim.now, &not_before)
+    queue::jobs(conn, keyring, deliveries, claim.now, &not_before)
 }
 
 /// A due delivery picked for a claim, in the order claims hand work out: fresh deliveries

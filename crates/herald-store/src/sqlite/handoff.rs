@@ -19,6 +19,7 @@ use crate::error::StoreError;
 use crate::ids::DeliveryId;
 use crate::model::{Delivery, DeliveryJob, DeliveryStatus, Event, Subscription};
 use crate::rows::{self, micros, subscription_columns, to_json};
+use crate::sealing::Keyring;
 use crate::seam::PublishLease;
 use crate::statements::statement;
 
@@ -37,6 +38,7 @@ pub(super) struct Open {
 /// whether one has room depends on the window of the lease [`take`] is given.
 pub(super) fn open_subscriptions(
     conn: &Connection,
+    keyring: &Keyring,
     ids: &BTreeSet<&str>,
     now: OffsetDateTime,
 ) -> Result<HashMap<String, Open>> {
@@ -59,7 +61,7 @@ pub(super) fn open_subscriptions(
     );
     let found = run::all(conn, &open_with_count, |row| {
         Ok((
-            rows::subscription(row)?,
+            rows::subscription(row, keyring)?,
             rows::get::<i64>(row, "in_flight")?,
         ))
     })?;

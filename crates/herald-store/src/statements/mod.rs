@@ -19,6 +19,8 @@ pub(crate) mod hub;
 pub(crate) mod queue;
 pub(crate) mod recovery;
 pub(crate) mod relay;
+pub(crate) mod retention;
+pub(crate) mod sealing;
 pub(crate) mod support;
 
 /// One bound value: text, an integer, or a typed null (PostgreSQL wants a null's type).
