@@ -43,6 +43,17 @@ async fn no_secret_or_its_key_bytes_reach_the_database_files() {
     let (second, second_key) = unique_secret();
     let mut sub = conformance::subscription(&tenant.id, &["*"]);
     sub.secrets[0].secret = first.clone();
+    // The other secret material is sealed the same way: an Ed25519 signing key and an mTLS
+    // client key (the store keeps them as given; the API validates them).
+    let (signing_key, signing_key_bytes) = unique_secret();
+    sub.signing_keys = vec![SigningSecret {
+        secret: signing_key,
+        expires_at: None,
+    }];
+    let client_key_marker = format!("CLIENT-KEY-{}", &signing_key_bytes[..16]);
+    sub.client_key_pem = Some(format!(
+        "-----BEGIN PRIVATE KEY-----\n{client_key_marker}\n-----END PRIVATE KEY-----\n"
+    ));
     store.create_subscription(&sub).await.unwrap();
     // A rotation: the new secret first, the old one in its grace period.
     sub.secrets.insert(
@@ -61,7 +72,14 @@ async fn no_secret_or_its_key_bytes_reach_the_database_files() {
     store.close().await;
     let closed = database_bytes(dir.path());
     for (state, bytes) in [("open (WAL)", &open), ("closed", &closed)] {
-        for needle in ["whsec_", &first_key, &second_key] {
+        for needle in [
+            "whsec_",
+            &first_key,
+            &second_key,
+            &signing_key_bytes,
+            &client_key_marker,
+            "BEGIN PRIVATE KEY",
+        ] {
             if contains(bytes, needle) {
                 sightings.push(format!("{needle} in the files while {state}"));
             }
