@@ -74,7 +74,14 @@ impl Cluster {
     /// Publishes `count` events round-robin through the live nodes, 32 at a time.
     async fn publish(&self, count: usize) -> HashSet<String> {
         let nodes = self.live();
-        let client = reqwest::Client::new();
+        // Herald closes a keep-alive connection idle for `header_read_timeout` (10 s); a
+        // pooled connection kept longer can be picked just as the node closes it (a reset on
+        // a loaded machine), so idle ones are dropped well before, as docs/security.md asks
+        // of clients.
+        let client = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(2))
+            .build()
+            .expect("a plain HTTP client");
         let ids = futures::stream::iter(0..count)
             .map(|n| {
                 let url = format!("{}/api/v1/events", nodes[n % nodes.len()].url);

@@ -41,6 +41,8 @@ pub fn router() -> Router<AppState> {
         .route("/subscriptions/{id}/delete", get(delete_form).post(delete))
 }
 
+/// How long before its expiry a client certificate is shown as expiring.
+const CERTIFICATE_WARNING: time::Duration = time::Duration::days(30);
 /// Rows per list page.
 const PAGE: u32 = 25;
 /// How many tenants and event types the forms offer.
@@ -437,6 +439,11 @@ async fn detail(
         ))
         .unwrap_or_default();
     let paused = sub.status == SubscriptionStatus::Paused;
+    // Shown with its expiry, so a certificate close to it is seen before deliveries fail.
+    let client_certificate = sub
+        .client_certificate_pem
+        .as_deref()
+        .and_then(crate::outbound::mtls::info);
     let base = format!("/hub/subscriptions/{}", sub.id);
     let body = html! {
         @match &notice {
@@ -465,6 +472,15 @@ async fn detail(
             @if let Some(d) = &sub.description { dt { "Description" } dd { (d) } }
             dt { "Limits" } dd { "at most " (sub.max_in_flight) " in flight"
                 @if let Some(rate) = sub.rate_limit_per_second { ", " (rate) " per second" } }
+            dt { "Payload" } dd { (sub.payload_mode.as_str()) ", signed " (sub.signature_scheme.as_str()) }
+            @if let Some(certificate) = &client_certificate {
+                dt { "Client certificate" } dd {
+                    "SHA-256 " code { (certificate.fingerprint_sha256) } ", expires " (format::time(certificate.not_after))
+                    @if certificate.not_after - now < CERTIFICATE_WARNING {
+                        " " strong.error-text { "(expires within 30 days: send the operator a new one)" }
+                    }
+                }
+            }
         }
         section.tools aria-labelledby="tools-h" {
             h2 #tools-h { "Tools" }
