@@ -18,6 +18,7 @@ mod handoff;
 mod limits;
 mod limits_catalog;
 mod manual_slots;
+mod notices;
 mod tokens;
 
 pub use attempt_pages::*;
@@ -31,6 +32,7 @@ pub use handoff::*;
 pub use limits::*;
 pub use limits_catalog::*;
 pub use manual_slots::*;
+pub use notices::*;
 pub use tokens::*;
 
 use std::collections::BTreeMap;
@@ -149,6 +151,9 @@ macro_rules! store_conformance_tests {
             feed_shows_the_following_attempt_as_what_came_next,
             feed_filters_by_tenant_subscription_event_type_and_outcome,
             feed_pages_follow_positions_without_loss_or_repeat,
+            // failure notices (issue 14)
+            failure_digest_takes_a_subscriptions_failures_once_per_interval,
+            concurrent_digest_claims_send_once,
         );
     };
     (@cases $mode:ident $factory:expr; $($case:ident),* $(,)?) => {

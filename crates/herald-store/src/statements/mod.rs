@@ -15,6 +15,7 @@
 pub(crate) mod catalog;
 pub(crate) mod events;
 pub(crate) mod feed;
+pub(crate) mod notices;
 pub(crate) mod queue;
 
 /// One bound value: text, an integer, or a typed null (PostgreSQL wants a null's type).
