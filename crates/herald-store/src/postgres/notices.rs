@@ -34,6 +34,6 @@ pub(super) async fn claim_failure_digest(
         return Ok(None);
     }
     let taken = sql::take_failures(&subscription_id, now);
-    let failures = run::all(conn, &taken, |row| rows::failure_notice(row)).await?;
+    let failures = run::all(conn, &taken, rows::failure_notice).await?;
     Ok(Some(rows::failure_digest(subscription_id, failures)))
 }
