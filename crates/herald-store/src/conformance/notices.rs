@@ -24,7 +24,7 @@ pub async fn failure_digest_takes_a_subscriptions_failures_once_per_interval<S: 
     let hour = time::Duration::hours(1);
     assert_eq!(
         store
-            .claim_failure_digest(at(0), at(0) - hour)
+            .claim_failure_digest(at(0), at(0) - hour, at(0))
             .await
             .unwrap(),
         None
@@ -49,7 +49,7 @@ pub async fn failure_digest_takes_a_subscriptions_failures_once_per_interval<S: 
 
     let now = at(60);
     let first = store
-        .claim_failure_digest(now, now - hour)
+        .claim_failure_digest(now, now - hour, now)
         .await
         .unwrap()
         .unwrap();
@@ -59,15 +59,37 @@ pub async fn failure_digest_takes_a_subscriptions_failures_once_per_interval<S: 
         vec![failure("d-1", "sub-a", 10), failure("d-2", "sub-a", 20)]
     );
     let second = store
-        .claim_failure_digest(now, now - hour)
+        .claim_failure_digest(now, now - hour, now)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(second.subscription_id.as_str(), "sub-b");
     assert_eq!(
-        store.claim_failure_digest(now, now - hour).await.unwrap(),
+        store
+            .claim_failure_digest(now, now - hour, now)
+            .await
+            .unwrap(),
         None
     );
+
+    // A failure noted after `noted_before` waits for its gathering time.
+    store
+        .note_failure(&failure("d-5", "sub-c", 50))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_failure_digest(now, now - hour, at(40))
+            .await
+            .unwrap(),
+        None
+    );
+    let gathered = store
+        .claim_failure_digest(now, now - hour, at(50))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(gathered.subscription_id.as_str(), "sub-c");
 
     // A new failure of sub-a within the hour waits; after it, it is the next digest.
     store
@@ -77,14 +99,14 @@ pub async fn failure_digest_takes_a_subscriptions_failures_once_per_interval<S: 
     let later = at(600);
     assert_eq!(
         store
-            .claim_failure_digest(later, later - hour)
+            .claim_failure_digest(later, later - hour, later)
             .await
             .unwrap(),
         None
     );
     let after_hour = at(60 + 3600);
     let third = store
-        .claim_failure_digest(after_hour, after_hour - hour)
+        .claim_failure_digest(after_hour, after_hour - hour, after_hour)
         .await
         .unwrap()
         .unwrap();
@@ -102,8 +124,8 @@ pub async fn concurrent_digest_claims_send_once<S: Store>(store: &S) {
     let now = at(60);
     let before = now - time::Duration::hours(1);
     let (a, b) = tokio::join!(
-        store.claim_failure_digest(now, before),
-        store.claim_failure_digest(now, before)
+        store.claim_failure_digest(now, before, now),
+        store.claim_failure_digest(now, before, now)
     );
     let claimed: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
     assert_eq!(claimed.len(), 1, "one claimer only: {claimed:?}");

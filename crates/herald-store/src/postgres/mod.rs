@@ -409,11 +409,13 @@ impl DeliveryQueue for PgStore {
         &self,
         now: OffsetDateTime,
         sent_before: OffsetDateTime,
+        noted_before: OffsetDateTime,
     ) -> Result<Option<FailureDigest>> {
         in_transaction!(self, |conn| notices::claim_failure_digest(
             conn,
             now,
-            sent_before
+            sent_before,
+            noted_before
         ))
     }
 

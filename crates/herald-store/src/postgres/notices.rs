@@ -20,8 +20,9 @@ pub(super) async fn claim_failure_digest(
     conn: &mut PgConnection,
     now: OffsetDateTime,
     sent_before: OffsetDateTime,
+    noted_before: OffsetDateTime,
 ) -> Result<Option<FailureDigest>> {
-    let candidate = sql::digest_candidate(sent_before);
+    let candidate = sql::digest_candidate(sent_before, noted_before);
     let Some(subscription_id) = run::optional(conn, &candidate, |row| {
         rows::get::<String>(row, "subscription_id")
     })

@@ -435,8 +435,9 @@ impl DeliveryQueue for SqliteStore {
         &self,
         now: OffsetDateTime,
         sent_before: OffsetDateTime,
+        noted_before: OffsetDateTime,
     ) -> Result<Option<FailureDigest>> {
-        write!(self, () => |conn| notices::claim_failure_digest(conn, now, sent_before))
+        write!(self, () => |conn| notices::claim_failure_digest(conn, now, sent_before, noted_before))
     }
 
     fn work_notifier(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {

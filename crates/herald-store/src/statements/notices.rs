@@ -22,15 +22,19 @@ pub(crate) fn insert_failure(failure: &FailureNotice) -> Statement<'_, 6> {
     )
 }
 
-/// A subscription with noted failures whose last digest was claimed at or before
-/// `sent_before` (or never): the oldest failure's first.
-pub(crate) fn digest_candidate(sent_before: OffsetDateTime) -> Statement<'static, 1> {
+/// A subscription with a failure noted at or before `noted_before` whose last digest was
+/// claimed at or before `sent_before` (or never): the oldest failure's first.
+pub(crate) fn digest_candidate(
+    sent_before: OffsetDateTime,
+    noted_before: OffsetDateTime,
+) -> Statement<'static, 2> {
     statement!(
         "SELECT f.subscription_id FROM notice_failures f LEFT JOIN notice_digests d \
          ON d.subscription_id = f.subscription_id \
-         WHERE d.last_sent_at IS NULL OR d.last_sent_at <= $1 \
+         WHERE (d.last_sent_at IS NULL OR d.last_sent_at <= $1) AND f.failed_at <= $2 \
          ORDER BY f.failed_at LIMIT 1",
         micros(sent_before),
+        micros(noted_before),
     )
 }
 
