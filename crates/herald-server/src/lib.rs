@@ -11,6 +11,9 @@
 //!   `DeliveryQueue` half only. How a delivery moves: `dispatch/lease.rs`.
 //! - [`outbound`]: the delivery HTTP client and its SSRF guard.
 //! - [`metrics`]: Prometheus counters and gauges.
+//! - [`operational`]: Herald's own `herald.*` event types.
+//! - [`notices`]: failure notices: `herald.delivery.failed` to the operator tenant and
+//!   e-mail digests to a subscription's contact.
 //! - [`token_purge`]: the background purge of expired access tokens.
 //! - [`server`]: how the listener is served: the connection cap, the header-read timeout and
 //!   graceful shutdown (the body-read deadline is a layer of [`api`]).
@@ -28,6 +31,8 @@ pub mod catalog_cache;
 pub mod config;
 pub mod dispatch;
 pub mod metrics;
+pub mod notices;
+pub mod operational;
 pub mod outbound;
 pub mod server;
 pub mod token_purge;
@@ -61,6 +66,12 @@ pub enum RunError {
     /// The Akoya profile's event types could not be registered (the store failed at start).
     #[error("cannot register the Akoya profile's event types; check the store")]
     AkoyaEventTypes(#[source] herald_store::StoreError),
+    /// The operational event types could not be registered (the store failed at start).
+    #[error("cannot register Herald's operational event types; check the store")]
+    OperationalEventTypes(#[source] herald_store::StoreError),
+    /// The failure notice settings cannot be used.
+    #[error(transparent)]
+    Notices(#[from] notices::MailError),
     /// The task purging expired access tokens panicked: a bug.
     #[error("the access token purge stopped unexpectedly (a bug: please report it with the log)")]
     TokenPurge(#[source] tokio::task::JoinError),
@@ -101,6 +112,10 @@ pub async fn run(
             .await
             .map_err(RunError::AkoyaEventTypes)?;
     }
+    operational::register(store.as_ref())
+        .await
+        .map_err(RunError::OperationalEventTypes)?;
+    let (failures, failure_queue) = notices::channel();
     let metrics = Arc::new(metrics::Metrics::new());
     // The dispatcher's side sees only the delivery queue; the API gets both halves.
     let queue: Arc<dyn DeliveryQueue> = Arc::clone(&store) as Arc<dyn DeliveryQueue>;
@@ -113,7 +128,8 @@ pub async fn run(
             Arc::clone(&metrics),
             Arc::clone(&clock),
         )
-        .with_public_url(config.public_url.clone().unwrap_or_default()),
+        .with_public_url(config.public_url.clone().unwrap_or_default())
+        .with_failure_sink(failures),
     );
     let dispatcher = Dispatcher::new(
         queue,
@@ -127,6 +143,13 @@ pub async fn run(
         },
     );
     let intake = dispatcher.intake();
+    let notice_tasks = notices::start(
+        &config,
+        failure_queue,
+        Arc::clone(&store),
+        intake.clone(),
+        shutdown.child_token(),
+    )?;
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.child_token()));
     let purge = tokio::spawn(token_purge::run(
         Arc::clone(&store) as Arc<dyn Catalog>,
@@ -155,5 +178,10 @@ pub async fn run(
     shutdown.cancel();
     dispatcher.await.map_err(RunError::Dispatcher)?;
     purge.await.map_err(RunError::TokenPurge)?;
+    for task in notice_tasks {
+        if let Err(error) = task.await {
+            tracing::error!(%error, "a failure notice task stopped unexpectedly");
+        }
+    }
     Ok(())
 }
