@@ -158,7 +158,7 @@ fn subject(digest: &FailureDigest) -> String {
     }
 }
 
-/// One line per failure: when, which delivery and event, and the last error in words.
+/// One entry per failure: which delivery and event, when, and the last error in words.
 fn body(digest: &FailureDigest, url: &str) -> String {
     let mut text = format!(
         "These deliveries to {url} (subscription {}) failed after their last retry.\n\
@@ -169,7 +169,7 @@ fn body(digest: &FailureDigest, url: &str) -> String {
     for failure in &digest.failures {
         let when = failure.failed_at.format(&Rfc3339).unwrap_or_default();
         text.push_str(&format!(
-            "- {when}  delivery {}  event {} ({}): {}\n",
+            "- delivery {}\n  event {} ({})\n  failed at {when}\n  last error: {}\n",
             failure.delivery_id, failure.event_id, failure.event_type, failure.error
         ));
     }
