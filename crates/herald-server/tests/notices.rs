@@ -16,7 +16,7 @@ use herald_testkit::{Receiver, Reply, wait_until};
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::smtp::SmtpSink;
-use support::{TestServer, test_config};
+use support::{Backend, TestServer, test_config};
 
 const WITHIN: Duration = Duration::from_secs(20);
 
@@ -60,8 +60,9 @@ fn id(value: &Value) -> String {
     value["id"].as_str().expect("id").to_owned()
 }
 
-#[tokio::test]
-async fn several_failures_within_the_hour_make_one_digest_and_successes_none() {
+on_both_stores!(several_failures_within_the_hour_make_one_digest_and_successes_none);
+
+async fn several_failures_within_the_hour_make_one_digest_and_successes_none(backend: Backend) {
     let sink = SmtpSink::start().await;
     let config = Config {
         smtp_url: Some(sink.url()),
@@ -71,7 +72,7 @@ async fn several_failures_within_the_hour_make_one_digest_and_successes_none() {
         notice_digest_delay: Duration::from_secs(3),
         ..quick_failures()
     };
-    let server = TestServer::start_with(config).await;
+    let server = TestServer::start_on(backend, config).await;
     let failing = Receiver::answering(Reply::status(500))
         .await
         .expect("receiver");
