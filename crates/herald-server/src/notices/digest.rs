@@ -175,3 +175,48 @@ fn body(digest: &FailureDigest, url: &str) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_urls_and_from_addresses_are_checked() {
+        assert!(
+            Mailer::new(
+                "smtps://user:pass@mail.example.com:465",
+                "herald@example.com"
+            )
+            .is_ok()
+        );
+        assert!(
+            Mailer::new(
+                "smtp://mail.example.com:587?tls=required",
+                "Herald <h@example.com>"
+            )
+            .is_ok()
+        );
+        assert!(matches!(
+            Mailer::new("http://mail.example.com", "herald@example.com"),
+            Err(MailError::SmtpUrl(_))
+        ));
+        assert!(matches!(
+            Mailer::new("smtp://127.0.0.1:25", "not an address"),
+            Err(MailError::From(_))
+        ));
+    }
+
+    #[test]
+    fn the_store_is_polled_often_enough_but_never_in_a_busy_loop() {
+        let hourly = Timing {
+            interval: Duration::from_secs(3600),
+            delay: Duration::from_secs(60),
+        };
+        assert_eq!(hourly.poll(), Duration::from_secs(15));
+        let instant = Timing {
+            interval: Duration::ZERO,
+            delay: Duration::ZERO,
+        };
+        assert_eq!(instant.poll(), Duration::from_millis(100));
+    }
+}
