@@ -83,6 +83,12 @@ pub struct ListenArgs {
     #[arg(long, value_name = "URL")]
     pub forward_to: Option<String>,
 
+    /// Forward the webhooks whose event type matches PATTERN (`consent.*`, an exact name, or
+    /// `*`) to URL, as --forward-to does; repeatable, the first matching route wins, and
+    /// --forward-to (if given) takes the rest. E.g. --forward 'consent.*=http://127.0.0.1:3000/consent'.
+    #[arg(long = "forward", value_name = "PATTERN=URL")]
+    pub forward_routes: Vec<String>,
+
     /// How long to wait for the app behind --forward-to before answering 504.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub forward_timeout: Duration,
@@ -121,6 +127,62 @@ pub struct ListenArgs {
     /// are reported and stopped.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+    /// Receive over the relay instead of on a port: connect out to this Herald server
+    /// (https://herald.example.com) and get a relay subscription's deliveries over a
+    /// WebSocket, no public URL or tunnel needed (docs/relay.md). Needs --token or
+    /// --client-id/--client-secret, and --subscription or --events.
+    #[arg(long, value_name = "URL", help_heading = "Relay")]
+    pub relay: Option<String>,
+
+    /// With --relay: a bearer token for the server (a tenant's access token, or the admin
+    /// token).
+    #[arg(
+        long,
+        env = "HERALD_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        help_heading = "Relay"
+    )]
+    pub token: Option<String>,
+
+    /// With --relay: the tenant's client id, exchanged with --client-secret for a token.
+    #[arg(
+        long,
+        env = "HERALD_CLIENT_ID",
+        value_name = "ID",
+        help_heading = "Relay"
+    )]
+    pub client_id: Option<String>,
+
+    /// With --relay: the tenant's client secret.
+    #[arg(
+        long,
+        env = "HERALD_CLIENT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET",
+        help_heading = "Relay"
+    )]
+    pub client_secret: Option<String>,
+
+    /// With --relay: the relay subscription (created with "url": "relay:") to receive.
+    #[arg(long, value_name = "sub_…", help_heading = "Relay")]
+    pub subscription: Option<String>,
+
+    /// With --relay and no --subscription: create a session subscription for these event
+    /// types (comma-separated, e.g. 'consent.*'), use its secret to verify, and delete it on
+    /// exit (Ctrl-C included).
+    #[arg(
+        long,
+        value_name = "PATTERNS",
+        value_delimiter = ',',
+        help_heading = "Relay"
+    )]
+    pub events: Vec<String>,
+
+    /// With --events: print the session subscription's signing secret alone as the first
+    /// line of stdout (for a script to read), then go on receiving.
+    #[arg(long, help_heading = "Relay")]
+    pub print_secret: bool,
 }
 
 /// Parses `300` (seconds) or `250ms`, `5m`, `1h30m`: Herald's one duration parser, so the

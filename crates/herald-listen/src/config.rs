@@ -19,7 +19,7 @@ use std::time::Duration;
 use herald_signature::{PublicKey, Secret, SecretError, Verifier, VerifyingKey};
 
 use crate::ListenArgs;
-use crate::hooks::{Hooks, HooksError};
+use crate::hooks::{Hooks, HooksError, Pattern};
 use crate::output::Output;
 
 /// Why the flags cannot make a receiver.
@@ -45,6 +45,17 @@ pub enum ConfigError {
     ForwardUrl {
         /// What was given.
         url: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A `--forward` is not `PATTERN=URL` with an event type pattern and an http(s) URL.
+    #[error(
+        "--forward `{route}` {reason}; write it as PATTERN=URL, e.g. \
+         'consent.*=http://127.0.0.1:3000/consent'"
+    )]
+    ForwardRoute {
+        /// What was given.
+        route: String,
         /// Why it was refused.
         reason: String,
     },
@@ -111,6 +122,8 @@ pub struct Config {
     pub read_timeout: Duration,
     /// Where accepted webhooks are forwarded.
     pub forward_to: Option<url::Url>,
+    /// `--forward` routes: webhooks whose event type matches go to that URL, first match first.
+    pub forward_routes: Vec<(Pattern, url::Url)>,
     /// How long the app behind `forward_to` may take.
     pub forward_timeout: Duration,
     /// Commands per event type.
@@ -160,9 +173,16 @@ impl Config {
             .as_deref()
             .map(parse_forward_url)
             .transpose()?;
+        let forward_routes = args
+            .forward_routes
+            .iter()
+            .map(|route| parse_route(route))
+            .collect::<Result<Vec<_>, _>>()?;
         let hooks = args.hooks.as_deref().map(Hooks::load).transpose()?;
-        // After the file is read, so a missing hooks file is reported as that first.
-        refuse_unverified_actions(args, verifier.is_some())?;
+        // After the file is read, so a missing hooks file is reported as that first. Over the
+        // relay there is no port for anyone else to reach: requests come only from the server
+        // the listener authenticated.
+        refuse_unverified_actions(args, verifier.is_some() || args.relay.is_some())?;
 
         Ok(Self {
             path: args.path.clone(),
@@ -171,6 +191,7 @@ impl Config {
             max_body_size: args.max_body_size,
             read_timeout: args.read_timeout,
             forward_to,
+            forward_routes,
             forward_timeout: args.forward_timeout,
             hooks,
             dedup_capacity: args.dedup_capacity,
@@ -181,6 +202,18 @@ impl Config {
             shutdown_grace: args.shutdown_grace,
             output: Output::stdio(args.json, args.verbose),
         })
+    }
+
+    /// Verifies requests with `secret` alone (a relay session subscription's own, which the
+    /// listener learns only when it creates it).
+    pub fn with_secret(mut self, secret: &str) -> Result<Self, ConfigError> {
+        let key = parse_key(secret).map_err(|reason| ConfigError::Secret {
+            position: 1,
+            reason,
+        })?;
+        let tolerance = i64::try_from(self.tolerance.as_secs()).unwrap_or(i64::MAX);
+        self.verifier = Some(Verifier::new(vec![key]).with_tolerance(tolerance));
+        Ok(self)
     }
 
     /// Replaces where records and notices go.
@@ -197,6 +230,7 @@ fn refuse_unverified_actions(args: &ListenArgs, verified: bool) -> Result<(), Co
     }
     let flag = match (&args.forward_to, &args.hooks) {
         (Some(_), _) => "--forward-to",
+        (None, _) if !args.forward_routes.is_empty() => "--forward",
         (None, Some(_)) => "--hooks",
         (None, None) => return Ok(()),
     };
@@ -253,6 +287,20 @@ fn base64_length(encoded: &str) -> Result<usize, String> {
         ));
     }
     Ok(data.len() * 3 / 4)
+}
+
+/// `PATTERN=URL` of `--forward`.
+fn parse_route(text: &str) -> Result<(Pattern, url::Url), ConfigError> {
+    let refuse = |reason: String| ConfigError::ForwardRoute {
+        route: text.to_owned(),
+        reason,
+    };
+    let (pattern, url) = text
+        .split_once('=')
+        .ok_or_else(|| refuse("has no `=`".to_owned()))?;
+    let pattern = Pattern::parse(pattern).map_err(refuse)?;
+    let url = parse_forward_url(url.trim()).map_err(|error| refuse(error.to_string()))?;
+    Ok((pattern, url))
 }
 
 fn parse_forward_url(text: &str) -> Result<url::Url, ConfigError> {

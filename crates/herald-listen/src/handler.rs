@@ -28,6 +28,7 @@ use crate::config::Config;
 use crate::dedup::{Claim, ClaimGuard, Dedup};
 use crate::forward::{ForwardError, Forwarder};
 use crate::gate::Gate;
+use crate::hooks::Pattern;
 use crate::output::{Outcome, Output, Record};
 use crate::problem::Problem;
 use crate::runner::{HookEvent, RunOutcome, Runner};
@@ -54,6 +55,8 @@ pub(crate) struct Shared {
     /// `None` with `--no-dedup`: every request acts.
     pub dedup: Option<Arc<Dedup>>,
     pub forwarder: Option<Forwarder>,
+    /// `--forward` routes, first match first; `forwarder` takes what none matches.
+    pub routes: Vec<(Pattern, Forwarder)>,
     pub runner: Option<Runner>,
     pub output: Output,
     /// Request tasks, so shutdown can wait for them.
@@ -66,6 +69,14 @@ impl Shared {
             .forward_to
             .map(|url| Forwarder::new(url, config.forward_timeout, config.max_body_size))
             .transpose()?;
+        let routes = config
+            .forward_routes
+            .into_iter()
+            .map(|(pattern, url)| {
+                Forwarder::new(url, config.forward_timeout, config.max_body_size)
+                    .map(|forwarder| (pattern, forwarder))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let window = i64::try_from(config.tolerance.as_secs()).unwrap_or(i64::MAX);
         Ok(Self {
             path: config.path,
@@ -81,6 +92,7 @@ impl Shared {
                 .dedup
                 .then(|| Arc::new(Dedup::new(config.dedup_capacity, config.dedup_memory))),
             forwarder,
+            routes,
             runner: config.hooks.map(Runner::new),
             output: config.output,
             tracker: TaskTracker::new(),
@@ -286,7 +298,17 @@ async fn act(
     record: &mut Record,
 ) -> Result<Response, Problem> {
     let mut response = StatusCode::OK.into_response();
-    if let Some(forwarder) = &shared.forwarder {
+    let routed = shared
+        .routes
+        .iter()
+        .find(|(pattern, _)| pattern.matches(record.event_type.as_deref()))
+        .map(|(_, forwarder)| forwarder);
+    if routed.is_none() && shared.forwarder.is_none() && !shared.routes.is_empty() {
+        record
+            .notes
+            .push("no --forward route matches this event type; not forwarded".into());
+    }
+    if let Some(forwarder) = routed.or(shared.forwarder.as_ref()) {
         let answer = forwarder
             .forward(&parts.headers, body.clone())
             .await

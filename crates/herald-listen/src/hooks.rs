@@ -92,7 +92,7 @@ pub enum Pattern {
 }
 
 impl Pattern {
-    fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         if text == "*" {
             return Ok(Self::Any);
@@ -113,6 +113,15 @@ impl Pattern {
             return Ok(Self::Prefix(stem.to_owned()));
         }
         Ok(Self::Exact(text.to_owned()))
+    }
+
+    /// The pattern as written (`*`, `consent.*`, `consent.revoked`).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Any => "*".to_owned(),
+            Self::Prefix(stem) => format!("{stem}*"),
+            Self::Exact(name) => name.clone(),
+        }
     }
 
     /// Whether an event of this type (or with no type) matches.

@@ -15,6 +15,8 @@
 //!   `dedup`: the bounded memory of handled ids.
 //! - `forward`: the `--forward-to` client; `hooks`: the hooks file; `runner`: running its
 //!   commands.
+//! - `relay`: `--relay`, the same handling for deliveries received over an outbound
+//!   WebSocket from `herald serve` instead of on a port.
 //! - `output`: what is printed (`pretty`: JSON re-indented in the sender's key order;
 //!   `escape`: control characters made visible); `problem`: RFC 9457 bodies of refusals.
 //!
@@ -33,6 +35,7 @@ mod hooks;
 mod output;
 mod pretty;
 mod problem;
+mod relay;
 mod runner;
 mod server;
 mod verify;
@@ -44,6 +47,7 @@ pub use config::{Config, ConfigError, Origins};
 pub use hooks::{Hooks, HooksError, Pattern, Program, Rule};
 pub use output::{Outcome, Output};
 pub use problem::{PROBLEM_TYPE_PREFIX, Problem};
+pub use relay::RelayError;
 pub use runner::{OUTPUT_TAIL, RunOutcome, RunReport};
 pub use server::{ServeError, serve};
 pub use verify::Verdict;
@@ -79,14 +83,31 @@ pub enum ListenError {
     /// The receiver failed while serving or stopping.
     #[error(transparent)]
     Serve(#[from] ServeError),
+    /// `--relay` could not start, or the server refused it.
+    #[error(transparent)]
+    Relay(#[from] RelayError),
+}
+
+/// Runs `herald listen --relay` with these flags and this checked `config` (tests pass one
+/// whose output goes to buffers) until `shutdown` completes.
+pub async fn relay(
+    args: &ListenArgs,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RelayError> {
+    relay::run(args, config, shutdown).await
 }
 
 /// Runs `herald listen` with these flags until `shutdown` completes.
 ///
-/// Checks the flags, binds `--host`:`--port`, then [`serve`]s. The `herald` binary passes a
+/// Checks the flags, binds `--host`:`--port` (or, with `--relay`, connects out to the
+/// server instead), then [`serve`]s. The `herald` binary passes a
 /// future that completes on SIGINT or SIGTERM; this crate installs no signal handler itself.
 pub async fn run(args: ListenArgs, shutdown: impl Future<Output = ()>) -> Result<(), ListenError> {
     let config = Config::from_args(&args)?;
+    if args.relay.is_some() {
+        return Ok(relay::run(&args, config, shutdown).await?);
+    }
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
         .map_err(|source| match source.kind() {

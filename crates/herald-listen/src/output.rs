@@ -120,6 +120,14 @@ impl Output {
         let _ = out.flush();
     }
 
+    /// Writes one line of `text` as is to the records' stream (a value a script reads, such
+    /// as `--print-secret`'s secret).
+    pub(crate) fn line(&self, text: &str) {
+        let mut out = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(out, "{}", escape::line(text));
+        let _ = out.flush();
+    }
+
     /// Writes one record.
     pub(crate) fn record(&self, record: &Record) {
         let text = if self.json {

@@ -144,6 +144,13 @@ fn announce(shared: &Shared, addr: Option<SocketAddr>) {
             }
         }
     }
+    for (pattern, forwarder) in &shared.routes {
+        output.notice(&format!(
+            "herald listen: forwarding {} to {}",
+            pattern.describe(),
+            forwarder.url()
+        ));
+    }
     if let Some(forwarder) = &shared.forwarder {
         output.notice(&format!("herald listen: forwarding to {}", forwarder.url()));
     }

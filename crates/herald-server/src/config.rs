@@ -39,6 +39,7 @@ struct FileConfig {
     request_timeout: Option<String>,
     allow_networks: Option<StringOrList>,
     admin_token: Option<String>,
+    encryption_key_file: Option<PathBuf>,
     log_format: Option<LogFormat>,
     response_body_limit: Option<usize>,
     max_payload_size: Option<usize>,
@@ -47,12 +48,14 @@ struct FileConfig {
     claim_batch_size: Option<u32>,
     default_rate_limit: Option<u32>,
     secret_grace_period: Option<String>,
+    relay_hold: Option<String>,
     /// `token_ttl` is the name before issue 11, still read.
     #[serde(alias = "token_ttl")]
     token_lifetime: Option<String>,
     header_read_timeout: Option<String>,
     body_read_timeout: Option<String>,
     max_connections: Option<usize>,
+    retention: Option<String>,
     // --- limits (issue 13; see `limits.rs`) ---
     max_event_types_per_subscription: Option<usize>,
     max_subscriptions_per_tenant: Option<u64>,
@@ -126,6 +129,10 @@ pub struct Config {
     pub allow_networks: Vec<IpNet>,
     /// The admin token given by the operator, if any.
     pub admin_token: Option<String>,
+    /// The file of encryption keys for stored secrets, if given (see `herald_store::sealing`).
+    pub encryption_key_file: Option<PathBuf>,
+    /// The encryption keys given inline (base64, comma-separated), if any.
+    pub encryption_key: Option<String>,
     /// Log format.
     pub log_format: LogFormat,
     /// Bytes of response body kept per attempt.
@@ -144,6 +151,9 @@ pub struct Config {
     pub default_rate_limit: Option<u32>,
     /// Grace period of rotated-out secrets.
     pub secret_grace_period: Duration,
+    /// How long a relay subscription's deliveries wait for a `herald listen --relay` to
+    /// connect before they fail (see docs/relay.md).
+    pub relay_hold: Duration,
     /// Lifetime of tenant access tokens, fixed when each is issued.
     pub token_lifetime: Duration,
     /// How long a client may take to send a request's headers: an unfinished request must not
@@ -155,6 +165,9 @@ pub struct Config {
     /// Connections served at once; a permit is taken before accepting, so a flood of clients
     /// waits in the kernel's backlog rather than in this process's memory.
     pub max_connections: usize,
+    /// Events (with their deliveries and attempts) older than this are deleted; zero keeps
+    /// everything.
+    pub retention: Duration,
     /// Per-tenant and per-subscription limits (see `limits.rs`).
     pub limits: Limits,
     /// The base URL subscribers reach this server at, without a trailing slash; thin
@@ -193,6 +206,8 @@ impl Default for Config {
             request_timeout: Duration::from_secs(15),
             allow_networks: Vec::new(),
             admin_token: None,
+            encryption_key_file: None,
+            encryption_key: None,
             log_format: LogFormat::Text,
             response_body_limit: 4096,
             max_payload_size: 256 * 1024,
@@ -201,10 +216,12 @@ impl Default for Config {
             claim_batch_size: 256,
             default_rate_limit: None,
             secret_grace_period: Duration::from_secs(24 * 3600),
+            relay_hold: Duration::from_secs(72 * 3600),
             token_lifetime: Duration::from_secs(3600),
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            retention: Duration::from_secs(30 * 24 * 3600),
             limits: Limits::default(),
             public_url: None,
             akoya_profile: false,
@@ -283,6 +300,8 @@ impl Config {
                 None => defaults.allow_networks,
             },
             admin_token: args.admin_token.or(file.admin_token),
+            encryption_key_file: args.encryption_key_file.or(file.encryption_key_file),
+            encryption_key: args.encryption_key,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             response_body_limit: (args.response_body_limit.or(file.response_body_limit))
                 .unwrap_or(defaults.response_body_limit),
@@ -301,6 +320,12 @@ impl Config {
                 args.secret_grace_period,
                 file.secret_grace_period,
                 defaults.secret_grace_period,
+            )?,
+            relay_hold: duration(
+                "relay_hold",
+                args.relay_hold,
+                file.relay_hold,
+                defaults.relay_hold,
             )?,
             token_lifetime: duration(
                 "token_lifetime",
@@ -322,6 +347,12 @@ impl Config {
             )?,
             max_connections: (args.max_connections.or(file.max_connections))
                 .unwrap_or(defaults.max_connections),
+            retention: duration(
+                "retention",
+                args.retention,
+                file.retention,
+                defaults.retention,
+            )?,
             limits,
             public_url: args
                 .public_url
@@ -402,6 +433,13 @@ impl Config {
             if self.admin_token.is_none() {
                 return Err(ConfigError::AdminTokenRequired);
             }
+            // So would a generated encryption key.
+            if self.encryption_key_file.is_none() && self.encryption_key.is_none() {
+                return Err(ConfigError::EncryptionKeyRequired);
+            }
+        }
+        if self.encryption_key_file.is_some() && self.encryption_key.is_some() {
+            return Err(ConfigError::EncryptionKeyTwice);
         }
         if let Some(token) = &self.admin_token
             && token.len() < 16

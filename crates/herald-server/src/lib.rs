@@ -9,12 +9,16 @@
 //! - [`dispatch`]: the dispatcher (a `step` on a `Clock`, repeated by `run`), the publish
 //!   `Intake`, attempts, retry schedule, per-subscription limits; it sees the store's
 //!   `DeliveryQueue` half only. How a delivery moves: `dispatch/lease.rs`.
+//! - [`hub`]: the Hub, the web dashboard served at `/hub` beside the API (server-rendered
+//!   pages, sessions in the store, CSRF-checked forms).
 //! - [`outbound`]: the delivery HTTP client and its SSRF guard.
+//! - [`relay`]: relay subscriptions' deliveries over a `herald listen --relay` WebSocket.
 //! - [`metrics`]: Prometheus counters and gauges.
 //! - [`operational`]: Herald's own `herald.*` event types.
 //! - [`notices`]: failure notices: `herald.delivery.failed` to the operator tenant and
 //!   e-mail digests to a subscription's contact.
 //! - [`token_purge`]: the background purge of expired access tokens.
+//! - [`retention`]: the background deletion of events older than `retention`.
 //! - [`server`]: how the listener is served: the connection cap, the header-read timeout and
 //!   graceful shutdown (the body-read deadline is a layer of [`api`]).
 //!
@@ -30,10 +34,13 @@ pub mod api;
 pub mod catalog_cache;
 pub mod config;
 pub mod dispatch;
+pub mod hub;
 pub mod metrics;
 pub mod notices;
 pub mod operational;
 pub mod outbound;
+pub mod relay;
+pub mod retention;
 pub mod server;
 pub mod token_purge;
 
@@ -72,9 +79,15 @@ pub enum RunError {
     /// The failure notice settings cannot be used.
     #[error(transparent)]
     Notices(#[from] notices::MailError),
+    /// The task failing relay deliveries past `relay_hold` panicked: a bug.
+    #[error("the relay hold sweep stopped unexpectedly (a bug: please report it with the log)")]
+    RelayHold(#[source] tokio::task::JoinError),
     /// The task purging expired access tokens panicked: a bug.
     #[error("the access token purge stopped unexpectedly (a bug: please report it with the log)")]
     TokenPurge(#[source] tokio::task::JoinError),
+    /// The retention task panicked.
+    #[error("retention stopped unexpectedly (a bug: please report it with the log)")]
+    Retention(#[source] tokio::task::JoinError),
 }
 
 /// Runs Herald on `listener` until `shutdown` is cancelled: the API and the dispatcher.
@@ -120,6 +133,16 @@ pub async fn run(
     // The dispatcher's side sees only the delivery queue; the API gets both halves.
     let queue: Arc<dyn DeliveryQueue> = Arc::clone(&store) as Arc<dyn DeliveryQueue>;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let relay = Arc::new(relay::RelayHub::new(
+        Arc::clone(&queue),
+        Arc::clone(&clock),
+        relay::RelaySettings {
+            hold: config.relay_hold,
+            request_timeout: config.request_timeout,
+            response_body_limit: config.response_body_limit,
+        },
+        shutdown.child_token(),
+    ));
     let deliverer = Arc::new(
         Deliverer::new(
             Arc::clone(&queue),
@@ -129,7 +152,8 @@ pub async fn run(
             Arc::clone(&clock),
         )
         .with_public_url(config.public_url.clone().unwrap_or_default())
-        .with_failure_sink(failures),
+        .with_failure_sink(failures)
+        .with_relay(Arc::clone(&relay)),
     );
     let dispatcher = Dispatcher::new(
         queue,
@@ -151,8 +175,16 @@ pub async fn run(
         shutdown.child_token(),
     )?;
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.child_token()));
+    let relay_hold = tokio::spawn(relay::hold::run(relay, shutdown.child_token()));
     let purge = tokio::spawn(token_purge::run(
         Arc::clone(&store) as Arc<dyn Catalog>,
+        shutdown.child_token(),
+    ));
+
+    let retention = tokio::spawn(retention::run(
+        Arc::clone(&store) as Arc<dyn DeliveryQueue>,
+        Arc::clone(&metrics),
+        config.retention,
         shutdown.child_token(),
     ));
 
@@ -183,5 +215,7 @@ pub async fn run(
             tracing::error!(%error, "a failure notice task stopped unexpectedly");
         }
     }
+    relay_hold.await.map_err(RunError::RelayHold)?;
+    retention.await.map_err(RunError::Retention)?;
     Ok(())
 }

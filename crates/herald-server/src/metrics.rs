@@ -8,7 +8,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 
-use herald_store::{Attempt, DeliveryProgress, DeliveryStatus, QueueStats};
+use herald_store::{Attempt, DeliveryProgress, DeliveryStatus, QueueStats, RetentionDeleted};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -21,6 +21,11 @@ use time::OffsetDateTime;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -38,6 +43,7 @@ pub struct Metrics {
     pending: Gauge,
     oldest_pending_age: Gauge<f64, AtomicU64>,
     client_certificate_not_after: Family<SubscriptionLabels, Gauge>,
+    retention_deleted: Family<KindLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -95,6 +101,12 @@ impl Metrics {
              is stored or used; alert on this minus time() below a few weeks",
             client_certificate_not_after.clone(),
         );
+        let retention_deleted = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "retention_deleted",
+            "Rows deleted by retention, by kind (events, deliveries, attempts)",
+            retention_deleted.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             client_certificate_not_after,
@@ -104,6 +116,20 @@ impl Metrics {
             deliveries_failed,
             pending,
             oldest_pending_age,
+            retention_deleted,
+        }
+    }
+
+    /// Counts what one retention batch deleted.
+    pub fn retention_deleted(&self, deleted: &RetentionDeleted) {
+        for (kind, count) in [
+            ("events", deleted.events),
+            ("deliveries", deleted.deliveries),
+            ("attempts", deleted.attempts),
+        ] {
+            self.retention_deleted
+                .get_or_create(&KindLabels { kind })
+                .inc_by(count);
         }
     }
 

@@ -56,13 +56,13 @@ pub async fn run(catalog: Arc<dyn Catalog>, shutdown: CancellationToken) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use herald_store::conformance::{at, new_tenant};
+    use herald_store::conformance::{at, keyring, new_tenant};
     use herald_store::sqlite::SqliteStore;
 
     #[tokio::test]
     async fn expired_tokens_are_gone_from_the_store_after_a_purge() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("herald.db"))
+        let store = SqliteStore::open(&dir.path().join("herald.db"), keyring())
             .await
             .unwrap();
         let tenant = new_tenant(&store, "Acme").await;

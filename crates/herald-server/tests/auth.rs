@@ -131,6 +131,8 @@ async fn openapi_document_covers_every_route() {
         ("/api/v1/subscriptions", "get"),
         ("/api/v1/subscriptions/{id}/test", "post"),
         ("/api/v1/subscriptions/{id}/secret/rotate", "post"),
+        ("/api/v1/subscriptions/{id}/recover", "post"),
+        ("/api/v1/recoveries/{id}", "get"),
         ("/api/v1/events", "post"),
         ("/api/v1/events/{id}", "get"),
         ("/api/v1/deliveries", "get"),

@@ -60,9 +60,12 @@ impl Setup {
     async fn rig(self) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&dir.path().join("herald.db"))
-                .await
-                .unwrap(),
+            SqliteStore::open(
+                &dir.path().join("herald.db"),
+                herald_store::conformance::keyring(),
+            )
+            .await
+            .unwrap(),
         );
         let clock = Arc::new(ManualClock::default());
         let receiver = Receiver::start().await.expect("receiver");

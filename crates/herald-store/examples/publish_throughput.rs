@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use herald_store::postgres::{PgOptions, PgStore};
+use herald_store::sealing::Keyring;
 use herald_store::sqlite::SqliteStore;
 use herald_store::*;
 use herald_testkit::TestDatabase;
@@ -29,12 +30,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             max_connections: 32,
             ..PgOptions::default()
         };
-        let store = Arc::new(PgStore::connect(database.url(), options).await?);
+        let store = Arc::new(PgStore::connect(database.url(), options, Keyring::generate()).await?);
         println!("PostgreSQL");
         run(store, events, concurrency, subscriptions).await
     } else {
         let dir = tempfile::tempdir()?;
-        let store = Arc::new(SqliteStore::open(&dir.path().join("herald.db")).await?);
+        let store =
+            Arc::new(SqliteStore::open(&dir.path().join("herald.db"), Keyring::generate()).await?);
         println!("SQLite");
         run(store, events, concurrency, subscriptions).await
     }

@@ -14,6 +14,10 @@ pub enum StoreError {
     /// Stored data could not be decoded (a bug or a manual edit of the database).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A stored secret could not be opened with the configured encryption keys (a key is
+    /// missing from the keyring, or the value was altered): the message says which key.
+    #[error("cannot open a stored secret: {0}")]
+    Sealing(String),
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(#[source] Cause),

@@ -91,6 +91,12 @@ id_type!(
     AttemptId, "att_", "attempt"
 );
 
+/// A new name for this process in the database (`relay_presence.node_id`): random, so two
+/// processes, or one restarted, never share one.
+pub(crate) fn node_id() -> String {
+    format!("node_{}", uuid::Uuid::new_v4().simple())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

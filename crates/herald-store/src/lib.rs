@@ -12,8 +12,13 @@
 //!   when the next one is due) are made above it and handed down, so backends only persist.
 //! - The attempt feed ([`FeedPosition`], [`FeedAttempt`]): every attempt in the order it was
 //!   made, read by [`DeliveryQueue::attempts_between`] for live views.
+//! - [`HubSession`]: the Hub's sign-in sessions, kept by the [`Catalog`].
+//! - [`Recovery`]: requeuing a subscription's failed deliveries since a time, in batches.
+//! - [`SupportRequest`]: a subscriber's request for help, filed from the Hub.
 //! - [`sqlite`]: the embedded default.
 //! - [`postgres`]: for more than one node on one database.
+//! - [`sealing`]: secrets at rest (AEAD under a rotatable keyring), applied where subscription
+//!   rows are encoded and decoded, so a database alone never reveals a signing secret.
 //! - [`conformance`]: the test suite every implementation must pass, run by each backend's tests.
 //!
 //! How SQL is written: each statement once. The statements both dialects say alike live in
@@ -40,16 +45,23 @@ mod claiming;
 pub mod conformance;
 mod error;
 mod feed;
+mod hub;
 pub mod ids;
 pub mod model;
 pub mod postgres;
+mod recovery;
 mod rows;
+pub mod sealing;
 mod seam;
 pub mod sqlite;
 mod statements;
+mod support;
 
 pub use error::{Cause, StoreError};
 pub use feed::{AttemptFeedFilter, AttemptOutcome, FeedAttempt, FeedPage, FeedPosition};
+pub use hub::{ActivityBucket, ActivityQuery, FailingSubscription, HubSession};
 pub use ids::{AttemptId, DeliveryId, EventId, IdError, SubscriptionId, TenantId};
 pub use model::*;
+pub use recovery::{Recovery, RecoveryStatus};
 pub use seam::{Accepted, Catalog, DeliveryQueue, PublishLease, Result, Store};
+pub use support::{SupportRequest, SupportStatus};

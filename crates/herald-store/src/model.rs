@@ -161,6 +161,9 @@ impl SignatureScheme {
         }
     }
 }
+/// The URL of a relay subscription: its deliveries go over a `herald listen --relay`
+/// WebSocket instead of an HTTP request (see docs/relay.md).
+pub const RELAY_URL: &str = "relay:";
 
 /// A tenant's URL plus the event types it wants.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,6 +217,11 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// Whether its deliveries go over the relay ([`RELAY_URL`]) rather than HTTP.
+    pub fn is_relay(&self) -> bool {
+        self.url == RELAY_URL
+    }
+
     /// Whether this subscription wants events of `event_type`.
     pub fn matches(&self, event_type: &str) -> bool {
         self.event_types
@@ -579,6 +587,36 @@ pub struct QueueStats {
     pub pending: u64,
     /// Creation time of the oldest pending delivery.
     pub oldest_pending_created_at: Option<OffsetDateTime>,
+}
+
+/// What one retention batch deleted (`DeliveryQueue::delete_old_events`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RetentionDeleted {
+    /// Events (with their idempotency keys, which live on the event).
+    pub events: u64,
+    /// Their deliveries.
+    pub deliveries: u64,
+    /// Those deliveries' attempts.
+    pub attempts: u64,
+}
+
+/// Which stored secrets a re-seal rewrites under the keyring's primary key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reseal {
+    /// Only plaintext ones, written before sealing existed (done at every start).
+    Plaintext,
+    /// Every one not sealed by the primary key (`herald admin reencrypt`, after a rotation).
+    NotPrimary,
+}
+
+/// How the stored secrets are sealed: what `herald admin reencrypt` reports, and what the
+/// server checks at start against its keyring.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecretCensus {
+    /// Subscriptions whose secrets are still plaintext.
+    pub plaintext: u64,
+    /// Subscriptions per id of the key that seals their secrets.
+    pub sealed: BTreeMap<String, u64>,
 }
 
 /// The current time at the precision every store keeps (whole microseconds), so a value

@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use crate::error::StoreError;
 use crate::ids::{AttemptId, DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
+use crate::sealing::Keyring;
 
 /// A value both backends decode (text, integers, and their options): through sqlx on
 /// PostgreSQL, through rusqlite on SQLite.
@@ -188,7 +189,7 @@ macro_rules! subscription_columns {
 }
 pub(crate) use subscription_columns;
 
-/// A subscription's secret material as stored.
+/// A subscription's secret material as stored, sealed (see [`crate::sealing`]).
 pub(crate) struct SecretMaterial {
     /// `secrets_json`: the HMAC secrets.
     pub secrets: String,
@@ -198,25 +199,75 @@ pub(crate) struct SecretMaterial {
     pub client_key: Option<String>,
 }
 
-/// The one place that encodes a subscription's secret material (and [`subscription`] the one
-/// that decodes it), so that encryption at rest wraps exactly these two places.
-pub(crate) fn secret_material(sub: &Subscription) -> Result<SecretMaterial, StoreError> {
+/// What a sealed column is bound to besides the key: the subscription's id and, for the
+/// columns added after `secrets_json`, the column's name, so a value copied to another row
+/// or another column does not open.
+fn seal_context(id: &str, column: &str) -> String {
+    format!("{id}/{column}")
+}
+
+/// The one place that encodes and seals a subscription's secret material (and
+/// [`subscription`] the one that opens it).
+pub(crate) fn secret_material(
+    sub: &Subscription,
+    keyring: &Keyring,
+) -> Result<SecretMaterial, StoreError> {
+    let id = sub.id.as_str();
     Ok(SecretMaterial {
-        secrets: to_json(&sub.secrets)?,
-        signing_keys: to_json(&sub.signing_keys)?,
-        client_key: sub.client_key_pem.clone(),
+        secrets: seal_secrets(keyring, &sub.id, &sub.secrets)?,
+        signing_keys: seal_column(
+            keyring,
+            &to_json(&sub.signing_keys)?,
+            id,
+            "signing_keys_json",
+        )?,
+        client_key: sub
+            .client_key_pem
+            .as_deref()
+            .map(|pem| seal_column(keyring, pem, id, "client_key_pem"))
+            .transpose()?,
     })
 }
 
-pub(crate) fn subscription(row: &impl Columns) -> Result<Subscription, StoreError> {
+fn seal_column(
+    keyring: &Keyring,
+    plaintext: &str,
+    id: &str,
+    column: &str,
+) -> Result<String, StoreError> {
+    keyring
+        .seal_str(plaintext, &seal_context(id, column))
+        .map_err(|error| StoreError::Corrupt(format!("sealing {column}: {error}")))
+}
+
+/// Opens a sealed column; a plaintext value (written before sealing) reads as it is.
+fn open_column(
+    keyring: &Keyring,
+    stored: &str,
+    id: &str,
+    column: &str,
+) -> Result<String, StoreError> {
+    keyring
+        .open_str(stored, &seal_context(id, column))
+        .map_err(|error| StoreError::Sealing(format!("{column}: {error}")))
+}
+
+/// A subscription row, its secret material opened with `keyring`.
+pub(crate) fn subscription(
+    row: &impl Columns,
+    keyring: &Keyring,
+) -> Result<Subscription, StoreError> {
     let rate_limit: Option<i64> = get(row, "rate_limit_per_second")?;
     let rate_limit_per_second = rate_limit
         .map(u32::try_from)
         .transpose()
         .map_err(|_| StoreError::Corrupt("column rate_limit_per_second: out of range".into()))?;
     let headers: BTreeMap<String, String> = json_column(row, "headers_json")?;
+    let id: String = get(row, "id")?;
+    let secrets = open_secrets(keyring, &id, &get::<String>(row, "secrets_json")?)?;
+    let id_for_keys = id.clone();
     Ok(Subscription {
-        id: SubscriptionId::from_trusted(get(row, "id")?),
+        id: SubscriptionId::from_trusted(id),
         tenant_id: TenantId::from_trusted(get(row, "tenant_id")?),
         url: get(row, "url")?,
         event_types: json_column(row, "event_types_json")?,
@@ -226,17 +277,105 @@ pub(crate) fn subscription(row: &impl Columns) -> Result<Subscription, StoreErro
         rate_limit_per_second,
         max_in_flight: u32_column(row, "max_in_flight")?,
         contact_email: get(row, "contact_email")?,
-        secrets: json_column(row, "secrets_json")?,
+        secrets,
         created_at: time_column(row, "created_at")?,
         updated_at: time_column(row, "updated_at")?,
         payload_mode: parsed(row, "payload_mode", PayloadMode::parse)?,
         signature_scheme: parsed(row, "signature_scheme", SignatureScheme::parse)?,
-        signing_keys: json_column(row, "signing_keys_json")?,
+        signing_keys: {
+            let stored: String = get(row, "signing_keys_json")?;
+            let text = open_column(keyring, &stored, &id_for_keys, "signing_keys_json")?;
+            serde_json::from_str(&text).map_err(|error| {
+                StoreError::Corrupt(format!("column signing_keys_json: {error}"))
+            })?
+        },
         effective_at: optional_time_column(row, "effective_at")?,
         client_certificate_pem: get(row, "client_certificate_pem")?,
-        client_key_pem: get(row, "client_key_pem")?,
+        client_key_pem: get::<Option<String>>(row, "client_key_pem")?
+            .map(|stored| open_column(keyring, &stored, &id_for_keys, "client_key_pem"))
+            .transpose()?,
         server_ca_pem: get(row, "server_ca_pem")?,
     })
+}
+
+/// The one place subscription secrets are sealed: `secrets_json` holds the JSON list of
+/// [`SigningSecret`]s sealed as a whole, bound to the subscription's id (so a sealed list
+/// copied to another row does not open).
+pub(crate) fn seal_secrets(
+    keyring: &Keyring,
+    id: &SubscriptionId,
+    secrets: &[SigningSecret],
+) -> Result<String, StoreError> {
+    keyring
+        .seal_str(&to_json(&secrets)?, id.as_str())
+        .map_err(|error| StoreError::Corrupt(format!("sealing secrets_json: {error}")))
+}
+
+/// The one place subscription secrets are opened; a plaintext list (written before sealing)
+/// reads as it is, and is sealed by the next write or by a re-seal.
+pub(crate) fn open_secrets(
+    keyring: &Keyring,
+    id: &str,
+    stored: &str,
+) -> Result<Vec<SigningSecret>, StoreError> {
+    let text = keyring
+        .open_str(stored, id)
+        .map_err(|error| StoreError::Sealing(error.to_string()))?;
+    serde_json::from_str(&text)
+        .map_err(|error| StoreError::Corrupt(format!("column secrets_json: {error}")))
+}
+
+/// A subscription's secret material as a row holds it (sealed, or plaintext from before
+/// sealing), for a re-seal.
+pub(crate) fn stored_material(row: &impl Columns) -> Result<SecretMaterial, StoreError> {
+    Ok(SecretMaterial {
+        secrets: get(row, "secrets_json")?,
+        signing_keys: get(row, "signing_keys_json")?,
+        client_key: get(row, "client_key_pem")?,
+    })
+}
+
+/// A subscription's stored secret material sealed anew under the primary key (each column
+/// opened first with whichever key sealed it, or read as plaintext). Every write seals the
+/// three columns together, so one key seals them all, and the census and the choice of rows
+/// to re-seal read `secrets_json` alone.
+pub(crate) fn reseal_material(
+    keyring: &Keyring,
+    id: &str,
+    stored: &SecretMaterial,
+) -> Result<SecretMaterial, StoreError> {
+    let secrets = open_secrets(keyring, id, &stored.secrets)?;
+    let signing_keys = open_column(keyring, &stored.signing_keys, id, "signing_keys_json")?;
+    let client_key = stored
+        .client_key
+        .as_deref()
+        .map(|sealed| open_column(keyring, sealed, id, "client_key_pem"))
+        .transpose()?;
+    Ok(SecretMaterial {
+        secrets: seal_secrets(
+            keyring,
+            &SubscriptionId::from_trusted(id.to_owned()),
+            &secrets,
+        )?,
+        signing_keys: seal_column(keyring, &signing_keys, id, "signing_keys_json")?,
+        client_key: client_key
+            .map(|pem| seal_column(keyring, &pem, id, "client_key_pem"))
+            .transpose()?,
+    })
+}
+
+/// A [`SecretCensus`] from [`crate::statements::sealing::census`]'s `(key_id, total)` rows.
+pub(crate) fn secret_census(rows: Vec<(String, i64)>) -> SecretCensus {
+    let mut census = SecretCensus::default();
+    for (key_id, total) in rows {
+        let total = u64::try_from(total).unwrap_or(0);
+        if key_id.is_empty() {
+            census.plaintext += total;
+        } else {
+            census.sealed.insert(key_id, total);
+        }
+    }
+    census
 }
 
 /// Column list matching [`event`], as a literal for `concat!`.

@@ -21,7 +21,7 @@ async fn fresh() -> Option<(PgStore, TestDatabase)> {
     let database = TestDatabase::create()
         .await
         .expect("create a test database")?;
-    let store = PgStore::connect(database.url(), PgOptions::default())
+    let store = PgStore::connect(database.url(), PgOptions::default(), conformance::keyring())
         .await
         .expect("connect");
     Some((store, database))
@@ -31,7 +31,7 @@ herald_store::store_conformance_tests!(optional fresh);
 
 /// Another node on the same database.
 async fn node(database: &TestDatabase) -> PgStore {
-    PgStore::connect(database.url(), PgOptions::default())
+    PgStore::connect(database.url(), PgOptions::default(), conformance::keyring())
         .await
         .expect("connect another node")
 }
@@ -187,7 +187,9 @@ async fn nodes_starting_at_once_apply_the_migrations_once() {
     let mut starting = tokio::task::JoinSet::new();
     for _ in 0..6 {
         let url = database.url().to_owned();
-        starting.spawn(async move { PgStore::connect(&url, PgOptions::default()).await });
+        starting.spawn(async move {
+            PgStore::connect(&url, PgOptions::default(), conformance::keyring()).await
+        });
     }
     let mut stores = Vec::new();
     while let Some(joined) = starting.join_next().await {
@@ -274,7 +276,7 @@ async fn an_unreachable_database_is_unavailable() {
         acquire_timeout: Duration::from_secs(1),
     };
     let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-    let error = PgStore::connect(&url, options)
+    let error = PgStore::connect(&url, options, conformance::keyring())
         .await
         .expect_err("nothing listens");
     assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");

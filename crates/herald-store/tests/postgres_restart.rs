@@ -56,10 +56,10 @@ async fn a_restarted_database_is_unavailable_meanwhile_then_everything_resumes()
         max_connections: 4,
         acquire_timeout: Duration::from_secs(2),
     };
-    let publisher = PgStore::connect(database.url(), options.clone())
+    let publisher = PgStore::connect(database.url(), options.clone(), conformance::keyring())
         .await
         .expect("connect");
-    let observer = PgStore::connect(database.url(), options)
+    let observer = PgStore::connect(database.url(), options, conformance::keyring())
         .await
         .expect("connect");
     let wake = observer.work_notifier().expect("PostgreSQL has a notifier");

@@ -10,9 +10,12 @@ use herald_store::{Catalog, DeliveryQueue, Event, PageRequest, StoreError, Tenan
 /// A fresh store on a new file; the directory lives as long as the returned guard.
 async fn fresh() -> (SqliteStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = SqliteStore::open(&dir.path().join("data").join("herald.db"))
-        .await
-        .expect("open");
+    let store = SqliteStore::open(
+        &dir.path().join("data").join("herald.db"),
+        conformance::keyring(),
+    )
+    .await
+    .expect("open");
     (store, dir)
 }
 
@@ -90,13 +93,15 @@ async fn concurrent_publishes_with_one_idempotency_key_create_one_event() {
 async fn committed_writes_survive_closing_and_reopening() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("herald.db");
-    let store = SqliteStore::open(&path).await.expect("open");
+    let store = SqliteStore::open(&path, conformance::keyring())
+        .await
+        .expect("open");
     let tenant = tenant_with_subscription(&store).await;
     let event = event(&tenant, 1);
     store.publish(&event).await.expect("publish");
     store.close().await;
 
-    let reopened = SqliteStore::open(&path)
+    let reopened = SqliteStore::open(&path, conformance::keyring())
         .await
         .expect("reopen (migrations already applied)");
     assert_eq!(

@@ -8,6 +8,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::ClientArgs;
+use crate::commands::admin::AdminCommand;
 use crate::commands::deliveries::DeliveriesCommand;
 use crate::commands::event_types::EventTypesCommand;
 use crate::commands::events::EventsCommand;
@@ -109,6 +110,12 @@ pub enum Command {
         client: ClientArgs,
         #[command(flatten)]
         args: TriggerArgs,
+    },
+    /// Operator commands on the database itself (same settings as `serve`): re-encrypt
+    /// stored secrets after an encryption key rotation, compact a SQLite file.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
     },
     /// Print a shell completion script (bash, zsh, fish, …) to stdout.
     #[command(after_help = COMPLETIONS_EXAMPLE)]

@@ -33,7 +33,7 @@ use herald_server::LogFormat;
 
 use crate::cli::{Cli, Command};
 use crate::commands::{
-    Ctx, deliveries, event_types, events, subscriptions, tenants, tokens, trigger,
+    Ctx, admin, deliveries, event_types, events, subscriptions, tenants, tokens, trigger,
 };
 use crate::wiring::{logging, signals};
 
@@ -78,6 +78,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Logout => tokens::logout(),
         Command::Tokens { client, command } => tokens::run(client, command).await,
         Command::Trigger { client, args } => trigger::run(&Ctx::new(client)?, args).await,
+        Command::Admin { command } => admin::run(command).await,
         Command::Completions(args) => generate::completions(&args),
         Command::Man(args) => generate::man(&args),
     }

@@ -241,7 +241,7 @@ impl ApiError {
         self.status
     }
 
-    /// What went wrong and what to fix (for APIs that render errors in another shape).
+    /// The sentence a person reads (the Hub shows it next to the form that caused it).
     pub fn detail(&self) -> &str {
         &self.detail
     }

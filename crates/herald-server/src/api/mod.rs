@@ -4,11 +4,11 @@
 
 mod attempts_stream;
 pub mod auth;
-mod deliveries;
+pub(crate) mod deliveries;
 pub mod error;
 mod event_types;
 mod events;
-mod extract;
+pub(crate) mod extract;
 mod health;
 pub mod limits;
 mod oauth;
@@ -104,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router().layer(DefaultBodyLimit::max(event_body_limit)))
         .merge(deliveries::router())
         .merge(attempts_stream::router())
+        .merge(crate::relay::router())
         .merge(openapi::router());
     Router::new()
         .nest("/api/v1", api)
@@ -111,6 +112,7 @@ pub fn router(state: AppState) -> Router {
         .merge(public_keys::router())
         .merge(crate::akoya::router(state.config.akoya_profile))
         .merge(health::router())
+        .merge(crate::hub::router())
         .fallback(|| async {
             ApiError::bad_request("unknown-route", "no such route; see /api/v1/openapi.json")
                 .with_status(axum::http::StatusCode::NOT_FOUND)

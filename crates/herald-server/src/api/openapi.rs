@@ -34,6 +34,7 @@ use problems::Problems;
         event_types::show_sample,
         subscriptions::create, subscriptions::list, subscriptions::show, subscriptions::update,
         subscriptions::remove, subscriptions::test, subscriptions::rotate_secret,
+        subscriptions::recover::recover, subscriptions::recover::show,
         events::publish, events::list, events::show,
         deliveries::list, deliveries::show, deliveries::attempts, deliveries::redeliver, attempts_stream::stream,
         oauth::token, oauth::revoke, health::healthz, health::readyz, health::metrics, openapi_json,
@@ -41,7 +42,9 @@ use problems::Problems;
     components(schemas(
         super::error::Problem, views::TenantView, views::EventTypeView, views::SubscriptionView,
         views::EventView, views::PublishResponse, views::DeliveryView, views::LastAttemptView, views::AttemptView,
-        views::TestResult, views::ClientCertificateView, subscriptions::forms::ClientCertificateInput, oauth::TokenResponse, attempts_stream::AttemptStreamItem,
+        views::TestResult, views::ClientCertificateView, subscriptions::forms::ClientCertificateInput,
+        subscriptions::recover::RecoverRequest, subscriptions::recover::RecoveryView,
+        oauth::TokenResponse, attempts_stream::AttemptStreamItem,
     )),
     tags(
         (name = "tenants", description = "The operator's customers (admin token)."),

@@ -30,6 +30,7 @@ use crate::outbound::explain;
 
 pub(crate) mod checks;
 pub mod forms;
+pub(crate) mod recover;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,6 +41,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/subscriptions/{id}/test", post(test))
         .route("/subscriptions/{id}/secret/rotate", post(rotate_secret))
+        .route("/subscriptions/{id}/recover", post(recover::recover))
+        .route("/recoveries/{id}", get(recover::show))
 }
 
 /// Body of `POST /subscriptions`.
@@ -49,7 +52,9 @@ pub struct CreateSubscription {
     /// The owning tenant (admin only; implied by a tenant token).
     #[schema(pattern = "^ten_[0-9a-fA-F]{32}$")]
     pub tenant_id: Option<String>,
-    /// Where deliveries are POSTed (https unless the server runs with --dev).
+    /// Where deliveries are POSTed (https unless the server runs with --dev), or `relay:` for
+    /// a relay subscription, received by `herald listen --relay` over `GET /api/v1/relay`
+    /// (see docs/relay.md).
     pub url: String,
     /// Event type names, or prefixes ending in `*` such as `consent.*`.
     #[schema(schema_with = super::openapi::event_type_patterns)]
@@ -94,7 +99,7 @@ pub struct CreateSubscription {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSubscription {
-    /// New URL.
+    /// New URL (or `relay:`, see create).
     pub url: Option<String>,
     /// New event types.
     #[schema(schema_with = super::openapi::event_type_patterns_or_null)]
@@ -158,6 +163,10 @@ pub struct SubscriptionQuery {
 }
 
 pub(crate) async fn check_url(state: &AppState, url: &str) -> Result<String, ApiError> {
+    // A relay subscription makes no outbound request, so the URL rules do not apply.
+    if url == herald_store::RELAY_URL {
+        return Ok(url.to_owned());
+    }
     checks::url_length(url, &state.config.limits)?;
     state
         .deliverer
@@ -169,7 +178,11 @@ pub(crate) async fn check_url(state: &AppState, url: &str) -> Result<String, Api
 }
 
 /// Loads a subscription the caller may see, else 404.
-async fn load(state: &AppState, principal: &Principal, id: &str) -> Result<Subscription, ApiError> {
+pub(crate) async fn load(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<Subscription, ApiError> {
     let parsed = SubscriptionId::parse(id).map_err(|_| ApiError::not_found("subscription", id))?;
     match state.catalog.get_subscription(&parsed).await? {
         Some(sub) if principal.can_see(&sub.tenant_id) => Ok(sub),
@@ -476,28 +489,8 @@ pub async fn test(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let sub = load(&state, &principal, &id).await?;
-    // Taken before the test event is written: a refused test leaves nothing behind.
-    let turn = state
-        .intake
-        .manual_turn(&sub)
-        .await
-        .map_err(ApiError::manual_busy)?;
     let url = HeaderValue::from_str(&sub.url).ok();
-    let job = publish_test_event(&state, sub).await?;
-    let deliverer = Arc::clone(&state.deliverer);
-    // The attempt runs in its own task: a caller that hangs up mid-test must not cut the
-    // attempt short between sending it and recording it.
-    let attempt = tokio::spawn(async move {
-        let attempt = deliverer.attempt(&job, AttemptTrigger::Test).await;
-        drop(turn);
-        TestResult {
-            succeeded: attempt.succeeded(),
-            event_id: job.event.id.to_string(),
-            delivery_id: job.delivery.id.to_string(),
-            explanation: attempt.error.map(explain),
-            attempt: attempt.into(),
-        }
-    });
+    let attempt = start_test(&state, sub).await?;
     let body = futures::stream::once(async move {
         let result = attempt.await.map_err(std::io::Error::other)?;
         serde_json::to_vec(&result)
@@ -515,6 +508,36 @@ pub async fn test(
         headers.insert(TEST_TIMEOUT_HEADER, limit);
     }
     Ok(response)
+}
+
+/// Starts the connectivity test of `sub` (the API's and the Hub's): takes a manual turn,
+/// publishes the `herald.test` event and makes the attempt in its own task, whose result it
+/// hands back. A subscription at a limit is refused (429) before anything is written.
+pub(crate) async fn start_test(
+    state: &AppState,
+    sub: Subscription,
+) -> Result<tokio::task::JoinHandle<TestResult>, ApiError> {
+    // Taken before the test event is written: a refused test leaves nothing behind.
+    let turn = state
+        .intake
+        .manual_turn(&sub)
+        .await
+        .map_err(ApiError::manual_busy)?;
+    let job = publish_test_event(state, sub).await?;
+    let deliverer = Arc::clone(&state.deliverer);
+    // The attempt runs in its own task: a caller that hangs up mid-test must not cut the
+    // attempt short between sending it and recording it.
+    Ok(tokio::spawn(async move {
+        let attempt = deliverer.attempt(&job, AttemptTrigger::Test).await;
+        drop(turn);
+        TestResult {
+            succeeded: attempt.succeeded(),
+            event_id: job.event.id.to_string(),
+            delivery_id: job.delivery.id.to_string(),
+            explanation: attempt.error.map(explain),
+            attempt: attempt.into(),
+        }
+    }))
 }
 
 /// Publishes the `herald.test` event to this one subscription, ready for its attempt.

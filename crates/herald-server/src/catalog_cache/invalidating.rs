@@ -31,6 +31,61 @@ impl InvalidatingCatalog {
 
 #[async_trait]
 impl Catalog for InvalidatingCatalog {
+    async fn create_support_request(&self, request: &herald_store::SupportRequest) -> Result<()> {
+        self.inner.create_support_request(request).await
+    }
+
+    async fn get_support_request(&self, id: &str) -> Result<Option<herald_store::SupportRequest>> {
+        self.inner.get_support_request(id).await
+    }
+
+    async fn list_support_requests(
+        &self,
+        tenant_id: Option<&TenantId>,
+        open_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<herald_store::SupportRequest>> {
+        self.inner
+            .list_support_requests(tenant_id, open_only, page)
+            .await
+    }
+
+    async fn answer_support_request(
+        &self,
+        id: &str,
+        answer: Option<&str>,
+        status: herald_store::SupportStatus,
+        now: OffsetDateTime,
+    ) -> Result<Option<herald_store::SupportRequest>> {
+        self.inner
+            .answer_support_request(id, answer, status, now)
+            .await
+    }
+
+    async fn insert_hub_session(
+        &self,
+        session_hash: &str,
+        tenant_id: Option<&TenantId>,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        self.inner
+            .insert_hub_session(session_hash, tenant_id, now, expires_at)
+            .await
+    }
+
+    async fn hub_session(
+        &self,
+        session_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<herald_store::HubSession>> {
+        self.inner.hub_session(session_hash, now).await
+    }
+
+    async fn delete_hub_session(&self, session_hash: &str) -> Result<bool> {
+        self.inner.delete_hub_session(session_hash).await
+    }
+
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }
@@ -166,5 +221,14 @@ impl Catalog for InvalidatingCatalog {
 
     async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool> {
         self.inner.delete_subscription(id).await
+    }
+
+    async fn secret_census(&self) -> Result<SecretCensus> {
+        self.inner.secret_census().await
+    }
+
+    // Re-sealing changes how secrets are stored, never what they are: nothing to forget.
+    async fn reseal_secrets(&self, scope: Reseal, limit: u32) -> Result<u64> {
+        self.inner.reseal_secrets(scope, limit).await
     }
 }

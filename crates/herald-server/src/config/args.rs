@@ -78,6 +78,23 @@ pub struct ServeArgs {
     )]
     pub admin_token: Option<String>,
 
+    /// File of encryption keys for the secrets stored in the database: one base64 32-byte key
+    /// per line, the first sealing, every one opening (rotation: put a new key first, keep
+    /// the old after it, run `herald admin reencrypt`, then drop the old). [default: on
+    /// SQLite, DIR/encryption-key, generated at first start; PostgreSQL requires a key]
+    #[arg(long, env = "HERALD_ENCRYPTION_KEY_FILE", value_name = "FILE")]
+    pub encryption_key_file: Option<PathBuf>,
+
+    /// The encryption keys themselves instead of a file (base64, comma-separated, the first
+    /// sealing). Prefer the variable to the flag, which other users can see in `ps`.
+    #[arg(
+        long,
+        env = "HERALD_ENCRYPTION_KEY",
+        value_name = "KEYS",
+        hide_env_values = true
+    )]
+    pub encryption_key: Option<String>,
+
     /// Log format: text (for people) or json (one object per line). [default: text]
     #[arg(long, env = "HERALD_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -116,6 +133,12 @@ pub struct ServeArgs {
     #[arg(long, env = "HERALD_SECRET_GRACE_PERIOD", value_name = "DURATION")]
     pub secret_grace_period: Option<String>,
 
+    /// How long a relay subscription's deliveries wait for `herald listen --relay` to connect;
+    /// past it, with no listener connected since, they fail ("no relay client was connected
+    /// for …"). [default: 72h]
+    #[arg(long, env = "HERALD_RELAY_HOLD", value_name = "DURATION")]
+    pub relay_hold: Option<String>,
+
     /// Lifetime of tenant access tokens issued at /oauth2/token (and by `herald login`).
     /// [default: 1h]
     #[arg(long, env = "HERALD_TOKEN_LIFETIME", value_name = "DURATION")]
@@ -135,6 +158,11 @@ pub struct ServeArgs {
     /// until one closes. [default: 1024]
     #[arg(long, env = "HERALD_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
+
+    /// Events older than this are deleted, with their deliveries, attempts and idempotency
+    /// keys (never one with a delivery still pending); 0 keeps everything. [default: 30d]
+    #[arg(long, env = "HERALD_RETENTION", value_name = "DURATION")]
+    pub retention: Option<String>,
 
     /// The name of --token-lifetime before issue 11, still read (the flag and
     /// HERALD_TOKEN_TTL); --token-lifetime wins.

@@ -69,4 +69,13 @@ pub enum ConfigError {
          value on every node"
     )]
     AdminTokenRequired,
+    /// Several nodes share one database, so each must be given the keys that seal its
+    /// secrets; a key generated in one node's data dir would be unknown to the others.
+    #[error(
+        "with database_url, set encryption_key_file (--encryption-key-file) or          HERALD_ENCRYPTION_KEY to the same keys on every node (make one with          `openssl rand -base64 32`)"
+    )]
+    EncryptionKeyRequired,
+    /// Both an encryption key file and inline keys were given: which one seals is unclear.
+    #[error("set encryption_key_file or HERALD_ENCRYPTION_KEY (--encryption-key), not both")]
+    EncryptionKeyTwice,
 }

@@ -24,6 +24,7 @@ use super::schedule::RetrySchedule;
 use crate::metrics::Metrics;
 use crate::notices::FailureSink;
 use crate::outbound::{Outbound, payload};
+use crate::relay::RelayHub;
 
 /// Makes and records attempts.
 pub struct Deliverer {
@@ -40,6 +41,8 @@ pub struct Deliverer {
     public_url: String,
     /// Where deliveries that end `failed` are handed for notices (never waited on).
     failures: Option<FailureSink>,
+    /// Where a relay subscription's attempts go instead of HTTP (`None`: none can be made).
+    relay: Option<Arc<RelayHub>>,
 }
 
 impl Deliverer {
@@ -60,6 +63,7 @@ impl Deliverer {
             log: AttemptLog::default(),
             public_url: String::new(),
             failures: None,
+            relay: None,
         }
     }
 
@@ -73,6 +77,17 @@ impl Deliverer {
     pub fn with_failure_sink(mut self, sink: FailureSink) -> Self {
         self.failures = Some(sink);
         self
+    }
+
+    /// This deliverer, sending relay subscriptions' attempts through `relay`.
+    pub fn with_relay(mut self, relay: Arc<RelayHub>) -> Self {
+        self.relay = Some(relay);
+        self
+    }
+
+    /// The relay's listeners (for the relay's WebSocket endpoint).
+    pub fn relay(&self) -> Option<&Arc<RelayHub>> {
+        self.relay.as_ref()
     }
 
     /// The outbound client (for URL checks at the API).
@@ -104,7 +119,12 @@ impl Deliverer {
         let started_at = self.clock.now();
         let body = self.body(job);
         let headers = self.headers(job, started_at, &body);
-        let outcome = self.outbound.post_for(subscription, headers, body).await;
+        // The one branch point of the relay: the same signed headers and body, sent over a
+        // listener's WebSocket instead of an HTTP request.
+        let outcome = match &self.relay {
+            Some(relay) if subscription.is_relay() => relay.deliver(job, &headers, body).await,
+            _ => self.outbound.post_for(subscription, headers, body).await,
+        };
 
         let attempt = Attempt {
             id: AttemptId::generate(),

@@ -18,16 +18,22 @@ use super::clock::Clock;
 use super::gates::GatePermit;
 
 /// Works one leased job. `leased` is when its lease began (on the dispatcher's clock);
-/// `permit` is its place in `max_concurrency`, held until the attempt is recorded.
+/// `permit` is its place in `max_concurrency`, held until the attempt is recorded; `gate` its
+/// subscription's gate permit if it was taken already (then it has no turn to wait for).
 pub(super) async fn work(
     job: DeliveryJob,
     leased: Instant,
     permit: OwnedSemaphorePermit,
+    gate: Option<GatePermit>,
     core: Arc<Core>,
 ) {
     // Shutdown while waiting, or before the request: no request, the lease stays.
-    let Some(gate) = core.until_stopped(wait_turn(&job, &core)).await else {
-        return;
+    let gate = match gate {
+        Some(gate) => gate,
+        None => match core.until_stopped(wait_turn(&job, &core)).await {
+            Some(gate) => gate,
+            None => return,
+        },
     };
     let Some(_sending) = Sending::begin(&core) else {
         return;

@@ -264,7 +264,18 @@ impl Core {
         let core = Arc::clone(self);
         match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => {
-                self.tasks.spawn(job::work(job, leased, permit, core));
+                // Its gate's permit too, if free and the job need not wait for a send slot:
+                // taken here, in claim order, so a subscription's jobs start oldest first (a
+                // relay listener catching up gets them in order) rather than in whatever order
+                // their tasks first run.
+                let gate = (job.not_before <= self.clock.now())
+                    .then(|| {
+                        let subscription = &job.subscription;
+                        self.gates
+                            .try_acquire(subscription.id.as_str(), subscription.max_in_flight)
+                    })
+                    .flatten();
+                self.tasks.spawn(job::work(job, leased, permit, gate, core));
             }
             Err(_) => {
                 self.tasks.spawn(async move {
@@ -273,7 +284,7 @@ impl Core {
                     let permits = Arc::clone(&core.permits);
                     let acquired = core.until_stopped(permits.acquire_owned()).await;
                     if let Some(Ok(permit)) = acquired {
-                        job::work(job, leased, permit, core).await;
+                        job::work(job, leased, permit, None, core).await;
                     }
                 });
             }

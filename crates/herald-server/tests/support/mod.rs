@@ -104,18 +104,25 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let (store, database): (Arc<dyn Store>, _) = match backend {
             Backend::Sqlite => {
-                let store = SqliteStore::open(&dir.path().join("herald.db"))
-                    .await
-                    .expect("open store");
+                let store = SqliteStore::open(
+                    &dir.path().join("herald.db"),
+                    herald_store::conformance::keyring(),
+                )
+                .await
+                .expect("open store");
                 (Arc::new(store), None)
             }
             Backend::Postgres(admin_url) => {
                 let database = TestDatabase::create_on(&admin_url)
                     .await
                     .expect("a test database");
-                let store = PgStore::connect(database.url(), PgOptions::default())
-                    .await
-                    .expect("connect");
+                let store = PgStore::connect(
+                    database.url(),
+                    PgOptions::default(),
+                    herald_store::conformance::keyring(),
+                )
+                .await
+                .expect("connect");
                 (Arc::new(store), Some(database))
             }
         };

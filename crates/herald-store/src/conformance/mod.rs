@@ -15,10 +15,14 @@ mod dispatch;
 mod events;
 mod feed;
 mod handoff;
+mod hub;
 mod limits;
 mod limits_catalog;
 mod manual_slots;
 mod notices;
+mod relay;
+mod retention;
+mod sealing;
 mod tokens;
 
 pub use attempt_pages::*;
@@ -29,10 +33,14 @@ pub use dispatch::*;
 pub use events::*;
 pub use feed::*;
 pub use handoff::*;
+pub use hub::*;
 pub use limits::*;
 pub use limits_catalog::*;
 pub use manual_slots::*;
 pub use notices::*;
+pub use relay::*;
+pub use retention::*;
+pub use sealing::*;
 pub use tokens::*;
 
 use std::collections::BTreeMap;
@@ -41,6 +49,7 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 
 use crate::ids::{AttemptId, DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
+use crate::sealing::{EncryptionKey, Keyring};
 use crate::seam::Store;
 
 /// Expands to one `#[tokio::test]` per conformance case. `$factory` is called once per test
@@ -52,7 +61,9 @@ use crate::seam::Store;
 /// ```ignore
 /// herald_store::store_conformance_tests!(|| async {
 ///     let dir = tempfile::tempdir().unwrap();
-///     let store = SqliteStore::open(&dir.path().join("herald.db")).await.unwrap();
+///     let store = SqliteStore::open(&dir.path().join("herald.db"), conformance::keyring())
+///         .await
+///         .unwrap();
 ///     (store, dir)
 /// });
 /// herald_store::store_conformance_tests!(optional || async {
@@ -78,10 +89,22 @@ macro_rules! store_conformance_tests {
             duplicate_tenant_id_or_client_id_conflicts,
             tenants_page_newest_first_with_a_cursor,
             access_token_resolves_to_its_tenant_until_it_expires,
+            // retention
+            retention_deletes_old_finished_events_with_their_deliveries_and_attempts,
+            // sealed secrets
+            subscription_secrets_are_sealed_under_the_primary_key,
+            resealing_current_secrets_rewrites_nothing,
             // tokens
             revoked_access_token_no_longer_resolves,
             rotating_credentials_replaces_the_hash_and_revokes_the_tenants_tokens,
             purge_deletes_expired_access_tokens_in_batches,
+            // Hub sessions
+            hub_session_resolves_until_it_expires_or_is_deleted,
+            hub_sessions_are_swept_when_expired_and_go_with_their_tenant,
+            activity_counts_events_and_attempts_per_bucket_and_tenant,
+            failing_subscriptions_are_those_whose_latest_attempt_failed,
+            recovery_requeues_failed_deliveries_in_batches_and_keeps_progress,
+            support_requests_are_filed_listed_answered_and_closed,
             event_type_round_trips_updates_and_deletes,
             duplicate_event_type_name_conflicts,
             event_types_page_by_name_ascending,
@@ -136,6 +159,9 @@ macro_rules! store_conformance_tests {
             publish_and_lease_skips_paused_and_rate_limited_subscriptions,
             publish_and_lease_hands_out_nothing_for_a_duplicate,
             concurrent_completions_are_each_recorded,
+            // the relay
+            relay_deliveries_wait_until_this_node_holds_a_listener,
+            relay_deliveries_unattended_past_the_bound_are_leased_for_failing,
             // dispatch: attempts and the queue
             lease_delivery_conflicts_with_an_unexpired_lease,
             complete_attempt_records_the_attempt_moves_status_and_releases_the_lease,
@@ -174,6 +200,13 @@ macro_rules! store_conformance_tests {
     (@make optional $factory:expr) => {
         ($factory)().await
     };
+}
+
+/// The keyring every test store is opened with: one fixed key, so that stores opened on one
+/// database (several nodes, a reopened file) open each other's secrets, and cases can name the
+/// key that seals (`keyring().primary().id()`). Never use it outside tests.
+pub fn keyring() -> Keyring {
+    Keyring::new(EncryptionKey::from_bytes([0x5e; 32]), [])
 }
 
 /// The suite's fixed "now": every time in a case is this plus some seconds.

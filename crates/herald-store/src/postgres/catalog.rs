@@ -17,6 +17,7 @@ use crate::error::StoreError;
 use crate::ids::{SubscriptionId, TenantId};
 use crate::model::*;
 use crate::rows::{self, subscription_columns};
+use crate::sealing::Keyring;
 use crate::statements::catalog as sql;
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -185,8 +186,12 @@ pub(super) async fn count_subscriptions(conn: &mut PgConnection, tenant_id: &str
 }
 
 /// Runs inside the caller's transaction (the row and its patterns go together).
-pub(super) async fn create_subscription(conn: &mut PgConnection, sub: &Subscription) -> Result<()> {
-    run::execute(conn, &sql::insert_subscription(sub)?).await?;
+pub(super) async fn create_subscription(
+    conn: &mut PgConnection,
+    keyring: &Keyring,
+    sub: &Subscription,
+) -> Result<()> {
+    run::execute(conn, &sql::insert_subscription(sub, keyring)?).await?;
     insert_patterns(conn, &sub.id, &sub.event_types).await
 }
 
@@ -219,14 +224,19 @@ async fn insert_patterns(
 
 pub(super) async fn get_subscription(
     conn: &mut PgConnection,
+    keyring: &Keyring,
     id: &str,
 ) -> Result<Option<Subscription>> {
-    run::optional(conn, &sql::subscription_by_id(id), rows::subscription).await
+    run::optional(conn, &sql::subscription_by_id(id), |row| {
+        rows::subscription(row, keyring)
+    })
+    .await
 }
 
 /// Several subscriptions by id (for claimed jobs); missing ones are simply absent.
 pub(super) async fn get_subscriptions(
     conn: &mut PgConnection,
+    keyring: &Keyring,
     ids: &[&str],
 ) -> Result<Vec<Subscription>> {
     let found = sqlx::query(concat!(
@@ -237,17 +247,21 @@ pub(super) async fn get_subscriptions(
     .bind(ids)
     .fetch_all(conn)
     .await?;
-    found.iter().map(rows::subscription).collect()
+    found
+        .iter()
+        .map(|row| rows::subscription(row, keyring))
+        .collect()
 }
 
 pub(super) async fn list_subscriptions(
     conn: &mut PgConnection,
+    keyring: &Keyring,
     filter: &SubscriptionFilter,
     page: &PageRequest,
 ) -> Result<Page<Subscription>> {
     let tenant = filter.tenant_id.as_ref().map(TenantId::as_str);
     let list = sql::list_subscriptions(tenant, page);
-    let items = run::all(conn, &list, rows::subscription).await?;
+    let items = run::all(conn, &list, |row| rows::subscription(row, keyring)).await?;
     Ok(rows::subscription_page(items, page))
 }
 
@@ -256,6 +270,7 @@ pub(super) async fn list_subscriptions(
 /// became claimable, which other nodes must hear about.
 pub(super) async fn update_subscription(
     conn: &mut PgConnection,
+    keyring: &Keyring,
     sub: &Subscription,
 ) -> Result<Option<bool>> {
     let before: Option<String> =
@@ -266,7 +281,7 @@ pub(super) async fn update_subscription(
     let Some(before) = before else {
         return Ok(None);
     };
-    run::execute(conn, &sql::update_subscription(sub)?).await?;
+    run::execute(conn, &sql::update_subscription(sub, keyring)?).await?;
     run::execute(conn, &sql::delete_patterns(sub.id.as_str())).await?;
     insert_patterns(conn, &sub.id, &sub.event_types).await?;
     let resumed = SubscriptionStatus::parse(&before) == Some(SubscriptionStatus::Paused)

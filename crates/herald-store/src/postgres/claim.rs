@@ -28,6 +28,7 @@ use crate::error::StoreError;
 use crate::ids::DeliveryId;
 use crate::model::*;
 use crate::rows::{self, delivery_columns, from_micros, micros};
+use crate::sealing::Keyring;
 use crate::statements::queue as sql;
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -47,7 +48,9 @@ fn due_of_kind(kind: &str, retry: u8) -> String {
     )
 }
 
-/// Step 1: locks every active subscription with due, unleased work, in id order. Scalar
+/// Step 1: locks every active subscription with due, unleased work, in id order; a relay
+/// subscription (`url = 'relay:'`) only if this node (`$2`) holds a listener for it now, so
+/// its deliveries wait for one and go only to a node that can send them (docs/relay.md). Scalar
 /// subqueries with LIMIT 1, not EXISTS: PostgreSQL turns two OR-ed EXISTS into a hashed
 /// subplan that reads every due delivery; these stay one index probe per subscription (its
 /// first due row of each kind), however large the backlog.
@@ -60,7 +63,10 @@ static LOCK_DUE: LazyLock<String> = LazyLock::new(|| {
         )
     };
     format!(
-        "SELECT s.id FROM subscriptions s WHERE s.status = 'active' AND ({} OR {}) \
+        "SELECT s.id FROM subscriptions s WHERE s.status = 'active' \
+           AND (s.url <> 'relay:' OR EXISTS (SELECT 1 FROM relay_presence p \
+             WHERE p.subscription_id = s.id AND p.node_id = $2 AND p.expires_at > $1)) \
+           AND ({} OR {}) \
          ORDER BY s.id FOR NO KEY UPDATE OF s",
         due("attempts = 0"),
         due("attempts > 0"),
@@ -91,10 +97,16 @@ static LEASE_CAPPED: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Runs inside the caller's transaction; see the module documentation.
-pub(super) async fn claim_due(conn: &mut PgConnection, claim: &Claim) -> Result<Vec<DeliveryJob>> {
+pub(super) async fn claim_due(
+    conn: &mut PgConnection,
+    keyring: &Keyring,
+    claim: &Claim,
+    node_id: &str,
+) -> Result<Vec<DeliveryJob>> {
     let now = micros(claim.now);
     let locked: Vec<String> = sqlx::query_scalar(LOCK_DUE.as_str())
         .bind(now)
+        .bind(node_id)
         .fetch_all(&mut *conn)
         .await?;
     if locked.is_empty() || claim.limit == 0 {
@@ -116,7 +128,7 @@ pub(super) async fn claim_due(conn: &mut PgConnection, claim: &Claim) -> Result<
     } = claiming::assign_slots(claim, &capacities, &deliveries)?;
     advance_slots(conn, &next_slots).await?;
     drop(next_slots);
-    jobs(conn, deliveries, claim.now, &not_before).await
+    jobs(conn, keyring, deliveries, claim.now, &not_before).await
 }
 
 /// Step 3 ([`LEASE_CAPPED`]): the leased deliveries, in the order they were chosen.
@@ -186,6 +198,7 @@ async fn advance_slots(conn: &mut PgConnection, next_slots: &[(&str, i64)]) -> R
 /// `not_before` is its slot in `not_before`, else `now`.
 pub(super) async fn jobs(
     conn: &mut PgConnection,
+    keyring: &Keyring,
     deliveries: Vec<Delivery>,
     now: OffsetDateTime,
     not_before: &HashMap<DeliveryId, OffsetDateTime>,
@@ -195,13 +208,14 @@ pub(super) async fn jobs(
     }
     let (event_ids, subscription_ids) = claiming::job_ids(&deliveries);
     let events = events::get_events(conn, &event_ids).await?;
-    let subscriptions = catalog::get_subscriptions(conn, &subscription_ids).await?;
+    let subscriptions = catalog::get_subscriptions(conn, keyring, &subscription_ids).await?;
     claiming::jobs(deliveries, events, subscriptions, now, not_before)
 }
 
 /// Runs inside the caller's transaction.
 pub(super) async fn lease_delivery(
     conn: &mut PgConnection,
+    keyring: &Keyring,
     id: &DeliveryId,
     now: OffsetDateTime,
     lease_until: OffsetDateTime,
@@ -226,7 +240,7 @@ pub(super) async fn lease_delivery(
     let Some(delivery) = delivery else {
         return Ok(None);
     };
-    Ok(jobs(conn, vec![delivery], now, &HashMap::new())
+    Ok(jobs(conn, keyring, vec![delivery], now, &HashMap::new())
         .await?
         .pop())
 }

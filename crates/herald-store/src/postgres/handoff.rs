@@ -19,6 +19,7 @@ use crate::error::StoreError;
 use crate::ids::DeliveryId;
 use crate::model::*;
 use crate::rows::{self, delivery_columns, micros};
+use crate::sealing::Keyring;
 use crate::seam::{Accepted, PublishLease};
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -26,6 +27,7 @@ type Result<T> = std::result::Result<T, StoreError>;
 /// Runs inside the caller's transaction; see the module documentation.
 pub(super) async fn publish_and_lease(
     conn: &mut PgConnection,
+    keyring: &Keyring,
     event: &Event,
     lease: &PublishLease,
 ) -> Result<Accepted> {
@@ -49,12 +51,13 @@ pub(super) async fn publish_and_lease(
         .iter()
         .map(rows::delivery)
         .collect::<Result<Vec<_>>>()?;
-    let jobs = claim::jobs(conn, deliveries, lease.now, &HashMap::new()).await?;
+    let jobs = claim::jobs(conn, keyring, deliveries, lease.now, &HashMap::new()).await?;
     Ok(Accepted { published, jobs })
 }
 
 /// The new deliveries (`(id, subscription id)`) to hand out: those of open subscriptions
-/// that no one else is claiming or handing out right now, up to each one's free room.
+/// that no one else is claiming or handing out right now, up to each one's free room. Relay
+/// subscriptions are left to claims, which check that this node holds their listener.
 async fn choose<'d>(
     conn: &mut PgConnection,
     created: &'d [(DeliveryId, String)],
@@ -67,7 +70,7 @@ async fn choose<'d>(
     let wanted: Vec<&str> = wanted.into_iter().collect();
     let locked: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM subscriptions WHERE id = ANY($1) AND status = 'active' \
-           AND rate_limit_per_second IS NULL \
+           AND rate_limit_per_second IS NULL AND url <> 'relay:' \
          ORDER BY id FOR NO KEY UPDATE SKIP LOCKED",
     )
     .bind(&wanted)

@@ -23,10 +23,16 @@ mod catalog;
 mod claim;
 mod events;
 mod handoff;
+mod hub;
 mod listener;
 mod notices;
 mod queue;
+mod recovery;
+mod relay;
+mod retention;
 mod run;
+mod sealing;
+mod support;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -42,6 +48,7 @@ use crate::error::StoreError;
 use crate::feed::{AttemptFeedFilter, FeedPage, FeedPosition};
 use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
+use crate::sealing::Keyring;
 use crate::seam::{Accepted, Catalog, DeliveryQueue, PublishLease, Result};
 use listener::Listener;
 
@@ -75,6 +82,12 @@ pub struct PgStore {
     pool: PgPool,
     /// Wakes this node's dispatcher when another node publishes.
     listener: Listener,
+    /// This node's name in `relay_presence` (new for each handle, so a presence left by a
+    /// node that died never lets another claim for a listener it does not hold).
+    node_id: String,
+    /// Seals subscription secrets on write and opens them on read (see [`crate::sealing`]);
+    /// every node must hold the keys the others seal with.
+    keyring: Keyring,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -86,8 +99,8 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`),
     /// applies pending migrations and starts listening for other nodes' work. Must be called
-    /// within a Tokio runtime.
-    pub async fn connect(url: &str, options: PgOptions) -> Result<PgStore> {
+    /// within a Tokio runtime. Secrets are sealed and opened with `keyring`.
+    pub async fn connect(url: &str, options: PgOptions, keyring: Keyring) -> Result<PgStore> {
         let connect_options = PgConnectOptions::from_str(url)?
             // Statements are logged at the caller's level (the store's callers log failures);
             // logging each claim and publish would cost more than them.
@@ -109,12 +122,17 @@ impl PgStore {
             .connect_with(connect_options)
             .await?;
         let listener = Listener::start(pool.clone()).await?;
-        Ok(PgStore { pool, listener })
+        Ok(PgStore {
+            pool,
+            listener,
+            node_id: crate::ids::node_id(),
+            keyring,
+        })
     }
 
     /// Closes every connection after the calls in progress, and stops the `LISTEN` task.
     pub async fn close(self) {
-        let Self { pool, listener } = self;
+        let Self { pool, listener, .. } = self;
         drop(listener);
         pool.close().await;
     }
@@ -138,6 +156,70 @@ macro_rules! in_transaction {
 
 #[async_trait]
 impl Catalog for PgStore {
+    async fn create_support_request(&self, request: &crate::support::SupportRequest) -> Result<()> {
+        support::create(&mut *self.conn().await?, request).await
+    }
+
+    async fn get_support_request(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::support::SupportRequest>> {
+        support::get(&mut *self.conn().await?, id).await
+    }
+
+    async fn list_support_requests(
+        &self,
+        tenant_id: Option<&TenantId>,
+        open_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<crate::support::SupportRequest>> {
+        support::list(
+            &mut *self.conn().await?,
+            tenant_id.map(TenantId::as_str),
+            open_only,
+            page,
+        )
+        .await
+    }
+
+    async fn answer_support_request(
+        &self,
+        id: &str,
+        answer: Option<&str>,
+        status: crate::support::SupportStatus,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::support::SupportRequest>> {
+        in_transaction!(self, |conn| support::answer(conn, id, answer, status, now))
+    }
+
+    async fn insert_hub_session(
+        &self,
+        session_hash: &str,
+        tenant_id: Option<&TenantId>,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        in_transaction!(self, |conn| hub::insert_hub_session(
+            conn,
+            session_hash,
+            tenant_id,
+            now,
+            expires_at
+        ))
+    }
+
+    async fn hub_session(
+        &self,
+        session_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::hub::HubSession>> {
+        hub::hub_session(&mut *self.conn().await?, session_hash, now).await
+    }
+
+    async fn delete_hub_session(&self, session_hash: &str) -> Result<bool> {
+        hub::delete_hub_session(&mut *self.conn().await?, session_hash).await
+    }
+
     async fn ping(&self) -> Result<()> {
         run::execute(
             &mut *self.conn().await?,
@@ -244,12 +326,13 @@ impl Catalog for PgStore {
     async fn create_subscription(&self, subscription: &Subscription) -> Result<()> {
         in_transaction!(self, |conn| catalog::create_subscription(
             conn,
+            &self.keyring,
             subscription
         ))
     }
 
     async fn get_subscription(&self, id: &SubscriptionId) -> Result<Option<Subscription>> {
-        catalog::get_subscription(&mut *self.conn().await?, id.as_str()).await
+        catalog::get_subscription(&mut *self.conn().await?, &self.keyring, id.as_str()).await
     }
 
     async fn list_subscriptions(
@@ -257,12 +340,12 @@ impl Catalog for PgStore {
         filter: &SubscriptionFilter,
         page: &PageRequest,
     ) -> Result<Page<Subscription>> {
-        catalog::list_subscriptions(&mut *self.conn().await?, filter, page).await
+        catalog::list_subscriptions(&mut *self.conn().await?, &self.keyring, filter, page).await
     }
 
     async fn update_subscription(&self, subscription: &Subscription) -> Result<bool> {
         let updated: Option<bool> = in_transaction!(self, |conn| async {
-            let resumed = catalog::update_subscription(conn, subscription).await?;
+            let resumed = catalog::update_subscription(conn, &self.keyring, subscription).await?;
             if resumed == Some(true) {
                 // Its waiting deliveries just became claimable: wake every node (delivered
                 // at commit, like a publish's).
@@ -276,6 +359,19 @@ impl Catalog for PgStore {
     async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool> {
         catalog::delete_subscription(&mut *self.conn().await?, id).await
     }
+
+    async fn secret_census(&self) -> Result<SecretCensus> {
+        sealing::secret_census(&mut *self.conn().await?).await
+    }
+
+    async fn reseal_secrets(&self, scope: Reseal, limit: u32) -> Result<u64> {
+        in_transaction!(self, |conn| sealing::reseal_secrets(
+            conn,
+            &self.keyring,
+            scope,
+            limit
+        ))
+    }
 }
 
 #[async_trait]
@@ -285,7 +381,12 @@ impl DeliveryQueue for PgStore {
     }
 
     async fn publish_and_lease(&self, event: &Event, lease: &PublishLease) -> Result<Accepted> {
-        in_transaction!(self, |conn| handoff::publish_and_lease(conn, event, lease))
+        in_transaction!(self, |conn| handoff::publish_and_lease(
+            conn,
+            &self.keyring,
+            event,
+            lease
+        ))
     }
 
     async fn publish_to(
@@ -360,7 +461,12 @@ impl DeliveryQueue for PgStore {
     }
 
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<DeliveryJob>> {
-        in_transaction!(self, |conn| claim::claim_due(conn, claim))
+        in_transaction!(self, |conn| claim::claim_due(
+            conn,
+            &self.keyring,
+            claim,
+            &self.node_id
+        ))
     }
 
     async fn lease_delivery(
@@ -371,6 +477,7 @@ impl DeliveryQueue for PgStore {
     ) -> Result<Option<DeliveryJob>> {
         in_transaction!(self, |conn| claim::lease_delivery(
             conn,
+            &self.keyring,
             id,
             now,
             lease_until
@@ -394,6 +501,109 @@ impl DeliveryQueue for PgStore {
 
     async fn queue_stats(&self) -> Result<QueueStats> {
         queue::queue_stats(&mut *self.conn().await?).await
+    }
+
+    async fn relay_present(
+        &self,
+        subscription_id: &SubscriptionId,
+        until: OffsetDateTime,
+    ) -> Result<()> {
+        relay::present(
+            &mut *self.conn().await?,
+            subscription_id.as_str(),
+            &self.node_id,
+            until,
+        )
+        .await
+    }
+
+    async fn start_recovery(&self, recovery: &crate::recovery::Recovery) -> Result<()> {
+        recovery::start(&mut *self.conn().await?, recovery).await
+    }
+
+    async fn get_recovery(&self, id: &str) -> Result<Option<crate::recovery::Recovery>> {
+        recovery::get(&mut *self.conn().await?, id).await
+    }
+
+    async fn latest_recovery(
+        &self,
+        subscription_id: &SubscriptionId,
+    ) -> Result<Option<crate::recovery::Recovery>> {
+        recovery::latest(&mut *self.conn().await?, subscription_id).await
+    }
+
+    async fn count_failed_deliveries(
+        &self,
+        subscription_id: &SubscriptionId,
+        since: OffsetDateTime,
+    ) -> Result<u64> {
+        recovery::count_failed(&mut *self.conn().await?, subscription_id, since).await
+    }
+
+    async fn requeue_failed_deliveries(
+        &self,
+        subscription_id: &SubscriptionId,
+        since: OffsetDateTime,
+        after: Option<&DeliveryId>,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<DeliveryId>> {
+        let after =
+            crate::hub::range_start(DeliveryId::PREFIX, since, after.map(DeliveryId::as_str));
+        recovery::requeue(
+            &mut *self.conn().await?,
+            subscription_id,
+            &after,
+            now,
+            limit,
+        )
+        .await
+    }
+
+    async fn relay_waiting(&self, subscription_id: &SubscriptionId) -> Result<u64> {
+        relay::waiting(&mut *self.conn().await?, subscription_id.as_str()).await
+    }
+
+    async fn lease_unattended_relay(
+        &self,
+        since: OffsetDateTime,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Delivery>> {
+        in_transaction!(self, |conn| relay::lease_unattended(
+            conn,
+            since,
+            now,
+            lease_until,
+            limit
+        ))
+    }
+
+    async fn record_recovery_progress(
+        &self,
+        id: &str,
+        requeued: u64,
+        status: crate::recovery::RecoveryStatus,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        recovery::progress(&mut *self.conn().await?, id, requeued, status, now).await
+    }
+
+    async fn activity(
+        &self,
+        query: &crate::hub::ActivityQuery,
+    ) -> Result<Vec<crate::hub::ActivityBucket>> {
+        hub::activity(&mut *self.conn().await?, query).await
+    }
+
+    async fn failing_subscriptions(
+        &self,
+        since: OffsetDateTime,
+        tenant_id: Option<&TenantId>,
+        limit: u32,
+    ) -> Result<Vec<crate::hub::FailingSubscription>> {
+        hub::failing_subscriptions(&mut *self.conn().await?, since, tenant_id, limit).await
     }
 
     /// Other nodes may claim from the same database: only the count in it is shared.
@@ -421,5 +631,15 @@ impl DeliveryQueue for PgStore {
 
     fn work_notifier(&self) -> Option<Arc<Notify>> {
         Some(self.listener.notifier())
+    }
+
+    async fn delete_old_events(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<RetentionDeleted> {
+        in_transaction!(self, |conn| retention::delete_old_events(
+            conn, before, limit
+        ))
     }
 }

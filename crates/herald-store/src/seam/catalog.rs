@@ -11,8 +11,10 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::Result;
+use crate::hub::HubSession;
 use crate::ids::{SubscriptionId, TenantId};
 use crate::model::*;
+use crate::support::{SupportRequest, SupportStatus};
 
 /// Tenants, access tokens, event types and subscriptions. Implementations:
 /// [`crate::sqlite::SqliteStore`] and [`crate::postgres::PgStore`].
@@ -105,4 +107,53 @@ pub trait Catalog: Send + Sync + 'static {
     async fn update_subscription(&self, subscription: &Subscription) -> Result<bool>;
     /// Deletes a subscription with its deliveries and their attempts.
     async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool>;
+
+    // --- Hub sessions (crate::hub) -----------------------------------------------------------
+    /// Records a Hub sign-in by the SHA-256 hex of its session id (`tenant_id` `None`: the
+    /// operator), first deleting a bounded batch of sessions expired at `now`.
+    async fn insert_hub_session(
+        &self,
+        session_hash: &str,
+        tenant_id: Option<&TenantId>,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()>;
+    /// The session with that hash, if it has not expired at `now`.
+    async fn hub_session(
+        &self,
+        session_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<HubSession>>;
+    /// Ends a session (sign-out); false if there was none.
+    async fn delete_hub_session(&self, session_hash: &str) -> Result<bool>;
+
+    // --- support requests (crate::support) -------------------------------------------------
+    /// Files a support request.
+    async fn create_support_request(&self, request: &SupportRequest) -> Result<()>;
+    /// One support request by id.
+    async fn get_support_request(&self, id: &str) -> Result<Option<SupportRequest>>;
+    /// Support requests, newest first (the cursor is the last id): one tenant's or every
+    /// tenant's, and with `open_only` only those not closed.
+    async fn list_support_requests(
+        &self,
+        tenant_id: Option<&TenantId>,
+        open_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<SupportRequest>>;
+    /// Sets a request's status, and its answer when one is given; the request after, or
+    /// `None` if it does not exist.
+    async fn answer_support_request(
+        &self,
+        id: &str,
+        answer: Option<&str>,
+        status: SupportStatus,
+        now: OffsetDateTime,
+    ) -> Result<Option<SupportRequest>>;
+    // --- sealed secrets (see `crate::sealing`) -----------------------------------------------
+    /// How many subscriptions' secrets each key seals, and how many are still plaintext.
+    async fn secret_census(&self) -> Result<SecretCensus>;
+    /// Re-seals at most `limit` subscriptions' secrets in `scope` under the primary key, in
+    /// one transaction; answers how many it rewrote (0: none left, call again until then).
+    /// A secret sealed by a key the keyring lacks is [`crate::StoreError::Sealing`].
+    async fn reseal_secrets(&self, scope: Reseal, limit: u32) -> Result<u64>;
 }

@@ -13,8 +13,10 @@ use time::OffsetDateTime;
 
 use super::Result;
 use crate::feed::{AttemptFeedFilter, FeedPage, FeedPosition};
-use crate::ids::{DeliveryId, EventId, SubscriptionId};
+use crate::hub::{ActivityBucket, ActivityQuery, FailingSubscription};
+use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
+use crate::recovery::{Recovery, RecoveryStatus};
 
 /// What [`DeliveryQueue::publish_and_lease`] leases with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,6 +183,79 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     async fn release_all_leases(&self) -> Result<u64>;
     /// Counts for metrics.
     async fn queue_stats(&self) -> Result<QueueStats>;
+    // --- the relay (docs/relay.md) ------------------------------------------------------------
+    /// Records that this store's node (one per store handle, i.e. per process) holds a relay
+    /// connection for the subscription until `until`: heartbeats move it on, and a node whose
+    /// last listener left records `until = now`, which keeps when a listener was last seen.
+    /// [`DeliveryQueue::claim_due`] claims a relay subscription's deliveries ([`RELAY_URL`])
+    /// only for a node whose presence for it has not ended at `claim.now`, and
+    /// [`DeliveryQueue::publish_and_lease`] never hands them out, so they wait, unattempted,
+    /// while no listener is connected, and go only to a node that can send them.
+    async fn relay_present(
+        &self,
+        subscription_id: &SubscriptionId,
+        until: OffsetDateTime,
+    ) -> Result<()>;
+    /// The subscription's pending deliveries (what a listener attaching has to catch up on).
+    async fn relay_waiting(&self, subscription_id: &SubscriptionId) -> Result<u64>;
+    /// Leases until `lease_until`, oldest first and at most `limit`, the pending deliveries of
+    /// active relay subscriptions created at or before `since` whose subscription has had no
+    /// listener on any node since `since` (the hold bound ago), so the caller can fail them;
+    /// and forgets presences that ended before `since`. Leases held at `now` are skipped.
+    async fn lease_unattended_relay(
+        &self,
+        since: OffsetDateTime,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Delivery>>;
+
+    /// The Hub's overview: events accepted and attempts made (how they went, how long they
+    /// took) since `query.since`, per bucket, for every tenant or one (a tenant's own events
+    /// and broadcasts). Read by id range from the first id made at `since`, so it costs what
+    /// the window holds, not what the store holds.
+    async fn activity(&self, query: &ActivityQuery) -> Result<Vec<ActivityBucket>>;
+    // --- recoveries (crate::recovery) ----------------------------------------------------
+    /// Records a new recovery.
+    async fn start_recovery(&self, recovery: &Recovery) -> Result<()>;
+    /// One recovery by id.
+    async fn get_recovery(&self, id: &str) -> Result<Option<Recovery>>;
+    /// A subscription's newest recovery.
+    async fn latest_recovery(&self, subscription_id: &SubscriptionId) -> Result<Option<Recovery>>;
+    /// How many deliveries of the subscription created since `since` have failed.
+    async fn count_failed_deliveries(
+        &self,
+        subscription_id: &SubscriptionId,
+        since: OffsetDateTime,
+    ) -> Result<u64>;
+    /// One batch of a recovery: makes up to `limit` failed deliveries of the subscription,
+    /// created since `since` and with ids above `after` (the previous batch's largest), pending
+    /// again, due at `now`, with a fresh retry schedule and no lease. Answers their ids.
+    async fn requeue_failed_deliveries(
+        &self,
+        subscription_id: &SubscriptionId,
+        since: OffsetDateTime,
+        after: Option<&DeliveryId>,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<DeliveryId>>;
+    /// Records a recovery's progress; false if it no longer exists (its subscription went).
+    async fn record_recovery_progress(
+        &self,
+        id: &str,
+        requeued: u64,
+        status: RecoveryStatus,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+
+    /// The subscriptions (every tenant's, or one tenant's) whose latest attempt since `since`
+    /// failed, newest failure first, at most `limit`.
+    async fn failing_subscriptions(
+        &self,
+        since: OffsetDateTime,
+        tenant_id: Option<&TenantId>,
+        limit: u32,
+    ) -> Result<Vec<FailingSubscription>>;
     /// Whether only this process uses the database, so in-memory limits hold for every
     /// claimer. A dispatcher may then claim with a [`Claim::lease_window`] above 1 and keep
     /// each subscription at `max_in_flight` attempts itself; with several processes only the
@@ -192,4 +267,14 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     /// (SQLite): the API wakes the dispatcher directly. Required for the same reason as
     /// [`DeliveryQueue::single_process`].
     fn work_notifier(&self) -> Option<std::sync::Arc<tokio::sync::Notify>>;
+
+    /// Retention: deletes at most `limit` events created before `before` that have no pending
+    /// delivery, with their deliveries and attempts, in one short transaction (oldest first),
+    /// and answers how many of each went. An event with a pending delivery is never deleted.
+    /// SQLite also returns the freed pages to the file system (incremental vacuum).
+    async fn delete_old_events(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<RetentionDeleted>;
 }

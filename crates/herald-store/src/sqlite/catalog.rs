@@ -14,6 +14,7 @@ use crate::error::StoreError;
 use crate::ids::{SubscriptionId, TenantId};
 use crate::model::*;
 use crate::rows;
+use crate::sealing::Keyring;
 use crate::statements::{catalog as sql, statement};
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -160,8 +161,12 @@ pub(super) fn count_subscriptions(conn: &Connection, tenant_id: &str) -> Result<
     Ok(total.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
 }
 
-pub(super) fn create_subscription(conn: &Connection, sub: &Subscription) -> Result<()> {
-    run::execute(conn, &sql::insert_subscription(sub)?)?;
+pub(super) fn create_subscription(
+    conn: &Connection,
+    keyring: &Keyring,
+    sub: &Subscription,
+) -> Result<()> {
+    run::execute(conn, &sql::insert_subscription(sub, keyring)?)?;
     insert_patterns(conn, &sub.id, &sub.event_types)
 }
 
@@ -181,26 +186,35 @@ fn insert_patterns(conn: &Connection, id: &SubscriptionId, patterns: &[String]) 
     Ok(())
 }
 
-pub(super) fn get_subscription(conn: &Connection, id: &str) -> Result<Option<Subscription>> {
+pub(super) fn get_subscription(
+    conn: &Connection,
+    keyring: &Keyring,
+    id: &str,
+) -> Result<Option<Subscription>> {
     run::optional(conn, &sql::subscription_by_id(id), |row| {
-        rows::subscription(row)
+        rows::subscription(row, keyring)
     })
 }
 
 pub(super) fn list_subscriptions(
     conn: &Connection,
+    keyring: &Keyring,
     filter: &SubscriptionFilter,
     page: &PageRequest,
 ) -> Result<Page<Subscription>> {
     let tenant = filter.tenant_id.as_ref().map(TenantId::as_str);
     let items = run::all(conn, &sql::list_subscriptions(tenant, page), |row| {
-        rows::subscription(row)
+        rows::subscription(row, keyring)
     })?;
     Ok(rows::subscription_page(items, page))
 }
 
-pub(super) fn update_subscription(conn: &Connection, sub: &Subscription) -> Result<bool> {
-    if run::execute(conn, &sql::update_subscription(sub)?)? == 0 {
+pub(super) fn update_subscription(
+    conn: &Connection,
+    keyring: &Keyring,
+    sub: &Subscription,
+) -> Result<bool> {
+    if run::execute(conn, &sql::update_subscription(sub, keyring)?)? == 0 {
         return Ok(false);
     }
     run::execute(conn, &sql::delete_patterns(sub.id.as_str()))?;

@@ -23,13 +23,19 @@ use crate::claiming::{self, Capacity};
 use crate::error::StoreError;
 use crate::model::*;
 use crate::rows::{self, micros};
+use crate::sealing::Keyring;
 use crate::statements::{queue as sql, statement};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
 /// Runs on the writer's connection, inside its transaction; see the module documentation.
-pub(super) fn claim_due(conn: &Connection, claim: &Claim) -> Result<Vec<DeliveryJob>> {
-    let capacities = capacities(conn, claim.now)?;
+pub(super) fn claim_due(
+    conn: &Connection,
+    keyring: &Keyring,
+    claim: &Claim,
+    node_id: &str,
+) -> Result<Vec<DeliveryJob>> {
+    let capacities = capacities(conn, claim.now, node_id)?;
     let caps: BTreeMap<&str, u32> = capacities
         .iter()
         .map(|(id, capacity)| (id.as_str(), capacity.room(claim)))
@@ -52,7 +58,7 @@ pub(super) fn claim_due(conn: &Connection, claim: &Claim) -> Result<Vec<Delivery
         );
         run::execute(conn, &advance)?;
     }
-    queue::jobs(conn, deliveries, claim.now, &not_before)
+    queue::jobs(conn, keyring, deliveries, claim.now, &not_before)
 }
 
 /// A due delivery picked for a claim, in the order claims hand work out: fresh deliveries
@@ -109,13 +115,17 @@ fn lease(conn: &Connection, claim: &Claim, chosen: &[Chosen]) -> Result<Vec<Deli
 }
 
 /// Each active subscription with due, unleased work, with its in-flight count at `now` and
-/// its rate state. Subscriptions without due work cannot get any and are not read.
+/// its rate state. Subscriptions without due work cannot get any and are not read, and
+/// neither is a relay subscription (`url = 'relay:'`) unless this node (`$2`) holds a
+/// listener for it now: its deliveries wait for one (docs/relay.md).
 const CAPACITIES: &str = "SELECT s.id, s.max_in_flight, s.rate_limit_per_second, \
        s.rate_next_slot_us, \
        (SELECT count(*) FROM deliveries l INDEXED BY deliveries_leased_subscription \
         WHERE l.subscription_id = s.id AND l.lease_until IS NOT NULL \
           AND l.lease_until > $1) AS in_flight \
-     FROM subscriptions s WHERE s.status = 'active' AND ( \
+     FROM subscriptions s WHERE s.status = 'active' \
+       AND (s.url <> 'relay:' OR EXISTS (SELECT 1 FROM relay_presence p \
+         WHERE p.subscription_id = s.id AND p.node_id = $2 AND p.expires_at > $1)) AND ( \
        EXISTS (SELECT 1 FROM deliveries x WHERE x.subscription_id = s.id \
          AND x.status = 'pending' AND x.attempts = 0 AND x.next_attempt_at <= $1 \
          AND (x.lease_until IS NULL OR x.lease_until <= $1)) \
@@ -123,8 +133,12 @@ const CAPACITIES: &str = "SELECT s.id, s.max_in_flight, s.rate_limit_per_second,
          AND x.status = 'pending' AND x.attempts > 0 AND x.next_attempt_at <= $1 \
          AND (x.lease_until IS NULL OR x.lease_until <= $1)))";
 
-fn capacities(conn: &Connection, now: time::OffsetDateTime) -> Result<BTreeMap<String, Capacity>> {
-    let read = statement!(CAPACITIES, micros(now));
+fn capacities(
+    conn: &Connection,
+    now: time::OffsetDateTime,
+    node_id: &str,
+) -> Result<BTreeMap<String, Capacity>> {
+    let read = statement!(CAPACITIES, micros(now), node_id);
     Ok(run::all(conn, &read, |row| claiming::capacity(row))?
         .into_iter()
         .collect())

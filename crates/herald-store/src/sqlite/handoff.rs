@@ -19,6 +19,7 @@ use crate::error::StoreError;
 use crate::ids::DeliveryId;
 use crate::model::{Delivery, DeliveryJob, DeliveryStatus, Event, Subscription};
 use crate::rows::{self, micros, subscription_columns, to_json};
+use crate::sealing::Keyring;
 use crate::seam::PublishLease;
 use crate::statements::statement;
 
@@ -31,11 +32,13 @@ pub(super) struct Open {
     in_flight: i64,
 }
 
-/// The active, unthrottled subscriptions among `ids`, with what they have in flight at `now`
+/// The active, unthrottled subscriptions among `ids` (relay ones excepted: only a node
+/// holding their listener may take their deliveries, and only a claim checks that), with what they have in flight at `now`
 /// (leases ending after `now` count as in flight, as in `claim_due`). Full ones are kept too:
 /// whether one has room depends on the window of the lease [`take`] is given.
 pub(super) fn open_subscriptions(
     conn: &Connection,
+    keyring: &Keyring,
     ids: &BTreeSet<&str>,
     now: OffsetDateTime,
 ) -> Result<HashMap<String, Open>> {
@@ -50,14 +53,15 @@ pub(super) fn open_subscriptions(
                WHERE l.subscription_id = s.id AND l.lease_until IS NOT NULL \
                  AND l.lease_until > $2) AS in_flight \
              FROM subscriptions s WHERE s.id IN (SELECT value FROM json_each($1)) \
-               AND s.status = 'active' AND s.rate_limit_per_second IS NULL"
+               AND s.status = 'active' AND s.rate_limit_per_second IS NULL \
+               AND s.url <> 'relay:'"
         ),
         to_json(ids)?,
         micros(now),
     );
     let found = run::all(conn, &open_with_count, |row| {
         Ok((
-            rows::subscription(row)?,
+            rows::subscription(row, keyring)?,
             rows::get::<i64>(row, "in_flight")?,
         ))
     })?;

@@ -17,10 +17,16 @@ mod claim;
 mod events;
 mod handoff;
 mod notices;
+mod hub;
 mod publish;
 mod queue;
 mod readers;
+mod recovery;
+mod relay;
+mod retention;
 mod run;
+mod sealing;
+mod support;
 mod write_jobs;
 mod writer;
 
@@ -29,7 +35,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::sqlite::{SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, SqliteConnection};
 
 use rusqlite::OpenFlags;
@@ -39,6 +45,7 @@ use crate::error::StoreError;
 use crate::feed::{AttemptFeedFilter, FeedPage, FeedPosition};
 use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
+use crate::sealing::Keyring;
 use crate::seam::{Accepted, Catalog, DeliveryQueue, PublishLease, Result};
 use crate::statements::catalog::ping;
 use readers::Readers;
@@ -67,6 +74,11 @@ pub struct SqliteStore {
     writer_thread: std::thread::JoinHandle<()>,
     /// Copies the WAL back into the database file, off the writer's thread.
     checkpointer: checkpoint::Checkpointer,
+    /// This process's name in `relay_presence`: new at every open, so a presence left by a
+    /// process that died never lets this one claim for a listener it does not hold.
+    node_id: String,
+    /// Seals subscription secrets on write and opens them on read (see [`crate::sealing`]).
+    keyring: Keyring,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -77,18 +89,19 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating the file and its parent directory if needed) the database at `path`,
-    /// applies pending migrations and starts the writer. Must be called within a Tokio runtime.
-    pub async fn open(path: &Path) -> Result<Self> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|error| StoreError::Unavailable(error.into()))?;
-        }
+    /// applies pending migrations and starts the writer; secrets are sealed and opened with
+    /// `keyring`. Must be called within a Tokio runtime.
+    pub async fn open(path: &Path, keyring: Keyring) -> Result<Self> {
+        create_private(path).map_err(|error| StoreError::Unavailable(error.into()))?;
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Takes effect when the file is created (and at a VACUUM): deleted rows' pages can
+            // then be returned to the file system by retention's `incremental_vacuum`.
+            .auto_vacuum(SqliteAutoVacuum::Incremental)
             .busy_timeout(BUSY_TIMEOUT)
             // Statements are logged at the caller's level (the store's callers log failures);
             // logging each of tens of thousands of inserts a second would cost more than them.
@@ -98,14 +111,30 @@ impl SqliteStore {
         sqlx::Connection::close(migrate_conn).await?;
         let readers = Readers::new(path, READ_CONNECTIONS, BUSY_TIMEOUT);
         let checkpointer = checkpoint::Checkpointer::spawn(path, BUSY_TIMEOUT)?;
-        let (writer, writer_thread) = Writer::spawn(write_connection(path)?)
+        let (writer, writer_thread) = Writer::spawn(write_connection(path)?, keyring.clone())
             .map_err(|error| StoreError::Unavailable(error.into()))?;
         Ok(Self {
             readers,
             writer,
             writer_thread,
             checkpointer,
+            node_id: crate::ids::node_id(),
+            keyring,
         })
+    }
+
+    /// Rewrites the closed database at `path` into a compact file (`VACUUM`), then empties its
+    /// WAL: no free page or old WAL frame keeps data that was deleted or re-sealed (run after
+    /// `herald admin reencrypt`, so a retired key opens nothing left in the file). It takes the
+    /// database's write lock for as long as it runs, so only with no server on the file.
+    pub fn vacuum(path: &Path) -> Result<()> {
+        let conn = rusqlite::Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // A file made before retention existed switches to incremental auto-vacuum here.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        conn.execute_batch("VACUUM")?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// Stops the writer after it has committed everything queued, and closes every connection.
@@ -115,6 +144,8 @@ impl SqliteStore {
             writer,
             writer_thread,
             checkpointer,
+            node_id: _,
+            keyring: _,
         } = self;
         drop(writer);
         let stopped = tokio::task::spawn_blocking(move || {
@@ -129,6 +160,25 @@ impl SqliteStore {
         }
         readers.close();
     }
+}
+
+/// Creates the database's directory (0700) and the empty file (0600) if missing, before
+/// SQLite opens it: SQLite gives the WAL and shared-memory files it creates later the mode of
+/// the database file, so all three are private to this user from the start, whatever the
+/// process's umask. Existing files keep the mode the operator gave them.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let mut dir = std::fs::DirBuilder::new();
+        dir.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+        dir.create(parent)?;
+    }
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    file.open(path).map(drop)
 }
 
 /// The writer's connection (WAL is a property of the file, already set by the migrating
@@ -186,6 +236,61 @@ macro_rules! read {
 
 #[async_trait]
 impl Catalog for SqliteStore {
+    async fn create_support_request(&self, request: &crate::support::SupportRequest) -> Result<()> {
+        write!(self, (request) => |conn| support::create(conn, &request))
+    }
+
+    async fn get_support_request(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::support::SupportRequest>> {
+        read!(self, (id) => |conn| support::get(conn, &id))
+    }
+
+    async fn list_support_requests(
+        &self,
+        tenant_id: Option<&TenantId>,
+        open_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<crate::support::SupportRequest>> {
+        let tenant_id = tenant_id.map(|t| t.as_str().to_owned());
+        read!(self, (page) => |conn| support::list(conn, tenant_id.as_deref(), open_only, &page))
+    }
+
+    async fn answer_support_request(
+        &self,
+        id: &str,
+        answer: Option<&str>,
+        status: crate::support::SupportStatus,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::support::SupportRequest>> {
+        let answer = answer.map(str::to_owned);
+        write!(self, (id) => |conn| support::answer(conn, &id, answer.as_deref(), status, now))
+    }
+
+    async fn insert_hub_session(
+        &self,
+        session_hash: &str,
+        tenant_id: Option<&TenantId>,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        let tenant_id = tenant_id.cloned();
+        write!(self, (session_hash) => |conn| hub::insert_hub_session(conn, &session_hash, tenant_id.as_ref(), now, expires_at))
+    }
+
+    async fn hub_session(
+        &self,
+        session_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::hub::HubSession>> {
+        read!(self, (session_hash) => |conn| hub::hub_session(conn, &session_hash, now))
+    }
+
+    async fn delete_hub_session(&self, session_hash: &str) -> Result<bool> {
+        write!(self, (session_hash) => |conn| hub::delete_hub_session(conn, &session_hash))
+    }
+
     async fn ping(&self) -> Result<()> {
         read!(self, () => |conn| run::optional(conn, &ping(), |_| Ok(())).map(drop))
     }
@@ -280,11 +385,13 @@ impl Catalog for SqliteStore {
     }
 
     async fn create_subscription(&self, subscription: &Subscription) -> Result<()> {
-        write!(self, (subscription) => |conn| catalog::create_subscription(conn, &subscription))
+        let keyring = &self.keyring;
+        write!(self, (keyring, subscription) => |conn| catalog::create_subscription(conn, &keyring, &subscription))
     }
 
     async fn get_subscription(&self, id: &SubscriptionId) -> Result<Option<Subscription>> {
-        read!(self, (id) => |conn| catalog::get_subscription(conn, id.as_str()))
+        let keyring = &self.keyring;
+        read!(self, (keyring, id) => |conn| catalog::get_subscription(conn, &keyring, id.as_str()))
     }
 
     async fn list_subscriptions(
@@ -292,15 +399,26 @@ impl Catalog for SqliteStore {
         filter: &SubscriptionFilter,
         page: &PageRequest,
     ) -> Result<Page<Subscription>> {
-        read!(self, (filter, page) => |conn| catalog::list_subscriptions(conn, &filter, &page))
+        let keyring = &self.keyring;
+        read!(self, (keyring, filter, page) => |conn| catalog::list_subscriptions(conn, &keyring, &filter, &page))
     }
 
     async fn update_subscription(&self, subscription: &Subscription) -> Result<bool> {
-        write!(self, (subscription) => |conn| catalog::update_subscription(conn, &subscription))
+        let keyring = &self.keyring;
+        write!(self, (keyring, subscription) => |conn| catalog::update_subscription(conn, &keyring, &subscription))
     }
 
     async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool> {
         write!(self, (id) => |conn| catalog::delete_subscription(conn, &id))
+    }
+
+    async fn secret_census(&self) -> Result<SecretCensus> {
+        read!(self, () => |conn| sealing::secret_census(conn))
+    }
+
+    async fn reseal_secrets(&self, scope: Reseal, limit: u32) -> Result<u64> {
+        let keyring = &self.keyring;
+        write!(self, (keyring) => |conn| sealing::reseal_secrets(conn, &keyring, scope, limit))
     }
 }
 
@@ -389,8 +507,12 @@ impl DeliveryQueue for SqliteStore {
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<DeliveryJob>> {
         // Last in its batch: it sees the places that batch's completions free.
         let claim = claim.clone();
+        let node_id = self.node_id.clone();
+        let keyring = self.keyring.clone();
         self.writer
-            .write_last(move |conn: &rusqlite::Connection| claim::claim_due(conn, &claim))
+            .write_last(move |conn: &rusqlite::Connection| {
+                claim::claim_due(conn, &keyring, &claim, &node_id)
+            })
             .await
     }
 
@@ -400,7 +522,8 @@ impl DeliveryQueue for SqliteStore {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Option<DeliveryJob>> {
-        write!(self, (id) => |conn| queue::lease_delivery(conn, &id, now, lease_until))
+        let keyring = &self.keyring;
+        write!(self, (keyring, id) => |conn| queue::lease_delivery(conn, &keyring, &id, now, lease_until))
     }
 
     async fn complete_attempt(&self, attempt: &Attempt, progress: &DeliveryProgress) -> Result<()> {
@@ -418,6 +541,94 @@ impl DeliveryQueue for SqliteStore {
 
     async fn queue_stats(&self) -> Result<QueueStats> {
         read!(self, () => |conn| queue::queue_stats(conn))
+    }
+
+    async fn relay_present(
+        &self,
+        subscription_id: &SubscriptionId,
+        until: OffsetDateTime,
+    ) -> Result<()> {
+        let node_id = &self.node_id;
+        write!(self, (subscription_id, node_id) => |conn| {
+            relay::present(conn, subscription_id.as_str(), &node_id, until)
+        })
+    }
+
+    async fn relay_waiting(&self, subscription_id: &SubscriptionId) -> Result<u64> {
+        read!(self, (subscription_id) => |conn| relay::waiting(conn, subscription_id.as_str()))
+    }
+
+    async fn lease_unattended_relay(
+        &self,
+        since: OffsetDateTime,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Delivery>> {
+        write!(self, () => |conn| relay::lease_unattended(conn, since, now, lease_until, limit))
+    }
+
+    async fn start_recovery(&self, recovery: &crate::recovery::Recovery) -> Result<()> {
+        write!(self, (recovery) => |conn| recovery::start(conn, &recovery))
+    }
+
+    async fn get_recovery(&self, id: &str) -> Result<Option<crate::recovery::Recovery>> {
+        read!(self, (id) => |conn| recovery::get(conn, &id))
+    }
+
+    async fn latest_recovery(
+        &self,
+        subscription_id: &SubscriptionId,
+    ) -> Result<Option<crate::recovery::Recovery>> {
+        read!(self, (subscription_id) => |conn| recovery::latest(conn, &subscription_id))
+    }
+
+    async fn count_failed_deliveries(
+        &self,
+        subscription_id: &SubscriptionId,
+        since: OffsetDateTime,
+    ) -> Result<u64> {
+        read!(self, (subscription_id) => |conn| recovery::count_failed(conn, &subscription_id, since))
+    }
+
+    async fn requeue_failed_deliveries(
+        &self,
+        subscription_id: &SubscriptionId,
+        since: OffsetDateTime,
+        after: Option<&DeliveryId>,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<DeliveryId>> {
+        let after =
+            crate::hub::range_start(DeliveryId::PREFIX, since, after.map(DeliveryId::as_str));
+        write!(self, (subscription_id, after) => |conn| recovery::requeue(conn, &subscription_id, &after, now, limit))
+    }
+
+    async fn record_recovery_progress(
+        &self,
+        id: &str,
+        requeued: u64,
+        status: crate::recovery::RecoveryStatus,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        write!(self, (id) => |conn| recovery::progress(conn, &id, requeued, status, now))
+    }
+
+    async fn activity(
+        &self,
+        query: &crate::hub::ActivityQuery,
+    ) -> Result<Vec<crate::hub::ActivityBucket>> {
+        read!(self, (query) => |conn| hub::activity(conn, &query))
+    }
+
+    async fn failing_subscriptions(
+        &self,
+        since: OffsetDateTime,
+        tenant_id: Option<&TenantId>,
+        limit: u32,
+    ) -> Result<Vec<crate::hub::FailingSubscription>> {
+        let tenant_id = tenant_id.cloned();
+        read!(self, () => |conn| hub::failing_subscriptions(conn, since, tenant_id.as_ref(), limit))
     }
 
     /// One SQLite file serves one Herald process by design (`herald serve` drops every lease
@@ -442,5 +653,13 @@ impl DeliveryQueue for SqliteStore {
 
     fn work_notifier(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
         None
+    }
+
+    async fn delete_old_events(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<RetentionDeleted> {
+        write!(self, () => |conn| retention::delete_old_events(conn, before, limit))
     }
 }

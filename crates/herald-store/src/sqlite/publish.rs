@@ -24,6 +24,7 @@ use crate::error::StoreError;
 use crate::ids::{DeliveryId, TenantId};
 use crate::model::{DeliveryJob, Event, Published};
 use crate::rows::micros;
+use crate::sealing::Keyring;
 use crate::seam::{Accepted, PublishLease};
 use crate::statements::events as sql;
 
@@ -41,11 +42,15 @@ type Batch<'e> = [(&'e Event, Option<&'e PublishLease>)];
 /// Publishes `events` as if one after another, returning each one's answer in order; an event
 /// with a lease also gets the deliveries handed to it. Runs in the caller's transaction; on
 /// error nothing is undone here (the writer's savepoint does it).
-pub(super) fn publish_batch(conn: &Connection, events: &Batch<'_>) -> Result<Vec<Accepted>> {
+pub(super) fn publish_batch(
+    conn: &Connection,
+    keyring: &Keyring,
+    events: &Batch<'_>,
+) -> Result<Vec<Accepted>> {
     let mut answers: Vec<Option<Published>> = vec![None; events.len()];
     let Deduplicated { fresh, repeats } = deduplicate(conn, events, &mut answers)?;
     let targets = match_targets(conn, events, &fresh)?;
-    let mut open = hand_off_room(conn, events, &fresh, &targets)?;
+    let mut open = hand_off_room(conn, keyring, events, &fresh, &targets)?;
     let mut handed: Vec<Vec<DeliveryJob>> = vec![Vec::new(); events.len()];
     let mut insert_delivery = run::Repeated::new(conn);
     for &index in &fresh {
@@ -158,6 +163,7 @@ fn targets_of<'t, 'e>(
 /// Hand-off: the subscriptions that leasing events reach, and their free room (read once).
 fn hand_off_room<'e>(
     conn: &Connection,
+    keyring: &Keyring,
     events: &Batch<'e>,
     fresh: &[usize],
     targets: &HashMap<Scope<'e>, Targets>,
@@ -175,7 +181,7 @@ fn hand_off_room<'e>(
         }
     }
     match earliest {
-        Some(now) => handoff::open_subscriptions(conn, &wanted, now),
+        Some(now) => handoff::open_subscriptions(conn, keyring, &wanted, now),
         None => Ok(HashMap::new()),
     }
 }

@@ -17,6 +17,7 @@ use crate::error::StoreError;
 use crate::ids::DeliveryId;
 use crate::model::*;
 use crate::rows::{self, event_columns, from_micros, micros, subscription_columns, to_json};
+use crate::sealing::Keyring;
 use crate::statements::{Statement, queue as sql, statement};
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -26,6 +27,7 @@ type Result<T> = std::result::Result<T, StoreError>;
 /// array), so a claim's cost does not grow by two statement executions per delivery.
 pub(super) fn jobs(
     conn: &Connection,
+    keyring: &Keyring,
     deliveries: Vec<Delivery>,
     now: OffsetDateTime,
     not_before: &HashMap<DeliveryId, OffsetDateTime>,
@@ -51,12 +53,13 @@ pub(super) fn jobs(
         ),
         to_json(&subscription_ids)?,
     );
-    let subscriptions = run::all(conn, &subscriptions, |row| rows::subscription(row))?;
+    let subscriptions = run::all(conn, &subscriptions, |row| rows::subscription(row, keyring))?;
     claiming::jobs(deliveries, events, subscriptions, now, not_before)
 }
 
 pub(super) fn lease_delivery(
     conn: &Connection,
+    keyring: &Keyring,
     id: &DeliveryId,
     now: OffsetDateTime,
     lease_until: OffsetDateTime,
@@ -85,7 +88,7 @@ pub(super) fn lease_delivery(
     let Some(delivery) = leased else {
         return Ok(None);
     };
-    Ok(jobs(conn, vec![delivery], now, &HashMap::new())?.pop())
+    Ok(jobs(conn, keyring, vec![delivery], now, &HashMap::new())?.pop())
 }
 
 pub(super) fn complete_attempt(

@@ -33,6 +33,7 @@ use super::write_jobs::{CompleteJob, Job, PublishJob, Queued, WriteJob, writer_g
 use super::{publish, queue};
 use crate::error::StoreError;
 use crate::model::{Attempt, DeliveryProgress, Event};
+use crate::sealing::Keyring;
 use crate::seam::{Accepted, PublishLease};
 
 /// At most this many writes share one transaction, so a flood of writes still commits (and
@@ -51,11 +52,15 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the writer thread on `conn`; the returned handle ends when it has stopped.
-    pub(super) fn spawn(conn: Connection) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
+    /// `keyring` opens the secrets of the subscriptions a publish hands deliveries to.
+    pub(super) fn spawn(
+        conn: Connection,
+        keyring: Keyring,
+    ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
         let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
         let thread = std::thread::Builder::new()
             .name("herald-sqlite-writer".into())
-            .spawn(move || run(conn, jobs))?;
+            .spawn(move || run(conn, &keyring, jobs))?;
         Ok((Self { queue }, thread))
     }
 
@@ -173,10 +178,10 @@ impl Batch {
     }
 }
 
-fn run(conn: Connection, mut jobs: mpsc::Receiver<Queued>) {
+fn run(conn: Connection, keyring: &Keyring, mut jobs: mpsc::Receiver<Queued>) {
     let mut batch = Batch::default();
     while let Some(first) = jobs.blocking_recv() {
-        let outcome = run_batch(&conn, first, &mut jobs, &mut batch);
+        let outcome = run_batch(&conn, keyring, first, &mut jobs, &mut batch);
         let commit = outcome.as_ref().map(|_| ()).map_err(String::as_str);
         if let Err(reason) = commit {
             tracing::error!(writes = batch.len(), %reason, "write batch failed");
@@ -192,6 +197,7 @@ fn run(conn: Connection, mut jobs: mpsc::Receiver<Queued>) {
 /// write taken is left in `batch`; the error says why nothing committed.
 fn run_batch(
     conn: &Connection,
+    keyring: &Keyring,
     first: Queued,
     jobs: &mut mpsc::Receiver<Queued>,
     batch: &mut Batch,
@@ -202,8 +208,8 @@ fn run_batch(
         take(batch, first);
         return Err(reason);
     }
-    let outcome =
-        run_in_transaction(conn, first, jobs, batch).and_then(|()| execute(conn, "COMMIT"));
+    let outcome = run_in_transaction(conn, keyring, first, jobs, batch)
+        .and_then(|()| execute(conn, "COMMIT"));
     if outcome.is_err() {
         rollback(conn);
     }
@@ -212,6 +218,7 @@ fn run_batch(
 
 fn run_in_transaction(
     conn: &Connection,
+    keyring: &Keyring,
     first: Queued,
     jobs: &mut mpsc::Receiver<Queued>,
     batch: &mut Batch,
@@ -224,7 +231,7 @@ fn run_in_transaction(
         }
     }
     run_completions(conn, batch)?;
-    run_publishes(conn, batch)?;
+    run_publishes(conn, keyring, batch)?;
     for mut job in std::mem::take(&mut batch.last) {
         let outcome = run_one(conn, job.as_mut());
         batch.done.push(job);
@@ -269,7 +276,7 @@ fn take_and_run(conn: &Connection, batch: &mut Batch, queued: Queued) -> Result<
 
 /// Writes the batch's publishes together in a savepoint; if that fails, undoes it and runs
 /// each publish alone, so one bad event cannot fail the others.
-fn run_publishes(conn: &Connection, batch: &mut Batch) -> Result<(), String> {
+fn run_publishes(conn: &Connection, keyring: &Keyring, batch: &mut Batch) -> Result<(), String> {
     if batch.publishes.is_empty() {
         return Ok(());
     }
@@ -279,7 +286,7 @@ fn run_publishes(conn: &Connection, batch: &mut Batch) -> Result<(), String> {
         .iter()
         .map(|job| (&job.event, job.lease.as_ref()))
         .collect();
-    match publish::publish_batch(conn, &events) {
+    match publish::publish_batch(conn, keyring, &events) {
         Ok(answers) => {
             execute(conn, "RELEASE publishes")?;
             for (job, published) in batch.publishes.iter_mut().zip(answers) {

@@ -12,6 +12,7 @@ use crate::rows::{
     event_type_columns, micros, page_limit, secret_material, subscription_columns, tenant_columns,
     to_json,
 };
+use crate::sealing::Keyring;
 
 /// `limit + 1`: the extra row says that another page exists.
 fn fetch_limit(page: &PageRequest) -> i64 {
@@ -235,7 +236,10 @@ pub(crate) fn subscriptions_using(name: &str, limit: u32) -> Statement<'_, 2> {
     )
 }
 
-pub(crate) fn insert_subscription(sub: &Subscription) -> Result<Statement<'_, 20>, StoreError> {
+pub(crate) fn insert_subscription<'a>(
+    sub: &'a Subscription,
+    keyring: &Keyring,
+) -> Result<Statement<'a, 20>, StoreError> {
     Ok(Statement {
         sql: "INSERT INTO subscriptions (id, tenant_id, url, event_types_json, status, \
               description, headers_json, rate_limit_per_second, max_in_flight, contact_email, \
@@ -244,14 +248,17 @@ pub(crate) fn insert_subscription(sub: &Subscription) -> Result<Statement<'_, 20
               server_ca_pem) \
               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
               $17, $18, $19, $20)",
-        args: subscription_args(sub)?,
+        args: subscription_args(sub, keyring)?,
     })
 }
 
 /// A subscription's columns in table order: the arguments of both [`insert_subscription`]
 /// and [`update_subscription`], so each column's value is bound in one place.
-fn subscription_args(sub: &Subscription) -> Result<[Arg<'_>; 20], StoreError> {
-    let material = secret_material(sub)?;
+fn subscription_args<'a>(
+    sub: &'a Subscription,
+    keyring: &Keyring,
+) -> Result<[Arg<'a>; 20], StoreError> {
+    let material = secret_material(sub, keyring)?;
     Ok([
         sub.id.as_str().into(),
         sub.tenant_id.as_str().into(),
@@ -308,7 +315,10 @@ pub(crate) fn list_subscriptions<'a>(
 /// Replaces every mutable field; the patterns are rewritten apart (see the module docs). It
 /// binds [`insert_subscription`]'s arguments: `$2` (tenant) and `$12` (creation time) never
 /// change and go unused.
-pub(crate) fn update_subscription(sub: &Subscription) -> Result<Statement<'_, 20>, StoreError> {
+pub(crate) fn update_subscription<'a>(
+    sub: &'a Subscription,
+    keyring: &Keyring,
+) -> Result<Statement<'a, 20>, StoreError> {
     Ok(Statement {
         sql: "UPDATE subscriptions SET url = $3, event_types_json = $4, status = $5, \
               description = $6, headers_json = $7, rate_limit_per_second = $8, \
@@ -316,7 +326,7 @@ pub(crate) fn update_subscription(sub: &Subscription) -> Result<Statement<'_, 20
               payload_mode = $14, signature_scheme = $15, signing_keys_json = $16, \
               effective_at = $17, client_certificate_pem = $18, client_key_pem = $19, \
               server_ca_pem = $20 WHERE id = $1",
-        args: subscription_args(sub)?,
+        args: subscription_args(sub, keyring)?,
     })
 }
 

@@ -16,7 +16,13 @@ pub(crate) mod catalog;
 pub(crate) mod events;
 pub(crate) mod feed;
 pub(crate) mod notices;
+pub(crate) mod hub;
 pub(crate) mod queue;
+pub(crate) mod recovery;
+pub(crate) mod relay;
+pub(crate) mod retention;
+pub(crate) mod sealing;
+pub(crate) mod support;
 
 /// One bound value: text, an integer, or a typed null (PostgreSQL wants a null's type).
 #[derive(Clone, Debug)]

@@ -7,6 +7,7 @@
 //! They are `global`, so they go anywhere after the group's name:
 //! `herald events list --json` and `herald events --json list` both work.
 
+pub mod admin;
 mod attempt_outcome;
 pub mod deliveries;
 pub mod event_types;

@@ -1,5 +1,6 @@
 //! `herald subscriptions`: a tenant's endpoint URL and the event types it
-//! wants, plus the connectivity test and secret rotation.
+//! wants, plus the connectivity test, secret rotation and recovery of failed
+//! deliveries.
 //!
 //! `create` and `update` share one set of optional fields, turned into a
 //! JSON body that holds only what was given, so `update` is a true partial
@@ -30,6 +31,9 @@ pub(super) const FIRST: &[&str] = &[
     "secret",
     "created_at",
 ];
+
+/// A recovery's fields, in the order people read them.
+const RECOVERY_FIRST: &[&str] = &["id", "status", "requeued", "total", "since"];
 
 const CREATE_EXAMPLE: &str = "\
 Example:
@@ -121,6 +125,24 @@ pub enum SubscriptionsCommand {
     /// it for a grace period (24 h by default).
     RotateSecret {
         /// Subscription id.
+        id: String,
+    },
+    /// Send again every failed delivery of the subscription created since a
+    /// time (after an outage of the endpoint). The server requeues them in
+    /// the background; prints the recovery (`rcv_…`) to follow with
+    /// `herald subscriptions recovery`.
+    Recover {
+        /// Subscription id.
+        id: String,
+        /// Failed deliveries created at or after this time, RFC 3339
+        /// (e.g. 2026-12-01T08:00:00Z).
+        #[arg(long)]
+        since: String,
+    },
+    /// Show a recovery's progress: how many failed deliveries it found and
+    /// how many are requeued.
+    Recovery {
+        /// Recovery id (`rcv_…`).
         id: String,
     },
 }
@@ -318,6 +340,23 @@ pub async fn run(ctx: &Ctx, command: SubscriptionsCommand) -> anyhow::Result<()>
             if !ctx.json {
                 eprintln!("note: the previous secret keeps signing during the grace period");
             }
+        }
+        C::Recover { id, since } => {
+            let body = json!({ "since": since }).to_string();
+            let response = ctx
+                .api
+                .post(&["subscriptions", &id, "recover"], Some(body))
+                .await?;
+            ctx.print_object(&response, RECOVERY_FIRST)?;
+            if !ctx.json
+                && let Some(recovery) = response.json()?.get("id").and_then(Value::as_str)
+            {
+                eprintln!("follow: herald subscriptions recovery {recovery}");
+            }
+        }
+        C::Recovery { id } => {
+            let response = ctx.api.get(&["recoveries", &id], &[]).await?;
+            ctx.print_object(&response, RECOVERY_FIRST)?;
         }
     }
     Ok(())

@@ -6,7 +6,12 @@
 //! - `data_dir`: creating the data directory, private to the server's user.
 //! - `lock`: one `herald serve` per data directory (an OS file lock held for its life).
 //! - `admin_token`: the admin token file (read, or generate, print once, save 0600).
+//! - `encryption_key`: the keyring that seals stored secrets (configured, or generated 0600).
 //! - `store`: PostgreSQL when a URL is configured, else SQLite in the data dir.
+//! - `secrets`: stored secrets against the keyring (seal plaintext at start, check keys,
+//!   re-seal for `herald admin reencrypt`).
+//! - `reencrypt`: `herald admin reencrypt`, the store opened as `serve` opens it.
+//! - `vacuum`: `herald admin vacuum`, compacting a stopped server's SQLite file.
 //! - `serve`: `herald serve`, the parts above in order, then `herald_server::run`.
 //!
 //! The libraries (`herald-server`, `herald-listen`, `herald-bench`) never install a signal
@@ -17,10 +22,16 @@
 
 mod admin_token;
 mod data_dir;
+mod encryption_key;
 mod lock;
 pub mod logging;
+mod reencrypt;
+mod secrets;
 mod serve;
 pub mod signals;
 mod store;
+mod vacuum;
 
+pub use reencrypt::{Reencrypted, reencrypt};
 pub use serve::serve;
+pub use vacuum::vacuum;

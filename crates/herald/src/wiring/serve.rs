@@ -1,4 +1,5 @@
-//! `herald serve`: the checked config, then logging, the data dir and its lock, the admin token, the store,
+//! `herald serve`: the checked config, then logging, the data dir and its lock, the admin token,
+//! the encryption keys, the store (its leases released, plaintext secrets sealed, keys checked),
 //! the listening socket and the signal handler, in that order, then `herald_server::run` until
 //! a signal.
 //!
@@ -10,7 +11,7 @@ use anyhow::Context;
 use herald_server::{Config, ServeArgs};
 use tokio::net::TcpListener;
 
-use super::{admin_token, data_dir, lock, logging, signals, store};
+use super::{admin_token, data_dir, encryption_key, lock, logging, signals, store};
 
 /// Runs `herald serve` with these flags until SIGINT or SIGTERM.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -20,7 +21,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Held until this function returns, that is until the server has stopped.
     let _lock = lock::acquire(&config.data_dir)?;
     let admin_token = admin_token::load_or_generate(&config)?;
-    let store = store::open(&config).await?;
+    let keyring = encryption_key::load_or_generate(&config)?;
+    let store = store::open(&config, keyring.clone()).await?;
+    store::prepare(store.as_ref(), &keyring).await?;
     let listener = TcpListener::bind(config.listen).await.with_context(|| {
         format!(
             "cannot listen on {}; is another server running there? (choose another with --listen)",

@@ -14,6 +14,9 @@ use tokio::process::{Child, Command};
 
 pub const ADMIN_TOKEN: &str = "e2e-admin-token-0123456789abcdef";
 
+/// The encryption key every test server gets, so that PostgreSQL nodes share it.
+pub const ENCRYPTION_KEY: &str = "ZTJlLWVuY3J5cHRpb24ta2V5LTAxMjM0NTY3ODlhYmM=";
+
 /// A free port on 127.0.0.1 (bound and released; the OS does not hand it out again at once).
 pub fn free_port() -> u16 {
     herald_testkit::unused_port().expect("a free port")
@@ -153,16 +156,21 @@ impl Herald {
 }
 
 /// `herald serve --dev` on `data_dir` and `port` with `extra` arguments, killed when dropped.
+/// Retries come after 200 ms each, unless `extra` sets `--retry-schedule` itself.
 pub fn serve_command(data_dir: &Path, port: u16, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+    command.args(["serve", "--dev"]);
+    if !extra.contains(&"--retry-schedule") {
+        command.args(["--retry-schedule", "200ms,200ms,200ms"]);
+    }
     command
-        .args(["serve", "--dev", "--retry-schedule", "200ms,200ms,200ms"])
         .args(extra)
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .arg("--data-dir")
         .arg(data_dir)
         .env("HERALD_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("HERALD_ENCRYPTION_KEY", ENCRYPTION_KEY)
         .stdout(Stdio::null())
         .kill_on_drop(true);
     command

@@ -1,0 +1,50 @@
+//! Retention on PostgreSQL: one batch of old events deleted in one transaction. Autovacuum
+//! reclaims the space; nothing else is needed. The delete checks again that no delivery of an
+//! event is pending (another node may have redelivered one since it was chosen).
+
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+
+use super::run;
+use crate::error::StoreError;
+use crate::model::RetentionDeleted;
+use crate::rows;
+use crate::statements::retention as sql;
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Runs inside the caller's transaction.
+pub(super) async fn delete_old_events(
+    conn: &mut PgConnection,
+    before: OffsetDateTime,
+    limit: u32,
+) -> Result<RetentionDeleted> {
+    let ids: Vec<String> = run::all(&mut *conn, &sql::old_events(before, limit), |row| {
+        rows::get(row, "id")
+    })
+    .await?;
+    if ids.is_empty() {
+        return Ok(RetentionDeleted::default());
+    }
+    let (deliveries, attempts): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM deliveries WHERE event_id = ANY($1)), \
+                (SELECT count(*) FROM attempts WHERE delivery_id IN \
+                   (SELECT id FROM deliveries WHERE event_id = ANY($1)))",
+    )
+    .bind(&ids)
+    .fetch_one(&mut *conn)
+    .await?;
+    let events = sqlx::query(
+        "DELETE FROM events e WHERE e.id = ANY($1) AND NOT EXISTS \
+           (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')",
+    )
+    .bind(&ids)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(RetentionDeleted {
+        events,
+        deliveries: u64::try_from(deliveries).unwrap_or(0),
+        attempts: u64::try_from(attempts).unwrap_or(0),
+    })
+}
