@@ -67,6 +67,11 @@ struct FileConfig {
     // --- issue 14 ---
     public_url: Option<String>,
     akoya_profile: Option<bool>,
+    operator_tenant: Option<String>,
+    smtp_url: Option<String>,
+    notice_from: Option<String>,
+    notice_digest_interval: Option<String>,
+    notice_digest_delay: Option<String>,
 }
 
 impl FileConfig {
@@ -170,6 +175,18 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Serve the Akoya compatibility API and register Akoya's event types at start.
     pub akoya_profile: bool,
+    /// The tenant whose subscriptions receive Herald's operational events (`herald.*`);
+    /// `None`: they are not delivered to anyone (docs/notices.md).
+    pub operator_tenant: Option<String>,
+    /// The SMTP server failure digests go through (`smtp://`, `smtps://`, with user and
+    /// password); `None`: no mail.
+    pub smtp_url: Option<String>,
+    /// The `From` address of failure digests.
+    pub notice_from: Option<String>,
+    /// At most one failure digest per subscription per this interval.
+    pub notice_digest_interval: Duration,
+    /// How long a digest waits after its first failure, so a burst goes out as one mail.
+    pub notice_digest_delay: Duration,
 }
 
 impl Default for Config {
@@ -208,6 +225,11 @@ impl Default for Config {
             limits: Limits::default(),
             public_url: None,
             akoya_profile: false,
+            operator_tenant: None,
+            smtp_url: None,
+            notice_from: None,
+            notice_digest_interval: Duration::from_secs(3600),
+            notice_digest_delay: Duration::from_secs(60),
         }
     }
 }
@@ -341,6 +363,21 @@ impl Config {
                 .akoya_profile
                 .or(file.akoya_profile)
                 .unwrap_or(defaults.akoya_profile),
+            operator_tenant: args.operator_tenant.or(file.operator_tenant),
+            smtp_url: args.smtp_url.or(file.smtp_url),
+            notice_from: args.notice_from.or(file.notice_from),
+            notice_digest_interval: duration(
+                "notice_digest_interval",
+                args.notice_digest_interval,
+                file.notice_digest_interval,
+                defaults.notice_digest_interval,
+            )?,
+            notice_digest_delay: duration(
+                "notice_digest_delay",
+                args.notice_digest_delay,
+                file.notice_digest_delay,
+                defaults.notice_digest_delay,
+            )?,
         })
     }
 

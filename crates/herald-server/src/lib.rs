@@ -14,8 +14,9 @@
 //! - [`outbound`]: the delivery HTTP client and its SSRF guard.
 //! - [`relay`]: relay subscriptions' deliveries over a `herald listen --relay` WebSocket.
 //! - [`metrics`]: Prometheus counters and gauges.
-//! - [`operational`]: Herald's own `herald.*` events (registered at start, published as
-//!   broadcasts).
+//! - [`operational`]: Herald's own `herald.*` event types.
+//! - [`notices`]: failure notices: `herald.delivery.failed` to the operator tenant and
+//!   e-mail digests to a subscription's contact.
 //! - [`token_purge`]: the background purge of expired access tokens.
 //! - [`retention`]: the background deletion of events older than `retention`.
 //! - [`server`]: how the listener is served: the connection cap, the header-read timeout and
@@ -35,6 +36,7 @@ pub mod config;
 pub mod dispatch;
 pub mod hub;
 pub mod metrics;
+pub mod notices;
 pub mod operational;
 pub mod outbound;
 pub mod relay;
@@ -71,6 +73,12 @@ pub enum RunError {
     /// The Akoya profile's event types could not be registered (the store failed at start).
     #[error("cannot register the Akoya profile's event types; check the store")]
     AkoyaEventTypes(#[source] herald_store::StoreError),
+    /// The operational event types could not be registered (the store failed at start).
+    #[error("cannot register Herald's operational event types; check the store")]
+    OperationalEventTypes(#[source] herald_store::StoreError),
+    /// The failure notice settings cannot be used.
+    #[error(transparent)]
+    Notices(#[from] notices::MailError),
     /// The task failing relay deliveries past `relay_hold` panicked: a bug.
     #[error("the relay hold sweep stopped unexpectedly (a bug: please report it with the log)")]
     RelayHold(#[source] tokio::task::JoinError),
@@ -117,6 +125,10 @@ pub async fn run(
             .await
             .map_err(RunError::AkoyaEventTypes)?;
     }
+    operational::register(store.as_ref())
+        .await
+        .map_err(RunError::OperationalEventTypes)?;
+    let (failures, failure_queue) = notices::channel();
     let metrics = Arc::new(metrics::Metrics::new());
     // The dispatcher's side sees only the delivery queue; the API gets both halves.
     let queue: Arc<dyn DeliveryQueue> = Arc::clone(&store) as Arc<dyn DeliveryQueue>;
@@ -140,6 +152,7 @@ pub async fn run(
             Arc::clone(&clock),
         )
         .with_public_url(config.public_url.clone().unwrap_or_default())
+        .with_failure_sink(failures)
         .with_relay(Arc::clone(&relay)),
     );
     let dispatcher = Dispatcher::new(
@@ -154,11 +167,13 @@ pub async fn run(
         },
     );
     let intake = dispatcher.intake();
-    // Herald's own event types, so that a subscription can name them; a store that cannot
-    // take them now leaves the server running (publishing one then fails, and says so).
-    if let Err(error) = operational::register(store.as_ref() as &dyn Catalog).await {
-        tracing::warn!(%error, "could not register Herald's operational event types");
-    }
+    let notice_tasks = notices::start(
+        &config,
+        failure_queue,
+        Arc::clone(&store),
+        intake.clone(),
+        shutdown.child_token(),
+    )?;
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.child_token()));
     let relay_hold = tokio::spawn(relay::hold::run(relay, shutdown.child_token()));
     let purge = tokio::spawn(token_purge::run(
@@ -195,6 +210,11 @@ pub async fn run(
     shutdown.cancel();
     dispatcher.await.map_err(RunError::Dispatcher)?;
     purge.await.map_err(RunError::TokenPurge)?;
+    for task in notice_tasks {
+        if let Err(error) = task.await {
+            tracing::error!(%error, "a failure notice task stopped unexpectedly");
+        }
+    }
     relay_hold.await.map_err(RunError::RelayHold)?;
     retention.await.map_err(RunError::Retention)?;
     Ok(())

@@ -626,3 +626,29 @@ pub fn timestamp_now() -> OffsetDateTime {
     now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
         .unwrap_or(now)
 }
+
+/// A delivery that ended `failed`, waiting for its subscription's next failure digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailureNotice {
+    /// The failed delivery (one notice per delivery).
+    pub delivery_id: DeliveryId,
+    /// Its subscription, whose contact the digest goes to.
+    pub subscription_id: SubscriptionId,
+    /// The event it carried.
+    pub event_id: EventId,
+    /// That event's type.
+    pub event_type: String,
+    /// The last attempt's error, in words.
+    pub error: String,
+    /// When the delivery ended `failed`.
+    pub failed_at: OffsetDateTime,
+}
+
+/// A claimed digest: one subscription's failures, oldest first, to send in one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailureDigest {
+    /// The subscription.
+    pub subscription_id: SubscriptionId,
+    /// Its failures noted up to the claim.
+    pub failures: Vec<FailureNotice>,
+}

@@ -485,6 +485,32 @@ pub(crate) fn attempt(row: &impl Columns) -> Result<Attempt, StoreError> {
     })
 }
 
+/// A failure waiting for its digest, from [`crate::statements::notices`]' rows.
+pub(crate) fn failure_notice(row: &impl Columns) -> Result<FailureNotice, StoreError> {
+    Ok(FailureNotice {
+        delivery_id: DeliveryId::from_trusted(get(row, "delivery_id")?),
+        subscription_id: SubscriptionId::from_trusted(get(row, "subscription_id")?),
+        event_id: EventId::from_trusted(get(row, "event_id")?),
+        event_type: get(row, "event_type")?,
+        error: get(row, "error")?,
+        failed_at: time_column(row, "failed_at")?,
+    })
+}
+
+/// A claimed digest from its taken failures, oldest first.
+pub(crate) fn failure_digest(
+    subscription_id: String,
+    mut failures: Vec<FailureNotice>,
+) -> FailureDigest {
+    failures.sort_by(|a, b| {
+        (a.failed_at, a.delivery_id.as_str()).cmp(&(b.failed_at, b.delivery_id.as_str()))
+    });
+    FailureDigest {
+        subscription_id: SubscriptionId::from_trusted(subscription_id),
+        failures,
+    }
+}
+
 /// A duplicate publish's answer from [`crate::statements::events::first_with_key`]'s row.
 pub(crate) fn duplicate(row: &impl Columns) -> Result<Published, StoreError> {
     let deliveries: i64 = get(row, "deliveries")?;

@@ -181,6 +181,31 @@ pub struct ServeArgs {
           value_parser = BoolishValueParser::new(), value_name = "BOOL")]
     pub akoya_profile: Option<bool>,
 
+    /// The tenant id whose subscriptions receive Herald's operational events (herald.*, e.g.
+    /// herald.delivery.failed); no other tenant ever does (docs/notices.md). [default: none:
+    /// operational events are not delivered]
+    #[arg(long, env = "HERALD_OPERATOR_TENANT", value_name = "TENANT_ID")]
+    pub operator_tenant: Option<String>,
+
+    /// The SMTP server failure digests are mailed through: smtp://user:pass@host:587 (add
+    /// ?tls=required for STARTTLS) or smtps://user:pass@host:465 (TLS). [default: none: no
+    /// mail]
+    #[arg(long, env = "HERALD_SMTP_URL", value_name = "URL")]
+    pub smtp_url: Option<String>,
+
+    /// The From address of failure digests (required with --smtp-url).
+    #[arg(long, env = "HERALD_NOTICE_FROM", value_name = "ADDRESS")]
+    pub notice_from: Option<String>,
+
+    /// At most one failure digest per subscription per this interval. [default: 1h]
+    #[arg(long, env = "HERALD_NOTICE_DIGEST_INTERVAL", value_name = "DURATION")]
+    pub notice_digest_interval: Option<String>,
+
+    /// How long a digest waits after its first failure, so a burst goes out as one mail.
+    /// [default: 1m]
+    #[arg(long, env = "HERALD_NOTICE_DIGEST_DELAY", value_name = "DURATION")]
+    pub notice_digest_delay: Option<String>,
+
     /// Per-tenant and per-subscription limits.
     #[command(flatten)]
     pub limits: super::LimitArgs,

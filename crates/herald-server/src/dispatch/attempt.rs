@@ -22,6 +22,7 @@ use super::attempt_log::AttemptLog;
 use super::clock::Clock;
 use super::schedule::RetrySchedule;
 use crate::metrics::Metrics;
+use crate::notices::FailureSink;
 use crate::outbound::{Outbound, payload};
 use crate::relay::RelayHub;
 
@@ -38,6 +39,8 @@ pub struct Deliverer {
     log: AttemptLog,
     /// The server's public base URL: thin payloads point to events under it.
     public_url: String,
+    /// Where deliveries that end `failed` are handed for notices (never waited on).
+    failures: Option<FailureSink>,
     /// Where a relay subscription's attempts go instead of HTTP (`None`: none can be made).
     relay: Option<Arc<RelayHub>>,
 }
@@ -59,6 +62,7 @@ impl Deliverer {
             clock,
             log: AttemptLog::default(),
             public_url: String::new(),
+            failures: None,
             relay: None,
         }
     }
@@ -66,6 +70,12 @@ impl Deliverer {
     /// Sets the base URL that thin payloads point under (`public_url`, no trailing slash).
     pub fn with_public_url(mut self, public_url: String) -> Self {
         self.public_url = public_url;
+        self
+    }
+
+    /// Hands each delivery that ends `failed` to `sink` (failure notices).
+    pub fn with_failure_sink(mut self, sink: FailureSink) -> Self {
+        self.failures = Some(sink);
         self
     }
 
@@ -164,7 +174,12 @@ impl Deliverer {
         let mut wait = Duration::from_millis(50);
         for _ in 0..5 {
             match self.store.complete_attempt(attempt, progress).await {
-                Ok(()) => return,
+                Ok(()) => {
+                    if let Some(failures) = &self.failures {
+                        failures.attempt_recorded(job, attempt, progress.status, self.clock.now());
+                    }
+                    return;
+                }
                 Err(error) => {
                     tracing::warn!(%error, delivery = %job.delivery.id, "recording an attempt failed; retrying");
                     tokio::time::sleep(wait).await;

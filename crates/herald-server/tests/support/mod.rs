@@ -4,6 +4,8 @@
 //! `herald-testkit`; what is here knows Herald's API.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod smtp;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -140,6 +142,27 @@ impl TestServer {
             shutdown,
             _dir: dir,
             _database: database,
+        }
+    }
+
+    /// A server on a store the test opened (and filled) itself.
+    pub async fn start_on_store(store: Arc<dyn Store>, config: Config) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let shutdown = CancellationToken::new();
+        tokio::spawn(herald_server::run(
+            config,
+            store,
+            ADMIN_TOKEN.to_owned(),
+            listener,
+            shutdown.clone(),
+        ));
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            shutdown,
+            _dir: tempfile::tempdir().expect("temp dir"),
+            _database: None,
         }
     }
 

@@ -19,6 +19,7 @@ mod hub;
 mod limits;
 mod limits_catalog;
 mod manual_slots;
+mod notices;
 mod relay;
 mod retention;
 mod sealing;
@@ -36,6 +37,7 @@ pub use hub::*;
 pub use limits::*;
 pub use limits_catalog::*;
 pub use manual_slots::*;
+pub use notices::*;
 pub use relay::*;
 pub use retention::*;
 pub use sealing::*;
@@ -175,6 +177,9 @@ macro_rules! store_conformance_tests {
             feed_shows_the_following_attempt_as_what_came_next,
             feed_filters_by_tenant_subscription_event_type_and_outcome,
             feed_pages_follow_positions_without_loss_or_repeat,
+            // failure notices (issue 14)
+            failure_digest_takes_a_subscriptions_failures_once_per_interval,
+            concurrent_digest_claims_send_once,
         );
     };
     (@cases $mode:ident $factory:expr; $($case:ident),* $(,)?) => {

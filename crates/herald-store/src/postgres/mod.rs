@@ -25,6 +25,7 @@ mod events;
 mod handoff;
 mod hub;
 mod listener;
+mod notices;
 mod queue;
 mod recovery;
 mod relay;
@@ -608,6 +609,24 @@ impl DeliveryQueue for PgStore {
     /// Other nodes may claim from the same database: only the count in it is shared.
     fn single_process(&self) -> bool {
         false
+    }
+
+    async fn note_failure(&self, failure: &FailureNotice) -> Result<()> {
+        notices::note_failure(&mut *self.conn().await?, failure).await
+    }
+
+    async fn claim_failure_digest(
+        &self,
+        now: OffsetDateTime,
+        sent_before: OffsetDateTime,
+        noted_before: OffsetDateTime,
+    ) -> Result<Option<FailureDigest>> {
+        in_transaction!(self, |conn| notices::claim_failure_digest(
+            conn,
+            now,
+            sent_before,
+            noted_before
+        ))
     }
 
     fn work_notifier(&self) -> Option<Arc<Notify>> {

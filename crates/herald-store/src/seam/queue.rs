@@ -163,6 +163,22 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     /// the dispatcher knows how long it may sleep): its `next_attempt_at`, or for a leased
     /// delivery the end of its lease when that is later.
     async fn next_due_at(&self) -> Result<Option<OffsetDateTime>>;
+    // --- failure notices --------------------------------------------------------------------
+    /// Notes a delivery that ended `failed` for its subscription's next digest; a delivery
+    /// already noted is kept once.
+    async fn note_failure(&self, failure: &FailureNotice) -> Result<()>;
+    /// Claims one due digest: a subscription with a failure noted at or before `noted_before`
+    /// (a burst of failures gathers into one digest) whose last digest was claimed at or
+    /// before `sent_before` (or never). In one transaction its last-sent time becomes
+    /// `now` and its failures noted up to `now` are taken (deleted) and returned, so of two
+    /// claimers (two nodes, or a restart) only one gets them. `Ok(None)` when none is due, or
+    /// when another claimer took the one found.
+    async fn claim_failure_digest(
+        &self,
+        now: OffsetDateTime,
+        sent_before: OffsetDateTime,
+        noted_before: OffsetDateTime,
+    ) -> Result<Option<FailureDigest>>;
     /// Drops every lease (single-node start-up: nothing can be in flight in a fresh process).
     async fn release_all_leases(&self) -> Result<u64>;
     /// Counts for metrics.

@@ -16,6 +16,7 @@ mod checkpoint;
 mod claim;
 mod events;
 mod handoff;
+mod notices;
 mod hub;
 mod publish;
 mod queue;
@@ -637,6 +638,19 @@ impl DeliveryQueue for SqliteStore {
     }
 
     /// Nothing but this process writes the file: the API wakes the dispatcher directly.
+    async fn note_failure(&self, failure: &FailureNotice) -> Result<()> {
+        write!(self, (failure) => |conn| notices::note_failure(conn, &failure))
+    }
+
+    async fn claim_failure_digest(
+        &self,
+        now: OffsetDateTime,
+        sent_before: OffsetDateTime,
+        noted_before: OffsetDateTime,
+    ) -> Result<Option<FailureDigest>> {
+        write!(self, () => |conn| notices::claim_failure_digest(conn, now, sent_before, noted_before))
+    }
+
     fn work_notifier(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
         None
     }

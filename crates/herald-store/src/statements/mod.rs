@@ -15,6 +15,7 @@
 pub(crate) mod catalog;
 pub(crate) mod events;
 pub(crate) mod feed;
+pub(crate) mod notices;
 pub(crate) mod hub;
 pub(crate) mod queue;
 pub(crate) mod recovery;
