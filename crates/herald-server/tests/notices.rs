@@ -139,9 +139,12 @@ async fn several_failures_within_the_hour_make_one_digest_and_successes_none(bac
 async fn delivery_failed_reaches_the_operator_tenant_only_never_the_failing_subscription_nor_a_loop()
  {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("herald.db"))
-        .await
-        .expect("store");
+    let store = SqliteStore::open(
+        &dir.path().join("herald.db"),
+        herald_store::conformance::keyring(),
+    )
+    .await
+    .expect("store");
     let operator = herald_store::conformance::tenant("Operator");
     store
         .create_tenant(&operator)

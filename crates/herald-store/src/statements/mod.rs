@@ -15,8 +15,8 @@
 pub(crate) mod catalog;
 pub(crate) mod events;
 pub(crate) mod feed;
-pub(crate) mod notices;
 pub(crate) mod hub;
+pub(crate) mod notices;
 pub(crate) mod queue;
 pub(crate) mod recovery;
 pub(crate) mod relay;
