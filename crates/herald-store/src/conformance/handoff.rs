@@ -206,6 +206,109 @@ pub async fn concurrent_completions_are_each_recorded<S: Store>(store: &S) {
     assert_eq!(claim_ids(store, &claim(100)).await.len(), 10);
 }
 
+/// Publishes that arrive together (which PostgreSQL writes in one transaction) each get the
+/// answer they would get alone: one event per idempotency key whichever call wins, the same
+/// event and delivery count for every repeat, and every unkeyed event its own.
+pub async fn concurrent_publishes_make_one_event_per_idempotency_key<S: Store>(store: &S) {
+    let tenant = new_tenant(store, "Acme").await;
+    sub_with(store, &tenant.id, 64, None).await;
+    let mut second = subscription(&tenant.id, &["a.*"]);
+    second.max_in_flight = 64;
+    store
+        .create_subscription(&second)
+        .await
+        .expect("subscription");
+    let events: Vec<Event> = (0..60)
+        .map(|n| {
+            let event_type = if n % 5 == 4 { "z.other" } else { "a.b" };
+            let mut e = event(event_type, Some(&tenant.id), n);
+            if n < 40 {
+                e.idempotency_key = Some(format!("key-{}", n % 8));
+            }
+            e
+        })
+        .collect();
+    let answers = std::sync::Mutex::new(Vec::new());
+    futures_join_all(events.iter().map(|e| async {
+        let published = store.publish(e).await.expect("publish");
+        answers
+            .lock()
+            .expect("answers")
+            .push((e.clone(), published));
+    }))
+    .await;
+    let answers = answers.into_inner().expect("answers");
+    let mut by_key: std::collections::BTreeMap<String, Vec<Published>> = Default::default();
+    for (e, published) in &answers {
+        match &e.idempotency_key {
+            Some(key) => by_key
+                .entry(key.clone())
+                .or_default()
+                .push(published.clone()),
+            None => {
+                assert!(!published.duplicate);
+                assert_eq!(published.event_id, e.id);
+                let expected = if e.event_type == "a.b" { 2 } else { 1 };
+                assert_eq!(published.deliveries, expected, "{}", e.event_type);
+            }
+        }
+    }
+    assert_eq!(by_key.len(), 8);
+    for (key, answers) in &by_key {
+        assert_eq!(answers.len(), 5, "{key}");
+        assert_eq!(answers.iter().filter(|p| !p.duplicate).count(), 1, "{key}");
+        let first = &answers[0];
+        assert!(
+            answers.iter().all(|p| p.event_id == first.event_id),
+            "{key}"
+        );
+        let stored = store
+            .get_event(&first.event_id)
+            .await
+            .expect("get")
+            .expect("kept");
+        let deliveries = deliveries_of(store, &first.event_id).await.len() as u64;
+        assert!(
+            answers.iter().all(|p| p.deliveries == deliveries),
+            "{key}: {answers:?}"
+        );
+        let expected = if stored.event_type == "a.b" { 2 } else { 1 };
+        assert_eq!(deliveries, expected, "{key}");
+    }
+    let all = store
+        .list_events(&EventFilter::default(), &page(100, None))
+        .await
+        .expect("events");
+    assert_eq!(
+        all.items.len(),
+        8 + 20,
+        "one event per key, and every unkeyed one"
+    );
+}
+
+/// Publishes with a lease that arrive together never hand out more than the subscription's
+/// free room between them, and every delivery is either handed out or claimable.
+pub async fn concurrent_publish_and_lease_hands_out_at_most_max_in_flight<S: Store>(store: &S) {
+    let tenant = new_tenant(store, "Acme").await;
+    sub_with(store, &tenant.id, 4, None).await;
+    let events: Vec<Event> = (0..40).map(|_| event("a.b", Some(&tenant.id), 0)).collect();
+    let handed = std::sync::Mutex::new(0usize);
+    futures_join_all(events.iter().map(|e| async {
+        let accepted = store
+            .publish_and_lease(e, &lease(0))
+            .await
+            .expect("publish_and_lease");
+        assert_eq!(accepted.published.deliveries, 1);
+        assert!(accepted.jobs.iter().all(|job| job.event.id == e.id));
+        *handed.lock().expect("handed") += accepted.jobs.len();
+    }))
+    .await;
+    let handed = handed.into_inner().expect("handed");
+    assert!(handed <= 4, "max_in_flight is 4, handed out {handed}");
+    let claimed = claim_ids(store, &claim(10)).await;
+    assert_eq!(handed + claimed.len(), 4, "4 in flight in all");
+}
+
 /// Runs the futures concurrently (the store crate has no `futures` dependency), so every
 /// `complete_attempt` is queued before any is answered.
 async fn futures_join_all<F: std::future::Future<Output = ()>>(futures: impl Iterator<Item = F>) {

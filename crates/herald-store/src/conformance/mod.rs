@@ -159,6 +159,8 @@ macro_rules! store_conformance_tests {
             publish_and_lease_skips_paused_and_rate_limited_subscriptions,
             publish_and_lease_hands_out_nothing_for_a_duplicate,
             concurrent_completions_are_each_recorded,
+            concurrent_publishes_make_one_event_per_idempotency_key,
+            concurrent_publish_and_lease_hands_out_at_most_max_in_flight,
             // the relay
             relay_deliveries_wait_until_this_node_holds_a_listener,
             relay_deliveries_unattended_past_the_bound_are_leased_for_failing,

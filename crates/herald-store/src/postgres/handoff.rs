@@ -1,5 +1,6 @@
-//! `publish_and_lease` on PostgreSQL: the publish's own transaction leases to the publishing
-//! node what each new delivery's subscription has free.
+//! The hand-off of `publish_and_lease` on PostgreSQL: a publish batch's own transaction
+//! ([`super::group`]) leases to the publishing node what each new delivery's subscription has
+//! free.
 //!
 //! The accounting is the claim's ([`super::claim`]), room included (`max_in_flight ×
 //! lease.lease_window` leases per subscription): the subscriptions are locked `FOR NO KEY
@@ -9,56 +10,23 @@
 //! handing out right now to the normal claims (its deliveries stay unleased), so concurrent
 //! publishes to one subscription do not queue behind each other's commits.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use sqlx::PgConnection;
 
-use super::{claim, events};
+use super::claim;
 use crate::claiming::lease_cap;
 use crate::error::StoreError;
 use crate::ids::DeliveryId;
-use crate::model::*;
-use crate::rows::{self, delivery_columns, micros};
-use crate::sealing::Keyring;
-use crate::seam::{Accepted, PublishLease};
+use crate::rows::micros;
+use crate::seam::PublishLease;
 
 type Result<T> = std::result::Result<T, StoreError>;
-
-/// Runs inside the caller's transaction; see the module documentation.
-pub(super) async fn publish_and_lease(
-    conn: &mut PgConnection,
-    keyring: &Keyring,
-    event: &Event,
-    lease: &PublishLease,
-) -> Result<Accepted> {
-    let (published, created) = events::publish_with_deliveries(conn, event).await?;
-    let chosen = choose(conn, &created, lease).await?;
-    if chosen.is_empty() {
-        return Ok(Accepted {
-            published,
-            jobs: Vec::new(),
-        });
-    }
-    let leased = sqlx::query(concat!(
-        "UPDATE deliveries SET lease_until = $2 WHERE id = ANY($1) RETURNING ",
-        delivery_columns!()
-    ))
-    .bind(&chosen)
-    .bind(micros(lease.lease_until))
-    .fetch_all(&mut *conn)
-    .await?;
-    let deliveries = leased
-        .iter()
-        .map(rows::delivery)
-        .collect::<Result<Vec<_>>>()?;
-    let jobs = claim::jobs(conn, keyring, deliveries, lease.now, &HashMap::new()).await?;
-    Ok(Accepted { published, jobs })
-}
 
 /// The new deliveries (`(id, subscription id)`) to hand out: those of open subscriptions
 /// that no one else is claiming or handing out right now, up to each one's free room. Relay
 /// subscriptions are left to claims, which check that this node holds their listener.
-async fn choose<'d>(
+pub(super) async fn choose<'d>(
     conn: &mut PgConnection,
     created: &'d [(DeliveryId, String)],
     lease: &PublishLease,

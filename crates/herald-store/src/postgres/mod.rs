@@ -21,11 +21,14 @@
 
 mod catalog;
 mod claim;
+mod completions;
 mod events;
+mod group;
 mod handoff;
 mod hub;
 mod listener;
 mod notices;
+mod publish;
 mod queue;
 mod recovery;
 mod relay;
@@ -88,6 +91,10 @@ pub struct PgStore {
     /// Seals subscription secrets on write and opens them on read (see [`crate::sealing`]);
     /// every node must hold the keys the others seal with.
     keyring: Keyring,
+    /// Gathers concurrent publishes into one transaction per batch.
+    publishes: publish::Publishes,
+    /// Gathers concurrent attempt outcomes into one transaction per batch.
+    completions: completions::Completions,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -122,11 +129,15 @@ impl PgStore {
             .connect_with(connect_options)
             .await?;
         let listener = Listener::start(pool.clone()).await?;
+        let publishes = publish::Publishes::start(pool.clone(), keyring.clone());
+        let completions = completions::Completions::start(pool.clone());
         Ok(PgStore {
             pool,
             listener,
             node_id: crate::ids::node_id(),
             keyring,
+            publishes,
+            completions,
         })
     }
 
@@ -377,16 +388,11 @@ impl Catalog for PgStore {
 #[async_trait]
 impl DeliveryQueue for PgStore {
     async fn publish(&self, event: &Event) -> Result<Published> {
-        in_transaction!(self, |conn| events::publish(conn, event))
+        Ok(self.publishes.publish(event, None).await?.published)
     }
 
     async fn publish_and_lease(&self, event: &Event, lease: &PublishLease) -> Result<Accepted> {
-        in_transaction!(self, |conn| handoff::publish_and_lease(
-            conn,
-            &self.keyring,
-            event,
-            lease
-        ))
+        self.publishes.publish(event, Some(lease)).await
     }
 
     async fn publish_to(
@@ -486,9 +492,7 @@ impl DeliveryQueue for PgStore {
 
     async fn complete_attempt(&self, attempt: &Attempt, progress: &DeliveryProgress) -> Result<()> {
         let now = OffsetDateTime::now_utc();
-        in_transaction!(self, |conn| queue::complete_attempt(
-            conn, attempt, progress, now
-        ))
+        self.completions.complete(attempt, progress, now).await
     }
 
     async fn next_due_at(&self) -> Result<Option<OffsetDateTime>> {

@@ -1,5 +1,6 @@
-//! After a claim, on PostgreSQL: recording attempts, and what the dispatcher and the metrics
-//! ask of the queue (when work is next due, how much is pending).
+//! After a claim, on PostgreSQL: what the dispatcher and the metrics ask of the queue (when
+//! work is next due, how much is pending). Recording attempts is batched in
+//! [`super::completions`].
 //!
 //! Mostly the statements SQLite runs too ([`crate::statements::queue`]), answered by the
 //! partial indexes of the PostgreSQL schema (`deliveries_pending_due`, `deliveries_leased`,
@@ -17,24 +18,6 @@ use crate::rows;
 use crate::statements::queue as sql;
 
 type Result<T> = std::result::Result<T, StoreError>;
-
-/// Runs inside the caller's transaction (the delivery moves on and its attempt is recorded
-/// together).
-pub(super) async fn complete_attempt(
-    conn: &mut PgConnection,
-    attempt: &Attempt,
-    progress: &DeliveryProgress,
-    now: OffsetDateTime,
-) -> Result<()> {
-    let complete = sql::complete_delivery(attempt.delivery_id.as_str(), progress, now);
-    if run::execute(conn, &complete).await? == 0 {
-        // The delivery was deleted (with its subscription or tenant) while the request was in
-        // flight: there is nothing left to record the attempt against.
-        return Ok(());
-    }
-    run::execute(conn, &sql::insert_attempt(attempt)).await?;
-    Ok(())
-}
 
 /// `args` is `(interval, now, horizon end)` in µs (`claiming::manual_slot`).
 pub(super) async fn take_send_slot(

@@ -1,0 +1,163 @@
+//! Recording attempts on PostgreSQL, group-committed ([`super::group`]): the outcomes of many
+//! attempts, from any of this node's dispatcher tasks, in one transaction of two statements.
+//!
+//! One transaction per attempt cost four round trips and a WAL flush per delivery, and every
+//! attempt's outcome arrives on its own task. A batch moves every delivery on in one `UPDATE …
+//! FROM unnest(…)` (releasing its lease, as [`crate::statements::queue::complete_delivery`]
+//! does for one) and inserts the attempts of the deliveries that still exist in one `INSERT`
+//! (a delivery deleted with its subscription while its request was in flight has nothing to
+//! record against). A delivery appears at most once in a statement: a batch holding two
+//! outcomes of one delivery writes them in rounds, in the order they came.
+
+use std::collections::HashSet;
+
+use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
+
+use super::group::{self, Call, Group, in_transaction};
+use crate::error::StoreError;
+use crate::model::*;
+use crate::rows::micros;
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Most outcomes in one transaction.
+const MAX_BATCH: usize = 256;
+/// Completion transactions running at once per node.
+const MAX_RUNNING: usize = 2;
+
+/// An attempt, how its delivery moves on, and when that was decided.
+type Input = (Attempt, DeliveryProgress, OffsetDateTime);
+
+/// This node's attempt completions, batched.
+pub(super) struct Completions(Group<Input, ()>);
+
+impl Completions {
+    /// Starts the batcher on the current Tokio runtime.
+    pub(super) fn start(pool: PgPool) -> Self {
+        Self(Group::start(MAX_BATCH, MAX_RUNNING, move |batch| {
+            let pool = pool.clone();
+            async move { run_batch(&pool, batch).await }
+        }))
+    }
+
+    /// Records `attempt` and moves its delivery on, in the next batch.
+    pub(super) async fn complete(
+        &self,
+        attempt: &Attempt,
+        progress: &DeliveryProgress,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.0.call((attempt.clone(), progress.clone(), now)).await
+    }
+}
+
+/// Runs one batch and answers its callers: together if it commits, else each alone.
+async fn run_batch(pool: &PgPool, batch: Vec<Call<Input, ()>>) {
+    let inputs: Vec<&Input> = batch.iter().map(|call| &call.input).collect();
+    let together = in_transaction(pool, async |conn| complete_batch(conn, &inputs).await).await;
+    drop(inputs);
+    let error = match together {
+        Ok(()) => {
+            for call in batch {
+                let _ = call.reply.send(Ok(()));
+            }
+            return;
+        }
+        Err(error) => error,
+    };
+    let Err((batch, error)) = group::fail_all_if_unavailable(batch, error) else {
+        return;
+    };
+    if batch.len() > 1 {
+        tracing::debug!(%error, attempts = batch.len(), "an attempt batch failed; recording its attempts one by one");
+    }
+    for call in batch {
+        let one = [&call.input];
+        let answer = in_transaction(pool, async |conn| complete_batch(conn, &one).await).await;
+        let _ = call.reply.send(answer);
+    }
+}
+
+/// Records every input in the caller's transaction, in rounds of distinct deliveries.
+async fn complete_batch(conn: &mut PgConnection, inputs: &[&Input]) -> Result<()> {
+    let mut rest: Vec<&Input> = inputs.to_vec();
+    while !rest.is_empty() {
+        let mut seen = HashSet::new();
+        let (round, later): (Vec<&Input>, Vec<&Input>) = rest
+            .into_iter()
+            .partition(|(attempt, _, _)| seen.insert(attempt.delivery_id.as_str().to_owned()));
+        complete_round(conn, &round).await?;
+        rest = later;
+    }
+    Ok(())
+}
+
+/// Moves each delivery on and records the attempts of those that still exist.
+async fn complete_round(conn: &mut PgConnection, round: &[&Input]) -> Result<()> {
+    let ids: Vec<&str> = round
+        .iter()
+        .map(|(a, _, _)| a.delivery_id.as_str())
+        .collect();
+    let counts: Vec<i64> = round
+        .iter()
+        .map(|(_, p, _)| i64::from(p.counts_for_schedule))
+        .collect();
+    let statuses: Vec<&str> = round.iter().map(|(_, p, _)| p.status.as_str()).collect();
+    let next: Vec<Option<i64>> = round
+        .iter()
+        .map(|(_, p, _)| p.next_attempt_at.map(micros))
+        .collect();
+    let now: Vec<i64> = round.iter().map(|(_, _, now)| micros(*now)).collect();
+    let moved: Vec<String> = sqlx::query_scalar(
+        "UPDATE deliveries d SET attempts = d.attempts + 1, \
+           scheduled_attempts = d.scheduled_attempts + u.counts, status = u.status, \
+           next_attempt_at = u.next, lease_until = NULL, updated_at = u.now \
+         FROM unnest($1::text[], $2::int8[], $3::text[], $4::int8[], $5::int8[]) \
+           AS u (id, counts, status, next, now) \
+         WHERE d.id = u.id RETURNING d.id",
+    )
+    .bind(ids)
+    .bind(counts)
+    .bind(statuses)
+    .bind(next)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    let moved: HashSet<String> = moved.into_iter().collect();
+    let attempts: Vec<&Attempt> = round
+        .iter()
+        .map(|(attempt, _, _)| attempt)
+        .filter(|attempt| moved.contains(attempt.delivery_id.as_str()))
+        .collect();
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let column = |f: fn(&Attempt) -> Option<&str>| -> Vec<Option<&str>> {
+        attempts.iter().map(|a| f(a)).collect()
+    };
+    let int = |f: fn(&Attempt) -> Option<i64>| -> Vec<Option<i64>> {
+        attempts.iter().map(|a| f(a)).collect()
+    };
+    sqlx::query(
+        "INSERT INTO attempts (id, delivery_id, started_at, duration_ms, response_status, \
+           response_body, error, error_message, triggered_by) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], \
+                              $6::text[], $7::text[], $8::text[], $9::text[])",
+    )
+    .bind(column(|a| Some(a.id.as_str())))
+    .bind(column(|a| Some(a.delivery_id.as_str())))
+    .bind(int(|a| Some(micros(a.started_at))))
+    // Durations past i64::MAX milliseconds (292 million years) are clamped, not refused.
+    .bind(int(|a| {
+        Some(i64::try_from(a.duration_ms).unwrap_or(i64::MAX))
+    }))
+    .bind(int(|a| a.response_status.map(i64::from)))
+    .bind(column(|a| a.response_body.as_deref()))
+    .bind(column(|a| a.error.map(AttemptError::as_str)))
+    .bind(column(|a| a.error_message.as_deref()))
+    .bind(column(|a| Some(a.trigger.as_str())))
+    .execute(conn)
+    .await?;
+    Ok(())
+}

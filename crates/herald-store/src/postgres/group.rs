@@ -1,0 +1,124 @@
+//! Group commit on PostgreSQL: many callers' writes in one transaction, as the SQLite writer
+//! batches them.
+//!
+//! One transaction per write pays its round trips (`BEGIN`, each statement, `COMMIT`) and one
+//! WAL flush per call, and holds a connection while it does. A [`Group`] queues each call; a
+//! batcher takes everything queued (up to its batch size) whenever one of its few running
+//! transactions is free and hands the batch to the group's function, which writes it
+//! set-based in one transaction and answers each caller. While the transactions are busy,
+//! calls queue and the next batch grows: the load sets the batch size, and a lone call waits
+//! for nobody. Callers are answered after the commit, so an answer still means durable.
+//!
+//! Users: publishes ([`super::publish`]) and attempt completions ([`super::completions`]).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use crate::error::StoreError;
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// One queued call and where its answer goes.
+pub(super) struct Call<T, A> {
+    /// What the caller asked for.
+    pub(super) input: T,
+    /// Its answer.
+    pub(super) reply: oneshot::Sender<Result<A>>,
+}
+
+/// The queue of calls waiting for a batch. Dropping it stops the batcher once the batches in
+/// progress end.
+pub(super) struct Group<T, A> {
+    queue: mpsc::UnboundedSender<Call<T, A>>,
+}
+
+impl<T: Send + 'static, A: Send + 'static> Group<T, A> {
+    /// Starts the batcher on the current Tokio runtime: batches of at most `max_batch` calls,
+    /// at most `max_running` at once, each run by `run`, which must answer every call.
+    pub(super) fn start<F, Fut>(max_batch: usize, max_running: usize, run: F) -> Self
+    where
+        F: Fn(Vec<Call<T, A>>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let (queue, calls) = mpsc::unbounded_channel();
+        tokio::spawn(batcher(calls, max_batch.max(1), max_running.max(1), run));
+        Self { queue }
+    }
+
+    /// Queues `input` for the next batch; its answer, after that batch committed.
+    pub(super) async fn call(&self, input: T) -> Result<A> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || StoreError::Unavailable("the store is closing".into());
+        self.queue
+            .send(Call { input, reply })
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// Takes every queued call (up to `max_batch`) as soon as a transaction is free.
+async fn batcher<T, A, F, Fut>(
+    mut calls: mpsc::UnboundedReceiver<Call<T, A>>,
+    max_batch: usize,
+    max_running: usize,
+    run: F,
+) where
+    F: Fn(Vec<Call<T, A>>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let running = Arc::new(Semaphore::new(max_running));
+    loop {
+        // The permit first: while every transaction is busy, calls pile up for the next batch.
+        let Ok(permit) = running.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(first) = calls.recv().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match calls.try_recv() {
+                Ok(call) => batch.push(call),
+                Err(_) => break,
+            }
+        }
+        let batch = run(batch);
+        tokio::spawn(async move {
+            batch.await;
+            drop(permit);
+        });
+    }
+}
+
+/// Answers every call of a failed batch with `error`, if retrying each alone cannot help
+/// (the database is unavailable); gives the batch back otherwise.
+pub(super) fn fail_all_if_unavailable<T, A>(
+    batch: Vec<Call<T, A>>,
+    error: StoreError,
+) -> std::result::Result<(), (Vec<Call<T, A>>, StoreError)> {
+    match error {
+        StoreError::Unavailable(cause) => {
+            let reason = cause.to_string();
+            for call in batch {
+                let _ = call
+                    .reply
+                    .send(Err(StoreError::Unavailable(reason.clone().into())));
+            }
+            Ok(())
+        }
+        error => Err((batch, error)),
+    }
+}
+
+/// Runs `body` in a new transaction and commits it if it succeeded.
+pub(super) async fn in_transaction<T>(
+    pool: &sqlx::PgPool,
+    body: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<T>,
+) -> Result<T> {
+    let mut tx = pool.begin().await?;
+    let output = body(&mut tx).await?;
+    tx.commit().await?;
+    Ok(output)
+}
