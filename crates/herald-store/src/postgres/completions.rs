@@ -48,7 +48,7 @@ impl Completions {
         progress: &DeliveryProgress,
         now: OffsetDateTime,
     ) -> Result<()> {
-        self.0.call((attempt.clone(), progress.clone(), now)).await
+        self.0.call((attempt.clone(), *progress, now)).await
     }
 }
 
