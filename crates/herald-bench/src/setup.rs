@@ -1,21 +1,26 @@
 //! The Herald under test and the API calls that prepare it.
 //!
-//! [`Target::spawn`] starts `herald serve --dev` as a child on a fresh temporary data directory
-//! and a free port of 127.0.0.1, with a generated `HERALD_ADMIN_TOKEN`; its output goes to a
-//! log file in that directory, shown when it fails to start. [`Target::remote`] uses a server
-//! that is already running (`--url`/`--token`): then no process statistics are reported.
-//! Every scenario sets up its own tenant and subscriptions, so scenarios never share state.
+//! [`Target::spawn`] starts one or more `herald serve --dev` children, each on a fresh
+//! temporary data directory and a free port of 127.0.0.1, sharing a generated
+//! `HERALD_ADMIN_TOKEN` (and, on PostgreSQL, a generated `HERALD_ENCRYPTION_KEY` and the
+//! scenario's own database); a child's output goes to a log file in its directory, shown when
+//! it fails to start. [`Target::remote`] uses servers that are already running
+//! (`--url`/`--token`): then no process statistics are reported. Every scenario sets up its
+//! own tenant and subscriptions, so scenarios never share state.
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
 use crate::BenchError;
+use crate::database::BenchDatabase;
 use crate::procstats::{self, ProcStats};
+use crate::report::NodeReport;
 
 /// The event type every scenario publishes.
 pub const EVENT_TYPE: &str = "bench.event";
@@ -23,28 +28,180 @@ pub const EVENT_TYPE: &str = "bench.event";
 /// How long a spawned server may take to answer `/readyz`.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A Herald to benchmark: a child process we own, or a running server.
+/// The Herald nodes of one scenario: children we own, or running servers.
 pub struct Target {
-    /// The API client for it.
+    /// The API client of the first node, for setup.
     pub api: Api,
+    nodes: Vec<Node>,
+    /// The scenario's database, dropped by [`Target::finish`] after the nodes stopped.
+    database: Option<BenchDatabase>,
+}
+
+/// One `herald serve`.
+struct Node {
+    api: Api,
     /// The child, if we spawned it (killed on drop).
     child: Option<Child>,
     /// Holds the data directory until the child is gone.
     _data_dir: Option<tempfile::TempDir>,
 }
 
+/// What the nodes did, read when a scenario ends.
+#[derive(Debug, Default)]
+pub struct Finished {
+    /// Per node (only when there are several).
+    pub nodes: Vec<NodeReport>,
+    /// The spawned node's cost; with several nodes, the sum of CPU and the largest peak RSS.
+    pub process: Option<ProcStats>,
+    /// Transactions committed in the scenario's PostgreSQL database.
+    pub commits: Option<u64>,
+    /// Successful attempts over all nodes, from `/metrics`.
+    pub successes: Option<u64>,
+    /// What went wrong while finishing (the report carries it as a note).
+    pub problems: Vec<String>,
+}
+
 impl Target {
-    /// A server that already runs at `url`, administered with `token`.
-    pub fn remote(url: &str, token: &str) -> Result<Self, BenchError> {
+    /// Servers that already run at `urls`, administered with `token`.
+    pub fn remote(urls: &[String], token: &str) -> Result<Self, BenchError> {
+        let nodes = urls
+            .iter()
+            .map(|url| {
+                Ok(Node {
+                    api: Api::new(url.trim_end_matches('/'), token)?,
+                    child: None,
+                    _data_dir: None,
+                })
+            })
+            .collect::<Result<Vec<_>, BenchError>>()?;
+        Self::of(nodes, None)
+    }
+
+    /// Starts `nodes` × `bin serve` with `extra` flags (on `database` if given), and waits
+    /// for each.
+    pub async fn spawn(
+        bin: &Path,
+        extra: &[String],
+        nodes: usize,
+        database: Option<BenchDatabase>,
+    ) -> Result<Self, BenchError> {
+        let token = format!("bench_{}", uuid::Uuid::new_v4().simple());
+        let mut flags = extra.to_vec();
+        let mut env = vec![("HERALD_ADMIN_TOKEN", token.clone())];
+        if let Some(database) = &database {
+            flags.extend(["--database-url".to_owned(), database.url().to_owned()]);
+            env.push(("HERALD_ENCRYPTION_KEY", encryption_key()));
+        }
+        let mut started = Vec::new();
+        for _ in 0..nodes.max(1) {
+            match Node::spawn(bin, &flags, &env, &token).await {
+                Ok(node) => started.push(node),
+                Err(error) => {
+                    // Stop the nodes already up (dropping kills them) before the database goes.
+                    drop(started);
+                    if let Some(database) = database {
+                        let _ = database.drop_after().await;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        Self::of(started, database)
+    }
+
+    fn of(nodes: Vec<Node>, database: Option<BenchDatabase>) -> Result<Self, BenchError> {
+        let api = nodes
+            .first()
+            .map(|n| n.api.clone())
+            .ok_or(BenchError::NoServer)?;
         Ok(Self {
-            api: Api::new(url.trim_end_matches('/'), token)?,
-            child: None,
-            _data_dir: None,
+            api,
+            nodes,
+            database,
         })
     }
 
-    /// Starts `bin serve` on a fresh data directory with `extra` flags, and waits for it.
-    pub async fn spawn(bin: &Path, extra: &[String]) -> Result<Self, BenchError> {
+    /// One API client per node, to spread publishers across them.
+    pub fn apis(&self) -> Vec<Api> {
+        self.nodes.iter().map(|n| n.api.clone()).collect()
+    }
+
+    /// Attempts that did not succeed, over all nodes.
+    pub async fn failed_attempts(&self) -> Result<u64, BenchError> {
+        let mut sum = 0;
+        for node in &self.nodes {
+            sum += node.api.attempts().await?.failed;
+        }
+        Ok(sum)
+    }
+
+    /// Reads every node's deliveries and cost, stops the children (SIGKILL: their data
+    /// directories are thrown away anyway), then reads the commits and drops the database.
+    pub async fn finish(mut self) -> Finished {
+        let mut finished = Finished::default();
+        let mut successes = Some(0);
+        for node in &self.nodes {
+            let deliveries = match node.api.attempts().await {
+                Ok(attempts) => Some(attempts.succeeded),
+                Err(error) => {
+                    finished.problems.push(format!(
+                        "{}: {}",
+                        node.api.base,
+                        crate::error::chain(&error)
+                    ));
+                    None
+                }
+            };
+            successes = successes.zip(deliveries).map(|(a, b)| a + b);
+            finished.nodes.push(NodeReport {
+                url: node.api.base.clone(),
+                deliveries,
+                share_per_s: None,
+                process: node.stats(),
+            });
+        }
+        finished.successes = successes;
+        let stats: Vec<ProcStats> = finished.nodes.iter().filter_map(|n| n.process).collect();
+        if !stats.is_empty() {
+            finished.process = Some(ProcStats {
+                peak_rss_mb: stats.iter().map(|p| p.peak_rss_mb).fold(0.0, f64::max),
+                cpu_seconds: stats.iter().map(|p| p.cpu_seconds).sum(),
+            });
+        }
+        for node in &mut self.nodes {
+            if let Some(mut child) = node.child.take() {
+                let _ = child.kill().await;
+            }
+        }
+        if let Some(database) = self.database.take() {
+            match database.drop_after().await {
+                Ok(commits) => finished.commits = commits,
+                Err(error) => finished.problems.push(crate::error::chain(&error)),
+            }
+        }
+        if finished.nodes.len() < 2 {
+            finished.nodes.clear();
+        }
+        finished
+    }
+}
+
+/// A fresh 32-byte key in base64, shared by the nodes of one scenario (`HERALD_ENCRYPTION_KEY`).
+fn encryption_key() -> String {
+    let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(a.as_bytes());
+    bytes[16..].copy_from_slice(b.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+impl Node {
+    async fn spawn(
+        bin: &Path,
+        flags: &[String],
+        env: &[(&str, String)],
+        token: &str,
+    ) -> Result<Self, BenchError> {
         let data_dir = tempfile::Builder::new()
             .prefix("herald-bench-")
             .tempdir()
@@ -53,7 +210,6 @@ impl Target {
             .and_then(|l| l.local_addr())
             .map_err(BenchError::local("find a free port on 127.0.0.1"))?
             .port();
-        let token = format!("bench_{}", uuid::Uuid::new_v4().simple());
         let log_path = data_dir.path().join("herald.log");
         let log =
             std::fs::File::create(&log_path).map_err(BenchError::local("create the server log"))?;
@@ -66,8 +222,8 @@ impl Target {
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--data-dir")
             .arg(data_dir.path().join("data"))
-            .args(extra)
-            .env("HERALD_ADMIN_TOKEN", &token)
+            .args(flags)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log_copy))
@@ -78,13 +234,13 @@ impl Target {
                 bin: bin.to_owned(),
                 source,
             })?;
-        let api = Api::new(&format!("http://127.0.0.1:{port}"), &token)?;
-        let mut target = Self {
+        let api = Api::new(&format!("http://127.0.0.1:{port}"), token)?;
+        let mut node = Self {
             api,
             child: Some(child),
             _data_dir: Some(data_dir),
         };
-        if let Err(reason) = target.wait_ready().await {
+        if let Err(reason) = node.wait_ready().await {
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(20).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
@@ -93,7 +249,7 @@ impl Target {
                 log_tail: tail.join("\n"),
             });
         }
-        Ok(target)
+        Ok(node)
     }
 
     /// Waits for `/readyz`; the error is why the server is not ready, in words.
@@ -122,16 +278,18 @@ impl Target {
     }
 
     /// Peak RSS and CPU seconds of the spawned process so far.
-    pub fn stats(&self) -> Option<ProcStats> {
+    fn stats(&self) -> Option<ProcStats> {
         procstats::read(self.child.as_ref()?.id()?)
     }
+}
 
-    /// Stops the spawned process (SIGKILL: its data directory is thrown away anyway).
-    pub async fn stop(mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill().await;
-        }
-    }
+/// Delivery attempts one node made, by outcome (`herald_attempts_total`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Attempts {
+    /// `outcome="success"`.
+    pub succeeded: u64,
+    /// Every other outcome.
+    pub failed: u64,
 }
 
 /// A thin client of the Herald HTTP API, for setup and publishing. Cheap to clone.
@@ -237,8 +395,8 @@ impl Api {
         .map(drop)
     }
 
-    /// Attempts that did not succeed, from `/metrics` (`herald_attempts_total`).
-    pub async fn failed_attempts(&self) -> Result<u64, BenchError> {
+    /// Attempts by outcome, from `/metrics` (`herald_attempts_total`).
+    pub async fn attempts(&self) -> Result<Attempts, BenchError> {
         let failed = |source| BenchError::Request {
             call: "GET /metrics".into(),
             source,
@@ -253,11 +411,7 @@ impl Api {
             .text()
             .await
             .map_err(failed)?;
-        Ok(text
-            .lines()
-            .filter(|l| l.starts_with("herald_attempts_total{") && !l.contains("\"success\""))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64)
+        Ok(attempts_in(&text))
     }
 
     /// Publishes one event (`body` is the whole request); returns the event id if accepted.
@@ -305,4 +459,39 @@ fn id_of(call: &str, value: &Value) -> Result<String, BenchError> {
             call: call.to_owned(),
             body: value.to_string(),
         })
+}
+
+/// Sums `herald_attempts_total` samples of a Prometheus text exposition by outcome.
+fn attempts_in(metrics: &str) -> Attempts {
+    let mut attempts = Attempts::default();
+    for line in metrics.lines() {
+        let Some(labels) = line.strip_prefix("herald_attempts_total{") else {
+            continue;
+        };
+        let Some(value) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) else {
+            continue;
+        };
+        if labels.contains("outcome=\"success\"") {
+            attempts.succeeded += value as u64;
+        } else {
+            attempts.failed += value as u64;
+        }
+    }
+    attempts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempts_are_summed_by_outcome() {
+        let text = "# HELP herald_attempts_total x\n\
+                    herald_attempts_total{outcome=\"success\"} 7\n\
+                    herald_attempts_total{outcome=\"connect\"} 2\n\
+                    herald_attempts_total{outcome=\"timeout\"} 1\n\
+                    herald_attempt_duration_seconds_count 10\n";
+        let attempts = attempts_in(text);
+        assert_eq!((attempts.succeeded, attempts.failed), (7, 3));
+    }
 }
