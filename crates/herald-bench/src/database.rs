@@ -3,6 +3,8 @@
 //! over the given URL, the nodes are pointed at it, and [`BenchDatabase::drop_after`] runs
 //! `DROP DATABASE … WITH (FORCE)` once they are stopped. Between the two it reads
 //! `pg_stat_database.xact_commit`, the commits the nodes made, for "commits per delivery".
+//! A database not dropped that way (a scenario failed, or a signal stopped the bench) is
+//! dropped when its [`BenchDatabase`] is.
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +25,8 @@ pub struct BenchDatabase {
     admin_url: String,
     url: String,
     name: String,
+    /// Set once [`BenchDatabase::drop_after`] ran, so `Drop` does nothing more.
+    dropped: bool,
 }
 
 impl BenchDatabase {
@@ -45,6 +49,7 @@ impl BenchDatabase {
                 admin_url: admin_url.to_owned(),
                 url: url.to_string(),
                 name,
+                dropped: false,
             }),
             Err(source) => Err(BenchError::CreateDatabase { name, source }),
         }
@@ -55,9 +60,16 @@ impl BenchDatabase {
         &self.url
     }
 
+    /// Creates a database and drops it at once: whether the role may, before anything is
+    /// measured.
+    pub async fn probe(admin_url: &str) -> Result<(), BenchError> {
+        Self::create(admin_url).await?.drop_after().await.map(drop)
+    }
+
     /// Waits (bounded) until no session uses the database, reads the commits made in it, and
     /// drops it. Call after the nodes are stopped. The commit count is `None` if unreadable.
-    pub async fn drop_after(self) -> Result<Option<u64>, BenchError> {
+    pub async fn drop_after(mut self) -> Result<Option<u64>, BenchError> {
+        self.dropped = true;
         let mut admin = connect(&self.admin_url).await?;
         let deadline = Instant::now() + SESSIONS_END;
         loop {
@@ -78,19 +90,48 @@ impl BenchDatabase {
                 .await
                 .ok()
                 .flatten();
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut admin)
-        .await
-        .map_err(|source| BenchError::Database {
-            what: format!("drop database {}", self.name),
-            source,
-        })?;
         let _ = admin.close().await;
+        drop_database(&self.admin_url, &self.name).await?;
         Ok(commits.and_then(|c| u64::try_from(c).ok()))
     }
+}
+
+impl Drop for BenchDatabase {
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        // Drop may run inside the bench's runtime, which must not block on itself: a thread
+        // with a runtime of its own does the work.
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(BenchError::local("start a runtime to drop the database"))?;
+            runtime.block_on(drop_database(&admin_url, &name))
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("{}", crate::error::chain(&error)),
+            Err(_) => eprintln!("dropping database {} panicked", self.name),
+        }
+    }
+}
+
+/// `DROP DATABASE … WITH (FORCE)` (ending the sessions still in it) of one of ours.
+async fn drop_database(admin_url: &str, name: &str) -> Result<(), BenchError> {
+    let mut admin = connect(admin_url).await?;
+    // The name is ours (see `create`), so it needs no quoting.
+    let dropped = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await;
+    let _ = admin.close().await;
+    dropped.map(drop).map_err(|source| BenchError::Database {
+        what: format!("drop database {name}"),
+        source,
+    })
 }
 
 async fn connect(admin_url: &str) -> Result<PgConnection, BenchError> {

@@ -142,6 +142,10 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, BenchError> {
             .filter(|s| args.scenario.contains(s))
             .collect()
     };
+    if let Some(url) = &ctx.database_url {
+        // Whether the role may create databases, before minutes go into the limits.
+        database::BenchDatabase::probe(url).await?;
+    }
     let deadline = Instant::now() + ctx.deadline;
     let limit_requests = if args.quick {
         ctx.events * 10
