@@ -45,7 +45,7 @@ impl Ctx {
     /// fresh PostgreSQL database with `--database-url`.
     pub async fn target(&self, extra: &[String]) -> Result<Target, BenchError> {
         if let Some((urls, token)) = &self.remote {
-            return Target::remote(urls, token);
+            return Target::remote(urls, token).await;
         }
         let database = match &self.database_url {
             Some(url) => Some(BenchDatabase::create(url).await?),

@@ -40,6 +40,8 @@ pub struct Target {
 /// One `herald serve`.
 struct Node {
     api: Api,
+    /// Its attempt counters when the scenario began (zero for a node we started).
+    before: Attempts,
     /// The child, if we spawned it (killed on drop).
     child: Option<Child>,
     /// Holds the data directory until the child is gone.
@@ -62,18 +64,20 @@ pub struct Finished {
 }
 
 impl Target {
-    /// Servers that already run at `urls`, administered with `token`.
-    pub fn remote(urls: &[String], token: &str) -> Result<Self, BenchError> {
-        let nodes = urls
-            .iter()
-            .map(|url| {
-                Ok(Node {
-                    api: Api::new(url.trim_end_matches('/'), token)?,
-                    child: None,
-                    _data_dir: None,
-                })
-            })
-            .collect::<Result<Vec<_>, BenchError>>()?;
+    /// Servers that already run at `urls`, administered with `token`. Their attempt counters
+    /// are read now, so this scenario's deliveries are told from earlier ones.
+    pub async fn remote(urls: &[String], token: &str) -> Result<Self, BenchError> {
+        let mut nodes = Vec::new();
+        for url in urls {
+            let api = Api::new(url.trim_end_matches('/'), token)?;
+            let before = api.attempts().await.unwrap_or_default();
+            nodes.push(Node {
+                api,
+                before,
+                child: None,
+                _data_dir: None,
+            });
+        }
         Self::of(nodes, None)
     }
 
@@ -130,7 +134,7 @@ impl Target {
     pub async fn failed_attempts(&self) -> Result<u64, BenchError> {
         let mut sum = 0;
         for node in &self.nodes {
-            sum += node.api.attempts().await?.failed;
+            sum += node.attempts().await?.failed;
         }
         Ok(sum)
     }
@@ -141,7 +145,7 @@ impl Target {
         let mut finished = Finished::default();
         let mut successes = Some(0);
         for node in &self.nodes {
-            let deliveries = match node.api.attempts().await {
+            let deliveries = match node.attempts().await {
                 Ok(attempts) => Some(attempts.succeeded),
                 Err(error) => {
                     finished.problems.push(format!(
@@ -237,6 +241,7 @@ impl Node {
         let api = Api::new(&format!("http://127.0.0.1:{port}"), token)?;
         let mut node = Self {
             api,
+            before: Attempts::default(),
             child: Some(child),
             _data_dir: Some(data_dir),
         };
@@ -275,6 +280,15 @@ impl Node {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Attempts made since the scenario began.
+    async fn attempts(&self) -> Result<Attempts, BenchError> {
+        let now = self.api.attempts().await?;
+        Ok(Attempts {
+            succeeded: now.succeeded.saturating_sub(self.before.succeeded),
+            failed: now.failed.saturating_sub(self.before.failed),
+        })
     }
 
     /// Peak RSS and CPU seconds of the spawned process so far.
