@@ -12,7 +12,7 @@
 //! - `receiver`: the fast subscriber endpoint (answering, down, or blackholed).
 //! - `limit`, `hyper_limit`: the no-Herald baselines.
 //! - `database`: a fresh PostgreSQL database per scenario.
-//! - `setup`: spawning the servers and preparing them through their API.
+//! - `target`: the nodes of a scenario (spawned or running); `setup`: their API.
 //! - `publish`: concurrent, bounded publishers (burst and paced).
 //! - `scenarios`: `steady`, `fanout`, `noisy`, `latency`; `backlog`: the drain.
 //! - `procstats`: peak RSS and CPU from `/proc`.
@@ -33,6 +33,7 @@ pub mod receiver;
 pub mod report;
 mod scenarios;
 mod setup;
+mod target;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

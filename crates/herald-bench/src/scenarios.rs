@@ -14,7 +14,7 @@ use crate::database::BenchDatabase;
 use crate::publish::{self, EventBody, Published};
 use crate::receiver::{Mode, Receiver};
 use crate::report::{Latency, Ratio, ScenarioReport};
-use crate::setup::Target;
+use crate::target::Target;
 
 /// Latency phases publish for this long at most (the count is `rate` × this, up to `--events`).
 const LATENCY_PHASE: Duration = Duration::from_secs(10);
