@@ -142,3 +142,73 @@ async fn connect(admin_url: &str) -> Result<PgConnection, BenchError> {
             source,
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn exists(admin_url: &str, name: &str) -> bool {
+        let mut admin = connect(admin_url).await.expect("connect");
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
+            .bind(name)
+            .fetch_one(&mut admin)
+            .await
+            .expect("count");
+        count == 1
+    }
+
+    #[tokio::test]
+    async fn a_scenario_database_is_created_empty_and_dropped_after_with_its_commits() {
+        let Some(admin_url) = herald_testkit::postgres_url() else {
+            return;
+        };
+        let database = BenchDatabase::create(&admin_url).await.expect("create");
+        let name = database.name.clone();
+        assert!(exists(&admin_url, &name).await);
+        let mut node = PgConnection::connect(database.url())
+            .await
+            .expect("connect");
+        let tables: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+        .fetch_one(&mut node)
+        .await
+        .expect("tables");
+        assert_eq!(tables, 0, "a fresh database is empty");
+        for _ in 0..3 {
+            sqlx::query("SELECT 1")
+                .execute(&mut node)
+                .await
+                .expect("select");
+        }
+        // As when the nodes stop: their sessions end, and report their statistics as they do.
+        node.close().await.expect("close");
+        let commits = database.drop_after().await.expect("drop");
+        assert!(commits.is_some_and(|c| c >= 3), "{commits:?}");
+        assert!(!exists(&admin_url, &name).await);
+    }
+
+    #[tokio::test]
+    async fn a_database_not_dropped_after_its_scenario_is_dropped_with_its_value_even_in_use() {
+        let Some(admin_url) = herald_testkit::postgres_url() else {
+            return;
+        };
+        let database = BenchDatabase::create(&admin_url).await.expect("create");
+        let name = database.name.clone();
+        // A session still open (a node that was not stopped) does not keep it alive.
+        let _node = PgConnection::connect(database.url())
+            .await
+            .expect("connect");
+        drop(database);
+        assert!(!exists(&admin_url, &name).await);
+    }
+
+    #[tokio::test]
+    async fn a_url_that_is_not_postgres_is_refused() {
+        let refused = BenchDatabase::create("mysql://127.0.0.1/x").await;
+        assert!(
+            matches!(refused, Err(BenchError::DatabaseUrl(_))),
+            "{refused:?}"
+        );
+    }
+}
