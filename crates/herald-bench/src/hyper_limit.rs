@@ -99,3 +99,18 @@ async fn connection(
     driver.abort();
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn every_request_is_answered_over_keep_alive_connections() {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let report = measure(200, 4, deadline).await.expect("measure");
+        assert_eq!((report.requests, report.errors), (200, 0), "{report:?}");
+        assert!(report.complete && report.requests_per_s > 0.0, "{report:?}");
+    }
+}
