@@ -187,6 +187,8 @@ impl Target {
 }
 
 /// A fresh 32-byte key in base64, shared by the nodes of one scenario (`HERALD_ENCRYPTION_KEY`).
+/// Its bytes are two v4 UUIDs (244 random bits) rather than a new random-number dependency:
+/// the key seals only the secrets of a database dropped minutes later.
 fn encryption_key() -> String {
     let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     let mut bytes = [0u8; 32];
