@@ -19,7 +19,7 @@ use crate::BenchError;
 use crate::publish::{self, EventBody};
 use crate::receiver::{Mode, Receiver};
 use crate::report::{Latency, ScenarioReport};
-use crate::scenarios::{Ctx, base_report, rate_between};
+use crate::scenarios::{Ctx, base_report, conclude, rate_between};
 
 /// Fresh events per second published during the drain.
 const FRESH_RATE: f64 = 100.0;
@@ -44,9 +44,10 @@ pub async fn backlog(ctx: &Ctx) -> Result<ScenarioReport, BenchError> {
     let subscription = api.subscription(&tenant, &receiver.url(0)).await?;
     api.set_status(&subscription, "paused").await?;
     let body = EventBody::new(&tenant);
+    let apis = target.apis();
 
     // 1. Queue.
-    let queued = publish::burst(api, &body, ctx.backlog, ctx.publishers, deadline).await;
+    let queued = publish::burst(&apis, &body, ctx.backlog, ctx.publishers, deadline).await;
     let backlog = queued.accepted.len() as u64;
     let mut report = base_report("backlog", &queued, backlog, 0);
     if ctx.remote.is_some() {
@@ -61,7 +62,7 @@ pub async fn backlog(ctx: &Ctx) -> Result<ScenarioReport, BenchError> {
     let mut failed = 0;
     while failed < backlog && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        failed = api.failed_attempts().await.unwrap_or(failed);
+        failed = target.failed_attempts().await.unwrap_or(failed);
     }
     report.notes.push(format!(
         "{failed} first attempts failed (connection refused) in {:.1} s",
@@ -73,11 +74,11 @@ pub async fn backlog(ctx: &Ctx) -> Result<ScenarioReport, BenchError> {
     let up = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let fresh_task = {
-        let (api, body, stop) = (api.clone(), body.clone(), Arc::clone(&stop));
+        let (apis, body, stop) = (apis.clone(), body.clone(), Arc::clone(&stop));
         let count = (FRESH_RATE * ctx.deadline.as_secs_f64() * 3.0) as usize;
         tokio::spawn(async move {
             publish::paced(
-                &api,
+                &apis,
                 &body,
                 count,
                 FRESH_RATE,
@@ -93,8 +94,6 @@ pub async fn backlog(ctx: &Ctx) -> Result<ScenarioReport, BenchError> {
     let fresh = fresh_task.await.unwrap_or_default();
     let expected = backlog + fresh.accepted.len() as u64;
     let arrived_all = receiver.wait_for(expected, deadline).await;
-    let process = target.stats();
-    target.stop().await;
 
     let drain_end = queued
         .accepted
@@ -120,7 +119,7 @@ pub async fn backlog(ctx: &Ctx) -> Result<ScenarioReport, BenchError> {
         samples,
     ));
     report.complete = drained && arrived_all && !queued.cut_short && failed >= backlog;
-    report.process = process;
+    conclude(target, &mut report, &receiver).await;
     report.notes.push(format!(
         "deliveries/s is the drain rate of {backlog_arrived} queued retries; accepted/s is while queueing"
     ));

@@ -66,6 +66,31 @@ pub enum BenchError {
         /// The response body, as text.
         body: String,
     },
+    /// No server to measure (no `--url`, and no node spawned).
+    #[error("no server to measure")]
+    NoServer,
+    /// `--database-url` is not a PostgreSQL URL.
+    #[error("--database-url {0}: not a postgres:// URL with a host")]
+    DatabaseUrl(String),
+    /// The scenario's database could not be created.
+    #[error(
+        "cannot create database {name}; the role in --database-url needs CREATEDB \
+         (ALTER ROLE … CREATEDB), as the bench makes a fresh database per scenario"
+    )]
+    CreateDatabase {
+        /// The database's name.
+        name: String,
+        /// What PostgreSQL said.
+        source: sqlx::Error,
+    },
+    /// Another PostgreSQL step failed.
+    #[error("cannot {what}")]
+    Database {
+        /// What the bench tried.
+        what: String,
+        /// What PostgreSQL said.
+        source: sqlx::Error,
+    },
     /// The report could not be written as JSON.
     #[error("cannot write the report as JSON")]
     Report(#[source] serde_json::Error),

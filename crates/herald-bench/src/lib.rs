@@ -1,14 +1,18 @@
 //! `herald bench`: how fast Herald delivers, measured against this machine's own limit.
 //!
-//! The bench first measures the **limit** (the HTTP client Herald delivers with, POSTing
-//! 1 KiB bodies straight to the bench's receiver), then runs each scenario against a fresh
-//! `herald serve` child (or a running server given by `--url`/`--token`) and reports rates,
-//! ratios to the targets, publish→arrival latency, and the peak RSS and CPU time of
-//! the herald process. It never asserts a time: it is a benchmark, not a test.
+//! The bench first measures two **limits** (1 KiB bodies POSTed straight to the bench's
+//! receiver: with the HTTP client Herald delivers with, the targets' reference, and with hyper
+//! directly, the machine's), then runs each scenario against fresh `herald serve` children
+//! (one, or `--nodes N` on one PostgreSQL database with `--database-url`; or running servers
+//! given by `--url`/`--token`) and reports rates, ratios to the targets and to the
+//! hyper limit, publish→arrival latency, duplicates, commits per delivery on PostgreSQL, and
+//! the peak RSS and CPU time of each herald process. It never asserts a time: it is a
+//! benchmark, not a test.
 //!
 //! - `receiver`: the fast subscriber endpoint (answering, down, or blackholed).
-//! - `limit`: the no-Herald baseline.
-//! - `setup`: spawning the server and preparing it through its API.
+//! - `limit`, `hyper_limit`: the no-Herald baselines.
+//! - `database`: a fresh PostgreSQL database per scenario.
+//! - `target`: the nodes of a scenario (spawned or running); `setup`: their API.
 //! - `publish`: concurrent, bounded publishers (burst and paced).
 //! - `scenarios`: `steady`, `fanout`, `noisy`, `latency`; `backlog`: the drain.
 //! - `procstats`: peak RSS and CPU from `/proc`.
@@ -19,7 +23,9 @@
 #![deny(missing_docs)]
 
 mod backlog;
+mod database;
 mod error;
+pub mod hyper_limit;
 pub mod limit;
 pub mod procstats;
 mod publish;
@@ -27,6 +33,7 @@ pub mod receiver;
 pub mod report;
 mod scenarios;
 mod setup;
+mod target;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -72,10 +79,23 @@ pub struct BenchArgs {
     /// Deliveries queued by the backlog scenario.
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     pub backlog: usize,
-    /// Benchmark a running server at this URL instead of spawning one (no process stats).
-    #[arg(long, requires = "token", value_name = "URL")]
-    pub url: Option<String>,
-    /// Admin token of the server given by --url.
+    /// Benchmark running servers at these URLs (repeat the flag; publishers are spread
+    /// across them) instead of spawning one (no process stats then).
+    #[arg(
+        long,
+        requires = "token",
+        conflicts_with = "database_url",
+        value_name = "URL"
+    )]
+    pub url: Vec<String>,
+    /// Run every scenario on PostgreSQL: each gets a fresh database created over this URL
+    /// (its role needs CREATEDB) and dropped after.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// `herald serve` nodes per scenario, on the one database (only with --database-url).
+    #[arg(long, default_value_t = 1, requires = "database_url", value_name = "N")]
+    pub nodes: usize,
+    /// Admin token of the servers given by --url.
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
     /// The herald binary to spawn. [default: this executable]
@@ -123,6 +143,10 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, BenchError> {
             .filter(|s| args.scenario.contains(s))
             .collect()
     };
+    if let Some(url) = &ctx.database_url {
+        // Whether the role may create databases, before minutes go into the limits.
+        database::BenchDatabase::probe(url).await?;
+    }
     let deadline = Instant::now() + ctx.deadline;
     let limit_requests = if args.quick {
         ctx.events * 10
@@ -135,6 +159,11 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, BenchError> {
     );
     let limit = limit::measure(limit_requests, args.concurrency, deadline).await?;
     let limit_rate = Some(limit.requests_per_s);
+    eprintln!(
+        "limit (hyper): {limit_requests} requests, {} connections",
+        args.concurrency
+    );
+    let limit_hyper = hyper_limit::measure(limit_requests, args.concurrency, deadline).await?;
 
     let mut scenarios: Vec<ScenarioReport> = Vec::new();
     let mut steady_rate = None;
@@ -155,6 +184,11 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, BenchError> {
             Scenario::Backlog => ratio(report.deliveries_per_s, steady_rate, "steady", 1.0),
             _ => None,
         };
+        if scenario != Scenario::Latency {
+            report.ratio_hyper = report
+                .deliveries_per_s
+                .map(|rate| rate / limit_hyper.requests_per_s.max(1e-9));
+        }
         if scenario == Scenario::Steady && report.complete {
             steady_rate = report.deliveries_per_s;
         }
@@ -163,10 +197,20 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, BenchError> {
     Ok(Report {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         target: match &ctx.remote {
-            Some((url, _)) => url.clone(),
+            Some((urls, _)) => urls.join(", "),
             None => ctx.herald_bin.display().to_string(),
         },
+        store: match (&ctx.remote, &ctx.database_url) {
+            (Some(_), _) => "remote".into(),
+            (None, Some(_)) => "postgres".into(),
+            (None, None) => "sqlite".into(),
+        },
+        nodes: ctx
+            .remote
+            .as_ref()
+            .map_or(ctx.nodes, |(urls, _)| urls.len()),
         limit: Some(limit),
+        limit_hyper: Some(limit_hyper),
         scenarios,
     })
 }
@@ -176,8 +220,8 @@ fn context(args: &BenchArgs) -> Result<Ctx, BenchError> {
         Some(path) => path.clone(),
         None => std::env::current_exe().map_err(BenchError::CurrentExe)?,
     };
-    let remote = match (&args.url, &args.token) {
-        (Some(url), Some(token)) => Some((url.clone(), token.clone())),
+    let remote = match &args.token {
+        Some(token) if !args.url.is_empty() => Some((args.url.clone(), token.clone())),
         _ => None,
     };
     let (events, backlog) = if args.quick {
@@ -188,6 +232,8 @@ fn context(args: &BenchArgs) -> Result<Ctx, BenchError> {
     Ok(Ctx {
         herald_bin,
         remote,
+        database_url: args.database_url.clone(),
+        nodes: args.nodes.max(1),
         events: events.max(1),
         backlog: backlog.max(1),
         publishers: args.publishers.max(1),

@@ -3,7 +3,9 @@
 //!
 //! Each accepted event is remembered with the instant taken right before its request was
 //! sent; its id comes back in the answer and is the `webhook-id` the receiver records, so
-//! publish→arrival latency is matched per event. Every loop stops at its count or deadline.
+//! publish→arrival latency is matched per event. With several nodes, requests go to them
+//! round-robin (by publisher in a burst, by event when paced). Every loop stops at its count
+//! or deadline.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -113,9 +115,10 @@ impl Sink {
     }
 }
 
-/// Publishes `count` events as fast as Herald accepts them, `in_flight` requests at a time.
+/// Publishes `count` events as fast as Herald accepts them, `in_flight` requests at a time,
+/// publisher `i` to node `i mod apis.len()`.
 pub async fn burst(
-    api: &Api,
+    apis: &[Api],
     body: &EventBody,
     count: usize,
     in_flight: usize,
@@ -125,13 +128,9 @@ pub async fn burst(
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = JoinSet::new();
-    for _ in 0..in_flight.clamp(1, count.max(1)) {
-        let (api, body, sink, next) = (
-            api.clone(),
-            body.clone(),
-            Arc::clone(&sink),
-            Arc::clone(&next),
-        );
+    for i in 0..in_flight.clamp(1, count.max(1)) {
+        let Some(api) = node(apis, i) else { break };
+        let (body, sink, next) = (body.clone(), Arc::clone(&sink), Arc::clone(&next));
         tasks.spawn(async move {
             loop {
                 let seq = next.fetch_add(1, Ordering::Relaxed);
@@ -149,9 +148,9 @@ pub async fn burst(
 
 /// Publishes up to `count` events at `rate` per second (at most `in_flight` outstanding; a
 /// send that finds none free goes late rather than being dropped), until `stop` is set or
-/// `deadline` passes.
+/// `deadline` passes. Event `n` goes to node `n mod apis.len()`.
 pub async fn paced(
-    api: &Api,
+    apis: &[Api],
     body: &EventBody,
     count: usize,
     rate: f64,
@@ -174,7 +173,8 @@ pub async fn paced(
         let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
             break;
         };
-        let (api, sink, request) = (api.clone(), Arc::clone(&sink), body.build(sent));
+        let Some(api) = node(apis, sent) else { break };
+        let (sink, request) = (Arc::clone(&sink), body.build(sent));
         tasks.spawn(async move {
             sink.publish_one(&api, request).await;
             drop(permit);
@@ -186,6 +186,11 @@ pub async fn paced(
     while tasks.join_next().await.is_some() {}
     let cut_short = sent < count && stop.is_none_or(|s| !s.load(Ordering::Relaxed));
     finish(sink, started, cut_short)
+}
+
+/// The node the `i`th publisher or event goes to (`None` only when there is no node).
+fn node(apis: &[Api], i: usize) -> Option<Api> {
+    apis.get(i.checked_rem(apis.len())?).cloned()
 }
 
 fn finish(sink: Arc<Sink>, started: Instant, cut_short: bool) -> Published {

@@ -47,6 +47,8 @@ struct Shared {
     unique: AtomicU64,
     /// Every request, duplicates included.
     requests: AtomicU64,
+    /// Requests whose key had arrived before.
+    duplicates: AtomicU64,
 }
 
 /// A running (or reserved) receiver. Dropping it stops its runtime.
@@ -105,6 +107,11 @@ impl Receiver {
         Ok(())
     }
 
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// The URL of subscription `n` on this receiver.
     pub fn url(&self, n: u16) -> String {
         format!("http://{}/s/{n}", self.addr)
@@ -118,6 +125,11 @@ impl Receiver {
     /// Every request received, duplicates included.
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    /// Arrivals beyond the first per `(subscription, webhook-id)`: deliveries made twice.
+    pub fn duplicates(&self) -> u64 {
+        self.shared.duplicates.load(Ordering::Relaxed)
     }
 
     /// Waits until at least `count` distinct arrivals or `deadline`; true if reached.
@@ -226,6 +238,8 @@ async fn handle(
         if let std::collections::hash_map::Entry::Vacant(slot) = arrivals.entry((sub, id)) {
             slot.insert(at);
             shared.unique.fetch_add(1, Ordering::Relaxed);
+        } else {
+            shared.duplicates.fetch_add(1, Ordering::Relaxed);
         }
     }
     Ok(Response::new(Empty::new()))

@@ -17,10 +17,17 @@ use crate::procstats::ProcStats;
 pub struct Report {
     /// Cores this machine offers (`available_parallelism`).
     pub cores: usize,
-    /// The server measured: the binary spawned, or the URL targeted.
+    /// The server measured: the binary spawned, or the URL(s) targeted.
     pub target: String,
-    /// The machine's own HTTP limit.
+    /// The store measured: `sqlite`, `postgres`, or `remote` (whatever `--url` runs on).
+    pub store: String,
+    /// Herald nodes each scenario ran against.
+    pub nodes: usize,
+    /// The machine's own HTTP limit with Herald's client (reqwest): the targets' reference.
     pub limit: Option<LimitReport>,
+    /// The same limit with the fastest loopback client (hyper directly, keep-alive
+    /// connections each with one request in flight, as wrk would).
+    pub limit_hyper: Option<LimitReport>,
     /// One entry per scenario run, in order.
     pub scenarios: Vec<ScenarioReport>,
 }
@@ -48,12 +55,35 @@ pub struct ScenarioReport {
     pub deliveries_per_s: Option<f64>,
     /// The headline ratio against its reference and target.
     pub ratio: Option<Ratio>,
+    /// Deliveries/s ÷ the hyper limit: how close Herald is to the machine.
+    pub ratio_hyper: Option<f64>,
+    /// Arrivals beyond the first per webhook-id and subscription (0 with healthy nodes).
+    pub duplicates: u64,
+    /// Transactions committed in the scenario's PostgreSQL database (`pg_stat_database`).
+    pub commits: Option<u64>,
+    /// `commits` ÷ deliveries arrived.
+    pub commits_per_delivery: Option<f64>,
+    /// Per node, when the scenario ran on several.
+    pub nodes: Vec<NodeReport>,
     /// Publish→arrival latency, per phase.
     pub latency: Vec<Latency>,
     /// Cost of the herald process (absent when targeting `--url`).
     pub process: Option<ProcStats>,
     /// Wall time of the scenario.
     pub seconds: f64,
+}
+
+/// What one of several nodes did in a scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeReport {
+    /// The node's API address.
+    pub url: String,
+    /// Successful attempts it made (its `/metrics`), if readable.
+    pub deliveries: Option<u64>,
+    /// Its share of the scenario's deliveries/s.
+    pub share_per_s: Option<f64>,
+    /// Its peak RSS and CPU (absent for `--url` nodes).
+    pub process: Option<ProcStats>,
 }
 
 /// `value` = this scenario's rate ÷ the reference's.
@@ -115,30 +145,35 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "herald bench: {} cores, target {}",
-            self.cores, self.target
+            "herald bench: {} cores, target {}, store {}, {} node(s)",
+            self.cores, self.target, self.store, self.nodes
         );
-        if let Some(limit) = &self.limit {
-            let _ = writeln!(
-                out,
-                "limit: {:.0} requests/s ({} requests of 1 KiB, {} in flight{})\n",
-                limit.requests_per_s,
-                limit.requests,
-                limit.concurrency,
-                if limit.complete { "" } else { ", INCOMPLETE" }
-            );
+        for (name, limit) in [("reqwest", &self.limit), ("hyper", &self.limit_hyper)] {
+            if let Some(limit) = limit {
+                let _ = writeln!(
+                    out,
+                    "limit ({name}): {:.0} requests/s ({} requests of 1 KiB, {} in flight{})",
+                    limit.requests_per_s,
+                    limit.requests,
+                    limit.concurrency,
+                    if limit.complete { "" } else { ", INCOMPLETE" }
+                );
+            }
         }
         let _ = writeln!(
             out,
-            "{:<9} {:>9} {:>10} {:>11} {:>13} {:>26} {:>9} {:>7}  status",
+            "\n{:<9} {:>9} {:>13} {:>11} {:>13} {:>26} {:>8} {:>5} {:>9} {:>7} {:>9}  status",
             "scenario",
             "events",
             "deliveries",
             "accepted/s",
             "deliveries/s",
             "ratio (target)",
+            "vs hyper",
+            "dups",
             "peak RSS",
-            "CPU s"
+            "CPU s",
+            "commits/d"
         );
         for s in &self.scenarios {
             let ratio = s.ratio.as_ref().map_or("-".to_owned(), |r| {
@@ -152,18 +187,23 @@ impl Report {
             });
             let _ = writeln!(
                 out,
-                "{:<9} {:>9} {:>10} {:>11} {:>13} {:>26} {:>9} {:>7}  {}",
+                "{:<9} {:>9} {:>13} {:>11} {:>13} {:>26} {:>8} {:>5} {:>9} {:>7} {:>9}  {}",
                 s.name,
                 s.events,
                 format!("{}/{}", s.arrived, s.deliveries),
                 rate(s.accepted_per_s),
                 rate(s.deliveries_per_s),
                 ratio,
+                s.ratio_hyper.map_or("-".to_owned(), |r| format!("{r:.2}")),
+                s.duplicates,
                 rss,
                 cpu,
+                s.commits_per_delivery
+                    .map_or("-".to_owned(), |c| format!("{c:.2}")),
                 if s.complete { "ok" } else { "INCOMPLETE" }
             );
         }
+        self.node_table(&mut out);
         let latencies: Vec<_> = self
             .scenarios
             .iter()
@@ -189,6 +229,40 @@ impl Report {
             }
         }
         out
+    }
+}
+
+impl Report {
+    /// Per-node lines of the scenarios that ran on several nodes.
+    fn node_table(&self, out: &mut String) {
+        if self.scenarios.iter().all(|s| s.nodes.is_empty()) {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "\n{:<9} {:<24} {:>11} {:>13} {:>9} {:>7}",
+            "scenario", "node", "deliveries", "deliveries/s", "peak RSS", "CPU s"
+        );
+        for s in &self.scenarios {
+            for node in &s.nodes {
+                let (rss, cpu) = node.process.map_or(("-".to_owned(), "-".to_owned()), |p| {
+                    (
+                        format!("{:.0} MB", p.peak_rss_mb),
+                        format!("{:.1}", p.cpu_seconds),
+                    )
+                });
+                let _ = writeln!(
+                    out,
+                    "{:<9} {:<24} {:>11} {:>13} {:>9} {:>7}",
+                    s.name,
+                    node.url.trim_start_matches("http://"),
+                    node.deliveries.map_or("-".to_owned(), |d| d.to_string()),
+                    rate(node.share_per_s),
+                    rss,
+                    cpu
+                );
+            }
+        }
     }
 }
 

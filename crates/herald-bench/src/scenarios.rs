@@ -10,10 +10,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::BenchError;
+use crate::database::BenchDatabase;
 use crate::publish::{self, EventBody, Published};
 use crate::receiver::{Mode, Receiver};
 use crate::report::{Latency, Ratio, ScenarioReport};
-use crate::setup::Target;
+use crate::target::Target;
 
 /// Latency phases publish for this long at most (the count is `rate` × this, up to `--events`).
 const LATENCY_PHASE: Duration = Duration::from_secs(10);
@@ -23,8 +24,12 @@ const LATENCY_PHASE: Duration = Duration::from_secs(10);
 pub struct Ctx {
     /// The herald binary to spawn, unless `remote` is set.
     pub herald_bin: PathBuf,
-    /// `(url, token)` of a running server to target instead.
-    pub remote: Option<(String, String)>,
+    /// `(urls, token)` of running servers to target instead.
+    pub remote: Option<(Vec<String>, String)>,
+    /// PostgreSQL admin URL: each scenario gets a fresh database next to it.
+    pub database_url: Option<String>,
+    /// `herald serve` children per scenario.
+    pub nodes: usize,
     /// Events per throughput scenario.
     pub events: usize,
     /// Deliveries queued by `backlog`.
@@ -36,13 +41,41 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// A fresh Herald for one scenario (or the remote one), started with `extra` flags.
+    /// A fresh Herald for one scenario (or the remote ones), started with `extra` flags, on a
+    /// fresh PostgreSQL database with `--database-url`.
     pub async fn target(&self, extra: &[String]) -> Result<Target, BenchError> {
-        match &self.remote {
-            Some((url, token)) => Target::remote(url, token),
-            None => Target::spawn(&self.herald_bin, extra).await,
+        if let Some((urls, token)) = &self.remote {
+            return Target::remote(urls, token).await;
         }
+        let database = match &self.database_url {
+            Some(url) => Some(BenchDatabase::create(url).await?),
+            None => None,
+        };
+        Target::spawn(&self.herald_bin, extra, self.nodes, database).await
     }
+}
+
+/// Stops the target and fills what the nodes did into `report`: their cost, each node's
+/// share, the commits per delivery, and the receiver's duplicates.
+pub async fn conclude(target: Target, report: &mut ScenarioReport, receiver: &Receiver) {
+    let finished = target.finish().await;
+    report.process = finished.process;
+    report.duplicates = receiver.duplicates();
+    report.commits = finished.commits;
+    report.commits_per_delivery = finished
+        .commits
+        .filter(|_| report.arrived > 0)
+        .map(|c| c as f64 / report.arrived as f64);
+    let total = finished.successes.filter(|t| *t > 0);
+    report.nodes = finished.nodes;
+    for node in &mut report.nodes {
+        node.share_per_s = report
+            .deliveries_per_s
+            .zip(node.deliveries)
+            .zip(total)
+            .map(|((rate, mine), total)| rate * mine as f64 / total as f64);
+    }
+    report.notes.extend(finished.problems);
 }
 
 /// `steady` (1 subscription), `fanout` (10), or `noisy` (1 plus a blackholed one).
@@ -71,11 +104,10 @@ pub async fn throughput(
         api.subscription(&tenant, &hole.url(0)).await?;
     }
     let body = EventBody::new(&tenant);
-    let published = publish::burst(api, &body, ctx.events, ctx.publishers, deadline).await;
+    let apis = target.apis();
+    let published = publish::burst(&apis, &body, ctx.events, ctx.publishers, deadline).await;
     let expected = published.accepted.len() as u64 * u64::from(subscriptions);
     let arrived_all = receiver.wait_for(expected, deadline).await;
-    let process = target.stats();
-    target.stop().await;
 
     let last = (0..subscriptions)
         .filter_map(|n| receiver.last_arrival(n))
@@ -83,7 +115,7 @@ pub async fn throughput(
     let mut report = base_report(name, &published, expected, receiver.unique());
     report.complete = arrived_all && !published.cut_short;
     report.deliveries_per_s = rate_between(published.started, last, receiver.unique());
-    report.process = process;
+    conclude(target, &mut report, &receiver).await;
     if blackhole {
         report.notes.push(format!(
             "deliveries/s counts the {subscriptions} healthy subscription(s); one more is blackholed"
@@ -110,6 +142,7 @@ pub async fn latency(ctx: &Ctx, steady_rate: Option<f64>) -> Result<ScenarioRepo
     let tenant = api.tenant("latency").await?;
     api.subscription(&tenant, &receiver.url(0)).await?;
     let body = EventBody::new(&tenant);
+    let apis = target.apis();
 
     let mut phases = vec![("1000/s".to_owned(), 1000.0)];
     if let Some(rate) = steady_rate {
@@ -131,7 +164,7 @@ pub async fn latency(ctx: &Ctx, steady_rate: Option<f64>) -> Result<ScenarioRepo
             .min((rate * LATENCY_PHASE.as_secs_f64()) as usize)
             .max(1);
         let published =
-            publish::paced(api, &body, count, rate, ctx.publishers, None, deadline).await;
+            publish::paced(&apis, &body, count, rate, ctx.publishers, None, deadline).await;
         let expected = report.deliveries + published.accepted.len() as u64;
         let arrived_all = receiver.wait_for(expected, deadline).await;
         let samples = published
@@ -149,8 +182,7 @@ pub async fn latency(ctx: &Ctx, steady_rate: Option<f64>) -> Result<ScenarioRepo
         report.latency.extend(Latency::of(phase, rate, samples));
     }
     report.arrived = receiver.unique();
-    report.process = target.stats();
-    target.stop().await;
+    conclude(target, &mut report, &receiver).await;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

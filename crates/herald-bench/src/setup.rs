@@ -1,149 +1,37 @@
-//! The Herald under test and the API calls that prepare it.
-//!
-//! [`Target::spawn`] starts `herald serve --dev` as a child on a fresh temporary data directory
-//! and a free port of 127.0.0.1, with a generated `HERALD_ADMIN_TOKEN`; its output goes to a
-//! log file in that directory, shown when it fails to start. [`Target::remote`] uses a server
-//! that is already running (`--url`/`--token`): then no process statistics are reported.
-//! Every scenario sets up its own tenant and subscriptions, so scenarios never share state.
+//! The API calls that prepare a Herald under test and read its counters: [`Api`], a thin
+//! client used for setup, publishing and `/metrics`. Every scenario sets up its own tenant and
+//! subscriptions, so scenarios never share state.
 
-use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
 
 use crate::BenchError;
-use crate::procstats::{self, ProcStats};
 
 /// The event type every scenario publishes.
 pub const EVENT_TYPE: &str = "bench.event";
 
-/// How long a spawned server may take to answer `/readyz`.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A Herald to benchmark: a child process we own, or a running server.
-pub struct Target {
-    /// The API client for it.
-    pub api: Api,
-    /// The child, if we spawned it (killed on drop).
-    child: Option<Child>,
-    /// Holds the data directory until the child is gone.
-    _data_dir: Option<tempfile::TempDir>,
-}
-
-impl Target {
-    /// A server that already runs at `url`, administered with `token`.
-    pub fn remote(url: &str, token: &str) -> Result<Self, BenchError> {
-        Ok(Self {
-            api: Api::new(url.trim_end_matches('/'), token)?,
-            child: None,
-            _data_dir: None,
-        })
-    }
-
-    /// Starts `bin serve` on a fresh data directory with `extra` flags, and waits for it.
-    pub async fn spawn(bin: &Path, extra: &[String]) -> Result<Self, BenchError> {
-        let data_dir = tempfile::Builder::new()
-            .prefix("herald-bench-")
-            .tempdir()
-            .map_err(BenchError::local("create a data directory"))?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(BenchError::local("find a free port on 127.0.0.1"))?
-            .port();
-        let token = format!("bench_{}", uuid::Uuid::new_v4().simple());
-        let log_path = data_dir.path().join("herald.log");
-        let log =
-            std::fs::File::create(&log_path).map_err(BenchError::local("create the server log"))?;
-        let log_copy = log
-            .try_clone()
-            .map_err(BenchError::local("create the server log"))?;
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg("--dev")
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(data_dir.path().join("data"))
-            .args(extra)
-            .env("HERALD_ADMIN_TOKEN", &token)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log_copy))
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| BenchError::Spawn {
-                bin: bin.to_owned(),
-                source,
-            })?;
-        let api = Api::new(&format!("http://127.0.0.1:{port}"), &token)?;
-        let mut target = Self {
-            api,
-            child: Some(child),
-            _data_dir: Some(data_dir),
-        };
-        if let Err(reason) = target.wait_ready().await {
-            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(20).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            return Err(BenchError::ServerStart {
-                reason,
-                log_tail: tail.join("\n"),
-            });
-        }
-        Ok(target)
-    }
-
-    /// Waits for `/readyz`; the error is why the server is not ready, in words.
-    async fn wait_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(child) = self.child.as_mut() {
-                match child.try_wait() {
-                    Ok(Some(status)) => {
-                        return Err(format!("herald serve exited at start ({status})"));
-                    }
-                    Ok(None) => {}
-                    Err(error) => return Err(format!("cannot watch herald serve: {error}")),
-                }
-            }
-            if self.api.ready().await {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "herald serve did not become ready within {START_TIMEOUT:?}"
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Peak RSS and CPU seconds of the spawned process so far.
-    pub fn stats(&self) -> Option<ProcStats> {
-        procstats::read(self.child.as_ref()?.id()?)
-    }
-
-    /// Stops the spawned process (SIGKILL: its data directory is thrown away anyway).
-    pub async fn stop(mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill().await;
-        }
-    }
+/// Delivery attempts one node made, by outcome (`herald_attempts_total`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Attempts {
+    /// `outcome="success"`.
+    pub succeeded: u64,
+    /// Every other outcome.
+    pub failed: u64,
 }
 
 /// A thin client of the Herald HTTP API, for setup and publishing. Cheap to clone.
 #[derive(Clone)]
 pub struct Api {
     http: reqwest::Client,
-    base: String,
+    /// `http://host:port`, no trailing slash.
+    pub(crate) base: String,
     auth: String,
 }
 
 impl Api {
-    fn new(base: &str, token: &str) -> Result<Self, BenchError> {
+    pub(crate) fn new(base: &str, token: &str) -> Result<Self, BenchError> {
         let http = reqwest::Client::builder()
             .no_proxy()
             .tcp_nodelay(true)
@@ -158,7 +46,7 @@ impl Api {
         })
     }
 
-    async fn ready(&self) -> bool {
+    pub(crate) async fn ready(&self) -> bool {
         let response = self.http.get(format!("{}/readyz", self.base)).send().await;
         response.is_ok_and(|r| r.status().is_success())
     }
@@ -237,8 +125,8 @@ impl Api {
         .map(drop)
     }
 
-    /// Attempts that did not succeed, from `/metrics` (`herald_attempts_total`).
-    pub async fn failed_attempts(&self) -> Result<u64, BenchError> {
+    /// Attempts by outcome, from `/metrics` (`herald_attempts_total`).
+    pub async fn attempts(&self) -> Result<Attempts, BenchError> {
         let failed = |source| BenchError::Request {
             call: "GET /metrics".into(),
             source,
@@ -253,11 +141,7 @@ impl Api {
             .text()
             .await
             .map_err(failed)?;
-        Ok(text
-            .lines()
-            .filter(|l| l.starts_with("herald_attempts_total{") && !l.contains("\"success\""))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64)
+        Ok(attempts_in(&text))
     }
 
     /// Publishes one event (`body` is the whole request); returns the event id if accepted.
@@ -305,4 +189,39 @@ fn id_of(call: &str, value: &Value) -> Result<String, BenchError> {
             call: call.to_owned(),
             body: value.to_string(),
         })
+}
+
+/// Sums `herald_attempts_total` samples of a Prometheus text exposition by outcome.
+fn attempts_in(metrics: &str) -> Attempts {
+    let mut attempts = Attempts::default();
+    for line in metrics.lines() {
+        let Some(labels) = line.strip_prefix("herald_attempts_total{") else {
+            continue;
+        };
+        let Some(value) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) else {
+            continue;
+        };
+        if labels.contains("outcome=\"success\"") {
+            attempts.succeeded += value as u64;
+        } else {
+            attempts.failed += value as u64;
+        }
+    }
+    attempts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempts_are_summed_by_outcome() {
+        let text = "# HELP herald_attempts_total x\n\
+                    herald_attempts_total{outcome=\"success\"} 7\n\
+                    herald_attempts_total{outcome=\"connect\"} 2\n\
+                    herald_attempts_total{outcome=\"timeout\"} 1\n\
+                    herald_attempt_duration_seconds_count 10\n";
+        let attempts = attempts_in(text);
+        assert_eq!((attempts.succeeded, attempts.failed), (7, 3));
+    }
 }
