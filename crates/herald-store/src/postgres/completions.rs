@@ -1,8 +1,15 @@
 //! Recording attempts on PostgreSQL, group-committed ([`super::group`]): the outcomes of many
-//! attempts, from any of this node's dispatcher tasks, in one transaction of two statements.
+//! attempts, from any of this node's dispatcher tasks, in one transaction of two statements,
+//! and the dispatcher's next claim in the same transaction.
 //!
 //! One transaction per attempt cost four round trips and a WAL flush per delivery, and every
-//! attempt's outcome arrives on its own task. A batch moves every delivery on in one `UPDATE …
+//! attempt's outcome arrives on its own task. Worse, the places an attempt frees could only be
+//! claimed after its own commit, so each delivery cycle of a subscription cost two commits in
+//! a row (record, then claim). A claim queued while outcomes wait therefore joins their batch
+//! and runs last, after every lease of the batch is released: recording and refilling share
+//! one commit, as on SQLite, whose writer runs claims last in its batches.
+//!
+//! A batch moves every delivery on in one `UPDATE …
 //! FROM unnest(…)` (releasing its lease, as [`crate::statements::queue::complete_delivery`]
 //! does for one) and inserts the attempts of the deliveries that still exist in one `INSERT`
 //! (a delivery deleted with its subscription while its request was in flight has nothing to
@@ -14,10 +21,12 @@ use std::collections::HashSet;
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
+use super::claim;
 use super::group::{self, Call, Group, in_transaction};
 use crate::error::StoreError;
 use crate::model::*;
 use crate::rows::micros;
+use crate::sealing::Keyring;
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -27,17 +36,25 @@ const MAX_BATCH: usize = 256;
 const MAX_RUNNING: usize = 2;
 
 /// An attempt, how its delivery moves on, and when that was decided.
-type Input = (Attempt, DeliveryProgress, OffsetDateTime);
+type Outcome = (Attempt, DeliveryProgress, OffsetDateTime);
 
-/// This node's attempt completions, batched.
-pub(super) struct Completions(Group<Input, ()>);
+/// What the batcher is asked for.
+enum Input {
+    /// Record an attempt.
+    Complete(Outcome),
+    /// Claim due deliveries for this node (run after the batch's outcomes).
+    Claim(Claim),
+}
+
+/// This node's attempt completions and claims, batched.
+pub(super) struct Completions(Group<Input, Vec<DeliveryJob>>);
 
 impl Completions {
-    /// Starts the batcher on the current Tokio runtime.
-    pub(super) fn start(pool: PgPool) -> Self {
+    /// Starts the batcher on the current Tokio runtime; claims name this node `node_id`.
+    pub(super) fn start(pool: PgPool, keyring: Keyring, node_id: String) -> Self {
         Self(Group::start(MAX_BATCH, MAX_RUNNING, move |batch| {
-            let pool = pool.clone();
-            async move { run_batch(&pool, batch).await }
+            let (pool, keyring, node_id) = (pool.clone(), keyring.clone(), node_id.clone());
+            async move { run_batch(&pool, &keyring, &node_id, batch).await }
         }))
     }
 
@@ -48,19 +65,33 @@ impl Completions {
         progress: &DeliveryProgress,
         now: OffsetDateTime,
     ) -> Result<()> {
-        self.0.call((attempt.clone(), *progress, now)).await
+        let outcome = (attempt.clone(), *progress, now);
+        self.0.call(Input::Complete(outcome)).await.map(drop)
+    }
+
+    /// Claims due deliveries in the next batch, after the outcomes queued before it.
+    pub(super) async fn claim(&self, claim: &Claim) -> Result<Vec<DeliveryJob>> {
+        self.0.call(Input::Claim(claim.clone())).await
     }
 }
 
 /// Runs one batch and answers its callers: together if it commits, else each alone.
-async fn run_batch(pool: &PgPool, batch: Vec<Call<Input, ()>>) {
+async fn run_batch(
+    pool: &PgPool,
+    keyring: &Keyring,
+    node_id: &str,
+    batch: Vec<Call<Input, Vec<DeliveryJob>>>,
+) {
     let inputs: Vec<&Input> = batch.iter().map(|call| &call.input).collect();
-    let together = in_transaction(pool, async |conn| complete_batch(conn, &inputs).await).await;
+    let together = in_transaction(pool, async |conn| {
+        run_inputs(conn, keyring, node_id, &inputs).await
+    })
+    .await;
     drop(inputs);
     let error = match together {
-        Ok(()) => {
-            for call in batch {
-                let _ = call.reply.send(Ok(()));
+        Ok(answers) => {
+            for (call, jobs) in batch.into_iter().zip(answers) {
+                let _ = call.reply.send(Ok(jobs));
             }
             return;
         }
@@ -70,21 +101,51 @@ async fn run_batch(pool: &PgPool, batch: Vec<Call<Input, ()>>) {
         return;
     };
     if batch.len() > 1 {
-        tracing::debug!(%error, attempts = batch.len(), "an attempt batch failed; recording its attempts one by one");
+        tracing::debug!(%error, calls = batch.len(), "an attempt batch failed; running its calls one by one");
     }
     for call in batch {
         let one = [&call.input];
-        let answer = in_transaction(pool, async |conn| complete_batch(conn, &one).await).await;
+        let answer = in_transaction(pool, async |conn| {
+            run_inputs(conn, keyring, node_id, &one).await
+        })
+        .await
+        .map(|mut answers| answers.pop().unwrap_or_default());
         let _ = call.reply.send(answer);
     }
 }
 
-/// Records every input in the caller's transaction, in rounds of distinct deliveries.
-async fn complete_batch(conn: &mut PgConnection, inputs: &[&Input]) -> Result<()> {
-    let mut rest: Vec<&Input> = inputs.to_vec();
+/// Runs the batch's outcomes, then its claims, in the caller's transaction; one answer per
+/// input (the jobs of a claim, none for an outcome).
+async fn run_inputs(
+    conn: &mut PgConnection,
+    keyring: &Keyring,
+    node_id: &str,
+    inputs: &[&Input],
+) -> Result<Vec<Vec<DeliveryJob>>> {
+    let outcomes: Vec<&Outcome> = inputs
+        .iter()
+        .filter_map(|input| match input {
+            Input::Complete(outcome) => Some(outcome),
+            Input::Claim(_) => None,
+        })
+        .collect();
+    complete_batch(conn, &outcomes).await?;
+    let mut answers = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        answers.push(match input {
+            Input::Complete(_) => Vec::new(),
+            Input::Claim(claim) => claim::claim_due(conn, keyring, claim, node_id).await?,
+        });
+    }
+    Ok(answers)
+}
+
+/// Records every outcome in the caller's transaction, in rounds of distinct deliveries.
+async fn complete_batch(conn: &mut PgConnection, inputs: &[&Outcome]) -> Result<()> {
+    let mut rest: Vec<&Outcome> = inputs.to_vec();
     while !rest.is_empty() {
         let mut seen = HashSet::new();
-        let (round, later): (Vec<&Input>, Vec<&Input>) = rest
+        let (round, later): (Vec<&Outcome>, Vec<&Outcome>) = rest
             .into_iter()
             .partition(|(attempt, _, _)| seen.insert(attempt.delivery_id.as_str().to_owned()));
         complete_round(conn, &round).await?;
@@ -94,7 +155,7 @@ async fn complete_batch(conn: &mut PgConnection, inputs: &[&Input]) -> Result<()
 }
 
 /// Moves each delivery on and records the attempts of those that still exist.
-async fn complete_round(conn: &mut PgConnection, round: &[&Input]) -> Result<()> {
+async fn complete_round(conn: &mut PgConnection, round: &[&Outcome]) -> Result<()> {
     let ids: Vec<&str> = round
         .iter()
         .map(|(a, _, _)| a.delivery_id.as_str())

@@ -93,7 +93,8 @@ pub struct PgStore {
     keyring: Keyring,
     /// Gathers concurrent publishes into one transaction per batch.
     publishes: publish::Publishes,
-    /// Gathers concurrent attempt outcomes into one transaction per batch.
+    /// Gathers concurrent attempt outcomes, and the claim that refills their places, into one
+    /// transaction per batch.
     completions: completions::Completions,
 }
 
@@ -130,11 +131,13 @@ impl PgStore {
             .await?;
         let listener = Listener::start(pool.clone()).await?;
         let publishes = publish::Publishes::start(pool.clone(), keyring.clone());
-        let completions = completions::Completions::start(pool.clone());
+        let node_id = crate::ids::node_id();
+        let completions =
+            completions::Completions::start(pool.clone(), keyring.clone(), node_id.clone());
         Ok(PgStore {
             pool,
             listener,
-            node_id: crate::ids::node_id(),
+            node_id,
             keyring,
             publishes,
             completions,
@@ -467,12 +470,8 @@ impl DeliveryQueue for PgStore {
     }
 
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<DeliveryJob>> {
-        in_transaction!(self, |conn| claim::claim_due(
-            conn,
-            &self.keyring,
-            claim,
-            &self.node_id
-        ))
+        // In the batch of attempt outcomes queued before it, so it sees their places free.
+        self.completions.claim(claim).await
     }
 
     async fn lease_delivery(
