@@ -14,55 +14,15 @@ use herald_store::sqlite::SqliteStore;
 use herald_store::{Catalog, Store};
 use herald_testkit::Receiver;
 use reqwest::Method;
-use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::header::LOCATION;
 use serde_json::Value;
+use support::hub::HubSession;
 use support::{TestServer, test_config};
 
 const WITHIN: Duration = Duration::from_secs(20);
 
 fn id(value: &Value) -> &str {
     value["id"].as_str().expect("id")
-}
-
-/// Signs `tenant` in to the Hub; its session cookie (`name=value`).
-async fn hub_session(server: &TestServer, client: &reqwest::Client, tenant: &Value) -> String {
-    let response = client
-        .post(format!("{}/hub/signin", server.base))
-        .header(ORIGIN, &server.base)
-        .form(&[
-            ("as", "tenant"),
-            (
-                "client_id",
-                tenant["client_id"].as_str().expect("client id"),
-            ),
-            (
-                "client_secret",
-                tenant["client_secret"].as_str().expect("secret"),
-            ),
-        ])
-        .send()
-        .await
-        .expect("sign in");
-    assert!(response.status().is_redirection(), "{}", response.status());
-    let cookie = response.headers()[SET_COOKIE].to_str().expect("cookie");
-    cookie.split(';').next().expect("name=value").to_owned()
-}
-
-/// The CSRF token the Hub's forms carry for this session.
-async fn csrf_token(server: &TestServer, client: &reqwest::Client, cookie: &str) -> String {
-    let page = client
-        .get(format!("{}/hub", server.base))
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .expect("the overview")
-        .text()
-        .await
-        .expect("html");
-    let (_, after) = page
-        .split_once("name=\"csrf\" value=\"")
-        .expect("a form with the CSRF token");
-    after.split('"').next().expect("the token").to_owned()
 }
 
 /// How many deliveries the subscription has, in any status.
@@ -112,24 +72,9 @@ async fn support_requested_reaches_the_operator_tenant_only_not_another_tenants_
         .await;
     let (_, bystander_herald) = server.subscribe(&tenants_herald.url(), "herald.*").await;
 
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let cookie = hub_session(&server, &client, &acme).await;
-    let csrf = csrf_token(&server, &client, &cookie).await;
-    let filed = client
-        .post(format!(
-            "{}/hub/subscriptions/{}/support",
-            server.base,
-            id(&acme_orders)
-        ))
-        .header(ORIGIN, &server.base)
-        .header(COOKIE, &cookie)
-        .form(&[("csrf", csrf.as_str()), ("message", "Nothing arrives.")])
-        .send()
-        .await
-        .expect("file a support request");
+    let hub = HubSession::tenant(&server, &acme).await;
+    let path = format!("/hub/subscriptions/{}/support", id(&acme_orders));
+    let filed = hub.post(&path, &[("message", "Nothing arrives.")]).await;
     assert!(filed.status().is_redirection(), "{}", filed.status());
     let request_path = filed.headers()[LOCATION].to_str().expect("location");
     let request_id = request_path.rsplit('/').next().expect("the request id");
