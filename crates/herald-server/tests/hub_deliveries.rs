@@ -1,10 +1,13 @@
 //! The Hub's deliveries pages over plain HTTP: the operator's tenant switch (cursor pages
-//! keep it; a subscriber cannot use it to see another tenant).
+//! keep it; a subscriber cannot use it to see another tenant), and each attempt's response
+//! headers, shown escaped and also in the API's attempts.
 
 mod support;
 
+use axum::http::StatusCode;
 use herald_testkit::{Receiver, Reply};
-use serde_json::Value;
+use reqwest::Method;
+use serde_json::{Value, json};
 use support::TestServer;
 use support::hub::HubSession;
 
@@ -49,7 +52,7 @@ async fn operator_switches_tenant_on_the_deliveries_page_and_pages_keep_the_swit
         .publish_numbered("order.created", PAGE + 1, id(&acme))
         .await;
     let globex_event = server
-        .publish("order.created", serde_json::json!({}), Some(id(&globex)))
+        .publish("order.created", json!({}), Some(id(&globex)))
         .await;
     let globex_delivery = id(&server.deliveries_of(&globex_event).await[0]).to_owned();
 
@@ -82,4 +85,52 @@ async fn operator_switches_tenant_on_the_deliveries_page_and_pages_keep_the_swit
         .await;
     assert_eq!(delivery_rows(&own), vec![globex_delivery]);
     assert!(!own.contains("Every tenant"), "no switch for a subscriber");
+}
+
+#[tokio::test]
+async fn each_attempt_shows_the_response_headers_the_endpoint_sent_escaped_in_hub_and_api() {
+    let server = TestServer::start().await;
+    let reply = Reply::status(503)
+        .with_header("X-Request-Id", "req-7f3a")
+        .with_header("X-Note", "<script>alert(1)</script>");
+    let receiver = Receiver::answering(reply).await.expect("receiver");
+    let (_, _, event_id) = server.one_event_to(&receiver.url()).await;
+    receiver
+        .wait_for_count(1, std::time::Duration::from_secs(20))
+        .await;
+    let delivery_id = id(&server.deliveries_of(&event_id).await[0]).to_owned();
+    let path = format!("/api/v1/deliveries/{delivery_id}/attempts");
+    let attempts = herald_testkit::wait_for(
+        "the attempt recorded",
+        std::time::Duration::from_secs(20),
+        || async {
+            let page = server
+                .expect(StatusCode::OK, Method::GET, &path, None)
+                .await;
+            let data = page["data"].as_array()?.clone();
+            (!data.is_empty()).then_some(data)
+        },
+    )
+    .await;
+    let headers = attempts[0]["response_headers"]
+        .as_array()
+        .expect("the attempt's headers");
+    assert!(
+        headers.contains(&json!({"name": "x-request-id", "value": "req-7f3a"})),
+        "{headers:?}"
+    );
+
+    let operator = HubSession::operator(&server).await;
+    let (status, page) = operator
+        .get(&format!("/hub/deliveries/{delivery_id}"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Response headers ("), "a fold per attempt");
+    assert!(page.contains("x-request-id"));
+    assert!(page.contains("req-7f3a"));
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "escaped"
+    );
+    assert!(!page.contains("<script>alert(1)"), "never raw");
 }

@@ -1,8 +1,8 @@
 //! The deliveries pages: the list filtered by status, subscription and (for the operator)
-//! tenant, and one delivery with
-//! every attempt (time, trigger, duration, status, body prefix, error in words) and, while
-//! it is pending, when the next retry is due. Redeliver goes through the API's own handler,
-//! so it takes a turn from the dispatcher like any manual attempt.
+//! tenant, and one delivery with every attempt (time, trigger, duration, status, response
+//! headers and body prefix, error in words) and, while it is pending, when the next retry is
+//! due. Redeliver goes through the API's own handler, so it takes a turn from the dispatcher
+//! like any manual attempt.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -254,6 +254,9 @@ async fn detail(
                                 @if let Some(e) = a.error {
                                     p.error-text { (format::step(e)) @if let Some(m) = &a.error_message { ": " (m) } }
                                 }
+                                @if let Some(headers) = &a.response_headers {
+                                    (response_headers(&headers.pairs()))
+                                }
                                 @if let Some(body) = &a.response_body {
                                     details { summary { "Response body (start)" } pre { (body) } }
                                 }
@@ -268,6 +271,29 @@ async fn detail(
         }
     };
     layout::page(viewer, Section::Deliveries, "Delivery", body).into_response()
+}
+
+/// An attempt's response headers, folded; names and values are the endpoint's, so escaped
+/// like everything else.
+fn response_headers(pairs: &[(String, String)]) -> Markup {
+    html! {
+        details.response-headers {
+            summary { "Response headers (" (pairs.len()) ")" }
+            @if pairs.is_empty() {
+                p.empty { "None." }
+            } @else {
+                table {
+                    caption.sr { "Response headers, in the order they came" }
+                    thead { tr { th scope="col" { "Name" } th scope="col" { "Value" } } }
+                    tbody {
+                        @for (name, value) in pairs {
+                            tr { td { code { (name) } } td.header-value { (value) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The redeliver form.

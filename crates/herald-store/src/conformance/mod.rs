@@ -166,6 +166,7 @@ macro_rules! store_conformance_tests {
             lease_delivery_conflicts_with_an_unexpired_lease,
             complete_attempt_records_the_attempt_moves_status_and_releases_the_lease,
             only_scheduled_attempts_count_for_the_schedule,
+            attempt_response_headers_are_kept_in_order_and_read_back,
             release_all_leases_makes_claimed_deliveries_claimable,
             queue_stats_counts_pending_deliveries,
             next_due_at_is_the_earliest_claimable_time,
@@ -359,6 +360,8 @@ pub fn attempt(
         duration_ms: 42,
         response_status: status,
         response_body: status.map(|s| format!("status {s}")),
+        response_headers: status
+            .map(|_| crate::ResponseHeaders::bounded([("x-request-id", &b"req-1"[..])])),
         error: if ok {
             None
         } else {
