@@ -19,6 +19,8 @@
 //!   e-mail digests to a subscription's contact.
 //! - [`token_purge`]: the background purge of expired access tokens.
 //! - [`retention`]: the background deletion of events older than `retention`.
+//! - [`recoveries`]: recoveries in the background, and the sweep that resumes interrupted
+//!   ones.
 //! - [`server`]: how the listener is served: the connection cap, the header-read timeout and
 //!   graceful shutdown (the body-read deadline is a layer of [`api`]).
 //!
@@ -39,6 +41,7 @@ pub mod metrics;
 pub mod notices;
 pub mod operational;
 pub mod outbound;
+pub mod recoveries;
 pub mod relay;
 pub mod retention;
 pub mod server;
@@ -175,6 +178,11 @@ pub async fn run(
         shutdown.child_token(),
     )?;
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.child_token()));
+    let recoveries = tokio::spawn(recoveries::run(
+        Arc::clone(&store) as Arc<dyn DeliveryQueue>,
+        intake.clone(),
+        shutdown.child_token(),
+    ));
     let relay_hold = tokio::spawn(relay::hold::run(relay, shutdown.child_token()));
     let purge = tokio::spawn(token_purge::run(
         Arc::clone(&store) as Arc<dyn Catalog>,
@@ -217,5 +225,8 @@ pub async fn run(
     }
     relay_hold.await.map_err(RunError::RelayHold)?;
     retention.await.map_err(RunError::Retention)?;
+    if let Err(error) = recoveries.await {
+        tracing::error!(%error, "the recoveries' sweep stopped unexpectedly");
+    }
     Ok(())
 }

@@ -104,6 +104,7 @@ macro_rules! store_conformance_tests {
             activity_counts_events_and_attempts_per_bucket_and_tenant,
             failing_subscriptions_are_those_whose_latest_attempt_failed,
             recovery_requeues_failed_deliveries_in_batches_and_keeps_progress,
+            stalled_recoveries_are_claimed_once_their_lease_ends,
             support_requests_are_filed_listed_answered_and_closed,
             event_type_round_trips_updates_and_deletes,
             duplicate_event_type_name_conflicts,

@@ -540,26 +540,6 @@ impl DeliveryQueue for PgStore {
         recovery::count_failed(&mut *self.conn().await?, subscription_id, since).await
     }
 
-    async fn requeue_failed_deliveries(
-        &self,
-        subscription_id: &SubscriptionId,
-        since: OffsetDateTime,
-        after: Option<&DeliveryId>,
-        now: OffsetDateTime,
-        limit: u32,
-    ) -> Result<Vec<DeliveryId>> {
-        let after =
-            crate::hub::range_start(DeliveryId::PREFIX, since, after.map(DeliveryId::as_str));
-        recovery::requeue(
-            &mut *self.conn().await?,
-            subscription_id,
-            &after,
-            now,
-            limit,
-        )
-        .await
-    }
-
     async fn relay_waiting(&self, subscription_id: &SubscriptionId) -> Result<u64> {
         relay::waiting(&mut *self.conn().await?, subscription_id.as_str()).await
     }
@@ -580,14 +560,28 @@ impl DeliveryQueue for PgStore {
         ))
     }
 
-    async fn record_recovery_progress(
+    async fn recovery_step(
         &self,
         id: &str,
-        requeued: u64,
-        status: crate::recovery::RecoveryStatus,
         now: OffsetDateTime,
-    ) -> Result<bool> {
-        recovery::progress(&mut *self.conn().await?, id, requeued, status, now).await
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Option<crate::recovery::Recovery>> {
+        in_transaction!(self, |conn| recovery::step(
+            conn,
+            id,
+            now,
+            lease_until,
+            limit
+        ))
+    }
+
+    async fn claim_stalled_recovery(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<crate::recovery::Recovery>> {
+        recovery::claim_stalled(&mut *self.conn().await?, now, lease_until).await
     }
 
     async fn activity(
