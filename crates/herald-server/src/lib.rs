@@ -13,7 +13,8 @@
 //!   pages, sessions in the store, CSRF-checked forms).
 //! - [`outbound`]: the delivery HTTP client and its SSRF guard.
 //! - [`relay`]: relay subscriptions' deliveries over a `herald listen --relay` WebSocket.
-//! - [`metrics`]: Prometheus counters and gauges.
+//! - [`metrics`]: Prometheus counters and gauges; [`certificate_expiry`] sets the client
+//!   certificates' expiry gauges from the store.
 //! - [`operational`]: Herald's own `herald.*` event types.
 //! - [`notices`]: failure notices: `herald.delivery.failed` to the operator tenant and
 //!   e-mail digests to a subscription's contact.
@@ -34,6 +35,7 @@
 pub mod akoya;
 pub mod api;
 pub mod catalog_cache;
+pub mod certificate_expiry;
 pub mod config;
 pub mod dispatch;
 pub mod hub;
@@ -178,6 +180,11 @@ pub async fn run(
         shutdown.child_token(),
     )?;
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.child_token()));
+    let certificates = tokio::spawn(certificate_expiry::run(
+        Arc::clone(&store) as Arc<dyn Catalog>,
+        Arc::clone(&metrics),
+        shutdown.child_token(),
+    ));
     let recoveries = tokio::spawn(recoveries::run(
         Arc::clone(&store) as Arc<dyn DeliveryQueue>,
         intake.clone(),
@@ -225,6 +232,9 @@ pub async fn run(
     }
     relay_hold.await.map_err(RunError::RelayHold)?;
     retention.await.map_err(RunError::Retention)?;
+    if let Err(error) = certificates.await {
+        tracing::error!(%error, "the client certificates' expiry scan stopped unexpectedly");
+    }
     if let Err(error) = recoveries.await {
         tracing::error!(%error, "the recoveries' sweep stopped unexpectedly");
     }

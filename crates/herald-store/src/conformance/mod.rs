@@ -136,6 +136,7 @@ macro_rules! store_conformance_tests {
             // delivery forms (issue 14)
             delivery_forms_round_trip_on_create_and_update,
             events_before_effective_at_are_not_delivered_to_that_subscription,
+            client_certificates_are_listed_by_id_a_page_at_a_time,
             // dispatch: claiming
             claim_due_takes_only_deliveries_that_are_due,
             claim_due_skips_paused_subscriptions_until_resumed,

@@ -343,6 +343,15 @@ impl Catalog for PgStore {
         catalog::list_subscriptions(&mut *self.conn().await?, &self.keyring, filter, page).await
     }
 
+    async fn client_certificates(
+        &self,
+        after: Option<&SubscriptionId>,
+        limit: u32,
+    ) -> Result<Vec<(SubscriptionId, String)>> {
+        let after = after.map(SubscriptionId::as_str);
+        catalog::client_certificates(&mut *self.conn().await?, after, limit).await
+    }
+
     async fn update_subscription(&self, subscription: &Subscription) -> Result<bool> {
         let updated: Option<bool> = in_transaction!(self, |conn| async {
             let resumed = catalog::update_subscription(conn, &self.keyring, subscription).await?;

@@ -403,6 +403,15 @@ impl Catalog for SqliteStore {
         read!(self, (keyring, filter, page) => |conn| catalog::list_subscriptions(conn, &keyring, &filter, &page))
     }
 
+    async fn client_certificates(
+        &self,
+        after: Option<&SubscriptionId>,
+        limit: u32,
+    ) -> Result<Vec<(SubscriptionId, String)>> {
+        let after = after.map(|id| id.as_str().to_owned());
+        read!(self, (after) => |conn| catalog::client_certificates(conn, after.as_deref(), limit))
+    }
+
     async fn update_subscription(&self, subscription: &Subscription) -> Result<bool> {
         let keyring = &self.keyring;
         write!(self, (keyring, subscription) => |conn| catalog::update_subscription(conn, &keyring, &subscription))
