@@ -13,12 +13,15 @@
 //!   pages, sessions in the store, CSRF-checked forms).
 //! - [`outbound`]: the delivery HTTP client and its SSRF guard.
 //! - [`relay`]: relay subscriptions' deliveries over a `herald listen --relay` WebSocket.
-//! - [`metrics`]: Prometheus counters and gauges.
+//! - [`metrics`]: Prometheus counters and gauges; [`certificate_expiry`] sets the client
+//!   certificates' expiry gauges from the store.
 //! - [`operational`]: Herald's own `herald.*` event types.
 //! - [`notices`]: failure notices: `herald.delivery.failed` to the operator tenant and
 //!   e-mail digests to a subscription's contact.
 //! - [`token_purge`]: the background purge of expired access tokens.
 //! - [`retention`]: the background deletion of events older than `retention`.
+//! - [`recoveries`]: recoveries in the background, and the sweep that resumes interrupted
+//!   ones.
 //! - [`server`]: how the listener is served: the connection cap, the header-read timeout and
 //!   graceful shutdown (the body-read deadline is a layer of [`api`]).
 //!
@@ -32,6 +35,7 @@
 pub mod akoya;
 pub mod api;
 pub mod catalog_cache;
+pub mod certificate_expiry;
 pub mod config;
 pub mod dispatch;
 pub mod hub;
@@ -39,6 +43,7 @@ pub mod metrics;
 pub mod notices;
 pub mod operational;
 pub mod outbound;
+pub mod recoveries;
 pub mod relay;
 pub mod retention;
 pub mod server;
@@ -175,6 +180,16 @@ pub async fn run(
         shutdown.child_token(),
     )?;
     let dispatcher = tokio::spawn(dispatcher.run(shutdown.child_token()));
+    let certificates = tokio::spawn(certificate_expiry::run(
+        Arc::clone(&store) as Arc<dyn Catalog>,
+        Arc::clone(&metrics),
+        shutdown.child_token(),
+    ));
+    let recoveries = tokio::spawn(recoveries::run(
+        Arc::clone(&store) as Arc<dyn DeliveryQueue>,
+        intake.clone(),
+        shutdown.child_token(),
+    ));
     let relay_hold = tokio::spawn(relay::hold::run(relay, shutdown.child_token()));
     let purge = tokio::spawn(token_purge::run(
         Arc::clone(&store) as Arc<dyn Catalog>,
@@ -217,5 +232,11 @@ pub async fn run(
     }
     relay_hold.await.map_err(RunError::RelayHold)?;
     retention.await.map_err(RunError::Retention)?;
+    if let Err(error) = certificates.await {
+        tracing::error!(%error, "the client certificates' expiry scan stopped unexpectedly");
+    }
+    if let Err(error) = recoveries.await {
+        tracing::error!(%error, "the recoveries' sweep stopped unexpectedly");
+    }
     Ok(())
 }

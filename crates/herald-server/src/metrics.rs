@@ -5,8 +5,9 @@
 //! subscription that keeps failing (promise 4: failures are reported, never silenced by
 //! disabling the subscription).
 
-use std::sync::Mutex;
+use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, PoisonError};
 
 use herald_store::{Attempt, DeliveryProgress, DeliveryStatus, QueueStats, RetentionDeleted};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -43,6 +44,9 @@ pub struct Metrics {
     pending: Gauge,
     oldest_pending_age: Gauge<f64, AtomicU64>,
     client_certificate_not_after: Family<SubscriptionLabels, Gauge>,
+    /// The subscriptions that have a certificate gauge, so that a scan of the store can
+    /// remove those of subscriptions deleted since (the family cannot list its labels).
+    certificate_gauges: Mutex<HashSet<String>>,
     retention_deleted: Family<KindLabels, Counter>,
 }
 
@@ -97,8 +101,9 @@ impl Metrics {
         let client_certificate_not_after = Family::<SubscriptionLabels, Gauge>::default();
         registry.register(
             "client_certificate_not_after_seconds",
-            "When a subscription's mTLS client certificate expires (Unix seconds), set when it \
-             is stored or used; alert on this minus time() below a few weeks",
+            "When a subscription's mTLS client certificate expires (Unix seconds), for every \
+             subscription with one (read from the store at start and hourly, and when one is \
+             stored or used); alert on this minus time() below a few weeks",
             client_certificate_not_after.clone(),
         );
         let retention_deleted = Family::<KindLabels, Counter>::default();
@@ -110,6 +115,7 @@ impl Metrics {
         Self {
             registry: Mutex::new(registry),
             client_certificate_not_after,
+            certificate_gauges: Mutex::default(),
             events_accepted,
             attempts,
             attempt_duration,
@@ -173,6 +179,30 @@ impl Metrics {
                 subscription_id: subscription.to_owned(),
             })
             .set(not_after.unix_timestamp());
+        self.certificate_gauges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(subscription.to_owned());
+    }
+
+    /// The subscriptions that have a certificate gauge now.
+    pub fn client_certificate_gauges(&self) -> HashSet<String> {
+        self.certificate_gauges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Removes a subscription's certificate gauge (it was deleted, or lost its certificate).
+    pub fn forget_client_certificate(&self, subscription: &str) {
+        self.client_certificate_not_after
+            .remove(&SubscriptionLabels {
+                subscription_id: subscription.to_owned(),
+            });
+        self.certificate_gauges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(subscription);
     }
 
     /// The text exposition, with the queue gauges set from `stats`.

@@ -1,17 +1,23 @@
 //! Herald's own events: the `herald.*` event types Herald publishes about itself, so that an
 //! operator's own subscription can receive them like any other event.
 //!
-//! They are registered in the catalog at start ([`register`]) and published as broadcasts
-//! through the dispatcher's intake ([`publish`]). Their payloads carry ids and the Hub's
-//! address, not what a tenant wrote: a broadcast reaches every tenant's matching
-//! subscriptions. The one event an attempt causes, [`DELIVERY_FAILED`], is not a broadcast:
-//! it goes to the operator tenant's subscriptions only (`crate::notices`), and a failed
-//! delivery of a `herald.*` event emits nothing ([`is_operational`]), so a subscription to
-//! `herald.*` cannot make a loop.
+//! They are registered in the catalog at start ([`register`]). None is a broadcast: each
+//! tells of one tenant (its support request, its failed delivery), so each goes to the
+//! operator tenant's matching subscriptions only ([`publish_to_operator`]), never to another
+//! tenant that happens to subscribe to `herald.*`. Without an `operator_tenant` setting they
+//! are delivered to nobody (what they tell of is still recorded: the support request, the
+//! failure's digest). A failed delivery of a `herald.*` event emits nothing
+//! ([`is_operational`]), so a subscription to `herald.*` cannot make a loop.
 
-use herald_store::{Catalog, Event, EventId, EventType, Published, StoreError};
+use herald_store::{
+    Catalog, DeliveryQueue, Event, EventId, EventType, PageRequest, StoreError, SubscriptionFilter,
+    SubscriptionId, TenantId,
+};
 
 use crate::dispatch::Intake;
+
+/// Subscriptions read per page while looking for the operator's matching ones.
+const PAGE: u32 = 100;
 
 /// A subscriber filed a support request in the Hub.
 pub const SUPPORT_REQUESTED: &str = "herald.support.requested";
@@ -61,19 +67,73 @@ pub async fn register(catalog: &dyn Catalog) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Publishes an operational event as a broadcast.
-pub async fn publish(
+/// Publishes `event_type` to each subscription of `operator` that matches it, except
+/// `except` (the failing subscription of a `herald.delivery.failed`); answers how many got it.
+/// One event per recipient: `publish_to` writes an event with its one delivery, due now.
+pub async fn publish_to_operator(
+    catalog: &dyn Catalog,
+    queue: &dyn DeliveryQueue,
     intake: &Intake,
+    operator: &TenantId,
     event_type: &'static str,
     payload: &serde_json::Value,
-) -> Result<Published, StoreError> {
-    let event = Event {
-        id: EventId::generate(),
-        event_type: event_type.to_owned(),
-        payload_json: payload.to_string(),
-        tenant_id: None,
-        idempotency_key: None,
-        created_at: herald_store::timestamp_now(),
+    except: Option<&SubscriptionId>,
+) -> Result<usize, StoreError> {
+    let recipients = recipients(catalog, operator, event_type, except).await?;
+    let payload = payload.to_string();
+    let mut published = 0;
+    for subscription_id in recipients {
+        let now = herald_store::timestamp_now();
+        let event = Event {
+            id: EventId::generate(),
+            event_type: event_type.to_owned(),
+            payload_json: payload.clone(),
+            tenant_id: Some(operator.clone()),
+            idempotency_key: None,
+            created_at: now,
+        };
+        // Leased until now, that is not at all: the dispatcher claims it like any due delivery.
+        // A subscription deleted since it was listed fails alone; the others still get it.
+        match queue.publish_to(&event, &subscription_id, now).await {
+            Ok(_) => published += 1,
+            Err(error) => {
+                tracing::warn!(%error, subscription = %subscription_id, event_type, "operational event not published to a subscription");
+            }
+        }
+    }
+    if published > 0 {
+        intake.wake();
+    }
+    Ok(published)
+}
+
+/// The operator's subscriptions that match `event_type`, without `except`.
+async fn recipients(
+    catalog: &dyn Catalog,
+    operator: &TenantId,
+    event_type: &str,
+    except: Option<&SubscriptionId>,
+) -> Result<Vec<SubscriptionId>, StoreError> {
+    let filter = SubscriptionFilter {
+        tenant_id: Some(operator.clone()),
     };
-    intake.publish(&event).await
+    let mut page = PageRequest {
+        cursor: None,
+        limit: PAGE,
+    };
+    let mut found = Vec::new();
+    loop {
+        let listed = catalog.list_subscriptions(&filter, &page).await?;
+        found.extend(
+            listed
+                .items
+                .iter()
+                .filter(|s| Some(&s.id) != except && s.matches(event_type))
+                .map(|s| s.id.clone()),
+        );
+        match listed.next_cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => return Ok(found),
+        }
+    }
 }

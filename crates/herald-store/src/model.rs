@@ -466,6 +466,9 @@ pub struct Attempt {
     pub response_status: Option<u16>,
     /// A bounded prefix of the response body (lossy UTF-8).
     pub response_body: Option<String>,
+    /// The response's headers, bounded, when a response came (none for attempts recorded
+    /// before they were kept).
+    pub response_headers: Option<crate::ResponseHeaders>,
     /// Which step failed, when it failed.
     pub error: Option<AttemptError>,
     /// A sentence for people saying what went wrong.

@@ -1,11 +1,17 @@
 //! Recoveries: "send again every failed delivery of this subscription since a time". The
 //! server requeues them in the background, a batch at a time
-//! ([`crate::DeliveryQueue::requeue_failed_deliveries`]), and records its progress in the
-//! recovery's row, so a reload, the API and the CLI all show where it is.
+//! ([`crate::DeliveryQueue::recovery_step`]), and records its progress in the recovery's row
+//! in the same transaction, so a reload, the API and the CLI all show where it is.
+//!
+//! A recovery survives the node that runs it: the row holds a progress cursor (the largest
+//! delivery id requeued so far) and a lease that every batch renews. A running recovery whose
+//! lease ended (its node crashed) is claimed by a node
+//! ([`crate::DeliveryQueue::claim_stalled_recovery`], atomic across PostgreSQL nodes) and
+//! continued after its cursor, so no delivery is requeued twice by one recovery.
 
 use time::OffsetDateTime;
 
-use crate::ids::{SubscriptionId, TenantId};
+use crate::ids::{DeliveryId, SubscriptionId, TenantId};
 
 /// Where a recovery is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +28,16 @@ impl RecoveryStatus {
         match self {
             Self::Running => "running",
             Self::Done => "done",
+        }
+    }
+
+    /// What a batch that requeued `found` of at most `limit` leaves: fewer than asked means
+    /// none is left.
+    pub(crate) fn after_batch(found: usize, limit: u32) -> Self {
+        if found < limit as usize {
+            Self::Done
+        } else {
+            Self::Running
         }
     }
 
@@ -56,6 +72,10 @@ pub struct Recovery {
     pub created_at: OffsetDateTime,
     /// Its latest progress.
     pub updated_at: OffsetDateTime,
+    /// The progress cursor: the largest delivery id requeued so far (none before the first).
+    pub requeued_through: Option<DeliveryId>,
+    /// Until when the node running it holds it; after that another node may continue it.
+    pub lease_until: Option<OffsetDateTime>,
 }
 
 /// Decodes a row of the recovery statements.
@@ -77,5 +97,10 @@ pub(crate) fn recovery_row(row: &impl crate::rows::Columns) -> Result<Recovery, 
         requeued: count("requeued")?,
         created_at: from_micros(get(row, "created_at")?, "created_at")?,
         updated_at: from_micros(get(row, "updated_at")?, "updated_at")?,
+        requeued_through: get::<Option<String>>(row, "requeued_through")?
+            .map(DeliveryId::from_trusted),
+        lease_until: get::<Option<i64>>(row, "lease_until")?
+            .map(|micros| from_micros(micros, "lease_until"))
+            .transpose()?,
     })
 }

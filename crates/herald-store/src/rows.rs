@@ -426,7 +426,7 @@ pub(crate) fn delivery(row: &impl Columns) -> Result<Delivery, StoreError> {
 macro_rules! attempt_columns {
     () => {
         "id, delivery_id, started_at, duration_ms, \
-    response_status, response_body, error, error_message, triggered_by"
+    response_status, response_body, response_headers, error, error_message, triggered_by"
     };
 }
 pub(crate) use attempt_columns;
@@ -479,6 +479,8 @@ pub(crate) fn attempt(row: &impl Columns) -> Result<Attempt, StoreError> {
             .map_err(|_| StoreError::Corrupt(format!("column duration_ms: {duration}")))?,
         response_status: status_column(row, "response_status")?,
         response_body: get(row, "response_body")?,
+        response_headers: get::<Option<String>>(row, "response_headers")?
+            .map(crate::ResponseHeaders::from_stored),
         error: error_column(row, "error")?,
         error_message: get(row, "error_message")?,
         trigger: parsed(row, "triggered_by", AttemptTrigger::parse)?,

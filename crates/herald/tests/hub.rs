@@ -2,6 +2,9 @@
 //! driven by Playwright for Python (`tests/hub/journeys.py`), against a real `herald serve
 //! --dev` and real receivers on 127.0.0.1.
 //!
+//! The server runs with `--operator-tenant`, so the operator's own subscription receives
+//! `herald.support.requested` (and another tenant's `herald.*` subscription does not).
+//!
 //! The script asks this test to change the world between steps (`need receiver-fails`) and
 //! waits for `ready`; it prints `journey ok: NAME` for each journey it saw through. Outside CI
 //! a missing Chromium or Playwright prints "skipped"; under CI (`herald_testkit::in_ci`) the
@@ -15,6 +18,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use herald_testkit::{Receiver, Reply, await_within};
+use serde_json::json;
 use support::real::{ADMIN_TOKEN, Herald, free_port};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
@@ -86,9 +90,28 @@ async fn hub_journeys_in_chromium() {
     receiver.otherwise(Reply::ok());
     let attacker = Receiver::start().await.expect("another origin");
     let data = tempfile::tempdir().unwrap();
+    // The operator tenant must exist before the server that names it starts: made by a first
+    // run, then the server restarts with `--operator-tenant`, as an operator would set it up.
+    let port = free_port();
+    let first = Herald::start(data.path(), port).await;
+    let operator = first
+        .post("/api/v1/tenants", json!({"name": "Operator desk"}))
+        .await;
+    let operator_id = operator["id"].as_str().expect("tenant id").to_owned();
+    first.interrupt().await;
+    assert!(first.exit_within(RUN_LIMIT).await.success());
     // A first retry soon, then a long wait: a failing delivery stays pending with a retry due.
-    let herald =
-        Herald::start_with(data.path(), free_port(), &["--retry-schedule", "1s,10m"]).await;
+    let herald = Herald::start_with(
+        data.path(),
+        port,
+        &[
+            "--retry-schedule",
+            "1s,10m",
+            "--operator-tenant",
+            &operator_id,
+        ],
+    )
+    .await;
     // No retries: a failing delivery is failed at once, ready to be recovered.
     let no_retry_data = tempfile::tempdir().unwrap();
     let no_retry =
@@ -98,6 +121,7 @@ async fn hub_journeys_in_chromium() {
         .arg(script)
         .env("HUB_URL", &herald.url)
         .env("ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("OPERATOR_TENANT_ID", &operator_id)
         .env("RECEIVER_URL", receiver.base_url())
         .env("ATTACKER_URL", attacker.base_url())
         .env("NO_RETRY_HUB_URL", &no_retry.url)

@@ -41,7 +41,7 @@ use problems::Problems;
     ),
     components(schemas(
         super::error::Problem, views::TenantView, views::EventTypeView, views::SubscriptionView,
-        views::EventView, views::PublishResponse, views::DeliveryView, views::LastAttemptView, views::AttemptView,
+        views::EventView, views::PublishResponse, views::DeliveryView, views::LastAttemptView, views::AttemptView, views::ResponseHeaderView,
         views::TestResult, views::ClientCertificateView, subscriptions::forms::ClientCertificateInput,
         subscriptions::recover::RecoverRequest, subscriptions::recover::RecoveryView,
         oauth::TokenResponse, attempts_stream::AttemptStreamItem,

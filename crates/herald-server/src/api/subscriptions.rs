@@ -454,6 +454,8 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     let sub = load(&state, &principal, &id).await?;
     if state.catalog.delete_subscription(&sub.id).await? {
+        // This node's gauge at once; other nodes' at their next certificate scan.
+        state.metrics.forget_client_certificate(sub.id.as_str());
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("subscription", &id))

@@ -362,12 +362,25 @@ pub struct AttemptView {
     pub response_status: Option<u16>,
     /// Start of the response body.
     pub response_body: Option<String>,
+    /// The response's headers in the order they came, names lowercased (at most 32 and
+    /// 4 KiB; the rest is not kept); null when no response came or for attempts recorded
+    /// before headers were kept.
+    pub response_headers: Option<Vec<ResponseHeaderView>>,
     /// The failing step: `timeout`, `connect`, `dns`, `tls`, `blocked` or `status`.
     pub error: Option<String>,
     /// What went wrong, for people.
     pub error_message: Option<String>,
     /// `scheduled`, `redelivery` or `test`.
     pub trigger: String,
+}
+
+/// One response header of an attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResponseHeaderView {
+    /// Lowercased.
+    pub name: String,
+    /// As sent (bytes that are not UTF-8 replaced).
+    pub value: String,
 }
 
 impl From<Attempt> for AttemptView {
@@ -380,6 +393,13 @@ impl From<Attempt> for AttemptView {
             duration_ms: a.duration_ms,
             response_status: a.response_status,
             response_body: a.response_body,
+            response_headers: a.response_headers.map(|headers| {
+                headers
+                    .pairs()
+                    .into_iter()
+                    .map(|(name, value)| ResponseHeaderView { name, value })
+                    .collect()
+            }),
             error: a.error.map(|e| e.as_str().to_owned()),
             error_message: a.error_message,
             trigger: a.trigger.as_str().to_owned(),

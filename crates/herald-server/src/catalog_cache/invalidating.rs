@@ -215,6 +215,14 @@ impl Catalog for InvalidatingCatalog {
         self.inner.list_subscriptions(filter, page).await
     }
 
+    async fn client_certificates(
+        &self,
+        after: Option<&SubscriptionId>,
+        limit: u32,
+    ) -> Result<Vec<(SubscriptionId, String)>> {
+        self.inner.client_certificates(after, limit).await
+    }
+
     async fn update_subscription(&self, subscription: &Subscription) -> Result<bool> {
         self.inner.update_subscription(subscription).await
     }

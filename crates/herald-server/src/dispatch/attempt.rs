@@ -133,6 +133,7 @@ impl Deliverer {
             duration_ms: outcome.duration.as_millis() as u64,
             response_status: outcome.status,
             response_body: outcome.body.clone(),
+            response_headers: outcome.headers.clone(),
             error: outcome.error,
             error_message: outcome.message.clone(),
             trigger,

@@ -1,7 +1,8 @@
-//! The deliveries pages: the list filtered by status and subscription, and one delivery with
-//! every attempt (time, trigger, duration, status, body prefix, error in words) and, while
-//! it is pending, when the next retry is due. Redeliver goes through the API's own handler,
-//! so it takes a turn from the dispatcher like any manual attempt.
+//! The deliveries pages: the list filtered by status, subscription and (for the operator)
+//! tenant, and one delivery with every attempt (time, trigger, duration, status, response
+//! headers and body prefix, error in words) and, while it is pending, when the next retry is
+//! due. Redeliver goes through the API's own handler, so it takes a turn from the dispatcher
+//! like any manual attempt.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -40,6 +41,8 @@ const PAGE: u32 = 50;
 pub struct ListQuery {
     status: Option<String>,
     subscription_id: Option<String>,
+    /// The operator's tenant switch; a subscriber always sees its own tenant only.
+    tenant_id: Option<String>,
     event_id: Option<String>,
     cursor: Option<String>,
 }
@@ -110,8 +113,9 @@ async fn list(
         .as_deref()
         .filter(|s| !s.is_empty())
         .and_then(|s| EventId::parse(s).ok());
+    let tenant_id = super::subscriptions::tenant_filter(&viewer, query.tenant_id.as_deref());
     let filter = DeliveryFilter {
-        tenant_id: viewer.principal.tenant().cloned(),
+        tenant_id: tenant_id.clone(),
         subscription_id: subscription_id.clone(),
         event_id,
         status,
@@ -123,6 +127,19 @@ async fn list(
     let page = match state.queue.list_deliveries(&filter, &page).await {
         Ok(page) => page,
         Err(error) => return ApiError::from(error).into_response(),
+    };
+    let tenants = match super::subscriptions::tenant_choices(&state, &viewer).await {
+        Ok(tenants) => tenants,
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+    // Only the operator's pick travels in links; a subscriber's own tenant is implied.
+    let tenant = if viewer.is_operator() {
+        tenant_id
+            .as_ref()
+            .map(|t| t.to_string())
+            .unwrap_or_default()
+    } else {
+        String::new()
     };
     let now = OffsetDateTime::now_utc();
     let subscription = subscription_id
@@ -140,12 +157,21 @@ async fn list(
             }
             label for="subscription_id" { "Subscription ID" }
             input #subscription_id type="text" name="subscription_id" value=(subscription) placeholder="sub_…";
+            @if viewer.is_operator() {
+                label for="tenant_id" { "Tenant" }
+                select #tenant_id name="tenant_id" {
+                    option value="" { "Every tenant" }
+                    @for (id, name) in &tenants {
+                        option value=(id) selected[tenant == *id] { (name) }
+                    }
+                }
+            }
             button type="submit" { "Filter" }
         }
         div data-live="deliveries" {
             (table(&page.items, now, true))
             @if let Some(next) = &page.next_cursor {
-                p { a href={"/hub/deliveries?cursor=" (next) "&status=" (status.map(|s| s.as_str()).unwrap_or("")) "&subscription_id=" (subscription)} { "Older deliveries" } }
+                p { a href={"/hub/deliveries?cursor=" (next) "&status=" (status.map(|s| s.as_str()).unwrap_or("")) "&subscription_id=" (subscription) "&tenant_id=" (tenant)} { "Older deliveries" } }
             }
         }
     };
@@ -228,6 +254,9 @@ async fn detail(
                                 @if let Some(e) = a.error {
                                     p.error-text { (format::step(e)) @if let Some(m) = &a.error_message { ": " (m) } }
                                 }
+                                @if let Some(headers) = &a.response_headers {
+                                    (response_headers(&headers.pairs()))
+                                }
                                 @if let Some(body) = &a.response_body {
                                     details { summary { "Response body (start)" } pre { (body) } }
                                 }
@@ -242,6 +271,29 @@ async fn detail(
         }
     };
     layout::page(viewer, Section::Deliveries, "Delivery", body).into_response()
+}
+
+/// An attempt's response headers, folded; names and values are the endpoint's, so escaped
+/// like everything else.
+fn response_headers(pairs: &[(String, String)]) -> Markup {
+    html! {
+        details.response-headers {
+            summary { "Response headers (" (pairs.len()) ")" }
+            @if pairs.is_empty() {
+                p.empty { "None." }
+            } @else {
+                table {
+                    caption.sr { "Response headers, in the order they came" }
+                    thead { tr { th scope="col" { "Name" } th scope="col" { "Value" } } }
+                    tbody {
+                        @for (name, value) in pairs {
+                            tr { td { code { (name) } } td.header-value { (value) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The redeliver form.

@@ -61,7 +61,7 @@ pub struct ListQuery {
 }
 
 /// The tenant filter: a subscriber's own tenant always; the operator's pick, if any.
-fn tenant_filter(viewer: &Viewer, picked: Option<&str>) -> Option<TenantId> {
+pub(super) fn tenant_filter(viewer: &Viewer, picked: Option<&str>) -> Option<TenantId> {
     match viewer.principal.tenant() {
         Some(own) => Some(own.clone()),
         None => picked
@@ -176,7 +176,7 @@ fn health_cell(health: &Health) -> Markup {
 }
 
 /// Tenants the operator may pick (id, name); none for a subscriber.
-async fn tenant_choices(
+pub(super) async fn tenant_choices(
     state: &AppState,
     viewer: &Viewer,
 ) -> Result<Vec<(String, String)>, herald_store::StoreError> {

@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use herald_store::{
     AttemptFeedFilter, FeedPosition, PageRequest, Subscription, SupportRequest, SupportStatus,
+    TenantId,
 };
 use maud::html;
 use serde::Deserialize;
@@ -166,11 +167,23 @@ async fn file(
         "subscription_id": sub.id.as_str(),
         "hub_path": format!("/hub/support/{}", request.id),
     });
-    if let Err(error) =
-        operational::publish(&state.intake, operational::SUPPORT_REQUESTED, &payload).await
-    {
-        // The request is filed; the operator sees it in the Hub even without the event.
-        tracing::warn!(%error, request = %request.id, "could not publish herald.support.requested");
+    // Only to the operator tenant's subscriptions: another tenant subscribed to `herald.*`
+    // must not learn of this one's request. Without an operator tenant it goes to nobody.
+    if let Some(operator) = &state.config.operator_tenant {
+        let published = operational::publish_to_operator(
+            state.catalog.as_ref(),
+            state.queue.as_ref(),
+            &state.intake,
+            &TenantId::from_trusted(operator.clone()),
+            operational::SUPPORT_REQUESTED,
+            &payload,
+            None,
+        )
+        .await;
+        if let Err(error) = published {
+            // The request is filed; the operator sees it in the Hub even without the event.
+            tracing::warn!(%error, request = %request.id, "could not publish herald.support.requested");
+        }
     }
     Redirect::to(&format!("/hub/support/{}", request.id)).into_response()
 }

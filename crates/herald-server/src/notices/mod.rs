@@ -132,7 +132,7 @@ pub fn start(
     let operator = config.operator_tenant.clone().map(TenantId::from_trusted);
     if operator.is_none() {
         tracing::info!(
-            "no operator_tenant set: operational events (herald.delivery.failed) are not delivered (docs/notices.md)"
+            "no operator_tenant set: operational events (herald.delivery.failed, herald.support.requested) are not delivered (docs/notices.md)"
         );
     }
     let mut tasks = Vec::new();

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use herald_store::{AttemptError, Subscription};
+use herald_store::{AttemptError, ResponseHeaders, Subscription};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::HeaderMap;
 
@@ -41,6 +41,8 @@ pub struct Outcome {
     pub status: Option<u16>,
     /// A bounded prefix of the response body.
     pub body: Option<String>,
+    /// The response's headers, bounded, if a response came.
+    pub headers: Option<ResponseHeaders>,
     /// The `Retry-After` delay the endpoint asked for, if any.
     pub retry_after: Option<Duration>,
     /// Which step failed, if it failed.
@@ -60,6 +62,7 @@ impl Outcome {
             duration: started.elapsed(),
             status: None,
             body: None,
+            headers: None,
             retry_after: None,
             error: Some(error),
             message: Some(message),
@@ -274,6 +277,13 @@ impl Outbound {
         let retry_after = matches!(status, 429 | 503)
             .then(|| retry_after(response.headers()))
             .flatten();
+        // From the response in hand, before its body is read: one bounded JSON text.
+        let response_headers = ResponseHeaders::bounded(
+            response
+                .headers()
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_bytes())),
+        );
         let mut kept = Vec::new();
         let mut response = response;
         let mut body_error = None;
@@ -304,6 +314,7 @@ impl Outbound {
             duration: started.elapsed(),
             status: Some(status),
             body: Some(String::from_utf8_lossy(&kept).into_owned()),
+            headers: Some(response_headers),
             retry_after,
             error,
             message,

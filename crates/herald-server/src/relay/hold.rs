@@ -46,6 +46,7 @@ pub async fn sweep(hub: &RelayHub, now: OffsetDateTime) -> Result<usize, StoreEr
                 duration_ms: 0,
                 response_status: None,
                 response_body: None,
+                response_headers: None,
                 error: Some(AttemptError::Connect),
                 error_message: Some(message.clone()),
                 trigger: AttemptTrigger::Scheduled,

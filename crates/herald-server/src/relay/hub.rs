@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::Message;
 use base64::Engine;
 use bytes::Bytes;
-use herald_store::{AttemptError, DeliveryJob, DeliveryQueue, SubscriptionId};
+use herald_store::{AttemptError, DeliveryJob, DeliveryQueue, ResponseHeaders, SubscriptionId};
 use reqwest::header::HeaderMap;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -324,9 +324,16 @@ fn answered(started: Instant, answer: Answer, body_limit: usize) -> Outcome {
                 .map(Duration::from_secs)
         })
         .flatten();
+    let headers = ResponseHeaders::bounded(
+        answer
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes())),
+    );
     Outcome {
         duration: started.elapsed(),
         status: Some(status),
+        headers: Some(headers),
         retry_after,
         error: (!success).then_some(AttemptError::Status),
         message: (!success).then(|| format!("the relay client answered {status}")),
@@ -339,6 +346,7 @@ fn failed(started: Instant, error: AttemptError, message: String) -> Outcome {
         duration: started.elapsed(),
         status: None,
         body: None,
+        headers: None,
         retry_after: None,
         error: Some(error),
         message: Some(message),

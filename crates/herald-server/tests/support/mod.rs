@@ -4,6 +4,7 @@
 //! `herald-testkit`; what is here knows Herald's API.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod hub;
 pub mod smtp;
 
 use std::sync::Arc;

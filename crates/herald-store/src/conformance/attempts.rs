@@ -350,3 +350,59 @@ pub async fn deliveries_list_shows_the_subscription_url_and_the_latest_attempt<S
     assert_eq!(untried.subscription_url.as_deref(), Some(sub.url.as_str()));
     assert_eq!(untried.last_attempt, None);
 }
+
+/// An attempt's response headers are written with the attempt and read back as they were
+/// given, in order, by every read of attempts; an attempt without a response has none.
+pub async fn attempt_response_headers_are_kept_in_order_and_read_back<S: Store>(store: &S) {
+    let tenant = new_tenant(store, "Acme").await;
+    new_subscription(store, &tenant.id, &["*"]).await;
+    let event_id = publish(store, "a.b", Some(&tenant.id), 0).await.event_id;
+    let id = only_delivery(store, &event_id).await.id;
+    store.lease_delivery(&id, at(0), at(30)).await.unwrap();
+    let sent = [
+        ("X-Request-Id", &b"abc-123"[..]),
+        ("content-type", &b"text/plain; charset=utf-8"[..]),
+        ("x-request-id", &b"second"[..]),
+    ];
+    let answered = Attempt {
+        response_headers: Some(crate::ResponseHeaders::bounded(sent)),
+        ..attempt(&id, 1, Some(500), AttemptTrigger::Scheduled)
+    };
+    store
+        .complete_attempt(&answered, &retry_at(5))
+        .await
+        .unwrap();
+    store.lease_delivery(&id, at(5), at(30)).await.unwrap();
+    let timed_out = Attempt {
+        response_headers: None,
+        ..attempt(&id, 6, None, AttemptTrigger::Scheduled)
+    };
+    store
+        .complete_attempt(&timed_out, &finished(DeliveryStatus::Failed))
+        .await
+        .unwrap();
+
+    let listed = store.list_attempts(&id).await.unwrap();
+    assert_eq!(listed, vec![answered.clone(), timed_out.clone()]);
+    let pairs = listed[0]
+        .response_headers
+        .as_ref()
+        .expect("headers")
+        .pairs();
+    let expected: Vec<(String, String)> = [
+        ("x-request-id", "abc-123"),
+        ("content-type", "text/plain; charset=utf-8"),
+        ("x-request-id", "second"),
+    ]
+    .iter()
+    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+    .collect();
+    assert_eq!(pairs, expected);
+    assert_eq!(listed[1].response_headers, None);
+    let page = PageRequest {
+        cursor: None,
+        limit: 10,
+    };
+    let paged = store.list_attempts_page(&id, &page).await.unwrap();
+    assert_eq!(paged.items, vec![answered, timed_out]);
+}

@@ -73,3 +73,45 @@ pub async fn events_before_effective_at_are_not_delivered_to_that_subscription<S
             .all(|job| job.subscription.id == always.id)
     );
 }
+
+/// `client_certificates` lists exactly the subscriptions with a client certificate, with the
+/// certificate (never the key), by id, a page after another; one deleted or whose
+/// certificate was removed drops out.
+pub async fn client_certificates_are_listed_by_id_a_page_at_a_time<S: Store>(store: &S) {
+    let tenant = new_tenant(store, "Acme").await;
+    let mut with = Vec::new();
+    for n in 0..3 {
+        let mut sub = subscription(&tenant.id, &["a.b"]);
+        sub.client_certificate_pem = Some(format!("CERTIFICATE {n}"));
+        sub.client_key_pem = Some(format!("KEY {n}"));
+        store.create_subscription(&sub).await.expect("create");
+        with.push(sub);
+    }
+    new_subscription(store, &tenant.id, &["a.b"]).await;
+    with.sort_by(|a, b| a.id.cmp(&b.id));
+    let expected: Vec<(SubscriptionId, String)> = with
+        .iter()
+        .map(|s| (s.id.clone(), s.client_certificate_pem.clone().expect("pem")))
+        .collect();
+
+    let first = store.client_certificates(None, 2).await.expect("page");
+    assert_eq!(first, expected[..2]);
+    let rest = store
+        .client_certificates(Some(&first[1].0), 2)
+        .await
+        .expect("page");
+    assert_eq!(rest, expected[2..]);
+
+    let mut removed = with[0].clone();
+    removed.client_certificate_pem = None;
+    removed.client_key_pem = None;
+    assert!(store.update_subscription(&removed).await.expect("update"));
+    assert!(
+        store
+            .delete_subscription(&with[1].id)
+            .await
+            .expect("delete")
+    );
+    let left = store.client_certificates(None, 10).await.expect("page");
+    assert_eq!(left, expected[2..]);
+}

@@ -204,13 +204,36 @@ pub async fn failing_subscriptions_are_those_whose_latest_attempt_failed<S: Stor
     );
 }
 
-/// A recovery requeues a subscription's failed deliveries since a time, in batches after a
-/// cursor, and only those; its row keeps its progress.
+/// A running recovery at `since`, leased until `lease_until`.
+fn running_recovery(
+    id: &str,
+    sub: &crate::model::Subscription,
+    since: time::OffsetDateTime,
+    lease_until: Option<time::OffsetDateTime>,
+) -> crate::recovery::Recovery {
+    crate::recovery::Recovery {
+        id: id.to_owned(),
+        subscription_id: sub.id.clone(),
+        tenant_id: sub.tenant_id.clone(),
+        since,
+        status: crate::recovery::RecoveryStatus::Running,
+        total: 3,
+        requeued: 0,
+        created_at: at(100),
+        updated_at: at(100),
+        requeued_through: None,
+        lease_until,
+    }
+}
+
+/// A recovery requeues a subscription's failed deliveries since a time, a batch per step,
+/// and only those; each step moves its cursor in the same transaction, so a delivery that
+/// failed again after it was requeued is not requeued a second time by the same recovery.
 pub async fn recovery_requeues_failed_deliveries_in_batches_and_keeps_progress<S: Store>(
     store: &S,
 ) {
     use crate::model::DeliveryStatus;
-    use crate::recovery::{Recovery, RecoveryStatus};
+    use crate::recovery::RecoveryStatus;
     let acme = new_tenant(store, "Acme").await;
     let sub = super::new_subscription(store, &acme.id, &["order.*"]).await;
     let other = super::new_subscription(store, &acme.id, &["invoice.*"]).await;
@@ -218,8 +241,9 @@ pub async fn recovery_requeues_failed_deliveries_in_batches_and_keeps_progress<S
     for n in 0..3 {
         let delivery = publish_at(store, Some(&acme.id), n).await.remove(0);
         attempt_at(store, &delivery, n + 1, Some(500)).await;
-        failed.push(delivery.id);
+        failed.push(delivery);
     }
+    failed.sort_by(|a, b| a.id.cmp(&b.id));
     let succeeded = publish_at(store, Some(&acme.id), 5).await.remove(0);
     attempt_at(store, &succeeded, 6, Some(200)).await;
     let mut elsewhere = super::event("invoice.paid", Some(&acme.id), 7);
@@ -241,71 +265,142 @@ pub async fn recovery_requeues_failed_deliveries_in_batches_and_keeps_progress<S
             .unwrap(),
         0
     );
-    assert!(
-        store
-            .requeue_failed_deliveries(&sub.id, future, None, at(100), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let none_since = running_recovery("rcv_0000", &sub, future, Some(at(130)));
+    store.start_recovery(&none_since).await.unwrap();
+    let done = store
+        .recovery_step("rcv_0000", at(100), at(130), 10)
+        .await
+        .unwrap()
+        .expect("it was running");
+    assert_eq!((done.status, done.requeued), (RecoveryStatus::Done, 0));
 
-    let mut first = store
-        .requeue_failed_deliveries(&sub.id, epoch, None, at(100), 2)
+    let recovery = running_recovery("rcv_0001", &sub, epoch, Some(at(130)));
+    store.start_recovery(&recovery).await.unwrap();
+    assert_eq!(
+        store.get_recovery("rcv_0001").await.unwrap(),
+        Some(recovery.clone())
+    );
+    let first = store
+        .recovery_step("rcv_0001", at(100), at(140), 2)
         .await
-        .unwrap();
-    assert_eq!(first.len(), 2);
-    first.sort();
-    let rest = store
-        .requeue_failed_deliveries(&sub.id, epoch, first.last(), at(100), 2)
-        .await
-        .unwrap();
-    assert_eq!(rest.len(), 1);
-    let mut all: Vec<_> = first.into_iter().chain(rest).collect();
-    all.sort();
-    failed.sort();
-    assert_eq!(all, failed);
-    for id in &failed {
-        let delivery = store.get_delivery(id).await.unwrap().unwrap();
+        .unwrap()
+        .expect("running");
+    assert_eq!(first.status, RecoveryStatus::Running);
+    assert_eq!(first.requeued, 2);
+    assert_eq!(first.requeued_through.as_ref(), Some(&failed[1].id));
+    assert_eq!(
+        first.lease_until,
+        Some(at(140)),
+        "the step renewed the lease"
+    );
+    for delivery in &failed[..2] {
+        let delivery = store.get_delivery(&delivery.id).await.unwrap().unwrap();
         assert_eq!(delivery.status, DeliveryStatus::Pending);
         assert_eq!(delivery.next_attempt_at, Some(at(100)));
     }
+    // The first requeued delivery fails again before the recovery goes on: it is behind the
+    // cursor, so the rest of this recovery leaves it alone.
+    attempt_at(store, &failed[0], 50, Some(500)).await;
+    let last = store
+        .recovery_step("rcv_0001", at(101), at(141), 2)
+        .await
+        .unwrap()
+        .expect("running");
+    assert_eq!(
+        (last.status, last.requeued, last.updated_at),
+        (RecoveryStatus::Done, 3, at(101))
+    );
+    assert_eq!(last.requeued_through.as_ref(), Some(&failed[2].id));
+    let again = store.get_delivery(&failed[0].id).await.unwrap().unwrap();
+    assert_eq!(again.status, DeliveryStatus::Failed, "never requeued twice");
+    let third = store.get_delivery(&failed[2].id).await.unwrap().unwrap();
+    assert_eq!(third.status, DeliveryStatus::Pending);
+    assert_eq!(
+        store
+            .recovery_step("rcv_0001", at(102), at(142), 2)
+            .await
+            .unwrap(),
+        None,
+        "a done recovery takes no more steps"
+    );
     let untouched = store.get_delivery(&succeeded.id).await.unwrap().unwrap();
     assert_eq!(untouched.status, DeliveryStatus::Succeeded);
     let other_sub = store.get_delivery(&elsewhere.id).await.unwrap().unwrap();
     assert_eq!(other_sub.status, DeliveryStatus::Failed);
     assert_eq!(other_sub.subscription_id, other.id);
 
-    let recovery = Recovery {
-        id: "rcv_0001".to_owned(),
-        subscription_id: sub.id.clone(),
-        tenant_id: acme.id.clone(),
-        since: at(0),
-        status: RecoveryStatus::Running,
-        total: 3,
-        requeued: 0,
-        created_at: at(100),
-        updated_at: at(100),
-    };
-    store.start_recovery(&recovery).await.unwrap();
-    assert_eq!(
-        store.get_recovery("rcv_0001").await.unwrap(),
-        Some(recovery.clone())
-    );
-    assert!(
-        store
-            .record_recovery_progress("rcv_0001", 3, RecoveryStatus::Done, at(101))
-            .await
-            .unwrap()
-    );
-    let done = store.latest_recovery(&sub.id).await.unwrap().unwrap();
-    assert_eq!(
-        (done.status, done.requeued, done.updated_at),
-        (RecoveryStatus::Done, 3, at(101))
-    );
+    assert_eq!(store.latest_recovery(&sub.id).await.unwrap(), Some(last));
     assert_eq!(store.latest_recovery(&other.id).await.unwrap(), None);
     assert_eq!(store.get_recovery("rcv_none").await.unwrap(), None);
     assert!(store.delete_subscription(&sub.id).await.unwrap());
     assert_eq!(store.get_recovery("rcv_0001").await.unwrap(), None);
+    assert_eq!(
+        store
+            .recovery_step("rcv_0001", at(103), at(143), 2)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// A running recovery whose lease ended is claimed by one node and leased anew; one still
+/// leased, or done, is not; of two nodes claiming at once, one gets it.
+pub async fn stalled_recoveries_are_claimed_once_their_lease_ends<S: Store>(store: &S) {
+    let acme = new_tenant(store, "Acme").await;
+    let sub = super::new_subscription(store, &acme.id, &["order.*"]).await;
+    let epoch = time::OffsetDateTime::UNIX_EPOCH;
+    store
+        .start_recovery(&running_recovery("rcv_0001", &sub, epoch, Some(at(100))))
+        .await
+        .unwrap();
+    // From before leases were kept: never leased, so claimable at once.
+    store
+        .start_recovery(&running_recovery("rcv_0002", &sub, epoch, None))
+        .await
+        .unwrap();
+    let mut finished = running_recovery("rcv_0003", &sub, epoch, Some(at(10)));
+    finished.status = crate::recovery::RecoveryStatus::Done;
+    store.start_recovery(&finished).await.unwrap();
+
+    let early = store.claim_stalled_recovery(at(50), at(300)).await.unwrap();
+    assert_eq!(
+        early.map(|r| (r.id, r.lease_until)),
+        Some(("rcv_0002".to_owned(), Some(at(300))))
+    );
+    assert_eq!(
+        store.claim_stalled_recovery(at(60), at(90)).await.unwrap(),
+        None,
+        "both still leased"
+    );
+    // At 100 only rcv_0001's lease has ended: two nodes asking at once, one gets it.
+    let (a, b) = tokio::join!(
+        store.claim_stalled_recovery(at(100), at(200)),
+        store.claim_stalled_recovery(at(100), at(200)),
+    );
+    let claimed: Vec<String> = [a.unwrap(), b.unwrap()]
+        .into_iter()
+        .flatten()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(claimed, vec!["rcv_0001".to_owned()], "claimed exactly once");
+    assert_eq!(
+        store
+            .claim_stalled_recovery(at(150), at(250))
+            .await
+            .unwrap(),
+        None
+    );
+    // At 300 both leases have ended: each is claimed once more, oldest first.
+    let mut later = Vec::new();
+    while let Some(claimed) = store
+        .claim_stalled_recovery(at(300), at(400))
+        .await
+        .unwrap()
+    {
+        later.push(claimed.id);
+        assert!(later.len() <= 2, "claimed again while leased: {later:?}");
+    }
+    assert_eq!(later, vec!["rcv_0001".to_owned(), "rcv_0002".to_owned()]);
 }
 
 /// Support requests round-trip, list newest first per tenant or for all (open only or

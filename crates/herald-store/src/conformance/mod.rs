@@ -104,6 +104,7 @@ macro_rules! store_conformance_tests {
             activity_counts_events_and_attempts_per_bucket_and_tenant,
             failing_subscriptions_are_those_whose_latest_attempt_failed,
             recovery_requeues_failed_deliveries_in_batches_and_keeps_progress,
+            stalled_recoveries_are_claimed_once_their_lease_ends,
             support_requests_are_filed_listed_answered_and_closed,
             event_type_round_trips_updates_and_deletes,
             duplicate_event_type_name_conflicts,
@@ -135,6 +136,7 @@ macro_rules! store_conformance_tests {
             // delivery forms (issue 14)
             delivery_forms_round_trip_on_create_and_update,
             events_before_effective_at_are_not_delivered_to_that_subscription,
+            client_certificates_are_listed_by_id_a_page_at_a_time,
             // dispatch: claiming
             claim_due_takes_only_deliveries_that_are_due,
             claim_due_skips_paused_subscriptions_until_resumed,
@@ -168,6 +170,7 @@ macro_rules! store_conformance_tests {
             lease_delivery_conflicts_with_an_unexpired_lease,
             complete_attempt_records_the_attempt_moves_status_and_releases_the_lease,
             only_scheduled_attempts_count_for_the_schedule,
+            attempt_response_headers_are_kept_in_order_and_read_back,
             release_all_leases_makes_claimed_deliveries_claimable,
             queue_stats_counts_pending_deliveries,
             next_due_at_is_the_earliest_claimable_time,
@@ -361,6 +364,8 @@ pub fn attempt(
         duration_ms: 42,
         response_status: status,
         response_body: status.map(|s| format!("status {s}")),
+        response_headers: status
+            .map(|_| crate::ResponseHeaders::bounded([("x-request-id", &b"req-1"[..])])),
         error: if ok {
             None
         } else {

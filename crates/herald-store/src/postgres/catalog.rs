@@ -265,6 +265,20 @@ pub(super) async fn list_subscriptions(
     Ok(rows::subscription_page(items, page))
 }
 
+pub(super) async fn client_certificates(
+    conn: &mut PgConnection,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<(SubscriptionId, String)>> {
+    run::all(conn, &sql::client_certificates(after, limit), |row| {
+        Ok((
+            SubscriptionId::from_trusted(rows::get(row, "id")?),
+            rows::get(row, "client_certificate_pem")?,
+        ))
+    })
+    .await
+}
+
 /// Runs inside the caller's transaction. Returns `None` if the subscription does not exist,
 /// else whether this update resumed it (paused before, active now): its waiting deliveries
 /// became claimable, which other nodes must hear about.

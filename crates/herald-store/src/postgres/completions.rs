@@ -200,11 +200,15 @@ async fn complete_round(conn: &mut PgConnection, round: &[&Outcome]) -> Result<(
     let int = |f: fn(&Attempt) -> Option<i64>| -> Vec<Option<i64>> {
         attempts.iter().map(|a| f(a)).collect()
     };
+    let headers: Vec<Option<&str>> = attempts
+        .iter()
+        .map(|a| a.response_headers.as_ref().map(|h| h.as_json()))
+        .collect();
     sqlx::query(
         "INSERT INTO attempts (id, delivery_id, started_at, duration_ms, response_status, \
-           response_body, error, error_message, triggered_by) \
+           response_body, error, error_message, triggered_by, response_headers) \
          SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], \
-                              $6::text[], $7::text[], $8::text[], $9::text[])",
+                              $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])",
     )
     .bind(column(|a| Some(a.id.as_str())))
     .bind(column(|a| Some(a.delivery_id.as_str())))
@@ -218,6 +222,7 @@ async fn complete_round(conn: &mut PgConnection, round: &[&Outcome]) -> Result<(
     .bind(column(|a| a.error.map(AttemptError::as_str)))
     .bind(column(|a| a.error_message.as_deref()))
     .bind(column(|a| Some(a.trigger.as_str())))
+    .bind(headers)
     .execute(conn)
     .await?;
     Ok(())

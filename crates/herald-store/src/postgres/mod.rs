@@ -357,6 +357,15 @@ impl Catalog for PgStore {
         catalog::list_subscriptions(&mut *self.conn().await?, &self.keyring, filter, page).await
     }
 
+    async fn client_certificates(
+        &self,
+        after: Option<&SubscriptionId>,
+        limit: u32,
+    ) -> Result<Vec<(SubscriptionId, String)>> {
+        let after = after.map(SubscriptionId::as_str);
+        catalog::client_certificates(&mut *self.conn().await?, after, limit).await
+    }
+
     async fn update_subscription(&self, subscription: &Subscription) -> Result<bool> {
         let updated: Option<bool> = in_transaction!(self, |conn| async {
             let resumed = catalog::update_subscription(conn, &self.keyring, subscription).await?;
@@ -543,26 +552,6 @@ impl DeliveryQueue for PgStore {
         recovery::count_failed(&mut *self.conn().await?, subscription_id, since).await
     }
 
-    async fn requeue_failed_deliveries(
-        &self,
-        subscription_id: &SubscriptionId,
-        since: OffsetDateTime,
-        after: Option<&DeliveryId>,
-        now: OffsetDateTime,
-        limit: u32,
-    ) -> Result<Vec<DeliveryId>> {
-        let after =
-            crate::hub::range_start(DeliveryId::PREFIX, since, after.map(DeliveryId::as_str));
-        recovery::requeue(
-            &mut *self.conn().await?,
-            subscription_id,
-            &after,
-            now,
-            limit,
-        )
-        .await
-    }
-
     async fn relay_waiting(&self, subscription_id: &SubscriptionId) -> Result<u64> {
         relay::waiting(&mut *self.conn().await?, subscription_id.as_str()).await
     }
@@ -583,14 +572,28 @@ impl DeliveryQueue for PgStore {
         ))
     }
 
-    async fn record_recovery_progress(
+    async fn recovery_step(
         &self,
         id: &str,
-        requeued: u64,
-        status: crate::recovery::RecoveryStatus,
         now: OffsetDateTime,
-    ) -> Result<bool> {
-        recovery::progress(&mut *self.conn().await?, id, requeued, status, now).await
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Option<crate::recovery::Recovery>> {
+        in_transaction!(self, |conn| recovery::step(
+            conn,
+            id,
+            now,
+            lease_until,
+            limit
+        ))
+    }
+
+    async fn claim_stalled_recovery(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<crate::recovery::Recovery>> {
+        recovery::claim_stalled(&mut *self.conn().await?, now, lease_until).await
     }
 
     async fn activity(

@@ -103,6 +103,14 @@ pub trait Catalog: Send + Sync + 'static {
         filter: &SubscriptionFilter,
         page: &PageRequest,
     ) -> Result<Page<Subscription>>;
+    /// The subscriptions that carry an mTLS client certificate, as `(id, certificate PEM)`
+    /// (the public certificate only, never its key), by id ascending after `after`, at most
+    /// `limit`: for the certificate-expiry gauges, which read every one a page at a time.
+    async fn client_certificates(
+        &self,
+        after: Option<&SubscriptionId>,
+        limit: u32,
+    ) -> Result<Vec<(SubscriptionId, String)>>;
     /// Replaces every mutable field (url, event types, status, secrets, …); false if missing.
     async fn update_subscription(&self, subscription: &Subscription) -> Result<bool>;
     /// Deletes a subscription with its deliveries and their attempts.

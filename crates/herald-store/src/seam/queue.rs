@@ -16,7 +16,7 @@ use crate::feed::{AttemptFeedFilter, FeedPage, FeedPosition};
 use crate::hub::{ActivityBucket, ActivityQuery, FailingSubscription};
 use crate::ids::{DeliveryId, EventId, SubscriptionId, TenantId};
 use crate::model::*;
-use crate::recovery::{Recovery, RecoveryStatus};
+use crate::recovery::Recovery;
 
 /// What [`DeliveryQueue::publish_and_lease`] leases with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,25 +228,28 @@ pub trait DeliveryQueue: Send + Sync + 'static {
         subscription_id: &SubscriptionId,
         since: OffsetDateTime,
     ) -> Result<u64>;
-    /// One batch of a recovery: makes up to `limit` failed deliveries of the subscription,
-    /// created since `since` and with ids above `after` (the previous batch's largest), pending
-    /// again, due at `now`, with a fresh retry schedule and no lease. Answers their ids.
-    async fn requeue_failed_deliveries(
-        &self,
-        subscription_id: &SubscriptionId,
-        since: OffsetDateTime,
-        after: Option<&DeliveryId>,
-        now: OffsetDateTime,
-        limit: u32,
-    ) -> Result<Vec<DeliveryId>>;
-    /// Records a recovery's progress; false if it no longer exists (its subscription went).
-    async fn record_recovery_progress(
+    /// One batch of a running recovery, in one transaction: renews its lease until
+    /// `lease_until`; makes up to `limit` failed deliveries of its subscription, created since
+    /// its `since` and with ids above its cursor (`requeued_through`), pending again, due at
+    /// `now`, with a fresh retry schedule and no lease; moves the cursor and the count on, and
+    /// marks it done when fewer than `limit` were found. Answers it as it now stands; `None`
+    /// if it is done or gone (its subscription was deleted). Two nodes stepping the same
+    /// recovery take turns, each after the other's cursor.
+    async fn recovery_step(
         &self,
         id: &str,
-        requeued: u64,
-        status: RecoveryStatus,
         now: OffsetDateTime,
-    ) -> Result<bool>;
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Option<Recovery>>;
+    /// Takes one running recovery whose lease ended at or before `now` (the node running it
+    /// stopped), leasing it until `lease_until`; `None` if there is none. Atomic: of several
+    /// nodes asking at once, one gets it.
+    async fn claim_stalled_recovery(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<Recovery>>;
 
     /// The subscriptions (every tenant's, or one tenant's) whose latest attempt since `since`
     /// failed, newest failure first, at most `limit`.

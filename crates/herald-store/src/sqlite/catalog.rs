@@ -209,6 +209,19 @@ pub(super) fn list_subscriptions(
     Ok(rows::subscription_page(items, page))
 }
 
+pub(super) fn client_certificates(
+    conn: &Connection,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<(SubscriptionId, String)>> {
+    run::all(conn, &sql::client_certificates(after, limit), |row| {
+        Ok((
+            SubscriptionId::from_trusted(rows::get(row, "id")?),
+            rows::get(row, "client_certificate_pem")?,
+        ))
+    })
+}
+
 pub(super) fn update_subscription(
     conn: &Connection,
     keyring: &Keyring,

@@ -403,6 +403,15 @@ impl Catalog for SqliteStore {
         read!(self, (keyring, filter, page) => |conn| catalog::list_subscriptions(conn, &keyring, &filter, &page))
     }
 
+    async fn client_certificates(
+        &self,
+        after: Option<&SubscriptionId>,
+        limit: u32,
+    ) -> Result<Vec<(SubscriptionId, String)>> {
+        let after = after.map(|id| id.as_str().to_owned());
+        read!(self, (after) => |conn| catalog::client_certificates(conn, after.as_deref(), limit))
+    }
+
     async fn update_subscription(&self, subscription: &Subscription) -> Result<bool> {
         let keyring = &self.keyring;
         write!(self, (keyring, subscription) => |conn| catalog::update_subscription(conn, &keyring, &subscription))
@@ -591,27 +600,22 @@ impl DeliveryQueue for SqliteStore {
         read!(self, (subscription_id) => |conn| recovery::count_failed(conn, &subscription_id, since))
     }
 
-    async fn requeue_failed_deliveries(
-        &self,
-        subscription_id: &SubscriptionId,
-        since: OffsetDateTime,
-        after: Option<&DeliveryId>,
-        now: OffsetDateTime,
-        limit: u32,
-    ) -> Result<Vec<DeliveryId>> {
-        let after =
-            crate::hub::range_start(DeliveryId::PREFIX, since, after.map(DeliveryId::as_str));
-        write!(self, (subscription_id, after) => |conn| recovery::requeue(conn, &subscription_id, &after, now, limit))
-    }
-
-    async fn record_recovery_progress(
+    async fn recovery_step(
         &self,
         id: &str,
-        requeued: u64,
-        status: crate::recovery::RecoveryStatus,
         now: OffsetDateTime,
-    ) -> Result<bool> {
-        write!(self, (id) => |conn| recovery::progress(conn, &id, requeued, status, now))
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Option<crate::recovery::Recovery>> {
+        write!(self, (id) => |conn| recovery::step(conn, &id, now, lease_until, limit))
+    }
+
+    async fn claim_stalled_recovery(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<crate::recovery::Recovery>> {
+        write!(self, () => |conn| recovery::claim_stalled(conn, now, lease_until))
     }
 
     async fn activity(

@@ -43,25 +43,36 @@ pub(super) fn count_failed(
     Ok(u64::try_from(count.unwrap_or(0)).unwrap_or(0))
 }
 
-pub(super) fn requeue(
-    conn: &Connection,
-    subscription_id: &SubscriptionId,
-    after: &str,
-    now: OffsetDateTime,
-    limit: u32,
-) -> Result<Vec<DeliveryId>> {
-    let statement = sql::requeue_failed(subscription_id.as_str(), after, now, limit);
-    run::all(conn, &statement, |row| {
-        Ok(DeliveryId::from_trusted(crate::rows::get(row, "id")?))
-    })
-}
-
-pub(super) fn progress(
+/// One batch of a recovery, inside the writer's transaction (a write job is all or nothing).
+pub(super) fn step(
     conn: &Connection,
     id: &str,
-    requeued: u64,
-    status: RecoveryStatus,
     now: OffsetDateTime,
-) -> Result<bool> {
-    Ok(run::execute(conn, &sql::progress(id, requeued, status.as_str(), now))? > 0)
+    lease_until: OffsetDateTime,
+    limit: u32,
+) -> Result<Option<Recovery>> {
+    let Some(current) = run::optional(conn, &sql::renew(id, lease_until), |row| recovery_row(row))?
+    else {
+        return Ok(None);
+    };
+    let through = current.requeued_through.as_ref().map(DeliveryId::as_str);
+    let after = crate::hub::range_start(DeliveryId::PREFIX, current.since, through);
+    let statement = sql::requeue_failed(current.subscription_id.as_str(), &after, now, limit);
+    let requeued = run::all(conn, &statement, |row| {
+        Ok(DeliveryId::from_trusted(crate::rows::get(row, "id")?))
+    })?;
+    let status = RecoveryStatus::after_batch(requeued.len(), limit);
+    let last = requeued.iter().max().map(DeliveryId::as_str);
+    let advance = sql::advance(id, requeued.len() as u64, last, status.as_str(), now);
+    run::optional(conn, &advance, |row| recovery_row(row))
+}
+
+pub(super) fn claim_stalled(
+    conn: &Connection,
+    now: OffsetDateTime,
+    lease_until: OffsetDateTime,
+) -> Result<Option<Recovery>> {
+    run::optional(conn, &sql::claim_stalled(now, lease_until), |row| {
+        recovery_row(row)
+    })
 }

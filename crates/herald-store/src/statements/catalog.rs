@@ -312,6 +312,18 @@ pub(crate) fn list_subscriptions<'a>(
     )
 }
 
+/// Subscriptions with a client certificate after `$1` (null: from the first), by id, at most
+/// `$2`: the primary key's order, so each page is one bounded index walk.
+pub(crate) fn client_certificates(after: Option<&str>, limit: u32) -> Statement<'_, 2> {
+    statement!(
+        "SELECT id, client_certificate_pem FROM subscriptions \
+         WHERE client_certificate_pem IS NOT NULL AND (CAST($1 AS TEXT) IS NULL OR id > $1) \
+         ORDER BY id LIMIT $2",
+        after,
+        i64::from(limit),
+    )
+}
+
 /// Replaces every mutable field; the patterns are rewritten apart (see the module docs). It
 /// binds [`insert_subscription`]'s arguments: `$2` (tenant) and `$12` (creation time) never
 /// change and go unused.

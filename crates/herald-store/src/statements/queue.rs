@@ -27,11 +27,11 @@ pub(crate) fn complete_delivery<'a>(
     )
 }
 
-pub(crate) fn insert_attempt(attempt: &Attempt) -> Statement<'_, 9> {
+pub(crate) fn insert_attempt(attempt: &Attempt) -> Statement<'_, 10> {
     statement!(
         "INSERT INTO attempts (id, delivery_id, started_at, duration_ms, response_status, \
-         response_body, error, error_message, triggered_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         response_body, error, error_message, triggered_by, response_headers) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         attempt.id.as_str(),
         attempt.delivery_id.as_str(),
         micros(attempt.started_at),
@@ -42,6 +42,7 @@ pub(crate) fn insert_attempt(attempt: &Attempt) -> Statement<'_, 9> {
         attempt.error.map(AttemptError::as_str),
         attempt.error_message.as_deref(),
         attempt.trigger.as_str(),
+        attempt.response_headers.as_ref().map(|h| h.as_json()),
     )
 }
 

@@ -87,8 +87,12 @@ def main():
     other = api("POST", "/api/v1/tenants", {"name": "Other Corp"})
     api("POST", "/api/v1/subscriptions", {
         "tenant_id": other["id"], "url": RECEIVER + "/other-tenant-only", "event_types": [EVENT_TYPE]})
-    # The operator's own subscription to Herald's operational events.
-    operator = api("POST", "/api/v1/tenants", {"name": "Operator desk"})
+    # Another tenant asks for every herald.* event: the operational events are not its own.
+    other_herald = api("POST", "/api/v1/subscriptions", {
+        "tenant_id": other["id"], "url": RECEIVER + "/other-herald", "event_types": ["herald.*"]})
+    # The operator's own subscription to Herald's operational events, in the tenant the server
+    # names with --operator-tenant.
+    operator = {"id": os.environ["OPERATOR_TENANT_ID"]}
     operator_sub = api("POST", "/api/v1/subscriptions", {
         "tenant_id": operator["id"], "url": RECEIVER + "/operator-desk", "event_types": ["herald.*"]})
 
@@ -239,6 +243,9 @@ def main():
         assert page.url == support_url
         page.goto(HUB + "/hub/deliveries?subscription_id=" + operator_sub["id"])
         expect(page.locator("tr[data-status=succeeded]", has_text="herald.support.requested")).to_have_count(1)
+        # Written in the same pass as the operator's: none now means none ever.
+        others = api("GET", "/api/v1/deliveries?subscription_id=" + other_herald["id"])["data"]
+        assert others == [], others
         done("support_request_reaches_the_operator")
 
         # Recover: failed deliveries since a time are sent again, with a progress bar that a

@@ -1,9 +1,12 @@
 //! Recover: send again every failed delivery of a subscription since a time, for when an
 //! endpoint was down and is back. `POST /subscriptions/{id}/recover` starts it and answers at
-//! once; the requeuing runs in the background, in batches, recording its progress in the
-//! store, where `GET /recoveries/{id}`, the Hub and the CLI read it. The dispatcher then
-//! delivers the requeued deliveries like any due work (held to the subscription's limits),
-//! each with a fresh retry schedule.
+//! once; the requeuing runs in the background (`crate::recoveries`: in batches, resumed by
+//! any node if this one stops), recording its progress in the store, where
+//! `GET /recoveries/{id}`, the Hub and the CLI read it. The dispatcher then delivers the
+//! requeued deliveries like any due work (held to the subscription's limits), each with a
+//! fresh retry schedule.
+
+use std::sync::Arc;
 
 use axum::Json as JsonResponse;
 use axum::extract::State;
@@ -18,10 +21,7 @@ use crate::api::AppState;
 use crate::api::auth::Principal;
 use crate::api::error::ApiError;
 use crate::api::extract::{Json, Path};
-
-/// How many deliveries one batch requeues: small enough that a batch never holds the writer
-/// long, large enough that a big recovery is quick.
-const BATCH: u32 = 100;
+use crate::recoveries;
 
 /// Body of `POST /subscriptions/{id}/recover`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -93,54 +93,16 @@ pub(crate) async fn start(
         requeued: 0,
         created_at: now,
         updated_at: now,
+        requeued_through: None,
+        lease_until: Some(recoveries::lease_from(now)),
     };
     state.queue.start_recovery(&recovery).await?;
-    tokio::spawn(run(state.clone(), recovery.clone()));
+    tokio::spawn(recoveries::drive(
+        Arc::clone(&state.queue),
+        state.intake.clone(),
+        recovery.id.clone(),
+    ));
     Ok(recovery)
-}
-
-/// Requeues batch after batch, recording the progress after each, until none is left.
-async fn run(state: AppState, recovery: Recovery) {
-    let mut requeued = 0_u64;
-    let mut after = None;
-    loop {
-        let now = herald_store::timestamp_now();
-        let batch = state
-            .queue
-            .requeue_failed_deliveries(
-                &recovery.subscription_id,
-                recovery.since,
-                after.as_ref(),
-                now,
-                BATCH,
-            )
-            .await;
-        let batch = match batch {
-            Ok(batch) => batch,
-            Err(error) => {
-                tracing::warn!(%error, recovery = %recovery.id, "recovery stopped: the store failed");
-                return;
-            }
-        };
-        let last = batch.len() < BATCH as usize;
-        requeued += batch.len() as u64;
-        after = batch.into_iter().max();
-        if requeued > 0 {
-            state.intake.wake();
-        }
-        let status = if last {
-            RecoveryStatus::Done
-        } else {
-            RecoveryStatus::Running
-        };
-        let recorded = state
-            .queue
-            .record_recovery_progress(&recovery.id, requeued, status, now)
-            .await;
-        if last || !matches!(recorded, Ok(true)) {
-            return;
-        }
-    }
 }
 
 /// Send again every failed delivery of this subscription created since a time. Answers at

@@ -64,6 +64,7 @@ fn failed_attempt(step: AttemptError, status: Option<u16>) -> Attempt {
         duration_ms: 12,
         response_status: status,
         response_body: None,
+        response_headers: None,
         error: Some(step),
         error_message: Some("refused".to_owned()),
         trigger: AttemptTrigger::Scheduled,
