@@ -67,6 +67,10 @@ async fn a_dump_of_the_database_holds_no_secret_or_its_key_bytes() {
     );
     let mut sub = conformance::subscription(&tenant.id, &["*"]);
     sub.secrets[0].secret = format!("whsec_{first_key}");
+    // A custom header that carries a credential.
+    let header_token = format!("header-token-{}", &second_key[..16]);
+    sub.headers
+        .insert("Authorization".into(), format!("Bearer {header_token}"));
     store.create_subscription(&sub).await.unwrap();
     sub.secrets[0].expires_at = Some(conformance::at(3600));
     sub.secrets.insert(
@@ -87,7 +91,13 @@ async fn a_dump_of_the_database_holds_no_secret_or_its_key_bytes() {
         dump.contains(sub.id.as_str()),
         "the dump holds the subscription"
     );
-    for needle in ["whsec_", first_key.as_str(), second_key.as_str()] {
+    for needle in [
+        "whsec_",
+        first_key.as_str(),
+        second_key.as_str(),
+        header_token.as_str(),
+        "Bearer ",
+    ] {
         assert!(!dump.contains(needle), "{needle} is in the dump");
     }
     store.close().await;

@@ -98,6 +98,7 @@ pub async fn create(
         client_id: format!("hci_{}", random_token(12)),
         client_secret_hash: hash_secret(&client_secret),
         created_at: herald_store::timestamp_now(),
+        retention_seconds: None,
     };
     state.catalog.create_tenant(&tenant).await?;
     let mut view = TenantView::from(tenant);
