@@ -1,5 +1,7 @@
 //! `/api/v1/tenants`: the operator's customers. Admin only, except that a tenant may reset
 //! its own client secret (`credentials/rotate`), which also revokes every token it holds.
+//! The admin may give a tenant a retention of its own (`retention_seconds`: null follows the
+//! server's `retention`, 0 keeps its events forever), which the retention task honours.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Principal, hash_secret};
 use super::error::ApiError;
-use super::extract::{Json, Path, Query};
+use super::extract::{Json, Path, Query, nullable};
 use super::views::{List, TenantView};
 use super::{AppState, page_request};
 
@@ -32,6 +34,11 @@ pub struct CreateTenant {
     /// Display name (1 to 200 characters, not only spaces).
     #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
+    /// How long this tenant's events are kept, in seconds (at most 100 years): absent or
+    /// null follows the server's `retention`, 0 keeps them forever.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 3_153_600_000_u64)]
+    pub retention_seconds: Option<u64>,
 }
 
 /// Body of `PATCH /tenants/{id}`.
@@ -41,6 +48,11 @@ pub struct UpdateTenant {
     /// New display name.
     #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: Option<String>,
+    /// How long this tenant's events are kept, in seconds (at most 100 years): null returns
+    /// it to the server's `retention`, 0 keeps them forever; absent leaves it as it is.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 3_153_600_000_u64)]
+    pub retention_seconds: Option<Option<u64>>,
 }
 
 /// Paging parameters.
@@ -63,6 +75,19 @@ fn check_name(name: &str) -> Result<String, ApiError> {
         return Err(ApiError::validation("name must be 1 to 200 characters"));
     }
     Ok(trimmed.to_owned())
+}
+
+/// The longest retention a tenant can be given: 100 years (of 365 days).
+const MAX_RETENTION_SECONDS: u64 = 100 * 365 * 24 * 3600;
+
+fn check_retention(seconds: Option<u64>) -> Result<Option<u64>, ApiError> {
+    match seconds {
+        Some(seconds) if seconds > MAX_RETENTION_SECONDS => Err(ApiError::validation(format!(
+            "retention_seconds must be at most {MAX_RETENTION_SECONDS} (100 years); \
+             0 keeps events forever"
+        ))),
+        _ => Ok(seconds),
+    }
 }
 
 fn random_token(bytes: usize) -> String {
@@ -98,7 +123,7 @@ pub async fn create(
         client_id: format!("hci_{}", random_token(12)),
         client_secret_hash: hash_secret(&client_secret),
         created_at: herald_store::timestamp_now(),
-        retention_seconds: None,
+        retention_seconds: check_retention(body.retention_seconds)?,
     };
     state.catalog.create_tenant(&tenant).await?;
     let mut view = TenantView::from(tenant);
@@ -145,7 +170,7 @@ pub async fn show(
     Ok(JsonResponse(tenant.into()))
 }
 
-/// Rename a tenant.
+/// Rename a tenant, or set its own retention.
 #[utoipa::path(patch, path = "/api/v1/tenants/{id}", tag = "tenants", operation_id = "updateTenant",
     params(("id" = String, Path, description = "`ten_…`", pattern = "^ten_[0-9a-fA-F]{32}$")),
     request_body = UpdateTenant,
@@ -159,15 +184,18 @@ pub async fn update(
 ) -> Result<JsonResponse<TenantView>, ApiError> {
     principal.require_admin()?;
     let tenant_id = parse_id(&id)?;
-    let tenant = match body.name {
-        Some(name) => {
-            state
-                .catalog
-                .rename_tenant(&tenant_id, &check_name(&name)?)
-                .await?
-        }
-        None => state.catalog.get_tenant(&tenant_id).await?,
-    };
+    let name = body.name.as_deref().map(check_name).transpose()?;
+    let retention = body.retention_seconds.map(check_retention).transpose()?;
+    if let Some(name) = name {
+        state.catalog.rename_tenant(&tenant_id, &name).await?;
+    }
+    if let Some(seconds) = retention {
+        state
+            .catalog
+            .set_tenant_retention(&tenant_id, seconds)
+            .await?;
+    }
+    let tenant = state.catalog.get_tenant(&tenant_id).await?;
     Ok(JsonResponse(
         tenant
             .ok_or_else(|| ApiError::not_found("tenant", &id))?

@@ -173,10 +173,27 @@ pub async fn tenant_retention_scopes_its_events_apart_from_the_servers<S: Store>
 /// Dropping payloads: old finished events lose their payload and their attempts' response
 /// bodies, a batch at a time, while the events, deliveries and attempts (status, times,
 /// errors) stay; a pending event and a newer one keep theirs; emptied events are not counted
-/// again.
+/// again; and a failed delivery of an emptied event is not requeued by a recovery.
 pub async fn dropping_payloads_keeps_the_delivery_log<S: Store>(store: &S) {
     let tenant = new_tenant(store, "Acme").await;
-    new_subscription(store, &tenant.id, &["*"]).await;
+    let sub = new_subscription(store, &tenant.id, &["*"]).await;
+    let failed = event("retention.test", Some(&tenant.id), 0);
+    store.publish(&failed).await.expect("publish");
+    let failed_delivery = deliveries_of(store, &failed.id).await.remove(0);
+    store
+        .complete_attempt(
+            &attempt(&failed_delivery.id, 5, Some(500), AttemptTrigger::Scheduled),
+            &finished(DeliveryStatus::Failed),
+        )
+        .await
+        .expect("complete");
+    assert_eq!(
+        store
+            .count_failed_deliveries(&sub.id, OffsetDateTime::UNIX_EPOCH)
+            .await
+            .unwrap(),
+        1
+    );
     let mut old = Vec::new();
     for seconds in [0, 1] {
         let event = event("retention.test", Some(&tenant.id), seconds);
@@ -194,7 +211,13 @@ pub async fn dropping_payloads_keeps_the_delivery_log<S: Store>(store: &S) {
         attempts: 1,
     };
     assert_eq!(store.drop_old_payloads(before, 1).await.unwrap(), one);
-    assert_eq!(store.drop_old_payloads(before, 10).await.unwrap(), one);
+    assert_eq!(
+        store.drop_old_payloads(before, 10).await.unwrap(),
+        PayloadsDropped {
+            events: 2,
+            attempts: 2,
+        }
+    );
     assert_eq!(
         store.drop_old_payloads(before, 10).await.unwrap(),
         PayloadsDropped::default()
@@ -219,4 +242,26 @@ pub async fn dropping_payloads_keeps_the_delivery_log<S: Store>(store: &S) {
         assert!(!stored.payload_dropped());
         assert_eq!(stored.payload_json, kept.payload_json);
     }
+    assert!(
+        store
+            .get_event(&failed.id)
+            .await
+            .unwrap()
+            .expect("kept")
+            .payload_dropped()
+    );
+    assert_eq!(
+        store
+            .count_failed_deliveries(&sub.id, OffsetDateTime::UNIX_EPOCH)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        store
+            .requeue_failed_deliveries(&sub.id, OffsetDateTime::UNIX_EPOCH, None, at(100_001), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -231,6 +231,8 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     /// One batch of a recovery: makes up to `limit` failed deliveries of the subscription,
     /// created since `since` and with ids above `after` (the previous batch's largest), pending
     /// again, due at `now`, with a fresh retry schedule and no lease. Answers their ids.
+    /// Deliveries of an event whose payload `payload_retention` removed are left out (here and
+    /// in [`DeliveryQueue::count_failed_deliveries`]): there is nothing to send.
     async fn requeue_failed_deliveries(
         &self,
         subscription_id: &SubscriptionId,
