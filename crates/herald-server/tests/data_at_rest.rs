@@ -50,6 +50,12 @@ async fn the_admin_sets_changes_and_clears_a_tenants_retention() {
         (&renamed["name"], &renamed["retention_seconds"]),
         (&json!("Renamed"), &json!(0))
     );
+    // JSON Schema's integers include 60.0: schema-driven clients may send it.
+    let (status, whole) = patch(json!({"retention_seconds": 60.0})).await;
+    assert_eq!(
+        (status, &whole["retention_seconds"]),
+        (StatusCode::OK, &json!(60))
+    );
     let (status, cleared) = patch(json!({"retention_seconds": null})).await;
     assert_eq!(
         (status, &cleared["retention_seconds"]),
@@ -57,7 +63,12 @@ async fn the_admin_sets_changes_and_clears_a_tenants_retention() {
     );
 
     // Past 100 years, negative, or not a number: a 4xx problem that names the field.
-    for bad in [json!(3_153_600_001_u64), json!(-1), json!("30d")] {
+    for bad in [
+        json!(3_153_600_001_u64),
+        json!(-1),
+        json!(1.5),
+        json!("30d"),
+    ] {
         let (status, problem) = patch(json!({"retention_seconds": bad})).await;
         assert!(status.is_client_error(), "{bad}: {status} {problem}");
         assert!(

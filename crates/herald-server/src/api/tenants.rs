@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Principal, hash_secret};
 use super::error::ApiError;
-use super::extract::{Json, Path, Query, nullable};
+use super::extract::{Json, Path, Query};
 use super::views::{List, TenantView};
 use super::{AppState, page_request};
 
@@ -36,7 +36,7 @@ pub struct CreateTenant {
     pub name: String,
     /// How long this tenant's events are kept, in seconds (at most 100 years): absent or
     /// null follows the server's `retention`, 0 keeps them forever.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_seconds")]
     #[schema(minimum = 0, maximum = 3_153_600_000_u64)]
     pub retention_seconds: Option<u64>,
 }
@@ -50,7 +50,7 @@ pub struct UpdateTenant {
     pub name: Option<String>,
     /// How long this tenant's events are kept, in seconds (at most 100 years): null returns
     /// it to the server's `retention`, 0 keeps them forever; absent leaves it as it is.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_whole_seconds")]
     #[schema(value_type = Option<u64>, minimum = 0, maximum = 3_153_600_000_u64)]
     pub retention_seconds: Option<Option<u64>>,
 }
@@ -75,6 +75,36 @@ fn check_name(name: &str) -> Result<String, ApiError> {
         return Err(ApiError::validation("name must be 1 to 200 characters"));
     }
     Ok(trimmed.to_owned())
+}
+
+/// Seconds as JSON Schema counts an integer: `485` or `485.0` (schema-driven clients send
+/// either); a fraction or a negative number is refused, naming the field.
+fn whole_seconds<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    let number: Option<serde_json::Number> = Deserialize::deserialize(deserializer)?;
+    number
+        .map(|number| {
+            let whole = number.as_u64().or_else(|| {
+                number
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(f))
+                    .map(|f| f as u64)
+            });
+            whole.ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "{number} is not a whole number of seconds from 0"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// [`whole_seconds`] for a patch: absent (`None`, by `default`) differs from null.
+fn nullable_whole_seconds<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<u64>>, D::Error> {
+    whole_seconds(deserializer).map(Some)
 }
 
 /// The longest retention a tenant can be given: 100 years (of 365 days).
