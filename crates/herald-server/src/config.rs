@@ -56,6 +56,7 @@ struct FileConfig {
     body_read_timeout: Option<String>,
     max_connections: Option<usize>,
     retention: Option<String>,
+    payload_retention: Option<String>,
     // --- limits (issue 13; see `limits.rs`) ---
     max_event_types_per_subscription: Option<usize>,
     max_subscriptions_per_tenant: Option<u64>,
@@ -168,6 +169,10 @@ pub struct Config {
     /// Events (with their deliveries and attempts) older than this are deleted; zero keeps
     /// everything.
     pub retention: Duration,
+    /// Events older than this keep their row, deliveries and attempts but lose their payload
+    /// and their attempts' response bodies; zero (the default) drops nothing before
+    /// `retention` deletes the whole event.
+    pub payload_retention: Duration,
     /// Per-tenant and per-subscription limits (see `limits.rs`).
     pub limits: Limits,
     /// The base URL subscribers reach this server at, without a trailing slash; thin
@@ -222,6 +227,7 @@ impl Default for Config {
             body_read_timeout: Duration::from_secs(30),
             max_connections: 1024,
             retention: Duration::from_secs(30 * 24 * 3600),
+            payload_retention: Duration::ZERO,
             limits: Limits::default(),
             public_url: None,
             akoya_profile: false,
@@ -352,6 +358,12 @@ impl Config {
                 args.retention,
                 file.retention,
                 defaults.retention,
+            )?,
+            payload_retention: duration(
+                "payload_retention",
+                args.payload_retention,
+                file.payload_retention,
+                defaults.payload_retention,
             )?,
             limits,
             public_url: args

@@ -199,7 +199,10 @@ pub async fn run(
     let retention = tokio::spawn(retention::run(
         Arc::clone(&store) as Arc<dyn DeliveryQueue>,
         Arc::clone(&metrics),
-        config.retention,
+        retention::Policy {
+            retention: config.retention,
+            payload_retention: config.payload_retention,
+        },
         shutdown.child_token(),
     ));
 

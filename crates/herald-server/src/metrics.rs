@@ -9,7 +9,9 @@ use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, PoisonError};
 
-use herald_store::{Attempt, DeliveryProgress, DeliveryStatus, QueueStats, RetentionDeleted};
+use herald_store::{
+    Attempt, DeliveryProgress, DeliveryStatus, PayloadsDropped, QueueStats, RetentionDeleted,
+};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -48,6 +50,7 @@ pub struct Metrics {
     /// remove those of subscriptions deleted since (the family cannot list its labels).
     certificate_gauges: Mutex<HashSet<String>>,
     retention_deleted: Family<KindLabels, Counter>,
+    retention_payloads_dropped: Family<KindLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -112,6 +115,12 @@ impl Metrics {
             "Rows deleted by retention, by kind (events, deliveries, attempts)",
             retention_deleted.clone(),
         );
+        let retention_payloads_dropped = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "retention_payloads_dropped",
+            "What payload_retention emptied, by kind (payloads, response_bodies)",
+            retention_payloads_dropped.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             client_certificate_not_after,
@@ -123,6 +132,7 @@ impl Metrics {
             pending,
             oldest_pending_age,
             retention_deleted,
+            retention_payloads_dropped,
         }
     }
 
@@ -134,6 +144,18 @@ impl Metrics {
             ("attempts", deleted.attempts),
         ] {
             self.retention_deleted
+                .get_or_create(&KindLabels { kind })
+                .inc_by(count);
+        }
+    }
+
+    /// Counts what one `payload_retention` batch emptied.
+    pub fn retention_payloads_dropped(&self, dropped: &PayloadsDropped) {
+        for (kind, count) in [
+            ("payloads", dropped.events),
+            ("response_bodies", dropped.attempts),
+        ] {
+            self.retention_payloads_dropped
                 .get_or_create(&KindLabels { kind })
                 .inc_by(count);
         }

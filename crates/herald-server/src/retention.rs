@@ -1,85 +1,151 @@
 //! Retention: a background task of the server that deletes events older than `retention`
-//! (with their deliveries, attempts and idempotency keys) in small batches, until its
-//! shutdown token is cancelled.
+//! (with their deliveries, attempts and idempotency keys), and empties the payloads of events
+//! older than `payload_retention`, in small batches, until its shutdown token is cancelled.
 //!
 //! It owns nothing but that deletion, and it must never delay a delivery: each batch is one
 //! short transaction of at most [`BATCH`] events (on SQLite, one write among the writer's
 //! others), batches are separated by a pause, and an event with a pending delivery is never
-//! deleted (the store checks). One step ([`delete_expired`]) is a function of a given instant,
-//! so tests call it with a fixed clock; the loop around it only waits and repeats. A zero
-//! `retention` keeps everything. Deleted rows are counted in `/metrics`
-//! (`herald_retention_deleted_total{kind}`).
+//! deleted or emptied (the store checks). One step ([`delete_expired`]) is a function of a
+//! given instant, so tests call it with a fixed clock; the loop around it only waits and
+//! repeats.
+//!
+//! A step has scopes, each swept to its end or for at most [`MAX_BATCHES`] full batches: the
+//! server's `retention` (broadcasts and tenants without one of their own), then each tenant
+//! with its own `retention_seconds` (0 keeps its events forever), then `payload_retention`
+//! over every event. So a tenant's own setting, shorter or longer, wins over the server's,
+//! and no scope can starve another. A zero duration sweeps nothing in its scope. Deleted rows
+//! are counted in `/metrics` (`herald_retention_deleted_total{kind}`), emptied payloads and
+//! response bodies in `herald_retention_payloads_dropped_total{kind}`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_store::{DeliveryQueue, RetentionDeleted, StoreError};
+use herald_store::{DeliveryQueue, PayloadsDropped, RetentionDeleted, RetentionScope, StoreError};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 
-/// Events deleted per transaction.
+/// Events deleted (or emptied) per transaction.
 pub const BATCH: u32 = 500;
-/// Batches per step at most; a step that reaches it is followed by another at once.
+/// Full batches per scope and step at most; a step that reaches it is followed by another at
+/// once.
 const MAX_BATCHES: u32 = 20;
-/// Pause between two batches, so deletion yields the database to deliveries.
+/// Pause after a batch that changed something, so deletion yields the database to
+/// deliveries.
 const PAUSE: Duration = Duration::from_millis(50);
 /// Time between steps when the last one found nothing more to delete.
 pub const INTERVAL: Duration = Duration::from_secs(60);
 
-/// What one step did: the rows it deleted, and whether it stopped with more left.
+/// The settings a step follows (zero: nothing in that scope).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// The server's `retention`, for tenants without one of their own and broadcasts.
+    pub retention: Duration,
+    /// `payload_retention`, for every event.
+    pub payload_retention: Duration,
+}
+
+/// What one step did: the rows it deleted, the payloads it emptied, and whether it stopped
+/// with more left.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Step {
     /// Rows deleted, by kind.
     pub deleted: RetentionDeleted,
-    /// True when the step stopped at [`MAX_BATCHES`] full batches (more may be old enough).
+    /// Payloads and response bodies emptied.
+    pub dropped: PayloadsDropped,
+    /// True when a scope stopped at [`MAX_BATCHES`] full batches (more may be old enough).
     pub more: bool,
 }
 
-/// Deletes what is older than `retention` at `now`, batch after batch (with `pause` between
-/// them), until a batch comes back short or after [`MAX_BATCHES`]; counts what went in
-/// `metrics`.
+/// The instant before which a scope's events go; `None` for a zero duration (keep) or one
+/// reaching before the representable past.
+fn cutoff(now: OffsetDateTime, keep: Duration) -> Option<OffsetDateTime> {
+    if keep.is_zero() {
+        return None;
+    }
+    now.checked_sub(time::Duration::try_from(keep).ok()?)
+}
+
+/// Deletes what is older than its scope's retention at `now`, then empties payloads older
+/// than `payload_retention`, batch after batch (with `pause` after each batch that changed
+/// something), each scope until a batch comes back short or after [`MAX_BATCHES`]; counts
+/// what went in `metrics`.
 pub async fn delete_expired(
     queue: &dyn DeliveryQueue,
     metrics: &Metrics,
     now: OffsetDateTime,
-    retention: Duration,
+    policy: Policy,
     pause: Duration,
 ) -> Result<Step, StoreError> {
     let mut step = Step::default();
-    if retention.is_zero() {
-        return Ok(step);
+    let mut scopes = Vec::new();
+    if let Some(before) = cutoff(now, policy.retention) {
+        scopes.push((RetentionScope::Server, before));
     }
-    let before = now - retention;
-    for batch in 0..MAX_BATCHES {
-        if batch > 0 && !pause.is_zero() {
+    for (tenant, seconds) in queue.tenant_retentions().await? {
+        if let Some(before) = cutoff(now, Duration::from_secs(seconds)) {
+            scopes.push((RetentionScope::Tenant(tenant), before));
+        }
+    }
+    let rest = |pause: Duration| async move {
+        if !pause.is_zero() {
             tokio::time::sleep(pause).await;
         }
-        let deleted = queue.delete_old_events(before, BATCH).await?;
-        metrics.retention_deleted(&deleted);
-        step.deleted.events += deleted.events;
-        step.deleted.deliveries += deleted.deliveries;
-        step.deleted.attempts += deleted.attempts;
-        if deleted.events < u64::from(BATCH) {
-            return Ok(step);
+    };
+    for (scope, before) in &scopes {
+        let mut full = 0;
+        loop {
+            let deleted = queue.delete_old_events(scope, *before, BATCH).await?;
+            metrics.retention_deleted(&deleted);
+            step.deleted.events += deleted.events;
+            step.deleted.deliveries += deleted.deliveries;
+            step.deleted.attempts += deleted.attempts;
+            if deleted.events > 0 {
+                rest(pause).await;
+            }
+            if deleted.events < u64::from(BATCH) {
+                break;
+            }
+            full += 1;
+            if full == MAX_BATCHES {
+                step.more = true;
+                break;
+            }
         }
     }
-    step.more = true;
+    if let Some(before) = cutoff(now, policy.payload_retention) {
+        let mut full = 0;
+        loop {
+            let dropped = queue.drop_old_payloads(before, BATCH).await?;
+            metrics.retention_payloads_dropped(&dropped);
+            step.dropped.events += dropped.events;
+            step.dropped.attempts += dropped.attempts;
+            if dropped.events > 0 {
+                rest(pause).await;
+            }
+            if dropped.events < u64::from(BATCH) {
+                break;
+            }
+            full += 1;
+            if full == MAX_BATCHES {
+                step.more = true;
+                break;
+            }
+        }
+    }
     Ok(step)
 }
 
 /// Runs [`delete_expired`] every [`INTERVAL`] (at once again while there is more) until
-/// `shutdown` is cancelled. A failed step is logged and tried again at the next tick.
+/// `shutdown` is cancelled. It runs even when the server's `retention` is zero, since a
+/// tenant may have one of its own. A failed step is logged and tried again at the next tick.
 pub async fn run(
     queue: Arc<dyn DeliveryQueue>,
     metrics: Arc<Metrics>,
-    retention: Duration,
+    policy: Policy,
     shutdown: CancellationToken,
 ) {
-    if retention.is_zero() {
-        return;
-    }
     let mut wait = Duration::ZERO;
     loop {
         tokio::select! {
@@ -87,13 +153,15 @@ pub async fn run(
             () = tokio::time::sleep(wait) => {}
         }
         let now = OffsetDateTime::now_utc();
-        wait = match delete_expired(queue.as_ref(), &metrics, now, retention, PAUSE).await {
+        wait = match delete_expired(queue.as_ref(), &metrics, now, policy, PAUSE).await {
             Ok(step) => {
-                if step.deleted.events > 0 {
+                if step.deleted.events > 0 || step.dropped.events > 0 {
                     tracing::debug!(
                         events = step.deleted.events,
                         deliveries = step.deleted.deliveries,
                         attempts = step.deleted.attempts,
+                        payloads_dropped = step.dropped.events,
+                        response_bodies_dropped = step.dropped.attempts,
                         "retention deleted old events"
                     );
                 }
@@ -114,7 +182,7 @@ mod tests {
         at, attempt, claim, event, finished, keyring, new_subscription, new_tenant,
     };
     use herald_store::sqlite::SqliteStore;
-    use herald_store::{AttemptTrigger, DeliveryStatus};
+    use herald_store::{AttemptTrigger, DeliveryStatus, Store};
 
     /// Old finished events go while a pending old one stays and a new event is still
     /// published, claimed and delivered in between: retention and deliveries share the store.
@@ -168,8 +236,12 @@ mod tests {
                 .await
                 .unwrap();
         };
+        let policy = Policy {
+            retention,
+            payload_retention: Duration::ZERO,
+        };
         let (step, ()) = tokio::join!(
-            delete_expired(&store, &metrics, now, retention, Duration::ZERO),
+            delete_expired(&store, &metrics, now, policy, Duration::ZERO),
             deliver
         );
         let step = step.unwrap();
@@ -191,7 +263,123 @@ mod tests {
             assert!(text.contains(&line), "{line} in\n{text}");
         }
         // A zero retention keeps everything.
-        let kept = delete_expired(&store, &metrics, now, Duration::ZERO, Duration::ZERO);
+        let kept = delete_expired(&store, &metrics, now, Policy::default(), Duration::ZERO);
         assert_eq!(kept.await.unwrap(), Step::default());
+    }
+
+    const DAY: i64 = 24 * 3600;
+
+    /// A tenant's own retention wins over the server's both ways (shorter: its events go
+    /// sooner; longer or 0: they stay past the server's), and `payload_retention` empties
+    /// old payloads and response bodies while the event, its delivery and attempt stay; the
+    /// metrics count both.
+    async fn tenant_retention_and_payload_retention_follow_their_settings<S: Store>(store: &S) {
+        let plain = new_tenant(store, "Plain").await;
+        let short = new_tenant(store, "Short").await;
+        let long = new_tenant(store, "Long").await;
+        let forever = new_tenant(store, "Forever").await;
+        for (tenant, seconds) in [(&short, DAY), (&long, 60 * DAY), (&forever, 0)] {
+            let seconds = u64::try_from(seconds).unwrap();
+            store
+                .set_tenant_retention(&tenant.id, Some(seconds))
+                .await
+                .unwrap();
+        }
+        new_subscription(store, &plain.id, &["kept.*"]).await;
+        let old =
+            |tenant: &herald_store::Tenant, seconds| event("old.event", Some(&tenant.id), seconds);
+        let gone = [old(&plain, 0), old(&short, 0), old(&short, 38 * DAY)];
+        let kept = [old(&long, 0), old(&forever, 0)];
+        let delivered = event("kept.event", Some(&plain.id), 30 * DAY);
+        let fresh = event("fresh.event", Some(&plain.id), 39 * DAY + DAY / 2);
+        for event in gone.iter().chain(&kept).chain([&delivered, &fresh]) {
+            store.publish(event).await.unwrap();
+        }
+        let jobs = store.claim_due(&claim(30 * DAY)).await.unwrap();
+        assert_eq!(jobs.len(), 1);
+        let done = attempt(
+            &jobs[0].delivery.id,
+            30 * DAY,
+            Some(200),
+            AttemptTrigger::Scheduled,
+        );
+        store
+            .complete_attempt(&done, &finished(DeliveryStatus::Succeeded))
+            .await
+            .unwrap();
+
+        let metrics = Metrics::new();
+        let policy = Policy {
+            retention: Duration::from_secs(30 * 24 * 3600),
+            payload_retention: Duration::from_secs(7 * 24 * 3600),
+        };
+        let step = delete_expired(store, &metrics, at(40 * DAY), policy, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(step.deleted.events, 3);
+        assert_eq!(
+            step.dropped,
+            PayloadsDropped {
+                events: 3,
+                attempts: 1,
+            }
+        );
+        for event in &gone {
+            assert_eq!(store.get_event(&event.id).await.unwrap(), None);
+        }
+        for event in kept.iter().chain([&delivered]) {
+            let stored = store.get_event(&event.id).await.unwrap().expect("kept");
+            assert!(stored.payload_dropped(), "{}", stored.event_type);
+        }
+        let stored = store.get_event(&fresh.id).await.unwrap().expect("kept");
+        assert_eq!(stored.payload_json, fresh.payload_json);
+        let delivery = store
+            .get_delivery(&jobs[0].delivery.id)
+            .await
+            .unwrap()
+            .expect("the delivery stays");
+        assert_eq!(delivery.status, DeliveryStatus::Succeeded);
+        let attempts = store.list_attempts(&delivery.id).await.unwrap();
+        assert_eq!(
+            (attempts.len(), attempts[0].response_status),
+            (1, Some(200))
+        );
+        assert_eq!(attempts[0].response_body, None);
+        let text = metrics.render(store.queue_stats().await.unwrap());
+        for line in [
+            "herald_retention_deleted_total{kind=\"events\"} 3",
+            "herald_retention_payloads_dropped_total{kind=\"payloads\"} 3",
+            "herald_retention_payloads_dropped_total{kind=\"response_bodies\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn tenant_and_payload_retention_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("herald.db"), keyring())
+            .await
+            .unwrap();
+        tenant_retention_and_payload_retention_follow_their_settings(&store).await;
+    }
+
+    #[tokio::test]
+    async fn tenant_and_payload_retention_on_postgres() {
+        let Some(database) = herald_testkit::TestDatabase::create()
+            .await
+            .expect("a test database")
+        else {
+            return;
+        };
+        let store = herald_store::postgres::PgStore::connect(
+            database.url(),
+            herald_store::postgres::PgOptions::default(),
+            keyring(),
+        )
+        .await
+        .unwrap();
+        tenant_retention_and_payload_retention_follow_their_settings(&store).await;
+        store.close().await;
     }
 }

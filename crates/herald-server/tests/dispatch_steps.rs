@@ -121,6 +121,7 @@ async fn create_tenant(store: &dyn Store, clock: &ManualClock) -> TenantId {
         client_id: "acme".into(),
         client_secret_hash: "0".repeat(64),
         created_at: clock.now(),
+        retention_seconds: None,
     };
     store.create_tenant(&tenant).await.unwrap();
     tenant.id

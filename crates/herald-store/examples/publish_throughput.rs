@@ -57,6 +57,7 @@ async fn run<S: Store>(
             name: "bench".into(),
             client_secret_hash: String::new(),
             created_at: now,
+            retention_seconds: None,
         })
         .await?;
     for _ in 0..subscriptions {

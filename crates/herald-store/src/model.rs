@@ -26,6 +26,9 @@ pub struct Tenant {
     /// When it was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// How long this tenant's events are kept, in seconds: `None` follows the server's
+    /// `retention`, `Some(0)` keeps them forever.
+    pub retention_seconds: Option<u64>,
 }
 
 /// A kind of event, by dotted name, optionally with a JSON Schema for its payloads.
@@ -262,7 +265,8 @@ pub struct Event {
     pub id: EventId,
     /// The event type's name.
     pub event_type: String,
-    /// The payload exactly as published (valid JSON text).
+    /// The payload exactly as published (valid JSON text), or empty once `payload_retention`
+    /// dropped it ([`Event::payload_dropped`]).
     pub payload_json: String,
     /// The tenant it is for; `None` is a broadcast to every tenant's matching subscriptions.
     pub tenant_id: Option<TenantId>,
@@ -270,6 +274,14 @@ pub struct Event {
     pub idempotency_key: Option<String>,
     /// When it was accepted.
     pub created_at: OffsetDateTime,
+}
+
+impl Event {
+    /// True when `payload_retention` emptied the payload (the event, its deliveries and
+    /// attempts stay). No published payload is empty: an empty body is not JSON.
+    pub fn payload_dropped(&self) -> bool {
+        self.payload_json.is_empty()
+    }
 }
 
 /// What `publish` did.
@@ -600,6 +612,25 @@ pub struct RetentionDeleted {
     /// Their deliveries.
     pub deliveries: u64,
     /// Those deliveries' attempts.
+    pub attempts: u64,
+}
+
+/// Whose events a retention batch deletes (`DeliveryQueue::delete_old_events`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RetentionScope {
+    /// Broadcasts and the events of every tenant without a retention of its own: the
+    /// server's `retention` governs them.
+    Server,
+    /// The events of one tenant, which has a retention of its own.
+    Tenant(TenantId),
+}
+
+/// What one `payload_retention` batch emptied (`DeliveryQueue::drop_old_payloads`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PayloadsDropped {
+    /// Events whose payload was emptied.
+    pub events: u64,
+    /// Attempts whose response body was cleared.
     pub attempts: u64,
 }
 

@@ -128,7 +128,7 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreErr
 /// Column list matching [`tenant`], as a literal for `concat!`.
 macro_rules! tenant_columns {
     () => {
-        "id, name, client_id, client_secret_hash, created_at"
+        "id, name, client_id, client_secret_hash, created_at, retention_seconds"
     };
 }
 pub(crate) use tenant_columns;
@@ -140,7 +140,19 @@ pub(crate) fn tenant(row: &impl Columns) -> Result<Tenant, StoreError> {
         client_id: get(row, "client_id")?,
         client_secret_hash: get(row, "client_secret_hash")?,
         created_at: time_column(row, "created_at")?,
+        retention_seconds: get::<Option<i64>>(row, "retention_seconds")?
+            .map(u64::try_from)
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("column retention_seconds: out of range".into()))?,
     })
+}
+
+/// A tenant's own retention from [`crate::statements::retention::tenant_retentions`]' rows.
+pub(crate) fn tenant_retention(row: &impl Columns) -> Result<(TenantId, u64), StoreError> {
+    let seconds: i64 = get(row, "retention_seconds")?;
+    let seconds = u64::try_from(seconds)
+        .map_err(|_| StoreError::Corrupt(format!("column retention_seconds: {seconds}")))?;
+    Ok((TenantId::from_trusted(get(row, "id")?), seconds))
 }
 
 /// Column list matching [`event_type`], as a literal for `concat!`.
@@ -197,6 +209,9 @@ pub(crate) struct SecretMaterial {
     pub signing_keys: String,
     /// `client_key_pem`: the mTLS private key.
     pub client_key: Option<String>,
+    /// `headers_json`: the custom headers, whose values may be credentials
+    /// (`Authorization: Bearer …`).
+    pub headers: String,
 }
 
 /// What a sealed column is bound to besides the key: the subscription's id and, for the
@@ -226,6 +241,7 @@ pub(crate) fn secret_material(
             .as_deref()
             .map(|pem| seal_column(keyring, pem, id, "client_key_pem"))
             .transpose()?,
+        headers: seal_column(keyring, &to_json(&sub.headers)?, id, "headers_json")?,
     })
 }
 
@@ -262,8 +278,15 @@ pub(crate) fn subscription(
         .map(u32::try_from)
         .transpose()
         .map_err(|_| StoreError::Corrupt("column rate_limit_per_second: out of range".into()))?;
-    let headers: BTreeMap<String, String> = json_column(row, "headers_json")?;
     let id: String = get(row, "id")?;
+    let headers = open_column(
+        keyring,
+        &get::<String>(row, "headers_json")?,
+        &id,
+        "headers_json",
+    )?;
+    let headers: BTreeMap<String, String> = serde_json::from_str(&headers)
+        .map_err(|error| StoreError::Corrupt(format!("column headers_json: {error}")))?;
     let secrets = open_secrets(keyring, &id, &get::<String>(row, "secrets_json")?)?;
     let id_for_keys = id.clone();
     Ok(Subscription {
@@ -332,13 +355,15 @@ pub(crate) fn stored_material(row: &impl Columns) -> Result<SecretMaterial, Stor
         secrets: get(row, "secrets_json")?,
         signing_keys: get(row, "signing_keys_json")?,
         client_key: get(row, "client_key_pem")?,
+        headers: get(row, "headers_json")?,
     })
 }
 
 /// A subscription's stored secret material sealed anew under the primary key (each column
 /// opened first with whichever key sealed it, or read as plaintext). Every write seals the
-/// three columns together, so one key seals them all, and the census and the choice of rows
-/// to re-seal read `secrets_json` alone.
+/// four columns together, so one key seals them all, and the census reads `secrets_json`
+/// alone; the choice of rows to re-seal also reads `headers_json`, which was sealed later
+/// (so an upgraded database has sealed secrets beside plaintext headers).
 pub(crate) fn reseal_material(
     keyring: &Keyring,
     id: &str,
@@ -351,6 +376,7 @@ pub(crate) fn reseal_material(
         .as_deref()
         .map(|sealed| open_column(keyring, sealed, id, "client_key_pem"))
         .transpose()?;
+    let headers = open_column(keyring, &stored.headers, id, "headers_json")?;
     Ok(SecretMaterial {
         secrets: seal_secrets(
             keyring,
@@ -361,6 +387,7 @@ pub(crate) fn reseal_material(
         client_key: client_key
             .map(|pem| seal_column(keyring, &pem, id, "client_key_pem"))
             .transpose()?,
+        headers: seal_column(keyring, &headers, id, "headers_json")?,
     })
 }
 

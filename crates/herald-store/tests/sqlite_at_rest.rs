@@ -54,6 +54,10 @@ async fn no_secret_or_its_key_bytes_reach_the_database_files() {
     sub.client_key_pem = Some(format!(
         "-----BEGIN PRIVATE KEY-----\n{client_key_marker}\n-----END PRIVATE KEY-----\n"
     ));
+    // A custom header that carries a credential.
+    let header_token = format!("header-token-{}", &first_key[..16]);
+    sub.headers
+        .insert("Authorization".into(), format!("Bearer {header_token}"));
     store.create_subscription(&sub).await.unwrap();
     // A rotation: the new secret first, the old one in its grace period.
     sub.secrets.insert(
@@ -79,6 +83,8 @@ async fn no_secret_or_its_key_bytes_reach_the_database_files() {
             &signing_key_bytes,
             &client_key_marker,
             "BEGIN PRIVATE KEY",
+            &header_token,
+            "Bearer ",
         ] {
             if contains(bytes, needle) {
                 sightings.push(format!("{needle} in the files while {state}"));
@@ -99,6 +105,61 @@ fn write_plaintext(path: &Path, sub: &Subscription) {
         (&plaintext, sub.id.as_str()),
     )
     .unwrap();
+}
+
+/// Writes `headers_json` as it was stored before headers were sealed.
+fn write_plaintext_headers(path: &Path, sub: &Subscription) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let plaintext = serde_json::to_string(&sub.headers).unwrap();
+    conn.execute(
+        "UPDATE subscriptions SET headers_json = ?1 WHERE id = ?2",
+        (&plaintext, sub.id.as_str()),
+    )
+    .unwrap();
+}
+
+/// A database from before headers were sealed: sealed secrets beside plaintext headers. The
+/// headers read as they are, and the re-seal at start (`Reseal::Plaintext`) seals them.
+#[tokio::test]
+async fn plaintext_headers_of_an_upgraded_database_are_sealed_by_a_reseal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("herald.db");
+    let store = SqliteStore::open(&path, conformance::keyring())
+        .await
+        .unwrap();
+    let tenant = new_tenant(&store, "Acme").await;
+    let mut sub = conformance::subscription(&tenant.id, &["*"]);
+    let token = format!("legacy-token-{}", &unique_secret().1[..16]);
+    sub.headers
+        .insert("Authorization".into(), format!("Bearer {token}"));
+    store.create_subscription(&sub).await.unwrap();
+    new_subscription(&store, &tenant.id, &["*"]).await;
+    store.close().await;
+    write_plaintext_headers(&path, &sub);
+    assert!(contains(&database_bytes(dir.path()), &token));
+
+    let store = SqliteStore::open(&path, conformance::keyring())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_subscription(&sub.id).await.unwrap(),
+        Some(sub.clone())
+    );
+    assert_eq!(
+        store.reseal_secrets(Reseal::Plaintext, 500).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.reseal_secrets(Reseal::Plaintext, 500).await.unwrap(),
+        0
+    );
+    assert_eq!(store.get_subscription(&sub.id).await.unwrap(), Some(sub));
+    // Checkpoint and close, so the old page images in the WAL are gone too.
+    store.close().await;
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("VACUUM").unwrap();
+    drop(conn);
+    assert!(!contains(&database_bytes(dir.path()), &token));
 }
 
 #[tokio::test]
@@ -259,10 +320,14 @@ async fn retention_gives_the_freed_pages_back_so_the_file_shrinks() {
     );
     let mut deleted = 0;
     loop {
-        let batch =
-            herald_store::DeliveryQueue::delete_old_events(&store, conformance::at(1_000), 50)
-                .await
-                .unwrap();
+        let batch = herald_store::DeliveryQueue::delete_old_events(
+            &store,
+            &herald_store::RetentionScope::Server,
+            conformance::at(1_000),
+            50,
+        )
+        .await
+        .unwrap();
         if batch.events == 0 {
             break;
         }

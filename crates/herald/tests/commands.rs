@@ -323,3 +323,55 @@ async fn events_publish_with_a_repeated_idempotency_key_says_nothing_was_created
         run.stdout
     );
 }
+
+#[tokio::test]
+async fn tenants_retention_is_sent_in_seconds_forever_as_zero_and_default_as_null() {
+    let api = fake_api().await;
+    api.on(
+        Method::POST,
+        "/api/v1/tenants",
+        Reply::json(201, r#"{"id":"ten_1","retention_seconds":7776000}"#),
+    );
+    api.on(
+        Method::PATCH,
+        "/api/v1/tenants/ten_1",
+        Reply::json(200, r#"{"id":"ten_1","retention_seconds":null}"#),
+    );
+
+    let create = herald(
+        &api.base_url(),
+        &words("tenants create --name Acme --retention 90d"),
+    )
+    .await;
+    assert_eq!(create.code, 0, "{create:?}");
+    for retention in ["forever", "default"] {
+        let update = herald(
+            &api.base_url(),
+            &["tenants", "update", "ten_1", "--retention", retention],
+        )
+        .await;
+        assert_eq!(update.code, 0, "{update:?}");
+    }
+    let bodies: Vec<_> = api
+        .requests()
+        .iter()
+        .map(|request| request.json().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            json!({"name": "Acme", "retention_seconds": 7_776_000}),
+            json!({"retention_seconds": 0}),
+            json!({"retention_seconds": null}),
+        ]
+    );
+
+    let bad = herald(
+        &api.base_url(),
+        &["tenants", "update", "ten_1", "--retention", "soon"],
+    )
+    .await;
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("--retention"), "{}", bad.stderr);
+    assert_eq!(api.requests().len(), 3, "nothing sent for a bad duration");
+}

@@ -192,11 +192,13 @@ pub async fn attempts(
 /// Make a new attempt now (trigger `redelivery`); a failed delivery that then succeeds becomes
 /// `succeeded`. Answers with the attempt. Held to the subscription's `max_in_flight` and rate
 /// limit and the server's `max_concurrency` like scheduled attempts: at a cap it answers 429
-/// with `Retry-After` and sends nothing.
+/// with `Retry-After` and sends nothing. An event whose payload `payload_retention` removed
+/// has nothing to send: 410.
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/redeliver", tag = "deliveries",
     operation_id = "redeliverDelivery",
     params(("id" = String, Path, description = "`dlv_…`", pattern = "^dlv_[0-9a-fA-F]{32}$")),
-    responses((status = 200, body = AttemptView), (status = 404), (status = 409), (status = 429)),
+    responses((status = 200, body = AttemptView), (status = 404), (status = 409), (status = 410),
+        (status = 429)),
     security(("bearer" = [])))]
 pub async fn redeliver(
     State(state): State<AppState>,
@@ -212,6 +214,13 @@ pub async fn redeliver(
     else {
         return Err(ApiError::not_found("delivery", &id));
     };
+    // Retention empties a payload only while no delivery of its event is pending, so the
+    // check is made before the lease makes this one pending.
+    if let Some(event) = state.queue.get_event(&delivery.event_id).await?
+        && event.payload_dropped()
+    {
+        return Err(super::events::payload_removed(&state.config, &event));
+    }
     // Taken before the lease: a refused redelivery leaves the delivery as it was.
     let turn = state
         .intake

@@ -130,6 +130,12 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
     }
 
+    /// 410: what was asked for existed but is gone for good (a payload that
+    /// `payload_retention` removed).
+    pub fn gone(slug: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::GONE, slug, "Gone", detail)
+    }
+
     /// 413: the body or payload is too large.
     pub fn too_large(detail: impl Into<String>) -> Self {
         Self::new(

@@ -164,6 +164,26 @@ async fn existing_tenant(state: &AppState, text: &str) -> Result<TenantId, ApiEr
     }
 }
 
+/// The answer for an event whose payload `payload_retention` removed: 410, saying when and
+/// what remains. For `GET /events/{id}` (what a thin delivery's receiver fetches) and for a
+/// redelivery, which has nothing to send.
+pub(crate) fn payload_removed(config: &crate::config::Config, event: &Event) -> ApiError {
+    let after = match config.payload_retention.as_secs() {
+        0 => String::new(),
+        seconds if seconds % 86_400 == 0 => format!(" after {} days", seconds / 86_400),
+        seconds if seconds % 3_600 == 0 => format!(" after {} hours", seconds / 3_600),
+        seconds => format!(" after {seconds} seconds"),
+    };
+    ApiError::gone(
+        "payload-removed",
+        format!(
+            "the payload of event {} was removed{after} by payload_retention; the event, its \
+             deliveries and attempts are kept, but the payload cannot be read or sent again",
+            event.id
+        ),
+    )
+}
+
 fn view(event: Event) -> Result<EventView, ApiError> {
     let id = event.id.to_string();
     EventView::try_from_event(event).ok_or_else(|| {
@@ -214,10 +234,10 @@ pub async fn list(
     }))
 }
 
-/// One event.
+/// One event; 410 once `payload_retention` removed its payload.
 #[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", operation_id = "getEvent",
     params(("id" = String, Path, description = "`evt_…`", pattern = "^evt_[0-9a-fA-F]{32}$")),
-    responses((status = 200, body = EventView), (status = 404)),
+    responses((status = 200, body = EventView), (status = 404), (status = 410)),
     security(("bearer" = [])))]
 pub async fn show(
     State(state): State<AppState>,
@@ -232,6 +252,9 @@ pub async fn show(
                 .as_ref()
                 .is_none_or(|t| principal.can_see(t)) =>
         {
+            if event.payload_dropped() {
+                return Err(payload_removed(&state.config, &event));
+            }
             Ok(JsonResponse(view(event)?))
         }
         _ => Err(ApiError::not_found("event", &id)),

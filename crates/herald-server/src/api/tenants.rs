@@ -1,5 +1,7 @@
 //! `/api/v1/tenants`: the operator's customers. Admin only, except that a tenant may reset
 //! its own client secret (`credentials/rotate`), which also revokes every token it holds.
+//! The admin may give a tenant a retention of its own (`retention_seconds`: null follows the
+//! server's `retention`, 0 keeps its events forever), which the retention task honours.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -32,6 +34,11 @@ pub struct CreateTenant {
     /// Display name (1 to 200 characters, not only spaces).
     #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
+    /// How long this tenant's events are kept, in seconds (at most 100 years): absent or
+    /// null follows the server's `retention`, 0 keeps them forever.
+    #[serde(default, deserialize_with = "whole_seconds")]
+    #[schema(minimum = 0, maximum = 3_153_600_000_u64)]
+    pub retention_seconds: Option<u64>,
 }
 
 /// Body of `PATCH /tenants/{id}`.
@@ -41,6 +48,11 @@ pub struct UpdateTenant {
     /// New display name.
     #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: Option<String>,
+    /// How long this tenant's events are kept, in seconds (at most 100 years): null returns
+    /// it to the server's `retention`, 0 keeps them forever; absent leaves it as it is.
+    #[serde(default, deserialize_with = "nullable_whole_seconds")]
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 3_153_600_000_u64)]
+    pub retention_seconds: Option<Option<u64>>,
 }
 
 /// Paging parameters.
@@ -63,6 +75,49 @@ fn check_name(name: &str) -> Result<String, ApiError> {
         return Err(ApiError::validation("name must be 1 to 200 characters"));
     }
     Ok(trimmed.to_owned())
+}
+
+/// Seconds as JSON Schema counts an integer: `485` or `485.0` (schema-driven clients send
+/// either); a fraction or a negative number is refused, naming the field.
+fn whole_seconds<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    let number: Option<serde_json::Number> = Deserialize::deserialize(deserializer)?;
+    number
+        .map(|number| {
+            let whole = number.as_u64().or_else(|| {
+                number
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(f))
+                    .map(|f| f as u64)
+            });
+            whole.ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "{number} is not a whole number of seconds from 0"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// [`whole_seconds`] for a patch: absent (`None`, by `default`) differs from null.
+fn nullable_whole_seconds<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<u64>>, D::Error> {
+    whole_seconds(deserializer).map(Some)
+}
+
+/// The longest retention a tenant can be given: 100 years (of 365 days).
+const MAX_RETENTION_SECONDS: u64 = 100 * 365 * 24 * 3600;
+
+fn check_retention(seconds: Option<u64>) -> Result<Option<u64>, ApiError> {
+    match seconds {
+        Some(seconds) if seconds > MAX_RETENTION_SECONDS => Err(ApiError::validation(format!(
+            "retention_seconds must be at most {MAX_RETENTION_SECONDS} (100 years); \
+             0 keeps events forever"
+        ))),
+        _ => Ok(seconds),
+    }
 }
 
 fn random_token(bytes: usize) -> String {
@@ -98,6 +153,7 @@ pub async fn create(
         client_id: format!("hci_{}", random_token(12)),
         client_secret_hash: hash_secret(&client_secret),
         created_at: herald_store::timestamp_now(),
+        retention_seconds: check_retention(body.retention_seconds)?,
     };
     state.catalog.create_tenant(&tenant).await?;
     let mut view = TenantView::from(tenant);
@@ -144,7 +200,7 @@ pub async fn show(
     Ok(JsonResponse(tenant.into()))
 }
 
-/// Rename a tenant.
+/// Rename a tenant, or set its own retention.
 #[utoipa::path(patch, path = "/api/v1/tenants/{id}", tag = "tenants", operation_id = "updateTenant",
     params(("id" = String, Path, description = "`ten_…`", pattern = "^ten_[0-9a-fA-F]{32}$")),
     request_body = UpdateTenant,
@@ -158,15 +214,18 @@ pub async fn update(
 ) -> Result<JsonResponse<TenantView>, ApiError> {
     principal.require_admin()?;
     let tenant_id = parse_id(&id)?;
-    let tenant = match body.name {
-        Some(name) => {
-            state
-                .catalog
-                .rename_tenant(&tenant_id, &check_name(&name)?)
-                .await?
-        }
-        None => state.catalog.get_tenant(&tenant_id).await?,
-    };
+    let name = body.name.as_deref().map(check_name).transpose()?;
+    let retention = body.retention_seconds.map(check_retention).transpose()?;
+    if let Some(name) = name {
+        state.catalog.rename_tenant(&tenant_id, &name).await?;
+    }
+    if let Some(seconds) = retention {
+        state
+            .catalog
+            .set_tenant_retention(&tenant_id, seconds)
+            .await?;
+    }
+    let tenant = state.catalog.get_tenant(&tenant_id).await?;
     Ok(JsonResponse(
         tenant
             .ok_or_else(|| ApiError::not_found("tenant", &id))?

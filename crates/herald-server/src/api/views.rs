@@ -35,6 +35,9 @@ pub struct TenantView {
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// How long this tenant's events are kept, in seconds: null follows the server's
+    /// `retention`, 0 keeps them forever.
+    pub retention_seconds: Option<u64>,
 }
 
 impl From<Tenant> for TenantView {
@@ -45,6 +48,7 @@ impl From<Tenant> for TenantView {
             client_id: t.client_id,
             client_secret: None,
             created_at: t.created_at,
+            retention_seconds: t.retention_seconds,
         }
     }
 }
@@ -196,9 +200,12 @@ pub struct EventView {
     pub event_type: String,
     /// The tenant it is for; null for a broadcast.
     pub tenant_id: Option<String>,
-    /// The payload exactly as published: any JSON value.
+    /// The payload exactly as published: any JSON value; null once `payload_removed`.
     #[schema(value_type = serde_json::Value)]
     pub payload: Box<RawValue>,
+    /// True when `payload_retention` removed the payload (the event, its deliveries and
+    /// attempts are kept; it cannot be redelivered).
+    pub payload_removed: bool,
     /// The producer's idempotency key.
     pub idempotency_key: Option<String>,
     /// Acceptance time.
@@ -207,14 +214,21 @@ pub struct EventView {
 }
 
 impl EventView {
-    /// Converts, failing only if stored payload text is not JSON (corruption).
+    /// Converts, failing only if stored payload text is not JSON (corruption); a removed
+    /// payload reads as null.
     pub fn try_from_event(e: Event) -> Option<Self> {
-        let payload = RawValue::from_string(e.payload_json).ok()?;
+        let payload_removed = e.payload_dropped();
+        let payload = if payload_removed {
+            RawValue::from_string("null".to_owned()).ok()?
+        } else {
+            RawValue::from_string(e.payload_json).ok()?
+        };
         Some(Self {
             id: e.id.to_string(),
             event_type: e.event_type,
             tenant_id: e.tenant_id.map(|t| t.to_string()),
             payload,
+            payload_removed,
             idempotency_key: e.idempotency_key,
             created_at: e.created_at,
         })

@@ -110,6 +110,14 @@ impl Catalog for InvalidatingCatalog {
         self.inner.rename_tenant(id, name).await
     }
 
+    async fn set_tenant_retention(
+        &self,
+        id: &TenantId,
+        seconds: Option<u64>,
+    ) -> Result<Option<Tenant>> {
+        self.inner.set_tenant_retention(id, seconds).await
+    }
+
     async fn delete_tenant(&self, id: &TenantId) -> Result<bool> {
         let result = self.inner.delete_tenant(id).await;
         // Forget after the write: a publish reading in between caches the old row again

@@ -160,9 +160,16 @@ pub struct ServeArgs {
     pub max_connections: Option<usize>,
 
     /// Events older than this are deleted, with their deliveries, attempts and idempotency
-    /// keys (never one with a delivery still pending); 0 keeps everything. [default: 30d]
+    /// keys (never one with a delivery still pending); 0 keeps everything. A tenant's own
+    /// retention (`herald tenants update --retention`) overrides it. [default: 30d]
     #[arg(long, env = "HERALD_RETENTION", value_name = "DURATION")]
     pub retention: Option<String>,
+
+    /// Events older than this lose their payload and their attempts' response bodies, while
+    /// the event, its deliveries and attempts (status, times, errors) stay until --retention;
+    /// 0 drops nothing sooner. [default: 0]
+    #[arg(long, env = "HERALD_PAYLOAD_RETENTION", value_name = "DURATION")]
+    pub payload_retention: Option<String>,
 
     /// The name of --token-lifetime before issue 11, still read (the flag and
     /// HERALD_TOKEN_TTL); --token-lifetime wins.

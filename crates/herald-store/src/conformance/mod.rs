@@ -91,6 +91,8 @@ macro_rules! store_conformance_tests {
             access_token_resolves_to_its_tenant_until_it_expires,
             // retention
             retention_deletes_old_finished_events_with_their_deliveries_and_attempts,
+            tenant_retention_scopes_its_events_apart_from_the_servers,
+            dropping_payloads_keeps_the_delivery_log,
             // sealed secrets
             subscription_secrets_are_sealed_under_the_primary_key,
             resealing_current_secrets_rewrites_nothing,
@@ -228,6 +230,7 @@ pub fn tenant(name: &str) -> Tenant {
         name: name.to_owned(),
         client_secret_hash: "0".repeat(64),
         created_at: at(0),
+        retention_seconds: None,
     }
 }
 

@@ -54,6 +54,19 @@ pub(super) async fn rename_tenant(
     run::optional(conn, &sql::rename_tenant(id.as_str(), name), rows::tenant).await
 }
 
+pub(super) async fn set_tenant_retention(
+    conn: &mut PgConnection,
+    id: &TenantId,
+    seconds: Option<u64>,
+) -> Result<Option<Tenant>> {
+    run::optional(
+        conn,
+        &sql::set_tenant_retention(id.as_str(), seconds),
+        rows::tenant,
+    )
+    .await
+}
+
 /// Runs inside the caller's transaction.
 pub(super) async fn delete_tenant(conn: &mut PgConnection, id: &TenantId) -> Result<bool> {
     // Lock the tenant's subscriptions in id order first: claims lock subscriptions in that

@@ -263,6 +263,14 @@ impl Catalog for PgStore {
         catalog::rename_tenant(&mut *self.conn().await?, id, name).await
     }
 
+    async fn set_tenant_retention(
+        &self,
+        id: &TenantId,
+        seconds: Option<u64>,
+    ) -> Result<Option<Tenant>> {
+        catalog::set_tenant_retention(&mut *self.conn().await?, id, seconds).await
+    }
+
     async fn delete_tenant(&self, id: &TenantId) -> Result<bool> {
         in_transaction!(self, |conn| catalog::delete_tenant(conn, id))
     }
@@ -639,12 +647,27 @@ impl DeliveryQueue for PgStore {
         Some(self.listener.notifier())
     }
 
+    async fn tenant_retentions(&self) -> Result<Vec<(TenantId, u64)>> {
+        retention::tenant_retentions(&mut *self.conn().await?).await
+    }
+
     async fn delete_old_events(
         &self,
+        scope: &RetentionScope,
         before: OffsetDateTime,
         limit: u32,
     ) -> Result<RetentionDeleted> {
         in_transaction!(self, |conn| retention::delete_old_events(
+            conn, scope, before, limit
+        ))
+    }
+
+    async fn drop_old_payloads(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<PayloadsDropped> {
+        in_transaction!(self, |conn| retention::drop_old_payloads(
             conn, before, limit
         ))
     }

@@ -37,6 +37,13 @@ pub trait Catalog: Send + Sync + 'static {
     async fn list_tenants(&self, page: &PageRequest) -> Result<Page<Tenant>>;
     /// Changes a tenant's name; `None` if it does not exist.
     async fn rename_tenant(&self, id: &TenantId, name: &str) -> Result<Option<Tenant>>;
+    /// Sets how long a tenant's events are kept, in seconds (`None`: the server's
+    /// `retention`; `Some(0)`: forever); `None` if it does not exist.
+    async fn set_tenant_retention(
+        &self,
+        id: &TenantId,
+        seconds: Option<u64>,
+    ) -> Result<Option<Tenant>>;
     /// Deletes a tenant with its subscriptions, their deliveries and attempts, its tokens, and
     /// the events addressed to it (broadcasts stay).
     async fn delete_tenant(&self, id: &TenantId) -> Result<bool>;

@@ -234,7 +234,9 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     /// `now`, with a fresh retry schedule and no lease; moves the cursor and the count on, and
     /// marks it done when fewer than `limit` were found. Answers it as it now stands; `None`
     /// if it is done or gone (its subscription was deleted). Two nodes stepping the same
-    /// recovery take turns, each after the other's cursor.
+    /// recovery take turns, each after the other's cursor. Deliveries of an event whose
+    /// payload `payload_retention` removed are left out (here and in
+    /// [`DeliveryQueue::count_failed_deliveries`]): there is nothing to send.
     async fn recovery_step(
         &self,
         id: &str,
@@ -271,13 +273,28 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     /// [`DeliveryQueue::single_process`].
     fn work_notifier(&self) -> Option<std::sync::Arc<tokio::sync::Notify>>;
 
-    /// Retention: deletes at most `limit` events created before `before` that have no pending
-    /// delivery, with their deliveries and attempts, in one short transaction (oldest first),
-    /// and answers how many of each went. An event with a pending delivery is never deleted.
-    /// SQLite also returns the freed pages to the file system (incremental vacuum).
+    /// Retention: the tenants with a retention of their own (`retention_seconds` set, 0 for
+    /// forever), which the server's `retention` does not govern. Read here, not through the
+    /// catalog, because the retention task holds the queue half only.
+    async fn tenant_retentions(&self) -> Result<Vec<(TenantId, u64)>>;
+    /// Retention: deletes at most `limit` events in `scope` created before `before` that have
+    /// no pending delivery, with their deliveries and attempts, in one short transaction
+    /// (oldest first), and answers how many of each went. An event with a pending delivery is
+    /// never deleted. SQLite also returns the freed pages to the file system (incremental
+    /// vacuum).
     async fn delete_old_events(
         &self,
+        scope: &RetentionScope,
         before: OffsetDateTime,
         limit: u32,
     ) -> Result<RetentionDeleted>;
+    /// `payload_retention`: empties the payload of at most `limit` events created before
+    /// `before` that still have one and no pending delivery (oldest first), and clears the
+    /// response bodies of their attempts, in one short transaction. The events, deliveries
+    /// and attempts stay; [`Event::payload_dropped`] tells such an event.
+    async fn drop_old_payloads(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<PayloadsDropped>;
 }

@@ -52,6 +52,19 @@ pub(super) fn rename_tenant(
     })
 }
 
+/// Answers with the changed row (none if the tenant does not exist).
+pub(super) fn set_tenant_retention(
+    conn: &Connection,
+    id: &TenantId,
+    seconds: Option<u64>,
+) -> Result<Option<Tenant>> {
+    run::optional(
+        conn,
+        &sql::set_tenant_retention(id.as_str(), seconds),
+        |row| rows::tenant(row),
+    )
+}
+
 pub(super) fn delete_tenant(conn: &Connection, id: &TenantId) -> Result<bool> {
     run::execute(conn, &sql::delete_events_of_tenant(id.as_str()))?;
     Ok(run::execute(conn, &sql::delete_tenant(id.as_str()))? > 0)

@@ -315,6 +315,14 @@ impl Catalog for SqliteStore {
         write!(self, (id, name) => |conn| catalog::rename_tenant(conn, &id, &name))
     }
 
+    async fn set_tenant_retention(
+        &self,
+        id: &TenantId,
+        seconds: Option<u64>,
+    ) -> Result<Option<Tenant>> {
+        write!(self, (id) => |conn| catalog::set_tenant_retention(conn, &id, seconds))
+    }
+
     async fn delete_tenant(&self, id: &TenantId) -> Result<bool> {
         write!(self, (id) => |conn| catalog::delete_tenant(conn, &id))
     }
@@ -659,11 +667,24 @@ impl DeliveryQueue for SqliteStore {
         None
     }
 
+    async fn tenant_retentions(&self) -> Result<Vec<(TenantId, u64)>> {
+        read!(self, () => |conn| retention::tenant_retentions(conn))
+    }
+
     async fn delete_old_events(
         &self,
+        scope: &RetentionScope,
         before: OffsetDateTime,
         limit: u32,
     ) -> Result<RetentionDeleted> {
-        write!(self, () => |conn| retention::delete_old_events(conn, before, limit))
+        write!(self, (scope) => |conn| retention::delete_old_events(conn, &scope, before, limit))
+    }
+
+    async fn drop_old_payloads(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<PayloadsDropped> {
+        write!(self, () => |conn| retention::drop_old_payloads(conn, before, limit))
     }
 }

@@ -24,15 +24,35 @@ pub(crate) fn ping() -> Statement<'static, 0> {
     statement!("SELECT 1")
 }
 
-pub(crate) fn insert_tenant(tenant: &Tenant) -> Statement<'_, 5> {
+pub(crate) fn insert_tenant(tenant: &Tenant) -> Statement<'_, 6> {
     statement!(
-        "INSERT INTO tenants (id, name, client_id, client_secret_hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO tenants \
+           (id, name, client_id, client_secret_hash, created_at, retention_seconds) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
         tenant.id.as_str(),
         tenant.name.as_str(),
         tenant.client_id.as_str(),
         tenant.client_secret_hash.as_str(),
         micros(tenant.created_at),
+        retention_arg(tenant.retention_seconds),
+    )
+}
+
+/// A tenant's retention as stored (the API bounds it far below `i64::MAX`).
+fn retention_arg(seconds: Option<u64>) -> Option<i64> {
+    seconds.map(|seconds| i64::try_from(seconds).unwrap_or(i64::MAX))
+}
+
+/// Sets a tenant's own retention (`None`: the server's); answers with the changed row (none
+/// if the tenant does not exist).
+pub(crate) fn set_tenant_retention(id: &str, seconds: Option<u64>) -> Statement<'_, 2> {
+    statement!(
+        concat!(
+            "UPDATE tenants SET retention_seconds = $1 WHERE id = $2 RETURNING ",
+            tenant_columns!()
+        ),
+        retention_arg(seconds),
+        id,
     )
 }
 
@@ -266,7 +286,7 @@ fn subscription_args<'a>(
         to_json(&sub.event_types)?.into(),
         sub.status.as_str().into(),
         sub.description.as_deref().into(),
-        to_json(&sub.headers)?.into(),
+        material.headers.into(),
         sub.rate_limit_per_second.map(i64::from).into(),
         i64::from(sub.max_in_flight).into(),
         sub.contact_email.as_deref().into(),

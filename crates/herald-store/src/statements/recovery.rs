@@ -118,18 +118,21 @@ pub(crate) fn claim_stalled(
     )
 }
 
-/// How many failed deliveries of `$1` have an id from `$2` on (column `failed`).
+/// How many failed deliveries of `$1` have an id from `$2` on (column `failed`), leaving out
+/// those whose event's payload `payload_retention` removed (there is nothing to send).
 pub(crate) fn count_failed<'a>(subscription_id: &'a str, first_id: &'a str) -> Statement<'a, 2> {
     statement!(
-        "SELECT count(*) AS failed FROM deliveries WHERE subscription_id = $1 AND id >= $2 \
-         AND status = 'failed'",
+        "SELECT count(*) AS failed FROM deliveries d WHERE d.subscription_id = $1 \
+         AND d.id >= $2 AND d.status = 'failed' \
+         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id AND e.payload_json = '')",
         subscription_id,
         first_id,
     )
 }
 
 /// Makes up to `$4` failed deliveries of `$1` with ids above `$2` pending again, due at `$3`,
-/// with a fresh retry schedule and no lease; answers their ids (column `id`).
+/// with a fresh retry schedule and no lease; answers their ids (column `id`). Deliveries of
+/// an event whose payload was removed stay failed.
 pub(crate) fn requeue_failed<'a>(
     subscription_id: &'a str,
     after_id: &'a str,
@@ -139,8 +142,10 @@ pub(crate) fn requeue_failed<'a>(
     statement!(
         "UPDATE deliveries SET status = 'pending', scheduled_attempts = 0, \
          next_attempt_at = $3, lease_until = NULL, updated_at = $3 WHERE id IN \
-         (SELECT id FROM deliveries WHERE subscription_id = $1 AND id > $2 \
-         AND status = 'failed' ORDER BY id LIMIT $4) RETURNING id",
+         (SELECT d.id FROM deliveries d WHERE d.subscription_id = $1 AND d.id > $2 \
+         AND d.status = 'failed' AND NOT EXISTS \
+           (SELECT 1 FROM events e WHERE e.id = d.event_id AND e.payload_json = '') \
+         ORDER BY d.id LIMIT $4) RETURNING id",
         subscription_id,
         after_id,
         micros(now),

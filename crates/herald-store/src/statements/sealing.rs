@@ -18,13 +18,17 @@ pub(crate) fn census() -> Statement<'static, 0> {
     )
 }
 
-/// At most `limit` subscriptions (`id` and their secret material, by id) whose secrets do not start
-/// with `prefix`: `hs1:` finds plaintext rows, `hs1:<primary id>:` every row not sealed by
-/// the primary key.
+/// At most `limit` subscriptions (`id` and their secret material, by id) whose secrets or
+/// headers do not start with `prefix`: `hs1:` finds plaintext rows, `hs1:<primary id>:` every
+/// row not sealed by the primary key. (Headers were sealed after secrets: an upgraded
+/// database has rows with sealed secrets and plaintext headers.)
 pub(crate) fn rows_to_reseal(prefix: &str, limit: u32) -> Statement<'_, 2> {
     statement!(
-        "SELECT id, secrets_json, signing_keys_json, client_key_pem FROM subscriptions \
-         WHERE substr(secrets_json, 1, length(CAST($1 AS TEXT))) <> $1 ORDER BY id LIMIT $2",
+        "SELECT id, secrets_json, signing_keys_json, client_key_pem, headers_json \
+         FROM subscriptions \
+         WHERE substr(secrets_json, 1, length(CAST($1 AS TEXT))) <> $1 \
+            OR substr(headers_json, 1, length(CAST($1 AS TEXT))) <> $1 \
+         ORDER BY id LIMIT $2",
         prefix,
         i64::from(limit),
     )
@@ -36,15 +40,16 @@ pub(crate) fn reseal_row<'a>(
     id: &'a str,
     sealed: &'a crate::rows::SecretMaterial,
     read: &'a str,
-) -> Statement<'a, 5> {
+) -> Statement<'a, 6> {
     statement!(
         "UPDATE subscriptions SET secrets_json = $2, signing_keys_json = $3, \
-         client_key_pem = $4 WHERE id = $1 AND secrets_json = $5",
+         client_key_pem = $4, headers_json = $6 WHERE id = $1 AND secrets_json = $5",
         id,
         sealed.secrets.as_str(),
         sealed.signing_keys.as_str(),
         sealed.client_key.as_deref(),
         read,
+        sealed.headers.as_str(),
     )
 }
 

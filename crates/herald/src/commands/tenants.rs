@@ -2,10 +2,11 @@
 //!
 //! `create` and `rotate-credentials` are the only moments the tenant's
 //! `client_secret` is shown, so their output keeps it in plain sight and says
-//! so on stderr.
+//! so on stderr. `--retention` gives a tenant a retention of its own (the API's
+//! `retention_seconds`), read as a duration like the server's setting.
 
 use clap::Subcommand;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use super::{Ctx, Page, Query};
 use crate::exit::usage;
@@ -17,7 +18,18 @@ pub(super) const COLUMNS: &[Column] = &[
     col("CLIENT ID", "client_id"),
     col("CREATED", "created_at"),
 ];
-pub(super) const FIRST: &[&str] = &["id", "name", "client_id", "client_secret", "created_at"];
+pub(super) const FIRST: &[&str] = &[
+    "id",
+    "name",
+    "client_id",
+    "client_secret",
+    "created_at",
+    "retention_seconds",
+];
+
+/// `--retention`'s help, shared by `create` and `update`.
+const RETENTION_HELP: &str = "How long this tenant's events are kept: a duration (90d, 12h), \
+    `forever` (or 0), or `default` for the server's --retention";
 
 /// Manage tenants: the organisations that receive webhooks.
 #[derive(Subcommand, Debug)]
@@ -28,6 +40,8 @@ pub enum TenantsCommand {
         /// The tenant's display name.
         #[arg(long)]
         name: String,
+        #[arg(long, value_name = "DURATION", help = RETENTION_HELP)]
+        retention: Option<String>,
     },
     /// List tenants.
     List {
@@ -46,6 +60,8 @@ pub enum TenantsCommand {
         /// New display name.
         #[arg(long)]
         name: Option<String>,
+        #[arg(long, value_name = "DURATION", help = RETENTION_HELP)]
+        retention: Option<String>,
     },
     /// Delete a tenant.
     Delete {
@@ -61,12 +77,32 @@ pub enum TenantsCommand {
     },
 }
 
+/// `--retention` as the API's `retention_seconds`: null for the server's, 0 for forever.
+fn retention_seconds(text: &str) -> anyhow::Result<Value> {
+    match text.trim() {
+        "default" => Ok(Value::Null),
+        "forever" => Ok(json!(0)),
+        duration => match herald_duration::parse(duration) {
+            Ok(duration) => Ok(json!(duration.as_secs())),
+            Err(error) => Err(usage(format!(
+                "--retention: {error}; give a duration such as 90d or 12h, `forever` or \
+                 `default`"
+            ))),
+        },
+    }
+}
+
 pub async fn run(ctx: &Ctx, command: TenantsCommand) -> anyhow::Result<()> {
     match command {
-        TenantsCommand::Create { name } => {
+        TenantsCommand::Create { name, retention } => {
+            let mut body = Map::new();
+            body.insert("name".into(), json!(name));
+            if let Some(retention) = retention {
+                body.insert("retention_seconds".into(), retention_seconds(&retention)?);
+            }
             let response = ctx
                 .api
-                .post(&["tenants"], Some(json!({ "name": name }).to_string()))
+                .post(&["tenants"], Some(Value::Object(body).to_string()))
                 .await?;
             ctx.print_object(&response, FIRST)?;
             if !ctx.json {
@@ -84,13 +120,24 @@ pub async fn run(ctx: &Ctx, command: TenantsCommand) -> anyhow::Result<()> {
             let response = ctx.api.get(&["tenants", &id], &[]).await?;
             ctx.print_object(&response, FIRST)?;
         }
-        TenantsCommand::Update { id, name } => {
-            let Some(name) = name else {
-                return Err(usage("nothing to update: give --name"));
-            };
+        TenantsCommand::Update {
+            id,
+            name,
+            retention,
+        } => {
+            let mut body = Map::new();
+            if let Some(name) = name {
+                body.insert("name".into(), json!(name));
+            }
+            if let Some(retention) = retention {
+                body.insert("retention_seconds".into(), retention_seconds(&retention)?);
+            }
+            if body.is_empty() {
+                return Err(usage("nothing to update: give --name or --retention"));
+            }
             let response = ctx
                 .api
-                .patch(&["tenants", &id], json!({ "name": name }).to_string())
+                .patch(&["tenants", &id], Value::Object(body).to_string())
                 .await?;
             ctx.print_object(&response, FIRST)?;
         }

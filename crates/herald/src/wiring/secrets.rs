@@ -35,7 +35,7 @@ pub async fn prepare(store: &dyn Store, keyring: &Keyring) -> anyhow::Result<()>
         tracing::info!(
             subscriptions = sealed,
             key_id = keyring.primary().id(),
-            "encrypted the signing secrets stored in plaintext by an older version"
+            "encrypted the secrets and custom headers stored in plaintext by an older version"
         );
     }
     let census = store.secret_census().await?;

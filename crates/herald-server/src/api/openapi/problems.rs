@@ -47,6 +47,8 @@ pub const SPECIFIC: &[(&str, u16, &[&str])] = &[
     ),
     ("testSubscription", 429, &["limit-exceeded"]),
     ("redeliverDelivery", 429, &["limit-exceeded"]),
+    ("redeliverDelivery", 410, &["payload-removed"]),
+    ("getEvent", 410, &["payload-removed"]),
     ("createToken", 400, &["oauth"]),
     ("createToken", 401, &["oauth"]),
     ("revokeToken", 400, &["oauth"]),
