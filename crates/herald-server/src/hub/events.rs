@@ -183,7 +183,11 @@ async fn show(
             @if let Some(key) = &event.idempotency_key { dt { "Idempotency key" } dd { code { (key) } } }
         }
         h2 { "Payload" }
-        pre.payload { (format::pretty_json(&event.payload_json)) }
+        @if event.payload_dropped() {
+            p { "The payload was removed by the server's payload_retention setting; the event and its deliveries are kept." }
+        } @else {
+            pre.payload { (format::pretty_json(&event.payload_json)) }
+        }
         h2 { "Deliveries" }
         div data-live="deliveries" { (super::deliveries::table(&deliveries, now, true)) }
     };
