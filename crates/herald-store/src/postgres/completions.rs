@@ -75,7 +75,8 @@ impl Completions {
     }
 }
 
-/// Runs one batch and answers its callers: together if it commits, else each alone.
+/// Runs one batch and answers its callers: together if it commits, else each alone
+/// ([`group::answer_together`]).
 async fn run_batch(
     pool: &PgPool,
     keyring: &Keyring,
@@ -88,25 +89,9 @@ async fn run_batch(
     })
     .await;
     drop(inputs);
-    let error = match together {
-        Ok(answers) => {
-            for (call, jobs) in batch.into_iter().zip(answers) {
-                let _ = call.reply.send(Ok(jobs));
-            }
-            return;
-        }
-        Err(error) => error,
-    };
-    let Err((batch, error)) = group::fail_all_if_unavailable(batch, error) else {
-        return;
-    };
-    if batch.len() > 1 {
-        tracing::debug!(%error, calls = batch.len(), "an attempt batch failed; running its calls one by one");
-    }
-    for call in batch {
-        let one = [&call.input];
+    for call in group::answer_together(batch, together, "attempt outcomes") {
         let answer = in_transaction(pool, async |conn| {
-            run_inputs(conn, keyring, node_id, &one).await
+            run_inputs(conn, keyring, node_id, &[&call.input]).await
         })
         .await
         .map(|mut answers| answers.pop().unwrap_or_default());

@@ -92,24 +92,37 @@ async fn batcher<T, A, F, Fut>(
     }
 }
 
-/// Answers every call of a failed batch with `error`, if retrying each alone cannot help
-/// (the database is unavailable); gives the batch back otherwise.
-pub(super) fn fail_all_if_unavailable<T, A>(
+/// Answers a batch's calls with their parts of `together` (the whole batch in one transaction)
+/// if that succeeded, or all with its error if the database is unavailable (alone they would
+/// only wait for it too). Otherwise gives the calls back, for the caller to run each by itself,
+/// so that one bad call fails alone. `what` names the calls in the log.
+pub(super) fn answer_together<T, A>(
     batch: Vec<Call<T, A>>,
-    error: StoreError,
-) -> std::result::Result<(), (Vec<Call<T, A>>, StoreError)> {
-    match error {
-        StoreError::Unavailable(cause) => {
-            let reason = cause.to_string();
-            for call in batch {
-                let _ = call
-                    .reply
-                    .send(Err(StoreError::Unavailable(reason.clone().into())));
+    together: Result<Vec<A>>,
+    what: &str,
+) -> Vec<Call<T, A>> {
+    let error = match together {
+        Ok(answers) => {
+            for (call, answer) in batch.into_iter().zip(answers) {
+                let _ = call.reply.send(Ok(answer));
             }
-            Ok(())
+            return Vec::new();
         }
-        error => Err((batch, error)),
+        Err(error) => error,
+    };
+    if let StoreError::Unavailable(cause) = &error {
+        let reason = cause.to_string();
+        for call in batch {
+            let _ = call
+                .reply
+                .send(Err(StoreError::Unavailable(reason.clone().into())));
+        }
+        return Vec::new();
     }
+    if batch.len() > 1 {
+        tracing::debug!(%error, calls = batch.len(), "a batch of {what} failed; running its calls one by one");
+    }
+    batch
 }
 
 /// Runs `body` in a new transaction and commits it if it succeeded.

@@ -60,7 +60,7 @@ impl Publishes {
 }
 
 /// Runs one batch and answers its publishers: together if the batch commits, else each in a
-/// transaction of its own, so one bad event fails alone.
+/// transaction of its own ([`group::answer_together`]).
 async fn run_batch(pool: &PgPool, keyring: &Keyring, batch: Vec<Call<Input, Accepted>>) {
     let items: Vec<Item<'_>> = batch
         .iter()
@@ -71,22 +71,7 @@ async fn run_batch(pool: &PgPool, keyring: &Keyring, batch: Vec<Call<Input, Acce
     })
     .await;
     drop(items);
-    let error = match together {
-        Ok(answers) => {
-            for (call, answer) in batch.into_iter().zip(answers) {
-                let _ = call.reply.send(Ok(answer));
-            }
-            return;
-        }
-        Err(error) => error,
-    };
-    let Err((batch, error)) = group::fail_all_if_unavailable(batch, error) else {
-        return;
-    };
-    if batch.len() > 1 {
-        tracing::debug!(%error, events = batch.len(), "a publish batch failed; publishing its events one by one");
-    }
-    for call in batch {
+    for call in group::answer_together(batch, together, "publishes") {
         let item = [(&call.input.0, call.input.1.as_ref())];
         let answer = in_transaction(pool, async |conn| publish_batch(conn, keyring, &item).await)
             .await
