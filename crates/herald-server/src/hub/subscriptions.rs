@@ -387,6 +387,21 @@ async fn load(state: &AppState, viewer: &Viewer, id: &str) -> Result<Subscriptio
     api::load(state, &viewer.principal, id).await
 }
 
+/// A tool's first two steps: its form's CSRF token checked, then the subscription loaded; the
+/// page to answer with if either fails.
+async fn checked_load(
+    state: &AppState,
+    viewer: &Viewer,
+    headers: &HeaderMap,
+    csrf: &str,
+    id: &str,
+) -> Result<Subscription, Response> {
+    if let Some(refused) = refuse(headers, viewer, csrf) {
+        return Err(refused);
+    }
+    load(state, viewer, id).await.map_err(failed)
+}
+
 /// What a detail page says above its tools after an action.
 enum Notice {
     /// A new secret, shown this once.
@@ -577,12 +592,9 @@ async fn test(
     axum::extract::Path(id): axum::extract::Path<String>,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    if let Some(refused) = refuse(&headers, &viewer, &form.csrf) {
-        return refused;
-    }
-    let sub = match load(&state, &viewer, &id).await {
+    let sub = match checked_load(&state, &viewer, &headers, &form.csrf, &id).await {
         Ok(sub) => sub,
-        Err(error) => return failed(error),
+        Err(refused) => return refused,
     };
     let notice = match api::start_test(&state, sub.clone()).await {
         Ok(handle) => match handle.await {
@@ -719,12 +731,9 @@ async fn edit(
     body: axum::body::Bytes,
 ) -> Response {
     let form = SubscriptionForm::parse(&body);
-    if let Some(refused) = refuse(&headers, &viewer, &form.csrf) {
-        return refused;
-    }
-    let sub = match load(&state, &viewer, &id).await {
+    let sub = match checked_load(&state, &viewer, &headers, &form.csrf, &id).await {
         Ok(sub) => sub,
-        Err(error) => return failed(error),
+        Err(refused) => return refused,
     };
     let body = UpdateSubscription {
         url: Some(form.url.trim().to_owned()),
@@ -799,12 +808,9 @@ async fn recover(
     axum::extract::Path(id): axum::extract::Path<String>,
     Form(form): Form<RecoverForm>,
 ) -> Response {
-    if let Some(refused) = refuse(&headers, &viewer, &form.csrf) {
-        return refused;
-    }
-    let sub = match load(&state, &viewer, &id).await {
+    let sub = match checked_load(&state, &viewer, &headers, &form.csrf, &id).await {
         Ok(sub) => sub,
-        Err(error) => return failed(error),
+        Err(refused) => return refused,
     };
     let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
     let Ok(since) = time::PrimitiveDateTime::parse(form.since.trim(), format) else {
