@@ -28,6 +28,12 @@ mod wiring;
 use std::process::ExitCode;
 
 use anyhow::bail;
+
+/// mimalloc, not the system allocator: serving and delivering allocate many small, short-lived
+/// buffers from several threads at once, where glibc's allocator spent about a sixth of
+/// Herald's CPU in `herald bench` (docs/performance.md, fourth round).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::Parser;
 use herald_server::LogFormat;
 
