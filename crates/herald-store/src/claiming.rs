@@ -27,6 +27,9 @@ pub(crate) struct Capacity {
     pub max_in_flight: u32,
     /// Its deliveries holding an unexpired lease (claimed by any node, or leased by hand).
     pub in_flight: i64,
+    /// Those of them held by another node than the claimer's (or leased by hand): while
+    /// there are any, the claimer gets no lease window ([`window_cap`]).
+    pub others_in_flight: i64,
     /// Its `rate_limit_per_second`.
     pub rate_limit_per_second: Option<u32>,
     /// The persisted next free send slot (unix µs); a slot in the past means "free now".
@@ -45,10 +48,11 @@ pub(crate) struct Slots {
 
 impl Capacity {
     /// How many more deliveries may be claimed for this subscription now: what its
-    /// concurrency limit leaves (`max_in_flight × lease_window` leases), and no more than its
-    /// rate limit allows before the horizon.
+    /// concurrency limit leaves ([`window_cap`] leases), and no more than its rate limit
+    /// allows before the horizon.
     pub(crate) fn room(&self, claim: &Claim) -> u32 {
-        let concurrency = lease_cap(self.max_in_flight, claim.lease_window)
+        let concurrency = self
+            .lease_cap(claim.lease_window)
             .saturating_sub(self.in_flight)
             .max(0);
         let rate = match self.rate_limit_per_second {
@@ -56,6 +60,12 @@ impl Capacity {
             Some(rate) => self.rate_room(rate, claim),
         };
         u32::try_from(concurrency.min(rate).min(i64::from(claim.limit))).unwrap_or(0)
+    }
+
+    /// How many unexpired leases this subscription may hold after the claim: see
+    /// [`window_cap`].
+    pub(crate) fn lease_cap(&self, lease_window: u32) -> i64 {
+        window_cap(self.max_in_flight, lease_window, self.others_in_flight)
     }
 
     /// How many slots `start, start + interval, …` fall before `now + horizon`.
@@ -100,7 +110,7 @@ impl Capacity {
 }
 
 /// A subscription's id and [`Capacity`] from a row with the columns `id`, `max_in_flight`,
-/// `rate_limit_per_second`, `rate_next_slot_us` and `in_flight`.
+/// `rate_limit_per_second`, `rate_next_slot_us`, `in_flight` and `others_in_flight`.
 pub(crate) fn capacity(row: &impl Columns) -> Result<(String, Capacity), StoreError> {
     let id: String = get(row, "id")?;
     let max_in_flight: i64 = get(row, "max_in_flight")?;
@@ -109,6 +119,7 @@ pub(crate) fn capacity(row: &impl Columns) -> Result<(String, Capacity), StoreEr
         max_in_flight: u32::try_from(max_in_flight)
             .map_err(|_| StoreError::Corrupt(format!("max_in_flight {max_in_flight} of {id}")))?,
         in_flight: get(row, "in_flight")?,
+        others_in_flight: get(row, "others_in_flight")?,
         rate_limit_per_second: rate
             .map(u32::try_from)
             .transpose()
@@ -218,6 +229,23 @@ pub(crate) fn lease_cap(max_in_flight: u32, lease_window: u32) -> i64 {
     i64::from(max_in_flight).saturating_mul(i64::from(lease_window.max(1)))
 }
 
+/// The lease cap for a claimer while `others_in_flight` of the subscription's unexpired
+/// leases are held by other nodes: the whole window ([`lease_cap`]) when it holds every lease
+/// itself, else `max_in_flight`.
+///
+/// Why this keeps a subscription's requests at `max_in_flight` across nodes: a claimer's own
+/// gate keeps its requests at `max_in_flight`, and a request only runs under a lease. While
+/// one node holds all the leases, only its requests run. Leases of two nodes at once can only
+/// come from a claim made while another node held some, which leaves at most `max_in_flight`
+/// leases in all, and while both hold any, every claim keeps it so; leases only ever end.
+pub(crate) fn window_cap(max_in_flight: u32, lease_window: u32, others_in_flight: i64) -> i64 {
+    if others_in_flight > 0 {
+        i64::from(max_in_flight)
+    } else {
+        lease_cap(max_in_flight, lease_window)
+    }
+}
+
 /// The spacing of `rate` sends per second, in whole microseconds, rounded up so that the rate
 /// is never exceeded. `None` for a rate of zero, which allows no sends at all (the API refuses
 /// it; the store does not divide by it).
@@ -272,6 +300,7 @@ mod tests {
         Capacity {
             max_in_flight: 16,
             in_flight: 0,
+            others_in_flight: 0,
             rate_limit_per_second: rate,
             next_slot_us,
         }
@@ -297,6 +326,23 @@ mod tests {
         assert_eq!(c.room(&windowed), 0, "a window of 0 counts as 1");
         c.in_flight = 0;
         assert_eq!(c.room(&windowed), 16);
+    }
+
+    #[test]
+    fn another_nodes_lease_takes_the_window_away() {
+        let mut windowed = claim(1000);
+        windowed.lease_window = 2;
+        let mut c = capacity(None, 0);
+        c.in_flight = 10;
+        assert_eq!(c.room(&windowed), 22, "alone: 16 × 2 - 10");
+        c.others_in_flight = 1;
+        assert_eq!(c.room(&windowed), 6, "shared: 16 - 10");
+        c.in_flight = 20;
+        assert_eq!(
+            c.room(&windowed),
+            0,
+            "shared and over: nothing, never negative"
+        );
     }
 
     #[test]

@@ -538,11 +538,12 @@ pub struct Claim {
     /// second gets at most the deliveries whose send slots fall before `now + horizon`.
     pub rate_horizon: std::time::Duration,
     /// How many `max_in_flight`s of leases a subscription may hold (at least 1; 0 is taken
-    /// as 1): a subscription may hold up to `max_in_flight × lease_window` unexpired leases;
-    /// the dispatcher itself keeps at most `max_in_flight` attempts running per subscription.
-    /// A window above 1 lets the next deliveries be leased while earlier attempts are still
-    /// being recorded, so a finished attempt's slot never idles for a commit; it is only
-    /// sound where one process claims from the database (see `DeliveryQueue::single_process`).
+    /// as 1): up to `max_in_flight × lease_window` unexpired leases while the claiming node
+    /// holds all of the subscription's leases, else `max_in_flight` in all; the dispatcher
+    /// itself keeps at most `max_in_flight` attempts running per subscription. A window above
+    /// 1 lets the next deliveries be leased while earlier attempts are still being recorded,
+    /// so a finished attempt's slot never idles for a commit. Why that keeps every node
+    /// together at `max_in_flight` requests: see `DeliveryQueue::claim_due`.
     pub lease_window: u32,
 }
 

@@ -241,6 +241,73 @@ async fn resuming_a_subscription_wakes_the_others() {
     woken(&notify, "a resume").await;
 }
 
+/// Completes `jobs` as succeeded attempts on `node`, releasing their leases.
+async fn complete(node: &PgStore, jobs: Vec<herald_store::DeliveryJob>) {
+    for job in jobs {
+        let attempt =
+            conformance::attempt(&job.delivery.id, 1, Some(200), AttemptTrigger::Scheduled);
+        node.complete_attempt(&attempt, &conformance::finished(DeliveryStatus::Succeeded))
+            .await
+            .expect("complete");
+    }
+}
+
+/// The lease window (claims and publish hand-offs up to `max_in_flight × 2` leases) is a
+/// node's only while it holds every lease of the subscription; once two nodes hold leases,
+/// all of them together stay within `max_in_flight`, so the nodes' requests do too.
+#[tokio::test]
+async fn a_node_gets_the_lease_window_only_while_it_holds_every_lease_of_the_subscription() {
+    let Some((first, database)) = fresh().await else {
+        return;
+    };
+    let (a, b) = (first, node(&database).await);
+    let tenant_id = tenant(&a).await;
+    subscription(&a, &tenant_id, 3).await;
+    for _ in 0..20 {
+        a.publish(&event(&tenant_id, None)).await.expect("publish");
+    }
+    let windowed = Claim {
+        lease_window: 2,
+        ..claim(100)
+    };
+
+    let mut a_holds = a.claim_due(&windowed).await.expect("claim on a");
+    assert_eq!(a_holds.len(), 6, "alone, a node leases 3 × 2");
+    assert!(
+        b.claim_due(&windowed).await.expect("claim on b").is_empty(),
+        "b gets nothing beside 6"
+    );
+    let lease = herald_store::PublishLease {
+        now: windowed.now,
+        lease_until: windowed.lease_until,
+        lease_window: 2,
+    };
+    let handed = b
+        .publish_and_lease(&event(&tenant_id, None), &lease)
+        .await
+        .expect("publish on b");
+    assert!(handed.jobs.is_empty(), "nor through a publish's hand-off");
+
+    complete(&a, a_holds.split_off(2)).await;
+    let b_holds = b.claim_due(&windowed).await.expect("claim on b");
+    assert_eq!(
+        b_holds.len(),
+        1,
+        "beside a's 2, b fills up to max_in_flight (3), no window"
+    );
+    assert!(
+        a.claim_due(&windowed).await.expect("claim on a").is_empty(),
+        "a has no window beside b's lease"
+    );
+
+    complete(&b, b_holds).await;
+    assert_eq!(
+        a.claim_due(&windowed).await.expect("claim on a").len(),
+        4,
+        "alone again, a gets its window back: 3 × 2 - 2"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_publishes_with_one_idempotency_key_on_two_nodes_create_one_event() {
     let Some((first, database)) = fresh().await else {

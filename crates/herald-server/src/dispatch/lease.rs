@@ -11,13 +11,13 @@
 //!    or a dispatcher [`step`](super::Dispatcher::step) claims due deliveries (`claim_due`:
 //!    never-attempted ones first, then retries, oldest due first). Either way it is leased
 //!    until `now + lease`; an unexpired lease is "in flight" for every node's claims.
-//! 3. **The lease window.** The store leases a subscription at most `max_in_flight × window`
-//!    deliveries. The window is 1 wherever several processes share the database (only the
-//!    database's count is shared, so it must bound the requests themselves); it is
-//!    [`SINGLE_PROCESS_LEASE_WINDOW`] where this process is the only claimer
-//!    ([`DeliveryQueue::single_process`], SQLite), so the next deliveries are already leased when a
-//!    response comes back and go out at once instead of waiting for the commit that records
-//!    the attempt.
+//! 3. **The lease window.** The store leases a subscription at most `max_in_flight ×`
+//!    [`LEASE_WINDOW`] deliveries while this node holds all of its leases, so the next
+//!    deliveries are already leased when a response comes back and go out at once instead of
+//!    waiting for the commit that records the attempt; the gate (point 4) keeps the requests
+//!    at `max_in_flight`. As soon as another node (PostgreSQL) holds a lease of the
+//!    subscription, the store counts every lease against `max_in_flight` itself, which then
+//!    bounds the requests of all nodes together (`DeliveryQueue::claim_due` says why).
 //! 4. **In this process a job waits three times**: for a place in `max_concurrency`, for its
 //!    rate-limit send slot (`not_before`, handed out by the store so it holds across nodes),
 //!    and for its subscription's gate ([`super::gates`]: `max_in_flight` requests at once).
@@ -36,13 +36,13 @@
 
 use std::time::{Duration, Instant};
 
-use herald_store::{Claim, DeliveryQueue, PublishLease};
+use herald_store::{Claim, PublishLease};
 use time::OffsetDateTime;
 
-/// The lease window where this process is the database's only claimer: a subscription may
-/// hold twice its `max_in_flight` in leases, so that as many deliveries as can run are leased
-/// again while the finished ones are being recorded.
-pub const SINGLE_PROCESS_LEASE_WINDOW: u32 = 2;
+/// The lease window: a subscription may hold twice its `max_in_flight` in leases (while one
+/// node holds them all), so that as many deliveries as can run are leased again while the
+/// finished ones are being recorded.
+pub const LEASE_WINDOW: u32 = 2;
 
 /// What a job must have left of its lease, beyond the request timeout, to be attempted: the
 /// time to sign, send and record around the request, and the publish's commit (an intake
@@ -52,15 +52,6 @@ pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// How far ahead rate-limited send slots are claimed: enough to keep a limited subscription
 /// busy between two claims, short enough that leases stay fresh.
 pub const RATE_HORIZON: Duration = Duration::from_secs(1);
-
-/// The lease window for `store`: see point 3 of the module documentation.
-pub fn lease_window(store: &dyn DeliveryQueue) -> u32 {
-    if store.single_process() {
-        SINGLE_PROCESS_LEASE_WINDOW
-    } else {
-        1
-    }
-}
 
 /// The terms every lease of this dispatcher is given, by a claim or by the intake.
 #[derive(Clone, Copy, Debug)]
@@ -74,11 +65,11 @@ pub struct LeaseTerms {
 }
 
 impl LeaseTerms {
-    /// The terms for leases of `lease` on `store`, with attempts of up to `request_timeout`.
-    pub fn new(store: &dyn DeliveryQueue, lease: Duration, request_timeout: Duration) -> Self {
+    /// The terms for leases of `lease`, with attempts of up to `request_timeout`.
+    pub fn new(lease: Duration, request_timeout: Duration) -> Self {
         Self {
             lease,
-            window: lease_window(store),
+            window: LEASE_WINDOW,
             patience: lease.saturating_sub(request_timeout + LEASE_MARGIN),
         }
     }

@@ -49,7 +49,7 @@ use tokio_util::task::TaskTracker;
 pub use attempt::Deliverer;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use intake::Intake;
-pub use lease::{LeaseTerms, SINGLE_PROCESS_LEASE_WINDOW, lease_window};
+pub use lease::{LEASE_WINDOW, LeaseTerms};
 pub use manual::{Busy, ManualTurn, TurnRefused};
 
 use gates::Gates;
@@ -126,7 +126,7 @@ impl Dispatcher {
         clock: Arc<dyn Clock>,
         settings: DispatchSettings,
     ) -> Self {
-        let terms = LeaseTerms::new(store.as_ref(), settings.lease, settings.request_timeout);
+        let terms = LeaseTerms::new(settings.lease, settings.request_timeout);
         if terms.patience.is_zero() {
             tracing::warn!(lease = ?settings.lease, request_timeout = ?settings.request_timeout,
                 "the lease leaves no time to wait for a subscription's gate");

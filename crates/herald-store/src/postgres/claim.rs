@@ -8,8 +8,9 @@
 //!    cycle; `NO KEY` means a `publish` inserting deliveries (whose foreign key takes `KEY
 //!    SHARE` on the subscription) is never blocked by a claim;
 //! 2. with those locks held, read each one's in-flight count (unexpired leases, whoever holds
-//!    them) and next free rate slot in a fresh snapshot, and turn them into caps
-//!    ([`crate::claiming`]);
+//!    them, and how many of those another node holds) and next free rate slot in a fresh
+//!    snapshot, and turn them into caps ([`crate::claiming`]: a lease window only for a node
+//!    that holds every lease of the subscription);
 //! 3. lease, in one statement, each subscription's first due deliveries up to its cap (fresh
 //!    before retries, oldest due first, `FOR UPDATE SKIP LOCKED` so a row being completed or
 //!    leased by hand is passed over rather than waited for), at most `claim.limit` in all;
@@ -22,14 +23,13 @@ use std::sync::LazyLock;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 
-use super::{catalog, events, run};
+use super::{catalog, events};
 use crate::claiming::{self, Capacity};
 use crate::error::StoreError;
 use crate::ids::DeliveryId;
 use crate::model::*;
 use crate::rows::{self, delivery_columns, from_micros, micros};
 use crate::sealing::Keyring;
-use crate::statements::queue as sql;
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -74,7 +74,7 @@ static LOCK_DUE: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Step 3: leases each capped subscription's first due deliveries up to its cap, fresh before
-/// retries, at most `$4` in all, until `$5`.
+/// retries, at most `$4` in all, until `$5`, to node `$6`.
 static LEASE_CAPPED: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH caps AS ( \
@@ -88,7 +88,8 @@ static LEASE_CAPPED: LazyLock<String> = LazyLock::new(|| {
            SELECT ranked.id FROM ranked JOIN caps USING (subscription_id) \
            WHERE ranked.rank <= caps.cap \
            ORDER BY ranked.retry, ranked.next_attempt_at, ranked.id LIMIT $4) \
-         UPDATE deliveries SET lease_until = $5 WHERE id IN (SELECT id FROM chosen) \
+         UPDATE deliveries SET lease_until = $5, lease_node = $6 \
+         WHERE id IN (SELECT id FROM chosen) \
          RETURNING {columns}",
         fresh = due_of_kind("attempts = 0", 0),
         retries = due_of_kind("attempts > 0", 1),
@@ -112,7 +113,7 @@ pub(super) async fn claim_due(
     if locked.is_empty() || claim.limit == 0 {
         return Ok(Vec::new());
     }
-    let capacities = capacities(conn, &locked, now).await?;
+    let capacities = capacities(conn, &locked, now, node_id).await?;
     let (capped, caps): (Vec<&str>, Vec<i64>) = capacities
         .iter()
         .map(|(id, capacity)| (id.as_str(), i64::from(capacity.room(claim))))
@@ -121,7 +122,7 @@ pub(super) async fn claim_due(
     if capped.is_empty() {
         return Ok(Vec::new());
     }
-    let deliveries = lease_capped(conn, claim, &capped, &caps).await?;
+    let deliveries = lease_capped(conn, claim, &capped, &caps, node_id).await?;
     let claiming::Assigned {
         not_before,
         next_slots,
@@ -137,6 +138,7 @@ async fn lease_capped(
     claim: &Claim,
     capped: &[&str],
     caps: &[i64],
+    node_id: &str,
 ) -> Result<Vec<Delivery>> {
     let claimed = sqlx::query(LEASE_CAPPED.as_str())
         .bind(capped)
@@ -144,6 +146,7 @@ async fn lease_capped(
         .bind(micros(claim.now))
         .bind(i64::from(claim.limit))
         .bind(micros(claim.lease_until))
+        .bind(node_id)
         .fetch_all(conn)
         .await?;
     let mut deliveries = claimed
@@ -157,21 +160,28 @@ async fn lease_capped(
     Ok(deliveries)
 }
 
-/// The locked subscriptions' in-flight counts and rate state, read after the locks were
-/// granted, so that whatever a claim before us committed is counted.
+/// The locked subscriptions' in-flight counts (all, and those of nodes other than `node_id`)
+/// and rate state, read after the locks were granted, so that whatever a claim before us
+/// committed is counted.
 pub(super) async fn capacities(
     conn: &mut PgConnection,
     locked: &[String],
     now: i64,
+    node_id: &str,
 ) -> Result<BTreeMap<String, Capacity>> {
     let found = sqlx::query(
         "SELECT s.id, s.max_in_flight, s.rate_limit_per_second, s.rate_next_slot_us, \
-           (SELECT count(*) FROM deliveries l WHERE l.subscription_id = s.id \
-              AND l.lease_until IS NOT NULL AND l.lease_until > $2) AS in_flight \
-         FROM subscriptions s WHERE s.id = ANY($1)",
+           l.in_flight, l.others_in_flight \
+         FROM subscriptions s CROSS JOIN LATERAL ( \
+           SELECT count(*) AS in_flight, \
+             count(*) FILTER (WHERE l.lease_node IS DISTINCT FROM $3) AS others_in_flight \
+           FROM deliveries l WHERE l.subscription_id = s.id \
+             AND l.lease_until IS NOT NULL AND l.lease_until > $2) l \
+         WHERE s.id = ANY($1)",
     )
     .bind(locked)
     .bind(now)
+    .bind(node_id)
     .fetch_all(conn)
     .await?;
     found.iter().map(claiming::capacity).collect()
@@ -235,8 +245,17 @@ pub(super) async fn lease_delivery(
             "delivery {id} is being attempted (leased until {until})"
         )));
     }
-    let leased = sql::lease_one(id.as_str(), micros(lease_until));
-    let delivery = run::optional(conn, &leased, rows::delivery).await?;
+    // `lease_node` cleared: a lease taken by hand counts as another node's for every claimer
+    // (no lease window beside it), the cautious side.
+    let leased = sqlx::query(concat!(
+        "UPDATE deliveries SET lease_until = $1, lease_node = NULL WHERE id = $2 RETURNING ",
+        delivery_columns!()
+    ))
+    .bind(micros(lease_until))
+    .bind(id.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let delivery = leased.as_ref().map(rows::delivery).transpose()?;
     let Some(delivery) = delivery else {
         return Ok(None);
     };

@@ -3,7 +3,8 @@
 //! free.
 //!
 //! The accounting is the claim's ([`super::claim`]), room included (`max_in_flight ×
-//! lease.lease_window` leases per subscription): the subscriptions are locked `FOR NO KEY
+//! lease.lease_window` leases per subscription while this node holds all of them, else
+//! `max_in_flight`: [`crate::claiming::window_cap`]): the subscriptions are locked `FOR NO KEY
 //! UPDATE` (in id order) before their in-flight counts are read, so a claim or another
 //! hand-off on any node cannot count the same free places. Unlike a claim, a publish never
 //! waits for that lock: `SKIP LOCKED` leaves a subscription that someone is claiming or
@@ -15,7 +16,6 @@ use std::collections::BTreeSet;
 use sqlx::PgConnection;
 
 use super::claim;
-use crate::claiming::lease_cap;
 use crate::error::StoreError;
 use crate::ids::DeliveryId;
 use crate::rows::micros;
@@ -28,6 +28,7 @@ type Result<T> = std::result::Result<T, StoreError>;
 /// subscriptions are left to claims, which check that this node holds their listener.
 pub(super) async fn choose<'d>(
     conn: &mut PgConnection,
+    node_id: &str,
     created: &'d [(DeliveryId, String)],
     lease: &PublishLease,
 ) -> Result<Vec<&'d str>> {
@@ -47,11 +48,11 @@ pub(super) async fn choose<'d>(
     if locked.is_empty() {
         return Ok(Vec::new());
     }
-    let mut capacities = claim::capacities(conn, &locked, micros(lease.now)).await?;
+    let mut capacities = claim::capacities(conn, &locked, micros(lease.now), node_id).await?;
     let mut chosen = Vec::new();
     for (id, subscription_id) in created {
         if let Some(capacity) = capacities.get_mut(subscription_id)
-            && capacity.in_flight < lease_cap(capacity.max_in_flight, lease.lease_window)
+            && capacity.in_flight < capacity.lease_cap(lease.lease_window)
         {
             capacity.in_flight += 1;
             chosen.push(id.as_str());

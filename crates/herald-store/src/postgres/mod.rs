@@ -130,8 +130,8 @@ impl PgStore {
             .connect_with(connect_options)
             .await?;
         let listener = Listener::start(pool.clone()).await?;
-        let publishes = publish::Publishes::start(pool.clone(), keyring.clone());
         let node_id = crate::ids::node_id();
+        let publishes = publish::Publishes::start(pool.clone(), keyring.clone(), node_id.clone());
         let completions =
             completions::Completions::start(pool.clone(), keyring.clone(), node_id.clone());
         Ok(PgStore {

@@ -40,11 +40,12 @@ type Item<'a> = (&'a Event, Option<&'a PublishLease>);
 pub(super) struct Publishes(Group<Input, Accepted>);
 
 impl Publishes {
-    /// Starts the batcher on the current Tokio runtime.
-    pub(super) fn start(pool: PgPool, keyring: Keyring) -> Self {
+    /// Starts the batcher on the current Tokio runtime; hand-offs are leased to `node_id`.
+    pub(super) fn start(pool: PgPool, keyring: Keyring, node_id: String) -> Self {
+        let node = Node { keyring, node_id };
         Self(Group::start(MAX_BATCH, MAX_RUNNING, move |batch| {
-            let (pool, keyring) = (pool.clone(), keyring.clone());
-            async move { run_batch(&pool, &keyring, batch).await }
+            let (pool, node) = (pool.clone(), node.clone());
+            async move { run_batch(&pool, &node, batch).await }
         }))
     }
 
@@ -59,21 +60,26 @@ impl Publishes {
     }
 }
 
+/// What a batch needs of its node: the keyring that opens the handed-out jobs' secrets, and
+/// the node id their leases are held by.
+#[derive(Clone)]
+struct Node {
+    keyring: Keyring,
+    node_id: String,
+}
+
 /// Runs one batch and answers its publishers: together if the batch commits, else each in a
 /// transaction of its own ([`group::answer_together`]).
-async fn run_batch(pool: &PgPool, keyring: &Keyring, batch: Vec<Call<Input, Accepted>>) {
+async fn run_batch(pool: &PgPool, node: &Node, batch: Vec<Call<Input, Accepted>>) {
     let items: Vec<Item<'_>> = batch
         .iter()
         .map(|call| (&call.input.0, call.input.1.as_ref()))
         .collect();
-    let together = in_transaction(pool, async |conn| {
-        publish_batch(conn, keyring, &items).await
-    })
-    .await;
+    let together = in_transaction(pool, async |conn| publish_batch(conn, node, &items).await).await;
     drop(items);
     for call in group::answer_together(batch, together, "publishes") {
         let item = [(&call.input.0, call.input.1.as_ref())];
-        let answer = in_transaction(pool, async |conn| publish_batch(conn, keyring, &item).await)
+        let answer = in_transaction(pool, async |conn| publish_batch(conn, node, &item).await)
             .await
             .and_then(|mut answers| {
                 answers
@@ -87,7 +93,7 @@ async fn run_batch(pool: &PgPool, keyring: &Keyring, batch: Vec<Call<Input, Acce
 /// Publishes every item in the caller's transaction; one answer per item, in order.
 async fn publish_batch(
     conn: &mut PgConnection,
-    keyring: &Keyring,
+    node: &Node,
     items: &[Item<'_>],
 ) -> Result<Vec<Accepted>> {
     let inserted = insert_events(conn, items).await?;
@@ -115,7 +121,7 @@ async fn publish_batch(
         return Ok(answers);
     }
     events::notify_work(conn).await?;
-    lease_to_publishers(conn, keyring, items, &created, &mut answers).await?;
+    lease_to_publishers(conn, node, items, &created, &mut answers).await?;
     Ok(answers)
 }
 
@@ -278,7 +284,7 @@ async fn insert_deliveries(
 /// leased to this node and returned as jobs with their items.
 async fn lease_to_publishers(
     conn: &mut PgConnection,
-    keyring: &Keyring,
+    node: &Node,
     items: &[Item<'_>],
     created: &[(usize, DeliveryId, String)],
     answers: &mut [Accepted],
@@ -291,16 +297,17 @@ async fn lease_to_publishers(
         .filter(|(n, _, _)| items[*n].1.is_some())
         .map(|(_, id, subscription)| (id.clone(), subscription.clone()))
         .collect();
-    let chosen = handoff::choose(conn, &wanted, &lease).await?;
+    let chosen = handoff::choose(conn, &node.node_id, &wanted, &lease).await?;
     if chosen.is_empty() {
         return Ok(());
     }
     let leased = sqlx::query(concat!(
-        "UPDATE deliveries SET lease_until = $2 WHERE id = ANY($1) RETURNING ",
+        "UPDATE deliveries SET lease_until = $2, lease_node = $3 WHERE id = ANY($1) RETURNING ",
         delivery_columns!()
     ))
     .bind(&chosen)
     .bind(micros(lease.lease_until))
+    .bind(&node.node_id)
     .fetch_all(&mut *conn)
     .await?;
     let deliveries = leased
@@ -312,7 +319,7 @@ async fn lease_to_publishers(
         .enumerate()
         .map(|(n, (event, _))| (event.id.as_str(), n))
         .collect();
-    for job in claim::jobs(conn, keyring, deliveries, lease.now, &HashMap::new()).await? {
+    for job in claim::jobs(conn, &node.keyring, deliveries, lease.now, &HashMap::new()).await? {
         if let Some(&n) = item_of.get(job.delivery.event_id.as_str()) {
             answers[n].jobs.push(job);
         }

@@ -25,9 +25,10 @@ pub struct PublishLease {
     pub now: OffsetDateTime,
     /// The leases given run until then.
     pub lease_until: OffsetDateTime,
-    /// As [`Claim::lease_window`]: a subscription may hold up to `max_in_flight ×
-    /// lease_window` unexpired leases; the dispatcher itself keeps at most `max_in_flight`
-    /// attempts running per subscription (at least 1; 0 is taken as 1).
+    /// As [`Claim::lease_window`]: up to `max_in_flight × lease_window` unexpired leases while
+    /// this node holds all of the subscription's leases, else `max_in_flight`; the dispatcher
+    /// itself keeps at most `max_in_flight` attempts running per subscription (at least 1; 0
+    /// is taken as 1).
     pub lease_window: u32,
 }
 
@@ -61,8 +62,8 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     ///
     /// Handed out, per subscription, are the event's deliveries to `active` subscriptions
     /// without a `rate_limit_per_second` (rate slots are the claim's business), up to what
-    /// `max_in_flight × lease.lease_window` leaves free under the same count `claim_due` uses
-    /// (unexpired leases, any node), leased until `lease.lease_until` with `not_before =
+    /// the same cap as `claim_due` leaves free under the same count (unexpired leases, any
+    /// node), leased until `lease.lease_until` with `not_before =
     /// lease.now`. The rest
     /// stay unleased for `claim_due`. A backend may hand out fewer (never more), e.g. when
     /// another node is claiming for that subscription right now, or none at all.
@@ -121,9 +122,12 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     /// Per-subscription limits hold across every node sharing the database, because they are
     /// computed from the database alone:
     /// - in flight = the subscription's deliveries (any status) holding an unexpired lease;
-    ///   at most `max_in_flight × claim.lease_window - in flight` more are claimed for it
-    ///   (with a window of 1, `max_in_flight` bounds the leases themselves; above 1 the
-    ///   claimer bounds its running attempts in memory, see [`DeliveryQueue::single_process`]);
+    ///   at most `cap - in flight` more are claimed for it, where the cap is `max_in_flight ×
+    ///   claim.lease_window` while every such lease is the claiming node's own, and
+    ///   `max_in_flight` as soon as another node (or a lease taken by hand) holds one. So
+    ///   requests stay at `max_in_flight` across nodes: one node alone keeps its running
+    ///   attempts there itself (its gate), and leases of two nodes at once only arise from a
+    ///   claim that left `max_in_flight` leases in all, which every later claim keeps;
     /// - with `rate_limit_per_second = r`, each claimed delivery gets a send slot (its
     ///   `not_before`) spaced `1/r` s after the previous one handed out by any node (the
     ///   subscription's next free slot is persisted), and only slots before
@@ -261,11 +265,9 @@ pub trait DeliveryQueue: Send + Sync + 'static {
         tenant_id: Option<&TenantId>,
         limit: u32,
     ) -> Result<Vec<FailingSubscription>>;
-    /// Whether only this process uses the database, so in-memory limits hold for every
-    /// claimer. A dispatcher may then claim with a [`Claim::lease_window`] above 1 and keep
-    /// each subscription at `max_in_flight` attempts itself; with several processes only the
-    /// count in the database is shared, so it must claim with a window of 1. Every backend
-    /// answers for itself (no default), so a wrapper cannot forget to pass the answer on.
+    /// Whether only this process uses the database (SQLite), so leases left by an earlier run
+    /// of it can all be released at start. Every backend answers for itself (no default), so
+    /// a wrapper cannot forget to pass the answer on.
     fn single_process(&self) -> bool;
     /// Signalled when another process committed new work (PostgreSQL `LISTEN/NOTIFY`), so
     /// an idle dispatcher wakes without polling. `None` when only this process writes

@@ -115,14 +115,14 @@ fn lease(conn: &Connection, claim: &Claim, chosen: &[Chosen]) -> Result<Vec<Deli
 }
 
 /// Each active subscription with due, unleased work, with its in-flight count at `now` and
-/// its rate state. Subscriptions without due work cannot get any and are not read, and
+/// its rate state (no lease is another node's: only this process uses the file). Subscriptions without due work cannot get any and are not read, and
 /// neither is a relay subscription (`url = 'relay:'`) unless this node (`$2`) holds a
 /// listener for it now: its deliveries wait for one (docs/relay.md).
 const CAPACITIES: &str = "SELECT s.id, s.max_in_flight, s.rate_limit_per_second, \
        s.rate_next_slot_us, \
        (SELECT count(*) FROM deliveries l INDEXED BY deliveries_leased_subscription \
         WHERE l.subscription_id = s.id AND l.lease_until IS NOT NULL \
-          AND l.lease_until > $1) AS in_flight \
+          AND l.lease_until > $1) AS in_flight, 0 AS others_in_flight \
      FROM subscriptions s WHERE s.status = 'active' \
        AND (s.url <> 'relay:' OR EXISTS (SELECT 1 FROM relay_presence p \
          WHERE p.subscription_id = s.id AND p.node_id = $2 AND p.expires_at > $1)) AND ( \
