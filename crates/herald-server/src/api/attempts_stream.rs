@@ -196,7 +196,7 @@ pub async fn stream(
             .with_status(StatusCode::SERVICE_UNAVAILABLE)
         })?;
     let feed = Feed {
-        queue: state.queue,
+        queue: Arc::clone(&state.queue),
         filter,
         position,
         pending: VecDeque::new(),
