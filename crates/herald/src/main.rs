@@ -30,8 +30,9 @@ use std::process::ExitCode;
 use anyhow::bail;
 
 /// mimalloc, not the system allocator: serving and delivering allocate many small, short-lived
-/// buffers from several threads at once, where glibc's allocator spent about a sixth of
-/// Herald's CPU in `herald bench` (docs/performance.md, fourth round).
+/// buffers from several threads at once, where glibc's allocator spent about an eighth of
+/// Herald's CPU in `herald bench` (docs/performance.md, "Results, issue 15 continued"). With
+/// the `override` feature the bundled SQLite allocates from it too.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::Parser;
