@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -21,7 +21,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::runtime::Runtime;
 
 use crate::BenchError;
@@ -56,6 +56,12 @@ pub struct Receiver {
     addr: SocketAddr,
     mode: Mode,
     shared: Arc<Shared>,
+    /// The port while down: bound, not listening. A SYN to it is answered with a reset
+    /// (connection refused), and the kernel never hands a bound port to an outgoing
+    /// connection. Releasing the port between down and up would let an outgoing connection
+    /// to it take it as its own source port (a loopback self-connect), and `up` could not
+    /// bind again.
+    reserved: Option<TcpSocket>,
     /// `None` while down. Stopped with `shutdown_background`, which is allowed inside the
     /// bench's own runtime (a plain drop there would panic).
     runtime: Option<Runtime>,
@@ -71,36 +77,46 @@ impl Receiver {
 
     /// A receiver that holds a free port but does not listen yet: connections are refused.
     pub fn down(mode: Mode) -> Result<Self, BenchError> {
-        let probe = StdListener::bind("127.0.0.1:0")
+        let socket =
+            TcpSocket::new_v4().map_err(BenchError::local("open the receiver's socket"))?;
+        socket
+            .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .map_err(BenchError::local("find a free port on 127.0.0.1"))?;
-        let addr = probe
+        let addr = socket
             .local_addr()
             .map_err(BenchError::local("read the receiver's address"))?;
         Ok(Self {
             addr,
             mode,
             shared: Arc::default(),
+            reserved: Some(socket),
             runtime: None,
         })
     }
 
-    /// Starts listening (again) on the receiver's port.
+    /// Starts listening on the receiver's port.
     pub fn up(&mut self) -> Result<(), BenchError> {
-        if self.runtime.is_some() {
+        let Some(socket) = self.reserved.take() else {
             return Ok(());
-        }
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("bench-receiver")
             .enable_all()
             .build()
             .map_err(BenchError::local("start the receiver's runtime"))?;
-        let again = || BenchError::local(format!("listen on {} again", self.addr));
-        let std_listener = StdListener::bind(self.addr).map_err(again())?;
-        std_listener.set_nonblocking(true).map_err(again())?;
-        let listener = {
+        let listening = {
+            // The listener registers with the reactor of the runtime it is created in.
             let _guard = runtime.enter();
-            TcpListener::from_std(std_listener).map_err(again())?
+            socket.listen(1024)
+        };
+        let listener = match listening {
+            Ok(listener) => listener,
+            Err(error) => {
+                // A plain drop of a runtime inside the bench's own runtime would panic.
+                runtime.shutdown_background();
+                return Err(BenchError::local(format!("listen on {}", self.addr))(error));
+            }
         };
         runtime.spawn(accept_loop(listener, self.mode, Arc::clone(&self.shared)));
         self.runtime = Some(runtime);
@@ -243,4 +259,33 @@ async fn handle(
         }
     }
     Ok(Response::new(Empty::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::ErrorKind;
+    use std::net::{TcpListener as StdListener, TcpStream};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_down_receiver_refuses_connections_keeps_its_port_and_comes_up_on_it() {
+        let mut receiver = Receiver::down(Mode::Answer).expect("down");
+        let refused = TcpStream::connect(receiver.addr()).expect_err("nobody listens yet");
+        assert_eq!(refused.kind(), ErrorKind::ConnectionRefused, "{refused}");
+        assert!(
+            StdListener::bind(receiver.addr()).is_err(),
+            "the port stays reserved while down"
+        );
+
+        receiver.up().expect("up");
+        let answered = reqwest::Client::new()
+            .post(receiver.url(1))
+            .header("webhook-id", "msg_1")
+            .send()
+            .await
+            .expect("the receiver answers once up");
+        assert_eq!(answered.status(), 200);
+        assert_eq!(receiver.unique(), 1);
+    }
 }
