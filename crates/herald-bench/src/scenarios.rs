@@ -58,7 +58,7 @@ impl Ctx {
 /// Stops the target and fills what the nodes did into `report`: their cost, each node's
 /// share, the commits per delivery, and the receiver's duplicates.
 pub async fn conclude(target: Target, report: &mut ScenarioReport, receiver: &Receiver) {
-    let finished = target.finish().await;
+    let finished = target.finish(report.arrived).await;
     report.process = finished.process;
     report.duplicates = receiver.duplicates();
     report.commits = finished.commits;

@@ -23,6 +23,9 @@ use crate::setup::{Api, Attempts};
 
 /// How long a spawned server may take to answer `/readyz`.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long [`Target::finish`] waits for the nodes' counts of recorded attempts to catch up with
+/// the arrivals.
+const SETTLE: Duration = Duration::from_secs(5);
 
 /// The Herald nodes of one scenario: children we own, or running servers.
 pub struct Target {
@@ -126,6 +129,15 @@ impl Target {
         self.nodes.iter().map(|n| n.api.clone()).collect()
     }
 
+    /// Each node's successful attempts so far.
+    async fn succeeded(&self) -> Vec<Result<u64, BenchError>> {
+        let mut counts = Vec::with_capacity(self.nodes.len());
+        for node in &self.nodes {
+            counts.push(node.attempts().await.map(|a| a.succeeded));
+        }
+        counts
+    }
+
     /// Attempts that did not succeed, over all nodes.
     pub async fn failed_attempts(&self) -> Result<u64, BenchError> {
         let mut sum = 0;
@@ -137,12 +149,25 @@ impl Target {
 
     /// Reads every node's deliveries and cost, stops the children (SIGKILL: their data
     /// directories are thrown away anyway), then reads the commits and drops the database.
-    pub async fn finish(mut self) -> Finished {
+    ///
+    /// A node counts a delivery once its attempt is recorded, which comes after the request
+    /// arrived, so the counts are read once they add up to `arrived` (the receiver's count),
+    /// or after [`SETTLE`] if they never do.
+    pub async fn finish(mut self, arrived: u64) -> Finished {
         let mut finished = Finished::default();
+        let settle = Instant::now() + SETTLE;
+        let counts = loop {
+            let counts = self.succeeded().await;
+            let total: u64 = counts.iter().filter_map(|c| c.as_ref().ok()).sum();
+            if total >= arrived || counts.iter().any(Result::is_err) || Instant::now() >= settle {
+                break counts;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         let mut successes = Some(0);
-        for node in &self.nodes {
-            let deliveries = match node.attempts().await {
-                Ok(attempts) => Some(attempts.succeeded),
+        for (node, count) in self.nodes.iter().zip(counts) {
+            let deliveries = match count {
+                Ok(succeeded) => Some(succeeded),
                 Err(error) => {
                     finished.problems.push(format!(
                         "{}: {}",
