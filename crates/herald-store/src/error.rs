@@ -1,5 +1,5 @@
-//! The store's typed error. Callers map it to HTTP: `Conflict` → 409, `Unavailable` → 503,
-//! anything else → 500 (logged, never shown to clients).
+//! The store's typed error. Callers map it to HTTP: `Conflict` → 409, `PayloadDropped` → 410,
+//! `Unavailable` → 503, anything else → 500 (logged, never shown to clients).
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -8,6 +8,10 @@ pub enum StoreError {
     /// A unique constraint refused the write (the message names what already exists).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The event's payload was removed by payload retention, so it cannot be sent again (the
+    /// message names the event).
+    #[error("payload dropped: {0}")]
+    PayloadDropped(String),
     /// The database cannot be reached or is busy beyond its timeout; retrying later may work.
     #[error("the database is unavailable: {0}")]
     Unavailable(#[source] Cause),

@@ -214,12 +214,14 @@ pub async fn redeliver(
     else {
         return Err(ApiError::not_found("delivery", &id));
     };
-    // Retention empties a payload only while no delivery of its event is pending, so the
-    // check is made before the lease makes this one pending.
+    let payload_removed =
+        || super::events::payload_removed(&state.config, delivery.event_id.as_str());
+    // Checked before the turn is taken, for a quick answer; the lease checks again, in the
+    // transaction that reads the payload to send, since retention may empty it meanwhile.
     if let Some(event) = state.queue.get_event(&delivery.event_id).await?
         && event.payload_dropped()
     {
-        return Err(super::events::payload_removed(&state.config, &event));
+        return Err(payload_removed());
     }
     // Taken before the lease: a refused redelivery leaves the delivery as it was.
     let turn = state
@@ -232,6 +234,7 @@ pub async fn redeliver(
     let job = match state.queue.lease_delivery(&parsed, now, lease_until).await {
         Ok(Some(job)) => job,
         Ok(None) => return Err(ApiError::not_found("delivery", &id)),
+        Err(StoreError::PayloadDropped(_)) => return Err(payload_removed()),
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::conflict(
                 "an attempt of this delivery is in flight; retry in a moment",

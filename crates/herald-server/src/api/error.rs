@@ -257,6 +257,10 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict(what) => ApiError::conflict(what),
+            StoreError::PayloadDropped(event) => ApiError::gone(
+                "payload-removed",
+                format!("the payload of event {event} was removed by payload_retention"),
+            ),
             StoreError::Unavailable(_) => {
                 tracing::warn!(%error, "store unavailable");
                 ApiError::unavailable()

@@ -167,7 +167,7 @@ async fn existing_tenant(state: &AppState, text: &str) -> Result<TenantId, ApiEr
 /// The answer for an event whose payload `payload_retention` removed: 410, saying when and
 /// what remains. For `GET /events/{id}` (what a thin delivery's receiver fetches) and for a
 /// redelivery, which has nothing to send.
-pub(crate) fn payload_removed(config: &crate::config::Config, event: &Event) -> ApiError {
+pub(crate) fn payload_removed(config: &crate::config::Config, event_id: &str) -> ApiError {
     let after = match config.payload_retention.as_secs() {
         0 => String::new(),
         seconds if seconds % 86_400 == 0 => format!(" after {} days", seconds / 86_400),
@@ -179,7 +179,7 @@ pub(crate) fn payload_removed(config: &crate::config::Config, event: &Event) -> 
         format!(
             "the payload of event {} was removed{after} by payload_retention; the event, its \
              deliveries and attempts are kept, but the payload cannot be read or sent again",
-            event.id
+            event_id
         ),
     )
 }
@@ -253,7 +253,7 @@ pub async fn show(
                 .is_none_or(|t| principal.can_see(t)) =>
         {
             if event.payload_dropped() {
-                return Err(payload_removed(&state.config, &event));
+                return Err(payload_removed(&state.config, event.id.as_str()));
             }
             Ok(JsonResponse(view(event)?))
         }

@@ -93,6 +93,7 @@ macro_rules! store_conformance_tests {
             retention_deletes_old_finished_events_with_their_deliveries_and_attempts,
             tenant_retention_scopes_its_events_apart_from_the_servers,
             dropping_payloads_keeps_the_delivery_log,
+            a_delivery_whose_payload_was_dropped_is_not_leased_again,
             // sealed secrets
             subscription_secrets_are_sealed_under_the_primary_key,
             resealing_current_secrets_rewrites_nothing,

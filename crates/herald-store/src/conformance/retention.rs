@@ -4,6 +4,7 @@
 //! payloads empties old payloads and response bodies and keeps every row.
 
 use super::*;
+use crate::error::StoreError;
 
 /// Publishes `event` and records one successful attempt on each of its deliveries.
 async fn delivered<S: Store>(store: &S, event: &Event) {
@@ -277,4 +278,33 @@ pub async fn dropping_payloads_keeps_the_delivery_log<S: Store>(store: &S) {
         .unwrap()
         .expect("it was running");
     assert_eq!(stepped.requeued, 0, "nothing to send: left failed");
+}
+
+/// A redelivery of a delivery whose payload was dropped is refused by the lease itself, in
+/// the transaction that would read the payload to send, and changes nothing: an empty body is
+/// never handed out to be signed and sent.
+pub async fn a_delivery_whose_payload_was_dropped_is_not_leased_again<S: Store>(store: &S) {
+    let tenant = new_tenant(store, "Acme").await;
+    new_subscription(store, &tenant.id, &["*"]).await;
+    let old = event("retention.test", Some(&tenant.id), 0);
+    delivered(store, &old).await;
+    let delivery = deliveries_of(store, &old.id).await.remove(0);
+    assert_eq!(
+        store
+            .drop_old_payloads(at(50_000), 10)
+            .await
+            .unwrap()
+            .events,
+        1
+    );
+
+    match store
+        .lease_delivery(&delivery.id, at(60_000), at(60_060))
+        .await
+    {
+        Err(StoreError::PayloadDropped(event)) => assert_eq!(event, old.id.as_str()),
+        other => panic!("expected PayloadDropped, got {other:?}"),
+    }
+    let after = store.get_delivery(&delivery.id).await.unwrap();
+    assert_eq!(after.as_ref(), Some(&delivery), "the delivery is unchanged");
 }

@@ -230,15 +230,23 @@ pub(super) async fn lease_delivery(
     now: OffsetDateTime,
     lease_until: OffsetDateTime,
 ) -> Result<Option<DeliveryJob>> {
-    // FOR UPDATE: two redeliveries of one delivery at once must not both see it free.
-    let lease: Option<Option<i64>> =
-        sqlx::query_scalar("SELECT lease_until FROM deliveries WHERE id = $1 FOR UPDATE")
-            .bind(id.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
-    let Some(lease) = lease else {
+    // FOR UPDATE: two redeliveries of one delivery at once must not both see it free. FOR
+    // SHARE of the event: retention cannot empty its payload until this commits, so the job
+    // read below still has it.
+    let found: Option<(Option<i64>, String, bool)> = sqlx::query_as(
+        "SELECT d.lease_until, d.event_id, e.payload_json = '' AS dropped \
+         FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = $1 \
+         FOR UPDATE OF d FOR SHARE OF e",
+    )
+    .bind(id.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((lease, event_id, dropped)) = found else {
         return Ok(None);
     };
+    if dropped {
+        return Err(StoreError::PayloadDropped(event_id));
+    }
     if let Some(held_until) = lease.filter(|&until| until > micros(now)) {
         let until = from_micros(held_until, "lease_until")?;
         return Err(StoreError::Conflict(format!(

@@ -138,7 +138,9 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     /// Two concurrent claims (two nodes) never return the same delivery.
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<DeliveryJob>>;
     /// Leases one delivery for a manual attempt (redelivery), whatever its status or schedule.
-    /// `Ok(None)` if it does not exist; `Conflict` if someone else holds an unexpired lease.
+    /// `Ok(None)` if it does not exist; `PayloadDropped` if retention removed its event's
+    /// payload (nothing is leased, and no empty body can be sent); `Conflict` if someone else
+    /// holds an unexpired lease.
     async fn lease_delivery(
         &self,
         id: &DeliveryId,

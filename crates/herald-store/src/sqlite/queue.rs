@@ -64,16 +64,26 @@ pub(super) fn lease_delivery(
     now: OffsetDateTime,
     lease_until: OffsetDateTime,
 ) -> Result<Option<DeliveryJob>> {
-    // No row lock needed: this runs on the one writer, so nothing changes the row meanwhile.
+    // No row lock needed: this runs on the one writer, so nothing changes the rows meanwhile
+    // (retention cannot empty the payload between this check and the job's read of it).
     let current = statement!(
-        "SELECT lease_until FROM deliveries WHERE id = $1",
+        "SELECT d.lease_until, d.event_id, e.payload_json = '' AS dropped \
+         FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = $1",
         id.as_str()
     );
-    let lease: Option<Option<i64>> =
-        run::optional(conn, &current, |row| rows::get(row, "lease_until"))?;
-    let Some(lease) = lease else {
+    let found: Option<(Option<i64>, String, bool)> = run::optional(conn, &current, |row| {
+        Ok((
+            rows::get(row, "lease_until")?,
+            rows::get(row, "event_id")?,
+            rows::get(row, "dropped")?,
+        ))
+    })?;
+    let Some((lease, event_id, dropped)) = found else {
         return Ok(None);
     };
+    if dropped {
+        return Err(StoreError::PayloadDropped(event_id));
+    }
     if let Some(held_until) = lease.filter(|&until| until > micros(now)) {
         let until = from_micros(held_until, "lease_until")?;
         return Err(StoreError::Conflict(format!(
