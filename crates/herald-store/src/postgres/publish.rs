@@ -7,9 +7,10 @@
 //! set-based instead: one `INSERT` for the events (`ON CONFLICT … DO NOTHING` on the
 //! idempotency index, so two nodes publishing one key at once wait for each other and the
 //! second answers with the first's event), one lookup of the matching subscriptions per
-//! distinct `(type, tenant)`, one `INSERT` for the deliveries, one `pg_notify`, one hand-off
-//! ([`super::handoff`]) for all of it, one commit. Keyed events are inserted in key order, so
-//! two batches never wait on each other's keys in a cycle.
+//! distinct `(type, tenant)`, one hand-off ([`super::handoff`]) for all of it, one `INSERT`
+//! for the deliveries (those handed out already leased), one `pg_notify`, one commit. Keyed
+//! events are inserted in key order, so two batches never wait on each other's keys in a
+//! cycle.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -98,7 +99,16 @@ async fn publish_batch(
 ) -> Result<Vec<Accepted>> {
     let inserted = insert_events(conn, items).await?;
     let targets = matching(conn, items, &inserted).await?;
-    let created = insert_deliveries(conn, items, &targets).await?;
+    let planned = plan_deliveries(&targets);
+    // The hand-off is decided before the deliveries are written, so a handed-out delivery is
+    // inserted leased: one row version and one set of index entries instead of an insert
+    // and an update of every index of `deliveries`.
+    let lease = batch_lease(items);
+    let chosen = match &lease {
+        Some(lease) => choose_handoff(conn, node, items, &planned, lease).await?,
+        None => HashSet::new(),
+    };
+    let leased = insert_deliveries(conn, node, items, &planned, &chosen, lease.as_ref()).await?;
     // Repeated keys are answered after the deliveries are in, so one whose first event is in
     // this very batch counts that event's deliveries.
     let mut answers = Vec::with_capacity(items.len());
@@ -117,11 +127,13 @@ async fn publish_batch(
             jobs: Vec::new(),
         });
     }
-    if created.is_empty() {
+    if planned.is_empty() {
         return Ok(answers);
     }
     events::notify_work(conn).await?;
-    lease_to_publishers(conn, node, items, &created, &mut answers).await?;
+    if let Some(lease) = lease {
+        hand_out(conn, node, items, leased, &lease, &mut answers).await?;
+    }
     Ok(answers)
 }
 
@@ -234,92 +246,134 @@ async fn matching(
         .collect())
 }
 
-/// Inserts every item's pending deliveries in one statement; `(item, delivery id,
-/// subscription id)` of each.
-async fn insert_deliveries(
-    conn: &mut PgConnection,
-    items: &[Item<'_>],
-    targets: &[Vec<Target>],
-) -> Result<Vec<(usize, DeliveryId, String)>> {
-    let mut created = Vec::new();
-    let (mut ids, mut event_ids, mut subscriptions, mut tenants, mut types, mut times) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
+/// A delivery to write: `(item, delivery id, subscription id, the subscription's tenant)`.
+type Planned<'t> = (usize, DeliveryId, &'t str, &'t str);
+
+/// One pending delivery per item and matching subscription, with its id.
+fn plan_deliveries(targets: &[Vec<Target>]) -> Vec<Planned<'_>> {
+    let mut planned = Vec::new();
     for (n, found) in targets.iter().enumerate() {
-        let event = items[n].0;
         for (subscription, tenant, _) in found {
-            let id = DeliveryId::generate();
-            ids.push(id.as_str().to_owned());
-            event_ids.push(event.id.as_str());
-            subscriptions.push(subscription.as_str());
-            tenants.push(tenant.as_str());
-            types.push(event.event_type.as_str());
-            times.push(micros(event.created_at));
-            created.push((n, id, subscription.clone()));
+            planned.push((
+                n,
+                DeliveryId::generate(),
+                subscription.as_str(),
+                tenant.as_str(),
+            ));
         }
     }
-    if created.is_empty() {
-        return Ok(created);
+    planned
+}
+
+/// The hand-off of `publish_and_lease` for the whole batch at once ([`handoff::choose`]):
+/// which of the planned deliveries of the items that asked for a lease are leased to this
+/// node, up to each subscription's free room.
+async fn choose_handoff(
+    conn: &mut PgConnection,
+    node: &Node,
+    items: &[Item<'_>],
+    planned: &[Planned<'_>],
+    lease: &PublishLease,
+) -> Result<HashSet<String>> {
+    let wanted: Vec<(DeliveryId, String)> = planned
+        .iter()
+        .filter(|(n, _, _, _)| items[*n].1.is_some())
+        .map(|(_, id, subscription, _)| (id.clone(), (*subscription).to_owned()))
+        .collect();
+    let chosen = handoff::choose(conn, &node.node_id, &wanted, lease).await?;
+    Ok(chosen.into_iter().map(str::to_owned).collect())
+}
+
+/// Inserts every planned delivery in one statement, pending, those in `chosen` leased to
+/// this node until `lease.lease_until`; answers with the leased ones.
+async fn insert_deliveries(
+    conn: &mut PgConnection,
+    node: &Node,
+    items: &[Item<'_>],
+    planned: &[Planned<'_>],
+    chosen: &HashSet<String>,
+    lease: Option<&PublishLease>,
+) -> Result<Vec<Delivery>> {
+    if planned.is_empty() {
+        return Ok(Vec::new());
     }
-    sqlx::query(
-        "INSERT INTO deliveries (id, event_id, subscription_id, tenant_id, event_type, status, \
-         attempts, scheduled_attempts, next_attempt_at, lease_until, created_at, updated_at) \
-         SELECT t.id, t.event_id, t.subscription_id, t.tenant_id, t.event_type, 'pending', 0, 0, \
-                t.at, NULL, t.at, t.at \
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[]) \
-           AS t (id, event_id, subscription_id, tenant_id, event_type, at)",
-    )
+    let lease_until = lease.map(|l| micros(l.lease_until));
+    let (mut ids, mut event_ids, mut subscriptions, mut tenants, mut types, mut times) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut leases, mut lease_nodes) = (vec![], vec![]);
+    for (n, id, subscription, tenant) in planned {
+        let event = items[*n].0;
+        ids.push(id.as_str());
+        event_ids.push(event.id.as_str());
+        subscriptions.push(*subscription);
+        tenants.push(*tenant);
+        types.push(event.event_type.as_str());
+        times.push(micros(event.created_at));
+        let leased = chosen.contains(id.as_str());
+        leases.push(lease_until.filter(|_| leased));
+        lease_nodes.push(leased.then_some(node.node_id.as_str()));
+    }
+    let rows = sqlx::query(if chosen.is_empty() {
+        INSERT_DELIVERIES
+    } else {
+        INSERT_DELIVERIES_RETURNING
+    })
     .bind(ids)
     .bind(event_ids)
     .bind(subscriptions)
     .bind(tenants)
     .bind(types)
     .bind(times)
-    .execute(conn)
+    .bind(leases)
+    .bind(lease_nodes)
+    .fetch_all(conn)
     .await?;
-    Ok(created)
+    let mut leased = Vec::with_capacity(chosen.len());
+    for row in &rows {
+        let delivery = rows::delivery(row)?;
+        if chosen.contains(delivery.id.as_str()) {
+            leased.push(delivery);
+        }
+    }
+    Ok(leased)
 }
 
-/// The hand-off of `publish_and_lease` for the whole batch at once ([`handoff::choose`]): the
-/// new deliveries of the items that asked for a lease, up to each subscription's free room,
-/// leased to this node and returned as jobs with their items.
-async fn lease_to_publishers(
+/// Inserts deliveries from arrays, one element per delivery (`lease_until` and `lease_node`
+/// null for those not handed out).
+macro_rules! insert_deliveries {
+    () => {
+        "INSERT INTO deliveries (id, event_id, subscription_id, tenant_id, event_type, status, \
+         attempts, scheduled_attempts, next_attempt_at, lease_until, lease_node, created_at, \
+         updated_at) \
+         SELECT t.id, t.event_id, t.subscription_id, t.tenant_id, t.event_type, 'pending', 0, 0, \
+                t.at, t.lease_until, t.lease_node, t.at, t.at \
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], \
+                     $7::int8[], $8::text[]) \
+           AS t (id, event_id, subscription_id, tenant_id, event_type, at, lease_until, lease_node)"
+    };
+}
+const INSERT_DELIVERIES: &str = insert_deliveries!();
+const INSERT_DELIVERIES_RETURNING: &str =
+    concat!(insert_deliveries!(), " RETURNING ", delivery_columns!());
+
+/// Answers the items with the jobs of the deliveries handed out to this node.
+async fn hand_out(
     conn: &mut PgConnection,
     node: &Node,
     items: &[Item<'_>],
-    created: &[(usize, DeliveryId, String)],
+    leased: Vec<Delivery>,
+    lease: &PublishLease,
     answers: &mut [Accepted],
 ) -> Result<()> {
-    let Some(lease) = batch_lease(items) else {
-        return Ok(());
-    };
-    let wanted: Vec<(DeliveryId, String)> = created
-        .iter()
-        .filter(|(n, _, _)| items[*n].1.is_some())
-        .map(|(_, id, subscription)| (id.clone(), subscription.clone()))
-        .collect();
-    let chosen = handoff::choose(conn, &node.node_id, &wanted, &lease).await?;
-    if chosen.is_empty() {
+    if leased.is_empty() {
         return Ok(());
     }
-    let leased = sqlx::query(concat!(
-        "UPDATE deliveries SET lease_until = $2, lease_node = $3 WHERE id = ANY($1) RETURNING ",
-        delivery_columns!()
-    ))
-    .bind(&chosen)
-    .bind(micros(lease.lease_until))
-    .bind(&node.node_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let deliveries = leased
-        .iter()
-        .map(rows::delivery)
-        .collect::<Result<Vec<_>>>()?;
     let item_of: HashMap<&str, usize> = items
         .iter()
         .enumerate()
         .map(|(n, (event, _))| (event.id.as_str(), n))
         .collect();
-    for job in claim::jobs(conn, &node.keyring, deliveries, lease.now, &HashMap::new()).await? {
+    for job in claim::jobs(conn, &node.keyring, leased, lease.now, &HashMap::new()).await? {
         if let Some(&n) = item_of.get(job.delivery.event_id.as_str()) {
             answers[n].jobs.push(job);
         }
