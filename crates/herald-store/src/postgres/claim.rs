@@ -53,13 +53,18 @@ fn due_of_kind(kind: &str, retry: u8) -> String {
 /// its deliveries wait for one and go only to a node that can send them (docs/relay.md). Scalar
 /// subqueries with LIMIT 1, not EXISTS: PostgreSQL turns two OR-ed EXISTS into a hashed
 /// subplan that reads every due delivery; these stay one index probe per subscription (its
-/// first due row of each kind), however large the backlog.
+/// last due row of each kind), however large the backlog. From the newest end, because claims
+/// lease the oldest due rows first and the index keeps a leased row until its outcome: a probe
+/// from the oldest end walks past every lease being attempted (a lease window's worth of row
+/// visits) before it meets free work, while the newest due row is usually free (only a
+/// publish's hand-off leases the newest ones).
 static LOCK_DUE: LazyLock<String> = LazyLock::new(|| {
     let due = |kind: &str| {
         format!(
             "(SELECT 1 FROM deliveries x WHERE x.subscription_id = s.id \
                AND x.status = 'pending' AND x.{kind} AND x.next_attempt_at <= $1 \
-               AND (x.lease_until IS NULL OR x.lease_until <= $1) LIMIT 1) IS NOT NULL"
+               AND (x.lease_until IS NULL OR x.lease_until <= $1) \
+             ORDER BY x.next_attempt_at DESC, x.id DESC LIMIT 1) IS NOT NULL"
         )
     };
     format!(
