@@ -146,7 +146,7 @@ async fn three_nodes_deliver_every_event_once_at_a_time_and_share_the_work() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killing_a_node_half_way_loses_nothing_and_duplicates_only_its_in_flight_work() {
+async fn killing_a_node_half_way_loses_nothing_and_duplicates_only_its_leased_work() {
     let Some(mut cluster) = Cluster::start(3, Duration::from_millis(2)).await else {
         return;
     };
