@@ -133,6 +133,7 @@ async fn run<S: Store>(
             limit: 100,
             rate_horizon: std::time::Duration::from_secs(1),
             lease_window: 1,
+            lease_windows: Default::default(),
         };
         claimed += store.claim_due(&claim).await?.len();
         claiming += claim_started.elapsed();

@@ -47,12 +47,12 @@ pub(crate) struct Slots {
 }
 
 impl Capacity {
-    /// How many more deliveries may be claimed for this subscription now: what its
-    /// concurrency limit leaves ([`window_cap`] leases), and no more than its rate limit
-    /// allows before the horizon.
-    pub(crate) fn room(&self, claim: &Claim) -> u32 {
+    /// How many more deliveries may be claimed for this subscription (`subscription_id`)
+    /// now: what its concurrency limit leaves ([`window_cap`] leases, with its window in
+    /// `claim`), and no more than its rate limit allows before the horizon.
+    pub(crate) fn room(&self, claim: &Claim, subscription_id: &str) -> u32 {
         let concurrency = self
-            .lease_cap(claim.lease_window)
+            .lease_cap(claim.lease_window_of(subscription_id))
             .saturating_sub(self.in_flight)
             .max(0);
         let rate = match self.rate_limit_per_second {
@@ -293,6 +293,7 @@ mod tests {
             limit: 100,
             rate_horizon: Duration::from_millis(horizon_ms),
             lease_window: 1,
+            lease_windows: HashMap::new(),
         }
     }
 
@@ -310,9 +311,9 @@ mod tests {
     fn concurrency_room_is_max_in_flight_minus_in_flight_never_negative() {
         let mut c = capacity(None, 0);
         c.in_flight = 10;
-        assert_eq!(c.room(&claim(1000)), 6);
+        assert_eq!(c.room(&claim(1000), "sub_a"), 6);
         c.in_flight = 20;
-        assert_eq!(c.room(&claim(1000)), 0);
+        assert_eq!(c.room(&claim(1000), "sub_a"), 0);
     }
 
     #[test]
@@ -321,11 +322,29 @@ mod tests {
         c.in_flight = 20;
         let mut windowed = claim(1000);
         windowed.lease_window = 2;
-        assert_eq!(c.room(&windowed), 12, "16 × 2 - 20");
+        assert_eq!(c.room(&windowed, "sub_a"), 12, "16 × 2 - 20");
         windowed.lease_window = 0;
-        assert_eq!(c.room(&windowed), 0, "a window of 0 counts as 1");
+        assert_eq!(c.room(&windowed, "sub_a"), 0, "a window of 0 counts as 1");
         c.in_flight = 0;
-        assert_eq!(c.room(&windowed), 16);
+        assert_eq!(c.room(&windowed, "sub_a"), 16);
+    }
+
+    #[test]
+    fn a_subscriptions_own_window_replaces_the_claims() {
+        let mut c = capacity(None, 0);
+        c.in_flight = 20;
+        let mut windowed = claim(1000);
+        windowed.limit = 1000;
+        windowed.lease_window = 2;
+        windowed.lease_windows.insert("sub_a".into(), 8);
+        assert_eq!(c.room(&windowed, "sub_a"), 108, "16 × 8 - 20");
+        assert_eq!(
+            c.room(&windowed, "sub_b"),
+            12,
+            "the claim's window: 16 × 2 - 20"
+        );
+        c.others_in_flight = 1;
+        assert_eq!(c.room(&windowed, "sub_a"), 0, "shared: no window at all");
     }
 
     #[test]
@@ -334,12 +353,12 @@ mod tests {
         windowed.lease_window = 2;
         let mut c = capacity(None, 0);
         c.in_flight = 10;
-        assert_eq!(c.room(&windowed), 22, "alone: 16 × 2 - 10");
+        assert_eq!(c.room(&windowed, "sub_a"), 22, "alone: 16 × 2 - 10");
         c.others_in_flight = 1;
-        assert_eq!(c.room(&windowed), 6, "shared: 16 - 10");
+        assert_eq!(c.room(&windowed, "sub_a"), 6, "shared: 16 - 10");
         c.in_flight = 20;
         assert_eq!(
-            c.room(&windowed),
+            c.room(&windowed, "sub_a"),
             0,
             "shared and over: nothing, never negative"
         );
@@ -348,9 +367,9 @@ mod tests {
     #[test]
     fn rate_room_counts_slots_before_the_horizon() {
         let c = capacity(Some(2), 0);
-        assert_eq!(c.room(&claim(2000)), 4, "0, 0.5, 1, 1.5 s");
-        assert_eq!(c.room(&claim(2001)), 5, "and 2 s");
-        assert_eq!(c.room(&claim(0)), 0, "no horizon, no slot");
+        assert_eq!(c.room(&claim(2000), "sub_a"), 4, "0, 0.5, 1, 1.5 s");
+        assert_eq!(c.room(&claim(2001), "sub_a"), 5, "and 2 s");
+        assert_eq!(c.room(&claim(0), "sub_a"), 0, "no horizon, no slot");
     }
 
     #[test]
@@ -358,7 +377,7 @@ mod tests {
         let claim = claim(3000);
         let now = micros(claim.now);
         let c = capacity(Some(2), now + 2_000_000);
-        assert_eq!(c.room(&claim), 2);
+        assert_eq!(c.room(&claim, "sub_a"), 2);
         let slots = c.slots(&claim, 2);
         assert_eq!(
             slots.not_before,
@@ -380,7 +399,7 @@ mod tests {
 
     #[test]
     fn a_rate_of_zero_allows_nothing() {
-        assert_eq!(capacity(Some(0), 0).room(&claim(10_000)), 0);
+        assert_eq!(capacity(Some(0), 0).room(&claim(10_000), "sub_a"), 0);
     }
 
     #[test]

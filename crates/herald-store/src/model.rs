@@ -4,7 +4,7 @@
 //! exact text the producer sent (`payload_json`), because the body a subscriber verifies must be
 //! byte for byte what was published; it is never parsed and re-serialised on the way out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -545,6 +545,21 @@ pub struct Claim {
     /// so a finished attempt's slot never idles for a commit. Why that keeps every node
     /// together at `max_in_flight` requests: see `DeliveryQueue::claim_due`.
     pub lease_window: u32,
+    /// Windows of particular subscriptions (by id), in place of `lease_window` for them. The
+    /// dispatcher widens the window of a subscription whose endpoint answers fast: its jobs
+    /// wait at its gate for fewer than one answer time each, so more of them may be leased
+    /// (`herald_server::dispatch::lease`, point 3).
+    pub lease_windows: HashMap<String, u32>,
+}
+
+impl Claim {
+    /// The lease window of the subscription `subscription_id` in this claim.
+    pub fn lease_window_of(&self, subscription_id: &str) -> u32 {
+        self.lease_windows
+            .get(subscription_id)
+            .copied()
+            .unwrap_or(self.lease_window)
+    }
 }
 
 /// A page of results, newest first, with the cursor for the next page.

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::StreamExt;
-use herald_server::dispatch::LEASE_WINDOW;
+use herald_server::dispatch::MAX_LEASE_WINDOW;
 use herald_testkit::{Receiver, Reply, TestDatabase, wait_for};
 use serde_json::json;
 use support::real::{ADMIN_TOKEN, Herald, free_port};
@@ -171,10 +171,10 @@ async fn killing_a_node_half_way_loses_nothing_and_duplicates_only_its_leased_wo
         .sum();
     // Only what the killed node held leases on can be attempted again: the requests it had in
     // flight and the responses whose outcomes it had not committed yet. While a node holds
-    // every lease of a subscription it may hold its lease window, LEASE_WINDOW × max_in_flight
+    // every lease of a subscription it may hold its widest lease window, MAX_LEASE_WINDOW × max_in_flight
     // (the gate keeps its requests at max_in_flight; the rest are leased ahead or waiting to
     // be recorded), and less as soon as another node holds some.
-    let bound = SUBSCRIPTIONS * MAX_IN_FLIGHT * LEASE_WINDOW as usize;
+    let bound = SUBSCRIPTIONS * MAX_IN_FLIGHT * MAX_LEASE_WINDOW as usize;
     assert!(
         duplicates <= bound,
         "{duplicates} duplicates, more than the {bound} leases the killed node could hold"

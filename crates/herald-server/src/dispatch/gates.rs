@@ -11,14 +11,28 @@
 //! A gate is a [`Semaphore`] of `max_in_flight` permits, kept in a map by subscription id
 //! while anyone holds or waits for one of its permits, and removed when it falls idle, so the
 //! map holds only the subscriptions that have work right now (deleted ones do not pile up).
+//! A gate that knows its endpoint's answer time stays idle in the map for [`REMEMBER`] after
+//! its last answer, so that a subscription whose gate drains while the next claim commits
+//! keeps its window; [`Gates::lease_windows`] removes it after that.
 //! If a job carries a different `max_in_flight` than its gate's size (the subscription was
 //! changed), a new gate of the new size replaces it; attempts holding permits of the old one
 //! finish under it, so for that moment the old and the new limit overlap.
+//!
+//! A gate also keeps how long its endpoint takes to answer ([`GatePermit::answered`]), from
+//! which the dispatcher sizes the subscription's lease window ([`Gates::lease_windows`]): the
+//! time a leased job waits here is about its place in the queue times that.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
+
+/// How long an idle gate keeps its endpoint's answer time.
+const REMEMBER: Duration = Duration::from_secs(60);
 
 /// The gates of every subscription with work in this process. Cloning shares them.
 #[derive(Clone, Debug, Default)]
@@ -33,6 +47,16 @@ struct Gate {
     /// Its permits: the subscription's `max_in_flight` when the gate was made.
     size: u32,
     permits: Arc<Semaphore>,
+    /// How long its endpoint takes to answer, and when it last did, once one attempt has:
+    /// see [`GatePermit::answered`].
+    answer: Option<(Duration, Instant)>,
+}
+
+impl Gate {
+    /// Whether nobody holds or waits for its permits (only the map knows it).
+    fn idle(&self) -> bool {
+        Arc::strong_count(&self.permits) == 1
+    }
 }
 
 /// A permit of a subscription's gate (or the wait for one). Dropping it gives the permit
@@ -60,6 +84,28 @@ impl Gates {
         // Never closed: the semaphore is ours and nothing calls `close`.
         pass.permit = Arc::clone(&pass.permits).acquire_owned().await.ok();
         pass
+    }
+
+    /// A place in the line of `subscription_id`'s gate of `max_in_flight` permits, taken now:
+    /// turns taken one after the other get their permits in that order, however their tasks
+    /// are scheduled (a relay listener catching up gets a subscription's jobs oldest first).
+    pub fn line_up(&self, subscription_id: &str, max_in_flight: u32) -> Turn {
+        let mut pass = self.pass(subscription_id, max_in_flight);
+        let mut acquire: Acquire = Box::pin(Arc::clone(&pass.permits).acquire_owned());
+        // Polled once here, so the wait is queued now; the task that waits for the turn polls
+        // it again with its own waker (a semaphore's waiter keeps the latest waker).
+        let mut context = Context::from_waker(Waker::noop());
+        if let Poll::Ready(permit) = acquire.as_mut().poll(&mut context) {
+            pass.permit = permit.ok();
+            return Turn {
+                acquire: None,
+                pass,
+            };
+        }
+        Turn {
+            acquire: Some(acquire),
+            pass,
+        }
     }
 
     /// A permit of `subscription_id`'s gate if one is free now, else `None` (a manual
@@ -93,6 +139,30 @@ impl Gates {
         }
     }
 
+    /// The lease window `window_for` gives each subscription whose gate knows its answer
+    /// time, for those where it is not `base` (the window of a subscription not listed), at
+    /// `now`; idle gates whose last answer is older than [`REMEMBER`] are removed first.
+    pub fn lease_windows(
+        &self,
+        now: Instant,
+        base: u32,
+        window_for: impl Fn(Duration) -> u32,
+    ) -> HashMap<String, u32> {
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        map.retain(|_, gate| {
+            !gate.idle()
+                || gate
+                    .answer
+                    .is_some_and(|(_, at)| now.saturating_duration_since(at) < REMEMBER)
+        });
+        map.iter()
+            .filter_map(|(id, gate)| {
+                let window = window_for(gate.answer?.0);
+                (window != base).then(|| (id.clone(), window))
+            })
+            .collect()
+    }
+
     /// How many subscriptions have a gate (for tests).
     #[cfg(test)]
     fn len(&self) -> usize {
@@ -108,6 +178,52 @@ impl Gate {
         Self {
             size,
             permits: Arc::new(Semaphore::new(size as usize)),
+            answer: None,
+        }
+    }
+}
+
+/// A semaphore wait, boxed so that it can be queued before its task runs.
+type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
+
+/// A place in a gate's line ([`Gates::line_up`]).
+pub struct Turn {
+    /// The queued wait, if the permit was not free at once. Declared first so that it is
+    /// dropped first: the pass then sees only its own hold on the gate.
+    acquire: Option<Acquire>,
+    pass: GatePermit,
+}
+
+impl Turn {
+    /// Waits for this turn's permit.
+    pub async fn wait(mut self) -> GatePermit {
+        if let Some(acquire) = self.acquire.take() {
+            // Never closed: the semaphore is ours and nothing calls `close`.
+            self.pass.permit = acquire.await.ok();
+        }
+        self.pass
+    }
+}
+
+impl GatePermit {
+    /// Tells the gate that an attempt under this permit got its answer (or gave up) after
+    /// `took`. The gate's answer time follows a slower answer at once and a faster one by an
+    /// eighth of the difference: a window sized from it shrinks as soon as the endpoint slows
+    /// down, and widens only once it has been fast for a while. `now` is when it answered.
+    pub fn answered(&self, took: Duration, now: Instant) {
+        let mut map = self
+            .gates
+            .map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(gate) = map.get_mut(&self.subscription_id)
+            && Arc::ptr_eq(&gate.permits, &self.permits)
+        {
+            let time = match gate.answer {
+                Some((known, _)) if took < known => known - (known - took) / 8,
+                _ => took,
+            };
+            gate.answer = Some((time, now));
         }
     }
 }
@@ -126,6 +242,8 @@ impl Drop for GatePermit {
             // (every holder and waiter keeps a clone, taken under this lock), so all its
             // permits are back.
             && Arc::strong_count(&self.permits) == 2
+            // One that knows its answer time is kept a while (see the module documentation).
+            && gate.answer.is_none()
         {
             map.remove(&self.subscription_id);
         }
@@ -182,6 +300,99 @@ mod tests {
         drop(held);
         assert_eq!(gates.len(), 0);
         assert!(gates.try_acquire("sub_a", 1).is_some());
+    }
+
+    #[tokio::test]
+    async fn answer_times_size_the_lease_windows_slow_at_once_fast_gradually() {
+        let gates = Gates::new();
+        let now = Instant::now();
+        let windows = || {
+            gates.lease_windows(now, 2, |took| {
+                if took < Duration::from_millis(100) {
+                    8
+                } else {
+                    2
+                }
+            })
+        };
+        let a = gates.acquire("sub_a", 1).await;
+        let _b = gates.acquire("sub_b", 1).await;
+        assert!(windows().is_empty(), "nothing answered yet");
+
+        a.answered(Duration::from_millis(10), now);
+        assert_eq!(
+            windows(),
+            HashMap::from([("sub_a".to_owned(), 8)]),
+            "sub_b has no answer time; sub_a is fast"
+        );
+        a.answered(Duration::from_secs(1), now);
+        assert!(
+            windows().is_empty(),
+            "one slow answer is enough to narrow it"
+        );
+        a.answered(Duration::from_millis(10), now);
+        assert!(
+            windows().is_empty(),
+            "one fast answer after it is not enough to widen it"
+        );
+        for _ in 0..40 {
+            a.answered(Duration::from_millis(10), now);
+        }
+        assert_eq!(windows().get("sub_a"), Some(&8));
+    }
+
+    #[tokio::test]
+    async fn an_idle_gate_keeps_its_answer_time_for_a_while() {
+        let gates = Gates::new();
+        let answered = Instant::now();
+        let window_for = |_| 8;
+        let held = gates.acquire("sub_a", 1).await;
+        held.answered(Duration::from_millis(1), answered);
+        drop(held);
+        assert_eq!(gates.len(), 1, "idle, but it knows its answer time");
+        let later = answered + REMEMBER - Duration::from_secs(1);
+        assert_eq!(gates.lease_windows(later, 2, window_for).len(), 1);
+        // Waiting on it again: the same gate, with what it knew.
+        let again = gates.acquire("sub_a", 1).await;
+        drop(again);
+        assert_eq!(gates.lease_windows(later, 2, window_for).len(), 1);
+
+        let too_late = answered + REMEMBER;
+        assert!(gates.lease_windows(too_late, 2, window_for).is_empty());
+        assert_eq!(gates.len(), 0, "forgotten: removed");
+    }
+
+    #[tokio::test]
+    async fn turns_get_their_permits_in_the_order_they_lined_up() {
+        let gates = Gates::new();
+        let held = gates.acquire("sub_a", 1).await;
+        let turns: Vec<Turn> = (0..4).map(|_| gates.line_up("sub_a", 1)).collect();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = tokio::task::JoinSet::new();
+        // Waited for in reverse: the line, not the waiting, decides.
+        for (n, turn) in turns.into_iter().enumerate().rev() {
+            let order = Arc::clone(&order);
+            tasks.spawn(async move {
+                let permit = turn.wait().await;
+                order.lock().expect("order").push(n);
+                drop(permit);
+            });
+        }
+        tokio::task::yield_now().await;
+        drop(held);
+        while tasks.join_next().await.is_some() {}
+        assert_eq!(*order.lock().expect("order"), vec![0, 1, 2, 3]);
+        assert_eq!(gates.len(), 0, "all given back: removed");
+    }
+
+    #[tokio::test]
+    async fn a_turn_given_up_leaves_no_gate_behind() {
+        let gates = Gates::new();
+        let free = gates.line_up("sub_a", 1);
+        let waiting = gates.line_up("sub_a", 1);
+        drop(waiting);
+        drop(free.wait().await);
+        assert_eq!(gates.len(), 0);
     }
 
     #[tokio::test]

@@ -15,21 +15,25 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::Core;
 use super::clock::Clock;
-use super::gates::GatePermit;
+use super::gates::{GatePermit, Turn};
 
 /// Works one leased job. `leased` is when its lease began (on the dispatcher's clock);
-/// `permit` is its place in `max_concurrency`, held until the attempt is recorded; `gate` its
-/// subscription's gate permit if it was taken already (then it has no turn to wait for).
+/// `permit` is its place in `max_concurrency`, held until the attempt is recorded; `turn` its
+/// place in its subscription's gate's line if it took one already (then it waits for that
+/// rather than for its send slot and a place of its own).
 pub(super) async fn work(
     job: DeliveryJob,
     leased: Instant,
     permit: OwnedSemaphorePermit,
-    gate: Option<GatePermit>,
+    turn: Option<Turn>,
     core: Arc<Core>,
 ) {
     // Shutdown while waiting, or before the request: no request, the lease stays.
-    let gate = match gate {
-        Some(gate) => gate,
+    let gate = match turn {
+        Some(turn) => match core.until_stopped(turn.wait()).await {
+            Some(gate) => gate,
+            None => return,
+        },
         None => match core.until_stopped(wait_turn(&job, &core)).await {
             Some(gate) => gate,
             None => return,
@@ -45,9 +49,12 @@ pub(super) async fn work(
         core.wake.notify_one(); // capacity freed: its subscription may have more due work
         return;
     }
+    let sent = core.clock.instant();
     let (attempt, progress) = core.deliverer.send(&job, AttemptTrigger::Scheduled).await;
     // The request is over: the subscription's next leased job may go now, and the claim loop
     // may queue its next claim to share this attempt's commit.
+    let answered = core.clock.instant();
+    gate.answered(answered.saturating_duration_since(sent), answered);
     drop(gate);
     core.wake.notify_one();
     core.deliverer.record(&job, &attempt, &progress).await;

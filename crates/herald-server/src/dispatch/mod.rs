@@ -49,7 +49,7 @@ use tokio_util::task::TaskTracker;
 pub use attempt::Deliverer;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use intake::Intake;
-pub use lease::{LEASE_WINDOW, LeaseTerms};
+pub use lease::{LEASE_WINDOW, LeaseTerms, MAX_LEASE_WINDOW};
 pub use manual::{Busy, ManualTurn, TurnRefused};
 
 use gates::Gates;
@@ -165,7 +165,12 @@ impl Dispatcher {
         }
         // Read before the lease starts, so a job's wait is never undercounted.
         let leased = core.clock.instant();
-        let claim = core.terms.claim(core.clock.now(), limit);
+        let windows = core
+            .gates
+            .lease_windows(core.clock.instant(), core.terms.window, |took| {
+                core.terms.window_for(took)
+            });
+        let claim = core.terms.claim(core.clock.now(), limit, windows);
         let jobs = core.store.claim_due(&claim).await?;
         let claimed = u32::try_from(jobs.len()).unwrap_or(u32::MAX);
         for job in jobs {
@@ -267,18 +272,16 @@ impl Core {
         let core = Arc::clone(self);
         match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => {
-                // Its gate's permit too, if free and the job need not wait for a send slot:
+                // Its place in its gate's line too, if the job need not wait for a send slot:
                 // taken here, in claim order, so a subscription's jobs start oldest first (a
                 // relay listener catching up gets them in order) rather than in whatever order
-                // their tasks first run.
-                let gate = (job.not_before <= self.clock.now())
-                    .then(|| {
-                        let subscription = &job.subscription;
-                        self.gates
-                            .try_acquire(subscription.id.as_str(), subscription.max_in_flight)
-                    })
-                    .flatten();
-                self.tasks.spawn(job::work(job, leased, permit, gate, core));
+                // their tasks first run, however many a wide lease window holds.
+                let turn = (job.not_before <= self.clock.now()).then(|| {
+                    let subscription = &job.subscription;
+                    self.gates
+                        .line_up(subscription.id.as_str(), subscription.max_in_flight)
+                });
+                self.tasks.spawn(job::work(job, leased, permit, turn, core));
             }
             Err(_) => {
                 self.tasks.spawn(async move {

@@ -319,6 +319,7 @@ pub fn claim(now: i64) -> Claim {
         limit: 100,
         rate_horizon: std::time::Duration::from_secs(1),
         lease_window: 1,
+        lease_windows: std::collections::HashMap::new(),
     }
 }
 

@@ -14,8 +14,12 @@
 //! 3. lease, in one statement, each subscription's first due deliveries up to its cap (fresh
 //!    before retries, oldest due first, `FOR UPDATE SKIP LOCKED` so a row being completed or
 //!    leased by hand is passed over rather than waited for), at most `claim.limit` in all;
-//! 4. move the rate-limited subscriptions' next free slots on, and read the jobs' events and
-//!    subscriptions (still locked, so consistent with the claim).
+//! 4. move the rate-limited subscriptions' next free slots on.
+//!
+//! The jobs' subscriptions are the rows step 1 locked, so they cost no statement of their own.
+//! Step 1's locks are held from the moment they are granted until the commit, and another
+//! claim of the same subscription (this node's next one, or another node's) waits for them:
+//! every round trip after step 1 is one that claim waits through too.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
@@ -28,7 +32,7 @@ use crate::claiming::{self, Capacity};
 use crate::error::StoreError;
 use crate::ids::DeliveryId;
 use crate::model::*;
-use crate::rows::{self, delivery_columns, from_micros, micros};
+use crate::rows::{self, delivery_columns, from_micros, micros, subscription_columns};
 use crate::sealing::Keyring;
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -48,7 +52,8 @@ fn due_of_kind(kind: &str, retry: u8) -> String {
     )
 }
 
-/// Step 1: locks every active subscription with due, unleased work, in id order; a relay
+/// Step 1: locks every active subscription with due, unleased work, in id order, and reads
+/// them (the rows as locked, so the jobs' subscriptions are the ones claimed); a relay
 /// subscription (`url = 'relay:'`) only if this node (`$2`) holds a listener for it now, so
 /// its deliveries wait for one and go only to a node that can send them (docs/relay.md). Scalar
 /// subqueries with LIMIT 1, not EXISTS: PostgreSQL turns two OR-ed EXISTS into a hashed
@@ -68,13 +73,14 @@ static LOCK_DUE: LazyLock<String> = LazyLock::new(|| {
         )
     };
     format!(
-        "SELECT s.id FROM subscriptions s WHERE s.status = 'active' \
+        "SELECT {columns} FROM subscriptions s WHERE s.status = 'active' \
            AND (s.url <> 'relay:' OR EXISTS (SELECT 1 FROM relay_presence p \
              WHERE p.subscription_id = s.id AND p.node_id = $2 AND p.expires_at > $1)) \
            AND ({} OR {}) \
          ORDER BY s.id FOR NO KEY UPDATE OF s",
         due("attempts = 0"),
         due("attempts > 0"),
+        columns = subscription_columns!(),
     )
 });
 
@@ -129,7 +135,8 @@ static LEASE_ONE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Runs inside the caller's transaction; see the module documentation.
+/// Runs inside the caller's transaction, a group's ([`super::completions`]); see the module
+/// documentation.
 pub(super) async fn claim_due(
     conn: &mut PgConnection,
     keyring: &Keyring,
@@ -137,7 +144,7 @@ pub(super) async fn claim_due(
     node_id: &str,
 ) -> Result<Vec<DeliveryJob>> {
     let now = micros(claim.now);
-    let locked: Vec<String> = sqlx::query_scalar(LOCK_DUE.as_str())
+    let locked = sqlx::query(LOCK_DUE.as_str())
         .bind(now)
         .bind(node_id)
         .fetch_all(&mut *conn)
@@ -145,10 +152,16 @@ pub(super) async fn claim_due(
     if locked.is_empty() || claim.limit == 0 {
         return Ok(Vec::new());
     }
-    let capacities = capacities(conn, &locked, now, node_id).await?;
+    let subscriptions = locked
+        .iter()
+        .map(|row| rows::subscription(row, keyring))
+        .collect::<Result<Vec<_>>>()?;
+    drop(locked);
+    let ids: Vec<String> = subscriptions.iter().map(|s| s.id.to_string()).collect();
+    let capacities = capacities(conn, &ids, now, node_id).await?;
     let (capped, caps): (Vec<&str>, Vec<i64>) = capacities
         .iter()
-        .map(|(id, capacity)| (id.as_str(), i64::from(capacity.room(claim))))
+        .map(|(id, capacity)| (id.as_str(), i64::from(capacity.room(claim, id))))
         .filter(|&(_, cap)| cap > 0)
         .unzip();
     if capped.is_empty() {
@@ -161,7 +174,9 @@ pub(super) async fn claim_due(
     } = claiming::assign_slots(claim, &capacities, &deliveries)?;
     advance_slots(conn, &next_slots).await?;
     drop(next_slots);
-    jobs(conn, keyring, deliveries, claim.now, &not_before).await
+    let (event_ids, _) = claiming::job_ids(&deliveries);
+    let events = events::get_events(conn, &event_ids).await?;
+    claiming::jobs(deliveries, events, subscriptions, claim.now, &not_before)
 }
 
 /// Step 3 ([`LEASE_ONE`] or [`LEASE_CAPPED`]): the leased deliveries, in the order they were
@@ -209,23 +224,14 @@ async fn lease_capped(
 
 /// The locked subscriptions' in-flight counts (all, and those of nodes other than `node_id`)
 /// and rate state, read after the locks were granted, so that whatever a claim before us
-/// committed is counted.
+/// committed is counted. Runs in a group's transaction, which walks indexes without bitmap
+/// scans, as this count must ([`super::group`]'s `BEGIN`).
 pub(super) async fn capacities(
     conn: &mut PgConnection,
     locked: &[String],
     now: i64,
     node_id: &str,
 ) -> Result<BTreeMap<String, Capacity>> {
-    // The count must walk `deliveries_leased` with a plain index scan. Every lease leaves an
-    // entry there that is dead once its outcome is recorded, until a vacuum; a plain index
-    // scan marks the dead entries it meets (the next count skips them), a bitmap scan never
-    // does and visits their heap pages on every call. The planner picks a bitmap scan for
-    // this count when it knows `now` (315 buffers per call mid-run against 11 with the index
-    // scan, docs/performance.md), so it is told not to for the rest of this transaction,
-    // whose other statements are index probes and lookups by key.
-    sqlx::query("SET LOCAL enable_bitmapscan = off")
-        .execute(&mut *conn)
-        .await?;
     let found = sqlx::query(
         "SELECT s.id, s.max_in_flight, s.rate_limit_per_second, s.rate_next_slot_us, \
            l.in_flight, l.others_in_flight \

@@ -18,36 +18,58 @@ use sqlx::PgConnection;
 use super::claim;
 use crate::error::StoreError;
 use crate::ids::DeliveryId;
-use crate::rows::micros;
+use crate::model::Subscription;
+use crate::rows::{self, micros, subscription_columns};
+use crate::sealing::Keyring;
 use crate::seam::PublishLease;
 
 type Result<T> = std::result::Result<T, StoreError>;
+
+/// What a batch hands out: the ids of the deliveries to insert leased, and the subscriptions
+/// it locked (those of the jobs among them, as locked, so the jobs need no read of their own).
+#[derive(Default)]
+pub(super) struct HandOff<'d> {
+    pub(super) chosen: Vec<&'d str>,
+    pub(super) subscriptions: Vec<Subscription>,
+}
+
+/// Locks the subscriptions a hand-off may lease for, in id order, and reads them.
+const LOCK_FREE: &str = concat!(
+    "SELECT ",
+    subscription_columns!(),
+    " FROM subscriptions WHERE id = ANY($1) AND status = 'active' \
+       AND rate_limit_per_second IS NULL AND url <> 'relay:' \
+     ORDER BY id FOR NO KEY UPDATE SKIP LOCKED"
+);
 
 /// The new deliveries (`(id, subscription id)`) to hand out: those of open subscriptions
 /// that no one else is claiming or handing out right now, up to each one's free room. Relay
 /// subscriptions are left to claims, which check that this node holds their listener.
 pub(super) async fn choose<'d>(
     conn: &mut PgConnection,
+    keyring: &Keyring,
     node_id: &str,
     created: &'d [(DeliveryId, String)],
     lease: &PublishLease,
-) -> Result<Vec<&'d str>> {
+) -> Result<HandOff<'d>> {
     if created.is_empty() {
-        return Ok(Vec::new());
+        return Ok(HandOff::default());
     }
     let wanted: BTreeSet<&str> = created.iter().map(|(_, s)| s.as_str()).collect();
     let wanted: Vec<&str> = wanted.into_iter().collect();
-    let locked: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM subscriptions WHERE id = ANY($1) AND status = 'active' \
-           AND rate_limit_per_second IS NULL AND url <> 'relay:' \
-         ORDER BY id FOR NO KEY UPDATE SKIP LOCKED",
-    )
-    .bind(&wanted)
-    .fetch_all(&mut *conn)
-    .await?;
+    let locked = sqlx::query(LOCK_FREE)
+        .bind(&wanted)
+        .fetch_all(&mut *conn)
+        .await?;
     if locked.is_empty() {
-        return Ok(Vec::new());
+        return Ok(HandOff::default());
     }
+    let subscriptions = locked
+        .iter()
+        .map(|row| rows::subscription(row, keyring))
+        .collect::<Result<Vec<_>>>()?;
+    drop(locked);
+    let locked: Vec<String> = subscriptions.iter().map(|s| s.id.to_string()).collect();
     let mut capacities = claim::capacities(conn, &locked, micros(lease.now), node_id).await?;
     let mut chosen = Vec::new();
     for (id, subscription_id) in created {
@@ -58,5 +80,8 @@ pub(super) async fn choose<'d>(
             chosen.push(id.as_str());
         }
     }
-    Ok(chosen)
+    Ok(HandOff {
+        chosen,
+        subscriptions,
+    })
 }

@@ -17,7 +17,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sqlx::{PgConnection, PgPool};
 
 use super::group::{self, Call, Group, in_transaction};
-use super::{claim, events, handoff};
+use super::{events, handoff};
+use crate::claiming;
 use crate::error::StoreError;
 use crate::ids::DeliveryId;
 use crate::model::*;
@@ -104,9 +105,9 @@ async fn publish_batch(
     // inserted leased: one row version and one set of index entries instead of an insert
     // and an update of every index of `deliveries`.
     let lease = batch_lease(items);
-    let chosen = match &lease {
+    let (chosen, locked) = match &lease {
         Some(lease) => choose_handoff(conn, node, items, &planned, lease).await?,
-        None => HashSet::new(),
+        None => (HashSet::new(), Vec::new()),
     };
     let leased = insert_deliveries(conn, node, items, &planned, &chosen, lease.as_ref()).await?;
     // Repeated keys are answered after the deliveries are in, so one whose first event is in
@@ -132,7 +133,7 @@ async fn publish_batch(
     }
     events::notify_work(conn).await?;
     if let Some(lease) = lease {
-        hand_out(conn, node, items, leased, &lease, &mut answers).await?;
+        hand_out(items, leased, locked, &lease, &mut answers)?;
     }
     Ok(answers)
 }
@@ -267,21 +268,22 @@ fn plan_deliveries(targets: &[Vec<Target>]) -> Vec<Planned<'_>> {
 
 /// The hand-off of `publish_and_lease` for the whole batch at once ([`handoff::choose`]):
 /// which of the planned deliveries of the items that asked for a lease are leased to this
-/// node, up to each subscription's free room.
+/// node, up to each subscription's free room, and the subscriptions it locked to decide.
 async fn choose_handoff(
     conn: &mut PgConnection,
     node: &Node,
     items: &[Item<'_>],
     planned: &[Planned<'_>],
     lease: &PublishLease,
-) -> Result<HashSet<String>> {
+) -> Result<(HashSet<String>, Vec<Subscription>)> {
     let wanted: Vec<(DeliveryId, String)> = planned
         .iter()
         .filter(|(n, _, _, _)| items[*n].1.is_some())
         .map(|(_, id, subscription, _)| (id.clone(), (*subscription).to_owned()))
         .collect();
-    let chosen = handoff::choose(conn, &node.node_id, &wanted, lease).await?;
-    Ok(chosen.into_iter().map(str::to_owned).collect())
+    let handed = handoff::choose(conn, &node.keyring, &node.node_id, &wanted, lease).await?;
+    let chosen = handed.chosen.into_iter().map(str::to_owned).collect();
+    Ok((chosen, handed.subscriptions))
 }
 
 /// Inserts every planned delivery in one statement, pending, those in `chosen` leased to
@@ -356,12 +358,13 @@ const INSERT_DELIVERIES: &str = insert_deliveries!();
 const INSERT_DELIVERIES_RETURNING: &str =
     concat!(insert_deliveries!(), " RETURNING ", delivery_columns!());
 
-/// Answers the items with the jobs of the deliveries handed out to this node.
-async fn hand_out(
-    conn: &mut PgConnection,
-    node: &Node,
+/// Answers the items with the jobs of the deliveries handed out to this node, put together
+/// from what the batch holds already: the items' events (all just inserted) and the
+/// subscriptions the hand-off locked.
+fn hand_out(
     items: &[Item<'_>],
     leased: Vec<Delivery>,
+    locked: Vec<Subscription>,
     lease: &PublishLease,
     answers: &mut [Accepted],
 ) -> Result<()> {
@@ -373,7 +376,15 @@ async fn hand_out(
         .enumerate()
         .map(|(n, (event, _))| (event.id.as_str(), n))
         .collect();
-    for job in claim::jobs(conn, &node.keyring, leased, lease.now, &HashMap::new()).await? {
+    let handed: HashSet<&str> = leased.iter().map(|d| d.event_id.as_str()).collect();
+    let events = items
+        .iter()
+        .filter(|(event, _)| handed.contains(event.id.as_str()))
+        .map(|(event, _)| (*event).clone())
+        .collect();
+    drop(handed);
+    let jobs = claiming::jobs(leased, events, locked, lease.now, &HashMap::new())?;
+    for job in jobs {
         if let Some(&n) = item_of.get(job.delivery.event_id.as_str()) {
             answers[n].jobs.push(job);
         }

@@ -38,7 +38,7 @@ pub(super) fn claim_due(
     let capacities = capacities(conn, claim.now, node_id)?;
     let caps: BTreeMap<&str, u32> = capacities
         .iter()
-        .map(|(id, capacity)| (id.as_str(), capacity.room(claim)))
+        .map(|(id, capacity)| (id.as_str(), capacity.room(claim, id)))
         .filter(|&(_, room)| room > 0)
         .collect();
     if caps.is_empty() || claim.limit == 0 {
