@@ -165,11 +165,12 @@ impl Dispatcher {
         }
         // Read before the lease starts, so a job's wait is never undercounted.
         let leased = core.clock.instant();
-        let windows = core
-            .gates
-            .lease_windows(core.clock.instant(), core.terms.window, |took| {
-                core.terms.window_for(took)
-            });
+        let windows = core.gates.lease_windows(
+            core.clock.instant(),
+            core.terms.window,
+            core.settings.max_concurrency,
+            |took| core.terms.window_for(took),
+        );
         let claim = core.terms.claim(core.clock.now(), limit, windows);
         let jobs = core.store.claim_due(&claim).await?;
         let claimed = u32::try_from(jobs.len()).unwrap_or(u32::MAX);

@@ -14,7 +14,7 @@
 //! 3. lease, in one statement, each subscription's first due deliveries up to its cap (fresh
 //!    before retries, oldest due first, `FOR UPDATE SKIP LOCKED` so a row being completed or
 //!    leased by hand is passed over rather than waited for), at most `claim.limit` in all;
-//! 4. move the rate-limited subscriptions' next free slots on.
+//! 4. move the rate-limited subscriptions' next free slots on, and read the jobs' events.
 //!
 //! The jobs' subscriptions are the rows step 1 locked, so they cost no statement of their own.
 //! Step 1's locks are held from the moment they are granted until the commit, and another
