@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
 
 use super::{catalog, events};
@@ -152,13 +153,9 @@ pub(super) async fn claim_due(
     if locked.is_empty() || claim.limit == 0 {
         return Ok(Vec::new());
     }
-    let subscriptions = locked
-        .iter()
-        .map(|row| rows::subscription(row, keyring))
-        .collect::<Result<Vec<_>>>()?;
+    let subscriptions = locked_subscriptions(&locked, keyring)?;
     drop(locked);
-    let ids: Vec<String> = subscriptions.iter().map(|s| s.id.to_string()).collect();
-    let capacities = capacities(conn, &ids, now, node_id).await?;
+    let capacities = capacities(conn, &subscriptions, now, node_id).await?;
     let (capped, caps): (Vec<&str>, Vec<i64>) = capacities
         .iter()
         .map(|(id, capacity)| (id.as_str(), i64::from(capacity.room(claim, id))))
@@ -222,16 +219,29 @@ async fn lease_capped(
     Ok(deliveries)
 }
 
+/// The subscriptions a claim or a hand-off locked, from the rows of its locking statement
+/// (their columns as locked), secrets opened with `keyring`.
+pub(super) fn locked_subscriptions(
+    locked: &[PgRow],
+    keyring: &Keyring,
+) -> Result<Vec<Subscription>> {
+    locked
+        .iter()
+        .map(|row| rows::subscription(row, keyring))
+        .collect()
+}
+
 /// The locked subscriptions' in-flight counts (all, and those of nodes other than `node_id`)
 /// and rate state, read after the locks were granted, so that whatever a claim before us
 /// committed is counted. Runs in a group's transaction, which walks indexes without bitmap
 /// scans, as this count must ([`super::group`]'s `BEGIN`).
 pub(super) async fn capacities(
     conn: &mut PgConnection,
-    locked: &[String],
+    locked: &[Subscription],
     now: i64,
     node_id: &str,
 ) -> Result<BTreeMap<String, Capacity>> {
+    let ids: Vec<&str> = locked.iter().map(|s| s.id.as_str()).collect();
     let found = sqlx::query(
         "SELECT s.id, s.max_in_flight, s.rate_limit_per_second, s.rate_next_slot_us, \
            l.in_flight, l.others_in_flight \
@@ -242,7 +252,7 @@ pub(super) async fn capacities(
              AND l.lease_until IS NOT NULL AND l.lease_until > $2) l \
          WHERE s.id = ANY($1)",
     )
-    .bind(locked)
+    .bind(&ids)
     .bind(now)
     .bind(node_id)
     .fetch_all(conn)

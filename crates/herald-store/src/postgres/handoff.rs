@@ -19,7 +19,7 @@ use super::claim;
 use crate::error::StoreError;
 use crate::ids::DeliveryId;
 use crate::model::Subscription;
-use crate::rows::{self, micros, subscription_columns};
+use crate::rows::{micros, subscription_columns};
 use crate::sealing::Keyring;
 use crate::seam::PublishLease;
 
@@ -64,13 +64,10 @@ pub(super) async fn choose<'d>(
     if locked.is_empty() {
         return Ok(HandOff::default());
     }
-    let subscriptions = locked
-        .iter()
-        .map(|row| rows::subscription(row, keyring))
-        .collect::<Result<Vec<_>>>()?;
+    let subscriptions = claim::locked_subscriptions(&locked, keyring)?;
     drop(locked);
-    let locked: Vec<String> = subscriptions.iter().map(|s| s.id.to_string()).collect();
-    let mut capacities = claim::capacities(conn, &locked, micros(lease.now), node_id).await?;
+    let mut capacities =
+        claim::capacities(conn, &subscriptions, micros(lease.now), node_id).await?;
     let mut chosen = Vec::new();
     for (id, subscription_id) in created {
         if let Some(capacity) = capacities.get_mut(subscription_id)
