@@ -546,8 +546,8 @@ pub struct Claim {
     /// together at `max_in_flight` requests: see `DeliveryQueue::claim_due`.
     pub lease_window: u32,
     /// Windows of particular subscriptions (by id), in place of `lease_window` for them. The
-    /// dispatcher widens the window of a subscription whose endpoint answers fast: its jobs
-    /// wait at its gate for fewer than one answer time each, so more of them may be leased
+    /// dispatcher widens the window of a subscription whose endpoint answers fast enough that
+    /// the last job of the wider window still goes out well within its lease
     /// (`herald_server::dispatch::lease`, point 3).
     pub lease_windows: HashMap<String, u32>,
 }
