@@ -69,6 +69,9 @@ pub struct GatePermit {
     permits: Arc<Semaphore>,
     /// `None` while waiting, and once given back.
     permit: Option<OwnedSemaphorePermit>,
+    /// The answer time its attempt measured, told to the gate when the permit is given back
+    /// ([`GatePermit::answered`]), under the lock that giving back takes anyway.
+    answer: Option<(Duration, Instant)>,
 }
 
 impl Gates {
@@ -136,6 +139,7 @@ impl Gates {
             subscription_id: subscription_id.to_owned(),
             permits,
             permit: None,
+            answer: None,
         }
     }
 
@@ -217,25 +221,23 @@ impl Turn {
 }
 
 impl GatePermit {
-    /// Tells the gate that an attempt under this permit got its answer (or gave up) after
-    /// `took`. The gate's answer time follows a slower answer at once and a faster one by an
-    /// eighth of the difference: a window sized from it shrinks as soon as the endpoint slows
-    /// down, and widens only once it has been fast for a while. `now` is when it answered.
-    pub fn answered(&self, took: Duration, now: Instant) {
-        let mut map = self
-            .gates
-            .map
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(gate) = map.get_mut(&self.subscription_id)
-            && Arc::ptr_eq(&gate.permits, &self.permits)
-        {
-            let time = match gate.answer {
-                Some((known, _)) if took < known => known - (known - took) / 8,
-                _ => took,
-            };
-            gate.answer = Some((time, now));
-        }
+    /// Gives the permit back, telling the gate that the attempt under it got its answer (or
+    /// gave up) after `took`, at `now`. The gate's answer time follows a slower answer at once
+    /// and a faster one by an eighth of the difference: a window sized from it shrinks as soon
+    /// as the endpoint slows down, and widens only once it has been fast for a while.
+    pub fn answered(mut self, took: Duration, now: Instant) {
+        self.answer = Some((took, now));
+    }
+}
+
+impl Gate {
+    /// Takes in an answer time measured under one of its permits ([`GatePermit::answered`]).
+    fn learn(&mut self, (took, now): (Duration, Instant)) {
+        let time = match self.answer {
+            Some((known, _)) if took < known => known - (known - took) / 8,
+            _ => took,
+        };
+        self.answer = Some((time, now));
     }
 }
 
@@ -247,15 +249,19 @@ impl Drop for GatePermit {
             .map
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(gate) = map.get(&self.subscription_id)
-            && Arc::ptr_eq(&gate.permits, &self.permits)
-            // Only the map and this permit know the gate: no one else holds or waits on it
-            // (every holder and waiter keeps a clone, taken under this lock), so all its
-            // permits are back.
-            && Arc::strong_count(&self.permits) == 2
-            // One that knows its answer time is kept a while (see the module documentation).
-            && gate.answer.is_none()
-        {
+        let Some(gate) = map
+            .get_mut(&self.subscription_id)
+            .filter(|gate| Arc::ptr_eq(&gate.permits, &self.permits))
+        else {
+            return;
+        };
+        if let Some(answer) = self.answer.take() {
+            gate.learn(answer);
+        }
+        // Only the map and this permit know the gate: no one else holds or waits on it (every
+        // holder and waiter keeps a clone, taken under this lock), so all its permits are
+        // back. One that knows its answer time is kept a while (see the module documentation).
+        if Arc::strong_count(&self.permits) == 2 && gate.answer.is_none() {
             map.remove(&self.subscription_id);
         }
     }
@@ -326,28 +332,28 @@ mod tests {
                 }
             })
         };
-        let a = gates.acquire("sub_a", 1).await;
+        let answer = async |took| gates.acquire("sub_a", 1).await.answered(took, now);
         let _b = gates.acquire("sub_b", 1).await;
         assert!(windows().is_empty(), "nothing answered yet");
 
-        a.answered(Duration::from_millis(10), now);
+        answer(Duration::from_millis(10)).await;
         assert_eq!(
             windows(),
             HashMap::from([("sub_a".to_owned(), 8)]),
             "sub_b has no answer time; sub_a is fast"
         );
-        a.answered(Duration::from_secs(1), now);
+        answer(Duration::from_secs(1)).await;
         assert!(
             windows().is_empty(),
             "one slow answer is enough to narrow it"
         );
-        a.answered(Duration::from_millis(10), now);
+        answer(Duration::from_millis(10)).await;
         assert!(
             windows().is_empty(),
             "one fast answer after it is not enough to widen it"
         );
         for _ in 0..40 {
-            a.answered(Duration::from_millis(10), now);
+            answer(Duration::from_millis(10)).await;
         }
         assert_eq!(windows().get("sub_a"), Some(&8));
     }
@@ -357,11 +363,9 @@ mod tests {
         let gates = Gates::new();
         let now = Instant::now();
         let fast = |_| 8;
-        let mut held = Vec::new();
         for id in ["sub_a", "sub_b", "sub_c", "sub_d"] {
             let permit = gates.acquire(id, 16).await;
             permit.answered(Duration::from_millis(1), now);
-            held.push(permit);
         }
         // 4 gates of 16: 512 places leave each a window of 8, 160 of 2 (160 / 64).
         assert!(
@@ -392,7 +396,6 @@ mod tests {
         let window_for = |_| 8;
         let held = gates.acquire("sub_a", 1).await;
         held.answered(Duration::from_millis(1), answered);
-        drop(held);
         assert_eq!(gates.len(), 1, "idle, but it knows its answer time");
         let later = answered + REMEMBER - Duration::from_secs(1);
         assert_eq!(gates.lease_windows(later, 2, 1000, window_for).len(), 1);

@@ -55,7 +55,6 @@ pub(super) async fn work(
     // may queue its next claim to share this attempt's commit.
     let answered = core.clock.instant();
     gate.answered(answered.saturating_duration_since(sent), answered);
-    drop(gate);
     core.wake.notify_one();
     core.deliverer.record(&job, &attempt, &progress).await;
     drop(permit);
