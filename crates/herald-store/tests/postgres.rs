@@ -334,6 +334,54 @@ async fn concurrent_publishes_with_one_idempotency_key_on_two_nodes_create_one_e
     assert_eq!(nodes[1].queue_stats().await.expect("stats").pending, 1);
 }
 
+/// Deliveries have no foreign key to their subscription (migrations/postgres/0011): a publish
+/// locks the subscriptions it matches instead, and a delete removes the subscription before
+/// its deliveries. Whichever way each publish interleaves with the delete, none of its
+/// deliveries outlives the subscription.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_subscription_deleted_while_two_nodes_publish_to_it_leaves_no_delivery_behind() {
+    let Some((first, database)) = fresh().await else {
+        return;
+    };
+    let nodes = [Arc::new(first), Arc::new(node(&database).await)];
+    let tenant_id = tenant(&nodes[0]).await;
+    let doomed = subscription(&nodes[0], &tenant_id, 16).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..200 {
+        let node = Arc::clone(&nodes[n % 2]);
+        let event = event(&tenant_id, None);
+        tasks.spawn(async move { node.publish(&event).await });
+    }
+    assert!(
+        nodes[1]
+            .delete_subscription(&doomed.id)
+            .await
+            .expect("delete while publishing")
+    );
+    while let Some(joined) = tasks.join_next().await {
+        joined.expect("task").expect("publish");
+    }
+    assert_eq!(nodes[0].queue_stats().await.expect("stats").pending, 0);
+    let left = nodes[0]
+        .list_deliveries(
+            &herald_store::DeliveryFilter {
+                tenant_id: Some(tenant_id.clone()),
+                ..Default::default()
+            },
+            &herald_store::PageRequest {
+                limit: 10,
+                cursor: None,
+            },
+        )
+        .await
+        .expect("list deliveries");
+    assert!(
+        left.items.is_empty(),
+        "deliveries left behind: {}",
+        left.items.len()
+    );
+}
+
 #[tokio::test]
 async fn an_unreachable_database_is_unavailable() {
     // Nothing listens on a port the kernel just handed out and took back.

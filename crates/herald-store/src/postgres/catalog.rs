@@ -76,7 +76,29 @@ pub(super) async fn delete_tenant(conn: &mut PgConnection, id: &TenantId) -> Res
         .execute(&mut *conn)
         .await?;
     run::execute(conn, &sql::delete_events_of_tenant(id.as_str())).await?;
-    Ok(run::execute(conn, &sql::delete_tenant(id.as_str())).await? > 0)
+    let deleted = run::execute(conn, &sql::delete_tenant(id.as_str())).await? > 0;
+    // The cascade took the tenant's subscriptions; their deliveries (all of which carry the
+    // tenant, broadcasts' too) have no foreign key to follow (migrations/postgres/0011).
+    delete_deliveries(conn, "tenant_id", id.as_str()).await?;
+    Ok(deleted)
+}
+
+/// Deletes the deliveries (and by its foreign key their attempts) whose `column` is `value`:
+/// what `ON DELETE CASCADE` from their subscription or tenant did before
+/// migrations/postgres/0011. Run after the parent's own delete, in a statement of its own:
+/// its fresh snapshot sees the deliveries of every publish that held the subscription's `KEY
+/// SHARE` lock (taken when it matched the subscription) until the parent's delete could go on.
+pub(super) async fn delete_deliveries(
+    conn: &mut PgConnection,
+    column: &'static str,
+    value: &str,
+) -> Result<u64> {
+    let sql = format!("DELETE FROM deliveries WHERE {column} = $1");
+    Ok(sqlx::query(&sql)
+        .bind(value)
+        .execute(conn)
+        .await?
+        .rows_affected())
 }
 
 pub(super) async fn insert_access_token(
@@ -316,9 +338,13 @@ pub(super) async fn update_subscription(
     Ok(Some(resumed))
 }
 
+/// Runs inside the caller's transaction: the subscription first (which waits for publishes
+/// holding its `KEY SHARE` lock), then its deliveries ([`delete_deliveries`]).
 pub(super) async fn delete_subscription(
     conn: &mut PgConnection,
     id: &SubscriptionId,
 ) -> Result<bool> {
-    Ok(run::execute(conn, &sql::delete_subscription(id.as_str())).await? > 0)
+    let deleted = run::execute(conn, &sql::delete_subscription(id.as_str())).await? > 0;
+    delete_deliveries(conn, "subscription_id", id.as_str()).await?;
+    Ok(deleted)
 }

@@ -54,11 +54,12 @@ pub(super) async fn publish_to(
     lease_until: OffsetDateTime,
 ) -> Result<Delivery> {
     let tenant_id: Option<String> =
-        run::optional(conn, &sql::subscription_tenant(subscription_id), |row| {
-            rows::get(row, "tenant_id")
-        })
-        .await?;
-    // The trait returns a delivery, not an option: a subscription deleted since the caller
+        sqlx::query_scalar("SELECT tenant_id FROM subscriptions WHERE id = $1 FOR KEY SHARE")
+            .bind(subscription_id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    // Locked `FOR KEY SHARE` as a publish's matching subscriptions are (super::publish): the
+    // delivery has no foreign key to it. The trait returns a delivery, not an option: a subscription deleted since the caller
     // looked it up is the database's "no such row".
     let tenant_id = tenant_id.ok_or(StoreError::Database(sqlx::Error::RowNotFound.into()))?;
     run::execute(conn, &sql::insert_event(event)).await?;

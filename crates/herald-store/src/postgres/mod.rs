@@ -388,7 +388,7 @@ impl Catalog for PgStore {
     }
 
     async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool> {
-        catalog::delete_subscription(&mut *self.conn().await?, id).await
+        in_transaction!(self, |conn| catalog::delete_subscription(conn, id))
     }
 
     async fn secret_census(&self) -> Result<SecretCensus> {

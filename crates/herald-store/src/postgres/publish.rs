@@ -7,10 +7,11 @@
 //! set-based instead: one `INSERT` for the events (`ON CONFLICT … DO NOTHING` on the
 //! idempotency index, so two nodes publishing one key at once wait for each other and the
 //! second answers with the first's event), one lookup of the matching subscriptions per
-//! distinct `(type, tenant)`, one hand-off ([`super::handoff`]) for all of it, one `INSERT`
-//! for the deliveries (those handed out already leased), one `pg_notify`, one commit. Keyed
-//! events are inserted in key order, so two batches never wait on each other's keys in a
-//! cycle.
+//! distinct `(type, tenant)` (which locks them `FOR KEY SHARE`, in place of a foreign key
+//! checked per delivery), one hand-off ([`super::handoff`]) for all of it, one `INSERT` for
+//! the deliveries (those handed out already leased) that also sends the `pg_notify`, one
+//! commit. Keyed events are inserted in key order, so two batches never wait on each other's
+//! keys in a cycle.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -128,10 +129,6 @@ async fn publish_batch(
             jobs: Vec::new(),
         });
     }
-    if planned.is_empty() {
-        return Ok(answers);
-    }
-    events::notify_work(conn).await?;
     if let Some(lease) = lease {
         hand_out(items, leased, locked, &lease, &mut answers)?;
     }
@@ -191,7 +188,11 @@ async fn insert_events(conn: &mut PgConnection, items: &[Item<'_>]) -> Result<Ve
 type Target = (String, String, Option<i64>);
 
 /// Every inserted event's matching subscriptions, looked up once per distinct
-/// `(type, tenant)` and filtered per event by when each subscription takes effect.
+/// `(type, tenant)` and filtered per event by when each subscription takes effect. Each
+/// subscription found is locked `FOR KEY SHARE` until the commit (in id order, so two batches
+/// never wait on each other in a cycle): deliveries have no foreign key to their subscription
+/// (migrations/postgres/0011), and this lock is what keeps a subscription deleted meanwhile
+/// from leaving them behind, once per batch and subscription instead of once per delivery.
 async fn matching(
     conn: &mut PgConnection,
     items: &[Item<'_>],
@@ -209,12 +210,12 @@ async fn matching(
     }
     for ((event_type, tenant), found) in lookups.iter_mut() {
         *found = sqlx::query_as(
-            "SELECT DISTINCT s.id, s.tenant_id, s.effective_at FROM subscription_event_types p \
-             JOIN subscriptions s ON s.id = p.subscription_id \
-             WHERE ((p.is_prefix = 0 AND p.pattern = $1) \
-                 OR (p.is_prefix = 1 AND starts_with($1, p.pattern))) \
+            "SELECT s.id, s.tenant_id, s.effective_at FROM subscriptions s \
+             WHERE s.id IN (SELECT p.subscription_id FROM subscription_event_types p \
+                 WHERE (p.is_prefix = 0 AND p.pattern = $1) \
+                    OR (p.is_prefix = 1 AND starts_with($1, p.pattern))) \
                AND ($2::text IS NULL OR s.tenant_id = $2) \
-             ORDER BY s.id",
+             ORDER BY s.id FOR KEY SHARE OF s",
         )
         .bind(*event_type)
         .bind(*tenant)
@@ -287,7 +288,8 @@ async fn choose_handoff(
 }
 
 /// Inserts every planned delivery in one statement, pending, those in `chosen` leased to
-/// this node until `lease.lease_until`; answers with the leased ones.
+/// this node until `lease.lease_until`, and wakes every node at commit; answers with the
+/// leased ones.
 async fn insert_deliveries(
     conn: &mut PgConnection,
     node: &Node,
@@ -328,6 +330,7 @@ async fn insert_deliveries(
     .bind(times)
     .bind(leases)
     .bind(lease_nodes)
+    .bind(events::WORK_CHANNEL)
     .fetch_all(conn)
     .await?;
     let mut leased = Vec::with_capacity(chosen.len());
@@ -341,17 +344,21 @@ async fn insert_deliveries(
 }
 
 /// Inserts deliveries from arrays, one element per delivery (`lease_until` and `lease_node`
-/// null for those not handed out).
+/// null for those not handed out), and wakes every node at commit (`pg_notify($9, '')`, the
+/// wake-up of [`events::notify_work`]) in the same round trip: the `wake` CTE calls a volatile
+/// function, so PostgreSQL evaluates it once, and joining its one row makes it run.
 macro_rules! insert_deliveries {
     () => {
-        "INSERT INTO deliveries (id, event_id, subscription_id, tenant_id, event_type, status, \
+        "WITH wake AS (SELECT pg_notify($9, '')) \
+         INSERT INTO deliveries (id, event_id, subscription_id, tenant_id, event_type, status, \
          attempts, scheduled_attempts, next_attempt_at, lease_until, lease_node, created_at, \
          updated_at) \
          SELECT t.id, t.event_id, t.subscription_id, t.tenant_id, t.event_type, 'pending', 0, 0, \
                 t.at, t.lease_until, t.lease_node, t.at, t.at \
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], \
                      $7::int8[], $8::text[]) \
-           AS t (id, event_id, subscription_id, tenant_id, event_type, at, lease_until, lease_node)"
+           AS t (id, event_id, subscription_id, tenant_id, event_type, at, lease_until, lease_node) \
+           CROSS JOIN wake"
     };
 }
 const INSERT_DELIVERIES: &str = insert_deliveries!();

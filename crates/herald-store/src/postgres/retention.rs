@@ -41,25 +41,34 @@ pub(super) async fn delete_old_events(
     if ids.is_empty() {
         return Ok(RetentionDeleted::default());
     }
-    let (deliveries, attempts): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM deliveries WHERE event_id = ANY($1)), \
-                (SELECT count(*) FROM attempts WHERE delivery_id IN \
-                   (SELECT id FROM deliveries WHERE event_id = ANY($1)))",
+    let events: Vec<String> = sqlx::query_scalar(
+        "DELETE FROM events e WHERE e.id = ANY($1) AND NOT EXISTS \
+           (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending') \
+         RETURNING e.id",
     )
     .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    if events.is_empty() {
+        return Ok(RetentionDeleted::default());
+    }
+    // Deliveries have no foreign key to their event (migrations/postgres/0011): they go
+    // explicitly, and their attempts with them by theirs.
+    let attempts: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM attempts WHERE delivery_id IN \
+           (SELECT id FROM deliveries WHERE event_id = ANY($1))",
+    )
+    .bind(&events)
     .fetch_one(&mut *conn)
     .await?;
-    let events = sqlx::query(
-        "DELETE FROM events e WHERE e.id = ANY($1) AND NOT EXISTS \
-           (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')",
-    )
-    .bind(&ids)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    let deliveries = sqlx::query("DELETE FROM deliveries WHERE event_id = ANY($1)")
+        .bind(&events)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
     Ok(RetentionDeleted {
-        events,
-        deliveries: u64::try_from(deliveries).unwrap_or(0),
+        events: events.len() as u64,
+        deliveries,
         attempts: u64::try_from(attempts).unwrap_or(0),
     })
 }

@@ -1,0 +1,21 @@
+-- Speed, third round (issue 15): a delivery's event and subscription are not checked by
+-- foreign keys on PostgreSQL.
+--
+-- A foreign key is checked row by row: every delivery inserted ran two lookups of its parents,
+-- each taking a `KEY SHARE` lock on the parent row. On the subscription's row, which every
+-- publish to it shares, these locks from concurrent publishes became multixacts. Without the
+-- two keys PostgreSQL's CPU per delivery in `herald bench`'s `steady` fell by 7–10 %
+-- (docs/performance.md). The store keeps what the keys guaranteed, per batch instead of per
+-- row:
+-- * a publish locks the subscriptions it matches `FOR KEY SHARE` (once per batch and
+--   subscription) before inserting their deliveries, so a subscription deleted meanwhile
+--   either gets none or waits for the publish and then deletes them (`delete_subscription`
+--   deletes the subscription first and its deliveries after, in a fresh snapshot);
+-- * a delivery's event is always inserted in the same transaction as the delivery;
+-- * what `ON DELETE CASCADE` did is done by the statements that delete subscriptions,
+--   tenants and events (postgres/catalog.rs, postgres/retention.rs).
+-- `attempts.delivery_id` keeps its key (and its cascade): an attempt's delivery is a row its
+-- transaction has just updated and already holds locked, and dropping that key as well
+-- measured no different.
+ALTER TABLE deliveries DROP CONSTRAINT deliveries_event_id_fkey;
+ALTER TABLE deliveries DROP CONSTRAINT deliveries_subscription_id_fkey;
