@@ -8,9 +8,10 @@
 -- (docs/performance.md). The store keeps what the keys guaranteed, per batch instead of per
 -- row:
 -- * a publish locks the subscriptions it matches `FOR KEY SHARE` (once per batch and
---   subscription) before inserting their deliveries, so a subscription deleted meanwhile
---   either gets none or waits for the publish and then deletes them (`delete_subscription`
---   deletes the subscription first and its deliveries after, in a fresh snapshot);
+--   subscription) before inserting their deliveries: either the publish finds a subscription
+--   being deleted gone and inserts none for it, or the delete waits for the publish's commit
+--   and then removes them (`delete_subscription` deletes the subscription first and its
+--   deliveries after, in a statement with a fresh snapshot);
 -- * a delivery's event is always inserted in the same transaction as the delivery;
 -- * what `ON DELETE CASCADE` did is done by the statements that delete subscriptions,
 --   tenants and events (postgres/catalog.rs, postgres/retention.rs).
