@@ -33,14 +33,27 @@ pub(super) struct HandOff<'d> {
     pub(super) subscriptions: Vec<Subscription>,
 }
 
-/// Locks the subscriptions a hand-off may lease for, in id order, and reads them.
-const LOCK_FREE: &str = concat!(
-    "SELECT ",
-    subscription_columns!(),
-    " FROM subscriptions WHERE id = ANY($1) AND status = 'active' \
-       AND rate_limit_per_second IS NULL AND url <> 'relay:' \
-     ORDER BY id FOR NO KEY UPDATE SKIP LOCKED"
-);
+/// Locks the subscriptions a hand-off may lease for (`$which`, by `$1`), in id order, and
+/// reads them.
+macro_rules! lock_free {
+    ($which:literal) => {
+        concat!(
+            "SELECT ",
+            subscription_columns!(),
+            " FROM subscriptions WHERE ",
+            $which,
+            " AND status = 'active' \
+               AND rate_limit_per_second IS NULL AND url <> 'relay:' \
+             ORDER BY id FOR NO KEY UPDATE SKIP LOCKED"
+        )
+    };
+}
+
+/// The lock of one subscription, the common case: PostgreSQL plans it once per connection, and
+/// the statement with an array of ids afresh on every publish batch (as
+/// [`claim::capacities`]).
+const LOCK_FREE_ONE: &str = lock_free!("id = $1");
+const LOCK_FREE: &str = lock_free!("id = ANY($1)");
 
 /// The new deliveries (`(id, subscription id)`) to hand out: those of open subscriptions
 /// that no one else is claiming or handing out right now, up to each one's free room. Relay
@@ -57,10 +70,11 @@ pub(super) async fn choose<'d>(
     }
     let wanted: BTreeSet<&str> = created.iter().map(|(_, s)| s.as_str()).collect();
     let wanted: Vec<&str> = wanted.into_iter().collect();
-    let locked = sqlx::query(LOCK_FREE)
-        .bind(&wanted)
-        .fetch_all(&mut *conn)
-        .await?;
+    let query = match wanted.as_slice() {
+        [one] => sqlx::query(LOCK_FREE_ONE).bind(*one),
+        _ => sqlx::query(LOCK_FREE).bind(&wanted),
+    };
+    let locked = query.fetch_all(&mut *conn).await?;
     if locked.is_empty() {
         return Ok(HandOff::default());
     }
