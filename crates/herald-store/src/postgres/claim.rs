@@ -5,15 +5,16 @@
 //!    order): this serialises the accounting per subscription across nodes. `SKIP LOCKED` on
 //!    deliveries alone would not: two nodes could each count "2 free places" for one
 //!    subscription and lease 2 each. Id order means two claims never wait on each other in a
-//!    cycle; `NO KEY` means a `publish` inserting deliveries (whose foreign key takes `KEY
-//!    SHARE` on the subscription) is never blocked by a claim;
+//!    cycle; `NO KEY` means a `publish` inserting deliveries (which locks the subscription `KEY
+//!    SHARE`) is never blocked by a claim;
 //! 2. with those locks held, read each one's in-flight count (unexpired leases, whoever holds
 //!    them, and how many of those another node holds) and next free rate slot in a fresh
 //!    snapshot, and turn them into caps ([`crate::claiming`]: a lease window only for a node
 //!    that holds every lease of the subscription);
 //! 3. lease, in one statement, each subscription's first due deliveries up to its cap (fresh
 //!    before retries, oldest due first, `FOR UPDATE SKIP LOCKED` so a row being completed or
-//!    leased by hand is passed over rather than waited for), at most `claim.limit` in all;
+//!    leased by hand is passed over rather than waited for), at most `claim.limit` in all,
+//!    each walk starting at this node's floor for it ([`super::floors`]);
 //! 4. move the rate-limited subscriptions' next free slots on, and read the jobs' events.
 //!
 //! The jobs' subscriptions are the rows step 1 locked, so they cost no statement of their own.
@@ -23,11 +24,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
+use std::time::Instant;
 
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
 
+use super::floors::{Floor, Floors};
 use super::{catalog, events};
 use crate::claiming::{self, Capacity};
 use crate::error::StoreError;
@@ -39,14 +42,15 @@ use crate::sealing::Keyring;
 type Result<T> = std::result::Result<T, StoreError>;
 
 /// The due, unleased deliveries of one kind (`attempts = 0` fresh, `attempts > 0` retries) of
-/// the subscription `caps.subscription_id`, at most its cap, walking that kind's partial index.
-fn due_of_kind(kind: &str, retry: u8) -> String {
+/// the subscription `caps.subscription_id`, at most its cap, walking that kind's partial index
+/// from `caps.{floor}` ([`super::floors`]).
+fn due_of_kind(kind: &str, retry: u8, floor: &str) -> String {
     format!(
         "SELECT k.id, caps.subscription_id, {retry} AS retry, k.next_attempt_at \
          FROM caps CROSS JOIN LATERAL ( \
            SELECT d.id, d.next_attempt_at FROM deliveries d \
            WHERE d.subscription_id = caps.subscription_id AND d.status = 'pending' \
-             AND d.{kind} AND d.next_attempt_at <= $3 \
+             AND d.{kind} AND d.next_attempt_at >= caps.{floor} AND d.next_attempt_at <= $3 \
              AND (d.lease_until IS NULL OR d.lease_until <= $3) \
            ORDER BY d.next_attempt_at, d.id LIMIT caps.cap \
            FOR UPDATE SKIP LOCKED) k"
@@ -86,11 +90,13 @@ static LOCK_DUE: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Step 3: leases each capped subscription's first due deliveries up to its cap, fresh before
-/// retries, at most `$4` in all, until `$5`, to node `$6`.
+/// retries, at most `$4` in all, until `$5`, to node `$6`, walking from the floors `$7`
+/// (fresh) and `$8` (retries).
 static LEASE_CAPPED: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH caps AS ( \
-           SELECT * FROM unnest($1::text[], $2::int8[]) AS c (subscription_id, cap)), \
+           SELECT * FROM unnest($1::text[], $2::int8[], $7::int8[], $8::int8[]) \
+             AS c (subscription_id, cap, fresh_floor, retry_floor)), \
          due AS ({fresh} UNION ALL {retries}), \
          ranked AS ( \
            SELECT due.*, row_number() OVER (PARTITION BY due.subscription_id \
@@ -103,24 +109,24 @@ static LEASE_CAPPED: LazyLock<String> = LazyLock::new(|| {
          UPDATE deliveries SET lease_until = $5, lease_node = $6 \
          WHERE id IN (SELECT id FROM chosen) \
          RETURNING {columns}",
-        fresh = due_of_kind("attempts = 0", 0),
-        retries = due_of_kind("attempts > 0", 1),
+        fresh = due_of_kind("attempts = 0", 0, "fresh_floor"),
+        retries = due_of_kind("attempts > 0", 1, "retry_floor"),
         columns = delivery_columns!(),
     )
 });
 
 /// Step 3 for a single subscription (`$1`), the common claim: its first due deliveries up to
 /// `$2` (its cap, or the claim's limit if lower), fresh before retries, until `$4`, to node
-/// `$5`. The same choice as [`LEASE_CAPPED`] for one subscription, without the array of caps,
+/// `$5`, walking from the floors `$6` (fresh) and `$7` (retries). The same choice as [`LEASE_CAPPED`] for one subscription, without the array of caps,
 /// the laterals and the ranking: PostgreSQL planned that statement afresh on every claim
 /// (0.35 ms a call), while this one it plans once and reuses, a plan that walks the same
 /// partial indexes (docs/performance.md).
 static LEASE_ONE: LazyLock<String> = LazyLock::new(|| {
-    let due = |kind: &str, retry: u8| {
+    let due = |kind: &str, retry: u8, floor: &str| {
         format!(
             "SELECT * FROM (SELECT d.id, {retry} AS retry, d.next_attempt_at FROM deliveries d \
                WHERE d.subscription_id = $1 AND d.status = 'pending' AND d.{kind} \
-                 AND d.next_attempt_at <= $3 \
+                 AND d.next_attempt_at >= {floor} AND d.next_attempt_at <= $3 \
                  AND (d.lease_until IS NULL OR d.lease_until <= $3) \
                ORDER BY d.next_attempt_at, d.id LIMIT $2 FOR UPDATE SKIP LOCKED) k{retry}"
         )
@@ -130,8 +136,8 @@ static LEASE_ONE: LazyLock<String> = LazyLock::new(|| {
          WHERE id IN (SELECT id FROM ({fresh} UNION ALL {retries}) due \
                       ORDER BY retry, next_attempt_at, id LIMIT $2) \
          RETURNING {columns}",
-        fresh = due("attempts = 0", 0),
-        retries = due("attempts > 0", 1),
+        fresh = due("attempts = 0", 0, "$6"),
+        retries = due("attempts > 0", 1, "$7"),
         columns = delivery_columns!(),
     )
 });
@@ -143,6 +149,7 @@ pub(super) async fn claim_due(
     keyring: &Keyring,
     claim: &Claim,
     node_id: &str,
+    floors: &Floors,
 ) -> Result<Vec<DeliveryJob>> {
     let now = micros(claim.now);
     let locked = sqlx::query(LOCK_DUE.as_str())
@@ -164,7 +171,12 @@ pub(super) async fn claim_due(
     if capped.is_empty() {
         return Ok(Vec::new());
     }
-    let deliveries = lease_capped(conn, claim, &capped, &caps, node_id).await?;
+    let walked_at = Instant::now();
+    let floors: Vec<Floor> = capped
+        .iter()
+        .map(|id| floors.floor(id, walked_at))
+        .collect();
+    let deliveries = lease_capped(conn, claim, &capped, &caps, &floors, node_id).await?;
     let claiming::Assigned {
         not_before,
         next_slots,
@@ -183,20 +195,25 @@ async fn lease_capped(
     claim: &Claim,
     capped: &[&str],
     caps: &[i64],
+    floors: &[Floor],
     node_id: &str,
 ) -> Result<Vec<Delivery>> {
-    let claimed = match (capped, caps) {
-        ([subscription], [cap]) => {
+    let claimed = match (capped, caps, floors) {
+        ([subscription], [cap], [floor]) => {
             sqlx::query(LEASE_ONE.as_str())
                 .bind(*subscription)
                 .bind((*cap).min(i64::from(claim.limit)))
                 .bind(micros(claim.now))
                 .bind(micros(claim.lease_until))
                 .bind(node_id)
+                .bind(floor.fresh)
+                .bind(floor.retry)
                 .fetch_all(conn)
                 .await?
         }
         _ => {
+            let fresh: Vec<i64> = floors.iter().map(|floor| floor.fresh).collect();
+            let retry: Vec<i64> = floors.iter().map(|floor| floor.retry).collect();
             sqlx::query(LEASE_CAPPED.as_str())
                 .bind(capped)
                 .bind(caps)
@@ -204,6 +221,8 @@ async fn lease_capped(
                 .bind(i64::from(claim.limit))
                 .bind(micros(claim.lease_until))
                 .bind(node_id)
+                .bind(fresh)
+                .bind(retry)
                 .fetch_all(conn)
                 .await?
         }

@@ -17,11 +17,13 @@
 //! outcomes of one delivery writes them in rounds, in the order they came.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
 use super::claim;
+use super::floors::Floors;
 use super::group::{self, Call, Group, in_transaction};
 use crate::error::StoreError;
 use crate::model::*;
@@ -52,9 +54,14 @@ pub(super) struct Completions(Group<Input, Vec<DeliveryJob>>);
 impl Completions {
     /// Starts the batcher on the current Tokio runtime; claims name this node `node_id`.
     pub(super) fn start(pool: PgPool, keyring: Keyring, node_id: String) -> Self {
+        let node = Arc::new(Node {
+            keyring,
+            node_id,
+            floors: Floors::default(),
+        });
         Self(Group::start(MAX_BATCH, MAX_RUNNING, move |batch| {
-            let (pool, keyring, node_id) = (pool.clone(), keyring.clone(), node_id.clone());
-            async move { run_batch(&pool, &keyring, &node_id, batch).await }
+            let (pool, node) = (pool.clone(), Arc::clone(&node));
+            async move { run_batch(&pool, &node, batch).await }
         }))
     }
 
@@ -75,26 +82,32 @@ impl Completions {
     }
 }
 
+/// What a batch needs of its node: the keyring that opens the jobs' secrets, the node id
+/// their leases are held by, and where its claims' walks start ([`Floors`]).
+struct Node {
+    keyring: Keyring,
+    node_id: String,
+    floors: Floors,
+}
+
 /// Runs one batch and answers its callers: together if it commits, else each alone
-/// ([`group::answer_together`]).
-async fn run_batch(
-    pool: &PgPool,
-    keyring: &Keyring,
-    node_id: &str,
-    batch: Vec<Call<Input, Vec<DeliveryJob>>>,
-) {
+/// ([`group::answer_together`]). Only committed claims move the walks' floors on.
+async fn run_batch(pool: &PgPool, node: &Node, batch: Vec<Call<Input, Vec<DeliveryJob>>>) {
     let inputs: Vec<&Input> = batch.iter().map(|call| &call.input).collect();
-    let together = in_transaction(pool, async |conn| {
-        run_inputs(conn, keyring, node_id, &inputs).await
-    })
-    .await;
+    let together = in_transaction(pool, async |conn| run_inputs(conn, node, &inputs).await).await;
     drop(inputs);
+    if let Ok(answers) = &together {
+        answers.iter().for_each(|jobs| node.floors.leased(jobs));
+    }
     for call in group::answer_together(batch, together, "attempt outcomes") {
         let answer = in_transaction(pool, async |conn| {
-            run_inputs(conn, keyring, node_id, &[&call.input]).await
+            run_inputs(conn, node, &[&call.input]).await
         })
         .await
         .map(|mut answers| answers.pop().unwrap_or_default());
+        if let Ok(jobs) = &answer {
+            node.floors.leased(jobs);
+        }
         let _ = call.reply.send(answer);
     }
 }
@@ -103,8 +116,7 @@ async fn run_batch(
 /// input (the jobs of a claim, none for an outcome).
 async fn run_inputs(
     conn: &mut PgConnection,
-    keyring: &Keyring,
-    node_id: &str,
+    node: &Node,
     inputs: &[&Input],
 ) -> Result<Vec<Vec<DeliveryJob>>> {
     let outcomes: Vec<&Outcome> = inputs
@@ -119,7 +131,9 @@ async fn run_inputs(
     for input in inputs {
         answers.push(match input {
             Input::Complete(_) => Vec::new(),
-            Input::Claim(claim) => claim::claim_due(conn, keyring, claim, node_id).await?,
+            Input::Claim(claim) => {
+                claim::claim_due(conn, &node.keyring, claim, &node.node_id, &node.floors).await?
+            }
         });
     }
     Ok(answers)

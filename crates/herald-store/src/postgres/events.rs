@@ -59,8 +59,8 @@ pub(super) async fn publish_to(
             .fetch_optional(&mut *conn)
             .await?;
     // Locked `FOR KEY SHARE` as a publish's matching subscriptions are (super::publish): the
-    // delivery has no foreign key to it. The trait returns a delivery, not an option: a subscription deleted since the caller
-    // looked it up is the database's "no such row".
+    // delivery has no foreign key to it. The trait returns a delivery, not an option: a
+    // subscription deleted since the caller looked it up is the database's "no such row".
     let tenant_id = tenant_id.ok_or(StoreError::Database(sqlx::Error::RowNotFound.into()))?;
     run::execute(conn, &sql::insert_event(event)).await?;
     let id = DeliveryId::generate();

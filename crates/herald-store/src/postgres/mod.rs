@@ -23,6 +23,7 @@ mod catalog;
 mod claim;
 mod completions;
 mod events;
+mod floors;
 mod group;
 mod handoff;
 mod hub;
