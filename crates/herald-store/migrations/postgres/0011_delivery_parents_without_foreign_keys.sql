@@ -4,8 +4,8 @@
 -- A foreign key is checked row by row: every delivery inserted ran two lookups of its parents,
 -- each taking a `KEY SHARE` lock on the parent row. On the subscription's row, which every
 -- publish to it shares, these locks from concurrent publishes became multixacts. Without the
--- two keys PostgreSQL's CPU per delivery in `herald bench`'s `steady` fell by 7–10 %
--- (docs/performance.md). The store keeps what the keys guaranteed, per batch instead of per
+-- two keys PostgreSQL used 6.5 % less CPU in `herald bench`'s `steady` (median of 6 alternated
+-- pairs, docs/performance.md). The store keeps what the keys guaranteed, per batch instead of per
 -- row:
 -- * a publish locks the subscriptions it matches `FOR KEY SHARE` (once per batch and
 --   subscription) before inserting their deliveries: either the publish finds a subscription
