@@ -37,8 +37,9 @@ use crate::rows::micros;
 pub(super) const SLACK: Duration = Duration::from_secs(1);
 /// At least this often, a subscription's walk starts at the beginning of its index.
 pub(super) const FULL_WALK_EVERY: Duration = Duration::from_secs(10);
-/// Past this many subscriptions, those not claimed within `FULL_WALK_EVERY` are forgotten
-/// (their next claim walks in full anyway).
+/// Past this many subscriptions, those not walked in full within `FULL_WALK_EVERY` are
+/// forgotten (their next claim walks in full anyway), at most once per `FULL_WALK_EVERY`; a
+/// subscription that finds no room is not remembered and walks in full.
 const MAX_REMEMBERED: usize = 10_000;
 
 /// The due time (µs) each kind's walk starts at; `i64::MIN` walks in full.
@@ -66,14 +67,25 @@ struct Remembered {
 /// This node's floors, per subscription id.
 #[derive(Default)]
 pub(super) struct Floors {
-    remembered: Mutex<HashMap<String, Remembered>>,
+    memory: Mutex<Memory>,
+}
+
+#[derive(Default)]
+struct Memory {
+    remembered: HashMap<String, Remembered>,
+    /// When the forgotten were last dropped ([`MAX_REMEMBERED`]).
+    pruned_at: Option<Instant>,
 }
 
 impl Floors {
     /// Where the next claim of `subscription_id` starts its walks at `now`: the last leased
     /// due times less [`SLACK`], or a full walk (which this call counts as done).
     pub(super) fn floor(&self, subscription_id: &str, now: Instant) -> Floor {
-        let mut remembered = self.lock();
+        let mut memory = self.lock();
+        let Memory {
+            remembered,
+            pruned_at,
+        } = &mut *memory;
         match remembered.get_mut(subscription_id) {
             Some(known)
                 if now.saturating_duration_since(known.walked_in_full) < FULL_WALK_EVERY =>
@@ -95,10 +107,13 @@ impl Floors {
                 Floor::FULL
             }
             None => {
+                let due = |at: &Instant| now.saturating_duration_since(*at) >= FULL_WALK_EVERY;
+                if remembered.len() >= MAX_REMEMBERED && pruned_at.as_ref().is_none_or(due) {
+                    remembered.retain(|_, known| !due(&known.walked_in_full));
+                    *pruned_at = Some(now);
+                }
                 if remembered.len() >= MAX_REMEMBERED {
-                    remembered.retain(|_, known| {
-                        now.saturating_duration_since(known.walked_in_full) < FULL_WALK_EVERY
-                    });
+                    return Floor::FULL;
                 }
                 remembered.insert(
                     subscription_id.to_owned(),
@@ -118,13 +133,13 @@ impl Floors {
         if jobs.is_empty() {
             return;
         }
-        let mut remembered = self.lock();
+        let remembered = &mut self.lock().remembered;
         for job in jobs {
             let delivery = &job.delivery;
             if let Some(due) = delivery.next_attempt_at {
                 let subscription_id = delivery.subscription_id.as_str();
                 advance(
-                    &mut remembered,
+                    remembered,
                     subscription_id,
                     delivery.attempts == 0,
                     micros(due),
@@ -133,10 +148,10 @@ impl Floors {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Remembered>> {
-        // A panic while holding this lock cannot leave the map inconsistent (each update is a
-        // single assignment), so a poisoned lock is still usable.
-        self.remembered
+    fn lock(&self) -> std::sync::MutexGuard<'_, Memory> {
+        // A panic while holding this lock cannot leave the memory inconsistent (each update is
+        // a single assignment or a whole `retain`), so a poisoned lock is still usable.
+        self.memory
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -168,7 +183,7 @@ mod tests {
     const SLACK_US: i64 = SLACK.as_micros() as i64;
 
     fn lease(floors: &Floors, subscription_id: &str, fresh: bool, due: i64) {
-        advance(&mut floors.lock(), subscription_id, fresh, due);
+        advance(&mut floors.lock().remembered, subscription_id, fresh, due);
     }
 
     #[test]
@@ -217,6 +232,35 @@ mod tests {
             floors.floor("sub_a", later + Duration::from_secs(2)).fresh,
             8_000_000 - SLACK_US
         );
+    }
+
+    #[test]
+    fn past_max_remembered_only_subscriptions_walked_in_full_long_ago_make_room() {
+        let floors = Floors::default();
+        let start = Instant::now();
+        for n in 0..MAX_REMEMBERED {
+            floors.floor(&format!("sub_{n}"), start);
+        }
+        let extra = "sub_extra";
+        floors.floor(extra, start + Duration::from_secs(1));
+        lease(&floors, extra, true, 5_000_000);
+        assert_eq!(
+            floors.floor(extra, start + Duration::from_secs(2)),
+            Floor::FULL,
+            "no room while every remembered one walked in full within FULL_WALK_EVERY"
+        );
+        // The last attempt to make room was at 1 s: the next comes a FULL_WALK_EVERY later.
+        assert_eq!(floors.floor(extra, start + FULL_WALK_EVERY), Floor::FULL);
+        assert_eq!(floors.lock().remembered.len(), MAX_REMEMBERED);
+        let later = start + Duration::from_secs(1) + FULL_WALK_EVERY;
+        floors.floor(extra, later);
+        lease(&floors, extra, true, 5_000_000);
+        assert_eq!(
+            floors.floor(extra, later + Duration::from_secs(1)).fresh,
+            5_000_000 - SLACK_US,
+            "the stale ones were dropped, so it is remembered now"
+        );
+        assert_eq!(floors.lock().remembered.len(), 1);
     }
 
     #[test]
