@@ -396,3 +396,61 @@ async fn an_unreachable_database_is_unavailable() {
         .expect_err("nothing listens");
     assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
 }
+
+/// From 10 connections on, the publish and outcome batches run on pools of their own
+/// (postgres/pools.rs); together with the main pool they still open no more than
+/// `max_connections`, plus the one `LISTEN` connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_opens_at_most_max_connections_while_publishing_completing_and_reading() {
+    let Some(database) = TestDatabase::create()
+        .await
+        .expect("create a test database")
+    else {
+        return;
+    };
+    let options = PgOptions {
+        max_connections: 10,
+        ..PgOptions::default()
+    };
+    let store = Arc::new(
+        PgStore::connect(database.url(), options, conformance::keyring())
+            .await
+            .expect("connect"),
+    );
+    let tenant_id = tenant(&store).await;
+    subscription(&store, &tenant_id, 16).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..300 {
+        let store = Arc::clone(&store);
+        let tenant_id = tenant_id.clone();
+        tasks.spawn(async move {
+            store
+                .publish(&event(&tenant_id, None))
+                .await
+                .expect("publish");
+            if n % 3 == 0 {
+                let jobs = store.claim_due(&claim(8)).await.expect("claim");
+                complete(&store, jobs).await;
+            } else {
+                store.queue_stats().await.expect("read");
+            }
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.expect("task");
+    }
+    // Idle pooled connections stay open for minutes, so every connection the node opened
+    // during the load is still there to count.
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(database.url())
+        .await
+        .expect("connect to count");
+    let opened: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("count connections");
+    assert!(opened <= 11, "{opened} connections for a pool of 10");
+    assert!(opened > 2, "the load ran on {opened} connections");
+}

@@ -35,7 +35,7 @@ type Result<T> = std::result::Result<T, StoreError>;
 /// Most outcomes in one transaction.
 const MAX_BATCH: usize = 256;
 /// Completion transactions running at once per node.
-const MAX_RUNNING: usize = 2;
+pub(super) const MAX_RUNNING: usize = 2;
 
 /// An attempt, how its delivery moves on, and when that was decided.
 type Outcome = (Attempt, DeliveryProgress, OffsetDateTime);

@@ -29,6 +29,7 @@ mod handoff;
 mod hub;
 mod listener;
 mod notices;
+mod pools;
 mod publish;
 mod queue;
 mod recovery;
@@ -62,8 +63,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// How a [`PgStore`] uses the database's connections.
 #[derive(Clone, Debug)]
 pub struct PgOptions {
-    /// At most this many pooled connections per node (the `LISTEN` task holds one more).
-    /// The database's `max_connections` must cover every node's pool.
+    /// At most this many pooled connections per node (the `LISTEN` task holds one more). From
+    /// 10 on, the publish and completion batches own 5 of them ([`pools`]). The database's
+    /// `max_connections` must cover every node's pools.
     pub max_connections: u32,
     /// How long a call waits for a connection (from the pool, or connecting while the database
     /// is away) before failing as [`StoreError::Unavailable`].
@@ -82,8 +84,11 @@ impl Default for PgOptions {
 /// Herald's store on PostgreSQL. Share it behind an `Arc`; dropping it stops its `LISTEN`
 /// task and closes its connections.
 pub struct PgStore {
-    /// Every operation's connection.
+    /// The connections of every operation but publishes, outcomes and claims
+    /// (`pools.main`).
     pool: PgPool,
+    /// Every connection of this node.
+    pools: pools::Pools,
     /// Wakes this node's dispatcher when another node publishes.
     listener: Listener,
     /// This node's name in `relay_presence` (new for each handle, so a presence left by a
@@ -125,18 +130,20 @@ impl PgStore {
         let migrated = MIGRATOR.run(&migrating).await;
         migrating.close().await;
         migrated?;
-        let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect_options)
-            .await?;
+        let pools = pools::Pools::connect(connect_options, &options).await?;
+        let pool = pools.main.clone();
         let listener = Listener::start(pool.clone()).await?;
         let node_id = crate::ids::node_id();
-        let publishes = publish::Publishes::start(pool.clone(), keyring.clone(), node_id.clone());
-        let completions =
-            completions::Completions::start(pool.clone(), keyring.clone(), node_id.clone());
+        let publishes =
+            publish::Publishes::start(pools.publishes.clone(), keyring.clone(), node_id.clone());
+        let completions = completions::Completions::start(
+            pools.completions.clone(),
+            keyring.clone(),
+            node_id.clone(),
+        );
         Ok(PgStore {
             pool,
+            pools,
             listener,
             node_id,
             keyring,
@@ -147,9 +154,15 @@ impl PgStore {
 
     /// Closes every connection after the calls in progress, and stops the `LISTEN` task.
     pub async fn close(self) {
-        let Self { pool, listener, .. } = self;
-        drop(listener);
-        pool.close().await;
+        let Self {
+            pools,
+            listener,
+            publishes,
+            completions,
+            ..
+        } = self;
+        drop((listener, publishes, completions));
+        pools.close().await;
     }
 
     async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>> {
