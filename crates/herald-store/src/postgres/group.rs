@@ -133,12 +133,12 @@ pub(super) fn answer_together<T, A>(
 /// every call. The planner picks a bitmap scan for this count when it knows `now` (315
 /// buffers per call mid-run against 11 with the index scan, docs/performance.md). The groups'
 /// other statements are index probes, lookups by key and inserts: a sequential scan is never
-/// right for any of them, and is turned off too. A connection keeps the
-/// generic plan it settles on after a statement's fifth call until the table's statistics
-/// change (an `ANALYZE`), and each writer's few connections ([`super::pools`]) settle within
-/// their first second. On a new database the deliveries table is then nearly empty, and the
-/// outcomes' `UPDATE … FROM unnest(…)` was planned as a hash join over a sequential scan of it,
-/// which it kept while the table grew: 3.3 times the time per call in a run of 10,000 events.
+/// right for any of them, and is turned off too. A connection keeps the generic plan it
+/// settles on after a statement's fifth call until the table's statistics change (an
+/// `ANALYZE`), and each writer's few connections ([`super::pools`]) settle within their first
+/// second. On a new database the deliveries table is then nearly empty, and the outcomes'
+/// `UPDATE … FROM unnest(…)` was planned as a hash join over a sequential scan of it, which it
+/// kept while the table grew: 3.3 times the time per call in a run of 10,000 events.
 const BEGIN: &str = "BEGIN; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off";
 
 /// Runs `body` in a new transaction ([`BEGIN`]) and commits it if it succeeded.
