@@ -18,6 +18,12 @@ use crate::error::StoreError;
 /// The connections the two writers own between them.
 const WRITERS: u32 = (publish::MAX_RUNNING + completions::MAX_RUNNING) as u32;
 
+/// The main pool's size when the writers get pools of their own out of `total` connections:
+/// only if that leaves the main pool at least as many as the writers hold.
+fn main_share(total: u32) -> Option<u32> {
+    total.checked_sub(WRITERS).filter(|&rest| rest >= WRITERS)
+}
+
 /// The node's pools. Their connections add up to [`PgOptions::max_connections`].
 pub(super) struct Pools {
     /// Every operation that is not a publish, an outcome or a claim.
@@ -42,16 +48,15 @@ impl Pools {
                 .max_connections(max.max(1))
                 .acquire_timeout(options.acquire_timeout)
         };
-        let total = options.max_connections;
-        if total < 2 * WRITERS {
-            let main = sized(total - WRITERS).connect_with(connect).await?;
+        let Some(rest) = main_share(options.max_connections) else {
+            let main = sized(options.max_connections).connect_with(connect).await?;
             return Ok(Self {
                 publishes: main.clone(),
                 completions: main.clone(),
                 main,
             });
-        }
-        let main = sized(total - WRITERS).connect_with(connect.clone()).await?;
+        };
+        let main = sized(rest).connect_with(connect.clone()).await?;
         let own = |running: usize| sized(running as u32).connect_lazy_with(connect.clone());
         Ok(Self {
             publishes: own(publish::MAX_RUNNING),
@@ -68,5 +73,20 @@ impl Pools {
             completions,
         } = self;
         tokio::join!(main.close(), publishes.close(), completions.close());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writers_get_their_own_connections_only_out_of_ten_or_more() {
+        assert_eq!(WRITERS, 5);
+        assert_eq!(main_share(16), Some(11));
+        assert_eq!(main_share(10), Some(5));
+        for shared in [0, 1, 2, 4, 5, 9] {
+            assert_eq!(main_share(shared), None, "{shared} connections");
+        }
     }
 }
