@@ -46,14 +46,22 @@ async fn listening(database_url: &str) -> bool {
     .is_ok_and(|count| count >= 2)
 }
 
+/// With one pool for everything (4 connections), and with the publish and outcome batches on
+/// pools of their own (16). One after the other: the test stops the one server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_database_is_unavailable_meanwhile_then_everything_resumes() {
     let (Some(admin), Some(server)) = (postgres_url(), PostgresServer::from_env()) else {
         return;
     };
-    let database = TestDatabase::create_on(&admin).await.expect("database");
+    for max_connections in [4, 16] {
+        restart_and_resume(&admin, &server, max_connections).await;
+    }
+}
+
+async fn restart_and_resume(admin: &str, server: &PostgresServer, max_connections: u32) {
+    let database = TestDatabase::create_on(admin).await.expect("database");
     let options = PgOptions {
-        max_connections: 4,
+        max_connections,
         acquire_timeout: Duration::from_secs(2),
     };
     let publisher = PgStore::connect(database.url(), options.clone(), conformance::keyring())
