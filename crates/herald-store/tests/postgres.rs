@@ -397,7 +397,7 @@ async fn an_unreachable_database_is_unavailable() {
     assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
 }
 
-/// From 10 connections on, the publish and outcome batches run on pools of their own
+/// From 6 connections on, the publish and outcome batches run on pools of their own
 /// (postgres/pools.rs); together with the main pool they still open no more than
 /// `max_connections`, plus the one `LISTEN` connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

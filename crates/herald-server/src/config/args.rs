@@ -40,8 +40,8 @@ pub struct ServeArgs {
     )]
     pub database_url: Option<String>,
 
-    /// PostgreSQL connections per node, shared by the API and the dispatcher; from 10 on,
-    /// publish and outcome batches keep 5 of them as their own. [default: 16]
+    /// PostgreSQL connections per node, shared by the API and the dispatcher; from 6 on,
+    /// publish and outcome batches keep 3 of them as their own. [default: 16]
     #[arg(long, env = "HERALD_DB_MAX_CONNECTIONS", value_name = "N")]
     pub db_max_connections: Option<u32>,
 

@@ -64,7 +64,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Clone, Debug)]
 pub struct PgOptions {
     /// At most this many pooled connections per node (the `LISTEN` task holds one more). From
-    /// 10 on, the publish and completion batches own 5 of them ([`pools`]). The database's
+    /// 6 on, the publish and completion batches own 3 of them ([`pools`]). The database's
     /// `max_connections` must cover every node's pools.
     pub max_connections: u32,
     /// How long a call waits for a connection (from the pool, or connecting while the database

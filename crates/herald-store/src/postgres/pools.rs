@@ -81,11 +81,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_writers_get_their_own_connections_only_out_of_ten_or_more() {
-        assert_eq!(WRITERS, 5);
-        assert_eq!(main_share(16), Some(11));
-        assert_eq!(main_share(10), Some(5));
-        for shared in [0, 1, 2, 4, 5, 9] {
+    fn the_writers_get_their_own_connections_only_out_of_six_or_more() {
+        assert_eq!(WRITERS, 3);
+        assert_eq!(main_share(16), Some(13));
+        assert_eq!(main_share(6), Some(3));
+        for shared in [0, 1, 2, 3, 4, 5] {
             assert_eq!(main_share(shared), None, "{shared} connections");
         }
     }
