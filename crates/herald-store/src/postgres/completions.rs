@@ -25,6 +25,7 @@ use time::OffsetDateTime;
 use super::claim;
 use super::floors::Floors;
 use super::group::{self, Call, Group, in_transaction};
+use super::turns::Turn;
 use crate::error::StoreError;
 use crate::model::*;
 use crate::rows::micros;
@@ -52,14 +53,15 @@ enum Input {
 pub(super) struct Completions(Group<Input, Vec<DeliveryJob>>);
 
 impl Completions {
-    /// Starts the batcher on the current Tokio runtime; claims name this node `node_id`.
-    pub(super) fn start(pool: PgPool, keyring: Keyring, node_id: String) -> Self {
+    /// Starts the batcher on the current Tokio runtime; claims name this node `node_id`;
+    /// batches go first in their `turn` ([`super::turns`]).
+    pub(super) fn start(pool: PgPool, keyring: Keyring, node_id: String, turn: Turn) -> Self {
         let node = Arc::new(Node {
             keyring,
             node_id,
             floors: Floors::default(),
         });
-        Self(Group::start(MAX_BATCH, MAX_RUNNING, move |batch| {
+        Self(Group::start(MAX_BATCH, MAX_RUNNING, turn, move |batch| {
             let (pool, node) = (pool.clone(), Arc::clone(&node));
             async move { run_batch(&pool, &node, batch).await }
         }))

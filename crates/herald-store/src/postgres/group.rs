@@ -9,13 +9,16 @@
 //! calls queue and the next batch grows: the load sets the batch size, and a lone call waits
 //! for nobody. Callers are answered after the commit, so an answer still means durable.
 //!
-//! Users: publishes ([`super::publish`]) and attempt completions ([`super::completions`]).
+//! Users: publishes ([`super::publish`]) and attempt completions ([`super::completions`]),
+//! which take turns ([`super::turns`]) so that a node accepts events no faster than it records
+//! deliveries.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use super::turns::Turn;
 use crate::error::StoreError;
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -32,43 +35,50 @@ pub(super) struct Call<T, A> {
 /// progress end.
 pub(super) struct Group<T, A> {
     queue: mpsc::UnboundedSender<Call<T, A>>,
+    turn: Turn,
 }
 
 impl<T: Send + 'static, A: Send + 'static> Group<T, A> {
     /// Starts the batcher on the current Tokio runtime: batches of at most `max_batch` calls,
-    /// at most `max_running` at once, each run by `run`, which must answer every call.
-    pub(super) fn start<F, Fut>(max_batch: usize, max_running: usize, run: F) -> Self
+    /// at most `max_running` at once, each run by `run`, which must answer every call, taking
+    /// `turn` with the node's other writer ([`super::turns`]).
+    pub(super) fn start<F, Fut>(max_batch: usize, max_running: usize, turn: Turn, run: F) -> Self
     where
         F: Fn(Vec<Call<T, A>>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let (queue, calls) = mpsc::unbounded_channel();
-        tokio::spawn(batcher(calls, max_batch.max(1), max_running.max(1), run));
-        Self { queue }
+        let limits = (max_batch.max(1), max_running.max(1));
+        tokio::spawn(batcher(calls, limits, turn.clone(), run));
+        Self { queue, turn }
     }
 
     /// Queues `input` for the next batch; its answer, after that batch committed.
     pub(super) async fn call(&self, input: T) -> Result<A> {
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::Unavailable("the store is closing".into());
-        self.queue
-            .send(Call { input, reply })
-            .map_err(|_| stopped())?;
+        self.turn.queued();
+        if self.queue.send(Call { input, reply }).is_err() {
+            self.turn.dropped();
+            return Err(stopped());
+        }
         answer.await.map_err(|_| stopped())?
     }
 }
 
-/// Takes every queued call (up to `max_batch`) as soon as a transaction is free.
+/// Takes every queued call (up to `max_batch`) as soon as a transaction is free and it is
+/// this group's `turn`.
 async fn batcher<T, A, F, Fut>(
     mut calls: mpsc::UnboundedReceiver<Call<T, A>>,
-    max_batch: usize,
-    max_running: usize,
+    (max_batch, max_running): (usize, usize),
+    turn: Turn,
     run: F,
 ) where
     F: Fn(Vec<Call<T, A>>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let running = Arc::new(Semaphore::new(max_running));
+    let mut last_turn = 0;
     loop {
         // The permit first: while every transaction is busy, calls pile up for the next batch.
         let Ok(permit) = running.clone().acquire_owned().await else {
@@ -77,6 +87,8 @@ async fn batcher<T, A, F, Fut>(
         let Some(first) = calls.recv().await else {
             return;
         };
+        // Whatever queues while this side waits its turn goes in this batch too.
+        turn.wait(&mut last_turn).await;
         let mut batch = vec![first];
         while batch.len() < max_batch {
             match calls.try_recv() {
@@ -84,9 +96,11 @@ async fn batcher<T, A, F, Fut>(
                 Err(_) => break,
             }
         }
+        let in_turn = turn.start(batch.len());
         let batch = run(batch);
         tokio::spawn(async move {
             batch.await;
+            drop(in_turn);
             drop(permit);
         });
     }

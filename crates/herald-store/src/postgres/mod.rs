@@ -38,6 +38,7 @@ mod retention;
 mod run;
 mod sealing;
 mod support;
+mod turns;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -134,12 +135,18 @@ impl PgStore {
         let pool = pools.main.clone();
         let listener = Listener::start(pool.clone()).await?;
         let node_id = crate::ids::node_id();
-        let publishes =
-            publish::Publishes::start(pools.publishes.clone(), keyring.clone(), node_id.clone());
+        let turns = Arc::new(turns::Turns::default());
+        let publishes = publish::Publishes::start(
+            pools.publishes.clone(),
+            keyring.clone(),
+            node_id.clone(),
+            turns::Turn::After(Arc::clone(&turns)),
+        );
         let completions = completions::Completions::start(
             pools.completions.clone(),
             keyring.clone(),
             node_id.clone(),
+            turns::Turn::First(turns),
         );
         Ok(PgStore {
             pool,

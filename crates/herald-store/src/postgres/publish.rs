@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sqlx::{PgConnection, PgPool};
 
 use super::group::{self, Call, Group, in_transaction};
+use super::turns::Turn;
 use super::{events, handoff};
 use crate::claiming;
 use crate::error::StoreError;
@@ -48,10 +49,11 @@ type Item<'a> = (&'a Event, Option<&'a PublishLease>);
 pub(super) struct Publishes(Group<Input, Accepted>);
 
 impl Publishes {
-    /// Starts the batcher on the current Tokio runtime; hand-offs are leased to `node_id`.
-    pub(super) fn start(pool: PgPool, keyring: Keyring, node_id: String) -> Self {
+    /// Starts the batcher on the current Tokio runtime; hand-offs are leased to `node_id`;
+    /// batches wait their `turn` behind outcomes ([`super::turns`]).
+    pub(super) fn start(pool: PgPool, keyring: Keyring, node_id: String, turn: Turn) -> Self {
         let node = Node { keyring, node_id };
-        Self(Group::start(MAX_BATCH, MAX_RUNNING, move |batch| {
+        Self(Group::start(MAX_BATCH, MAX_RUNNING, turn, move |batch| {
             let (pool, node) = (pool.clone(), node.clone());
             async move { run_batch(&pool, &node, batch).await }
         }))
